@@ -1,0 +1,34 @@
+# dromo: the two commands a newcomer needs are `make demo` and `make test` (each sets up first).
+SHELL := /bin/bash
+PY := .venv/bin/python
+MPI := launch/mpirun.sh
+ENV := source launch/env.sh &&
+PYTEST := -m pytest -p no:cacheprovider --with-mpi
+# Upper bound for one MPI pytest run, so that a hang fails instead of blocking CI.
+MPI_TIMEOUT ?= 1800
+
+.PHONY: setup demo test test-serial test-mpi2 test-mpi3 bench-quick clean
+
+setup:
+	bash launch/setup.sh
+
+demo: setup
+	$(ENV) $(MPI) -n 2 $(PY) -m dromo.cli.main demo --out demo-output
+
+test: setup
+	$(MAKE) test-serial test-mpi2 test-mpi3 bench-quick
+
+test-serial:
+	$(ENV) $(PY) $(PYTEST) tests
+
+test-mpi2:
+	$(ENV) timeout $(MPI_TIMEOUT) $(MPI) -n 2 $(PY) $(PYTEST) -m mpi tests
+
+test-mpi3:
+	$(ENV) timeout $(MPI_TIMEOUT) $(MPI) -n 3 $(PY) $(PYTEST) -m mpi tests
+
+bench-quick:
+	$(ENV) for b in benchmarks/*.py; do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
+
+clean:
+	rm -rf demo-output .pytest-mpi

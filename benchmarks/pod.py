@@ -1,0 +1,213 @@
+"""Benchmark of the distributed POD (dromo.reduction.pod). Prints one JSON line.
+
+The script is the driver: it launches the workers as subprocesses
+
+* ``launch/mpirun.sh -n 1`` and ``-n 2`` ``pod.py --worker pod``: every rank generates its rows of the
+  synthetic snapshot matrix, then times the Gram stage alone and the whole POD (method of snapshots;
+  and the accurate TSQR path at 2 ranks), and the single-core DGEMM rate (2000³, best of 3) in the
+  same process (after the memory figure is taken). One BLAS thread per rank (OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1).
+* ``pod.py --worker numpy`` (plain python, one process, OpenBLAS with 2 threads = the total thread
+  count of the 2-rank dromo run): ``numpy.linalg.svd(U, full_matrices=False)`` of the whole matrix.
+
+Data: ``U = G diag(σ) Vᵀ`` with G Gaussian (generated per global row chunk from a seed, so identical
+for any rank count), V a random orthogonal m×m, ``σ_i = 10^(-14 i/(m-1))`` (a POD-like exponential decay
+down to round-off). POD tolerance 1e-6.
+
+Figures
+-------
+gram_gflops_ratio_to_dgemm : 1-rank Gram-stage rate / single-core DGEMM rate; the Gram uses BLAS dsyrk
+    (``U.T @ U``) and is credited with the flops it executes, ``N m (m+1)`` (not the ``2 N m²`` of a gemm).
+speedup_2_ranks : POD wall time (method of snapshots, from the loaded data to the modes) 1 rank / 2 ranks.
+speedup_vs_numpy_svd : numpy SVD time / 2-rank dromo POD time (method of snapshots).
+max_rel_sv_error : max |σ_dromo − σ_numpy| / σ_numpy over σ/σ₁ > 1e-6, for the same run.
+peak_mem_ratio : (ru_maxrss − VmRSS just before the snapshots are allocated) / (8 · n_local · m) at the
+    2-rank run (max over ranks): the whole POD, including the modes it returns (``n_local × k``).
+Extra figures ``*_svd`` report the same for the accurate path (TSQR).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CHUNK = 1024          # rows per generator chunk (global, rank-count independent)
+
+
+def spectrum(m):
+    return 10.0 ** (-14.0 * np.arange(m) / max(m - 1, 1))
+
+
+def generate(a, b, m, seed=1234):
+    """Rows a..b-1 of the global synthetic snapshot matrix (chunk-wise, bounded temporaries)."""
+    V, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((m, m)))
+    W = (spectrum(m)[:, None] * V.T)          # diag(σ) Vᵀ
+    U = np.empty((b - a, m))
+    for c0 in range((a // CHUNK) * CHUNK, b, CHUNK):
+        rng = np.random.default_rng([seed, c0 // CHUNK])
+        g = rng.standard_normal((CHUNK, m))
+        lo, hi = max(a, c0), min(b, c0 + CHUNK)
+        U[lo - a:hi - a] = g[lo - c0:hi - c0] @ W
+    return U
+
+
+def vmrss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def dgemm_rate(n=2000, reps=3):
+    A = np.random.default_rng(0).standard_normal((n, n))
+    B = np.random.default_rng(1).standard_normal((n, n))
+    best = np.inf
+    for _ in range(reps):
+        t = time.perf_counter()
+        A @ B
+        best = min(best, time.perf_counter() - t)
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def worker_pod(args):
+    sys.path.insert(0, ROOT)
+    from mpi4py import MPI
+    from dromo.parallel import partition_range
+    from dromo.reduction import InnerProduct, pod
+    comm = MPI.COMM_WORLD
+    N, m = args.N, args.m
+    a, b = partition_range(N, comm)
+    n = b - a
+    base = vmrss()
+    U = generate(a, b, m)
+    comm.Barrier()
+    res = {"ranks": comm.size, "N": N, "m": m}
+    # Gram stage alone (local dsyrk + Allreduce)
+    ip = InnerProduct(None, n, comm)
+    tg = np.inf
+    for _ in range(args.reps):
+        comm.Barrier()
+        t = time.perf_counter()
+        ip.gram(U)
+        tg = min(tg, comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
+    res["gram_s"] = tg
+    res["gram_gflops"] = N * m * (m + 1) / tg / 1e9 / comm.size     # per rank
+    for method in args.methods.split(","):
+        tp = np.inf
+        for _ in range(args.reps):
+            comm.Barrier()
+            t = time.perf_counter()
+            basis = pod(U, tol=args.tol, method=method)
+            tp = min(tp, comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
+            del_modes = basis.modes.shape[1]
+            sv = basis.singular_values
+            del basis
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+        ratio = comm.allreduce(peak / (8.0 * n * m), op=MPI.MAX)
+        res[method] = {"pod_s": tp, "n_kept": del_modes, "peak_mem_ratio": ratio}
+        if comm.rank == 0:
+            np.save(os.path.join(args.out, f"sv_{method}_{comm.size}.npy"), sv)
+    del U
+    # single-core DGEMM rate in the same process, after the memory peak was recorded
+    res["dgemm_gflops"] = dgemm_rate() if comm.rank == 0 else 0.0
+    if comm.rank == 0:
+        with open(os.path.join(args.out, f"pod_{comm.size}.json"), "w") as f:
+            json.dump(res, f)
+
+
+def worker_numpy(args):
+    U = generate(0, args.N, args.m)
+    t = time.perf_counter()
+    _u, s, _vt = np.linalg.svd(U, full_matrices=False)
+    t = time.perf_counter() - t
+    np.save(os.path.join(args.out, "sv_numpy.npy"), s)
+    with open(os.path.join(args.out, "numpy.json"), "w") as f:
+        json.dump({"svd_s": t, "threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0"))}, f)
+
+
+def run(cmd, env):
+    p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stdout + p.stderr)
+        raise SystemExit(f"worker failed: {' '.join(cmd)}")
+
+
+def driver(args):
+    N, m = (20000, 50) if args.quick else (args.N, args.m)
+    reps = 3 if args.quick else 1
+    py = os.path.join(ROOT, ".venv", "bin", "python")
+    if not os.path.exists(py):
+        py = sys.executable
+    mpirun = os.path.join(ROOT, "launch", "mpirun.sh")
+    with tempfile.TemporaryDirectory() as out:
+        env1 = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        common = [py, os.path.abspath(__file__), "--N", str(N), "--m", str(m), "--out", out,
+                  "--reps", str(reps), "--tol", str(args.tol)]
+        run([mpirun, "-n", "1"] + common + ["--worker", "pod", "--methods", "snapshots"], env1)
+        run([mpirun, "-n", "2"] + common + ["--worker", "pod", "--methods", "snapshots,svd"], env1)
+        threads = 2
+        envn = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+        run(common + ["--worker", "numpy"], envn)
+        r1 = json.load(open(os.path.join(out, "pod_1.json")))
+        r2 = json.load(open(os.path.join(out, "pod_2.json")))
+        rn = json.load(open(os.path.join(out, "numpy.json")))
+        s_np = np.load(os.path.join(out, "sv_numpy.npy"))
+        s_sn = np.load(os.path.join(out, "sv_snapshots_2.npy"))
+        s_sv = np.load(os.path.join(out, "sv_svd_2.npy"))
+    sel = s_np / s_np[0] > 1e-6
+
+    def err(s):
+        return float(np.max(np.abs(s[:len(s_np)][sel] - s_np[sel]) / s_np[sel]))
+
+    figs = {
+        "N": N, "m": m, "tol": args.tol,
+        "dgemm_gflops_1core": r1["dgemm_gflops"],
+        "gram_gflops_1rank": r1["gram_gflops"],
+        "gram_gflops_ratio_to_dgemm": r1["gram_gflops"] / r1["dgemm_gflops"],
+        "pod_s_1rank": r1["snapshots"]["pod_s"], "pod_s_2ranks": r2["snapshots"]["pod_s"],
+        "speedup_2_ranks": r1["snapshots"]["pod_s"] / r2["snapshots"]["pod_s"],
+        "numpy_svd_s": rn["svd_s"], "numpy_threads": rn["threads"],
+        "speedup_vs_numpy_svd": rn["svd_s"] / r2["snapshots"]["pod_s"],
+        "max_rel_sv_error": err(s_sn),
+        "n_kept": r2["snapshots"]["n_kept"],
+        "peak_mem_ratio": r2["snapshots"]["peak_mem_ratio"],
+        "peak_mem_ratio_1rank": r1["snapshots"]["peak_mem_ratio"],
+        "pod_s_2ranks_svd": r2["svd"]["pod_s"],
+        "speedup_vs_numpy_svd_svd": rn["svd_s"] / r2["svd"]["pod_s"],
+        "max_rel_sv_error_svd": err(s_sv),
+        "max_rel_sv_error_svd_all": float(np.max(np.abs(s_sv - s_np) / s_np[0])),
+    }
+    targets = {"gram_gflops_ratio_to_dgemm": [">=", 0.7], "speedup_2_ranks": [">=", 1.7],
+               "speedup_vs_numpy_svd": [">=", 5], "max_rel_sv_error": ["<=", 1e-8],
+               "peak_mem_ratio": ["<=", 1.5]}
+    print(json.dumps({"benchmark": "pod", "figures": figs, "targets": targets}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="N=2e4, m=50 (seconds)")
+    p.add_argument("--N", type=int, default=1_000_000)
+    p.add_argument("--m", type=int, default=500)
+    p.add_argument("--tol", type=float, default=1e-6)
+    p.add_argument("--worker", choices=["pod", "numpy"], help=argparse.SUPPRESS)
+    p.add_argument("--methods", default="snapshots", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--reps", type=int, default=1, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker == "pod":
+        worker_pod(args)
+    elif args.worker == "numpy":
+        worker_numpy(args)
+    else:
+        driver(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""``dromo pod``: POD basis of a field stored in a dromo archive, under ``mpirun -n P``.
+
+    dromo pod SNAPSHOTS.h5 --field U --tol 1e-6 [--max-modes K] [--inner-product euclid]
+              [--method snapshots|svd] [--memory-budget MB] [--plot decay.png] -o BASIS.h5
+
+Every step of the field is a snapshot (rows = items × components in natural numbering, each rank
+reading its natural block). The basis archive holds the modes as the field ``<field>`` (one step per
+mode) and ``/bases/<field>/singular_values`` with the attributes (tolerance, kept modes, energy, inner
+product, method, provenance); see :func:`dromo.reduction.pod.write_basis`.
+
+Only the Euclidean inner product is available from the command line for now: the L2 (mass) and energy
+(stiffness) products need the distributed mesh layout and the material data; they are available from
+the Python API (``pod(..., inner=PETSc Mat)``).
+"""
+import os
+
+
+def run(args):
+    from mpi4py import MPI
+    from ..errors import InputError
+    from ..io.archive import Archive
+    from ..parallel import get_logger
+    from ..reduction import pod, write_basis
+    from ..reduction.plots import plot_singular_values
+
+    log = get_logger("dromo.cli.pod")
+    comm = MPI.COMM_WORLD
+    if args.inner_product != "euclid":
+        raise InputError(f"--inner-product {args.inner_product}: only 'euclid' is available from the command "
+                         f"line for now (use the Python API with the assembled PETSc matrix)")
+    budget = None if args.memory_budget is None else int(args.memory_budget * 2 ** 20)
+    with Archive.open(args.snapshots, comm) as ar:
+        info = ar.field_info(args.field)
+        src = ar.field_source(args.field)
+        log.info("POD of field %s in %s: %d snapshots, %d items × %d components (%s)", args.field,
+                 args.snapshots, src.n_snapshots, info["n_items"], info["n_components"], info["location"])
+        basis = pod(src, tol=args.tol, max_modes=args.max_modes, method=args.method,
+                    memory_budget=budget, inner_name=args.inner_product)
+        times = info["time"]
+    log.info("kept %d modes of %d (energy fraction %.12g, tol %s, method %s)", basis.n_kept,
+             basis.n_snapshots, basis.energy, args.tol, basis.method)
+    prov = {"snapshots": os.path.abspath(args.snapshots), "field": args.field,
+            "time_first": float(times[0]) if len(times) else 0.0,
+            "time_last": float(times[-1]) if len(times) else 0.0, "n_ranks": comm.size}
+    with Archive.create(args.output, comm, attrs={"content": "pod-basis"}) as out:
+        write_basis(out, basis, args.field, location=info["location"], n_components=info["n_components"],
+                    components=info["components"], units=info.get("units", ""), provenance=prov)
+    if args.plot:
+        plot_singular_values(basis.singular_values, args.plot, n_kept=basis.n_kept, tol=args.tol,
+                             title=f"POD of {args.field} ({basis.method})", comm=comm)
+        log.info("singular value decay plotted to %s", args.plot)
+    log.info("basis written to %s", args.output)
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("pod", help="POD basis of a stored snapshot field (method of snapshots or TSQR SVD)",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("snapshots", help="dromo archive holding the snapshot field")
+    p.add_argument("--field", required=True, help="field name (each stored step is a snapshot)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="relative energy tolerance in (0, 1): discarded Σσ² ≤ tol² Σσ² (default: keep all)")
+    p.add_argument("--max-modes", type=int, default=None, help="keep at most K modes")
+    p.add_argument("--inner-product", choices=["euclid", "l2", "energy"], default="euclid",
+                   help="inner product (only euclid from the command line for now)")
+    p.add_argument("--method", choices=["snapshots", "svd"], default="snapshots",
+                   help="snapshots: Gram + eigh (fast); svd: TSQR (accurate σ down to ~1e-14 σ₁)")
+    p.add_argument("--memory-budget", type=float, default=None, metavar="MB",
+                   help="per-rank memory budget in MiB; the snapshots are streamed when they do not fit")
+    p.add_argument("--plot", default=None, metavar="PNG", help="write the singular value decay plot")
+    p.add_argument("-o", "--output", required=True, help="output basis archive (HDF5)")
+    p.set_defaults(func=run)

@@ -1,0 +1,1 @@
+"""Finite-element core: kinematics at integration points, assembly into PETSc, operators."""

@@ -1,0 +1,196 @@
+"""Finite-element operators on the displacement field of a :class:`~dromo.mesh.DistributedMesh`.
+
+All functions are collective and vectorized over the elements of each local block (processed in chunks
+of ``CHUNK`` elements to bound memory). Displacements are interlaced nodal vectors (3 dofs per node),
+strains and stresses Mandel 6-vectors at integration points in the rank's local integration-point order
+(block by block, cell-major, point order of the rule).
+
+Units: coordinates [L], Young's modulus and stresses [F/L²], density [M/L³], pressure [F/L²];
+K is [F/L], M is [M], forces [F].
+"""
+import numpy as np
+
+from .assembly import BlockMatrixAssembler, add_local
+from .kinematics import element_geometry, facet_normals_and_areas, strain_displacement
+from ..errors import InputError
+from ..mesh.elements import get_element
+from ..mesh.quadrature import element_rule
+
+#: elements per vectorized chunk
+CHUNK = 20000
+
+
+def _chunks(block):
+    n = len(block.cells)
+    for s in range(0, n, CHUNK):
+        yield s, min(n, s + CHUNK)
+
+
+def block_geometry(dmesh, block, scheme=None, start=0, stop=None):
+    """:class:`~dromo.fem.kinematics.ElementGeometry` of cells ``start:stop`` of a local block."""
+    stop = len(block.cells) if stop is None else stop
+    cells = block.cells[start:stop]
+    return element_geometry(block.type, dmesh.points[cells], scheme or block.rule, block.ids[start:stop])
+
+
+def _material_lookup(dmesh, value, name):
+    """Return f(b, start, stop) -> value (array broadcastable over cells) from value or {set: value}."""
+    if not isinstance(value, dict):
+        return lambda b, s, e: value
+    from ..parallel.errors import collective
+    masks = {k: dmesh.element_set_mask(k) for k in value}
+    index = []
+    with collective(dmesh.comm):
+        for b, blk in enumerate(dmesh.blocks):
+            which = np.full(len(blk.cells), -1)
+            for i, k in enumerate(value):
+                which[masks[k][b]] = i
+            if (which < 0).any():
+                i = int(np.flatnonzero(which < 0)[0])
+                raise InputError(f"{name}: element {blk.ids[i]} belongs to none of the element sets "
+                                 f"{', '.join(value)}")
+            index.append(which)
+    table = np.stack([np.asarray(v, dtype=float) for v in value.values()])
+    return lambda b, s, e: table[index[b][s:e]]
+
+
+def stiffness_matrix(dmesh, elasticity, scheme=None):
+    """Assembled linear-elastic stiffness K (PETSc MPIAIJ, bs=3).
+
+    ``elasticity``: a Mandel (6, 6) stiffness [F/L²], or {element set name: (6, 6)}.
+    ``scheme``: quadrature scheme (default: each block's own rule).
+    """
+    D = _material_lookup(dmesh, elasticity, "stiffness_matrix")
+    asm = BlockMatrixAssembler(dmesh)
+    for b, blk in enumerate(dmesh.blocks):
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, scheme, s, e)
+            B = strain_displacement(g.dNdx)                        # (ne, nq, 6, nd)
+            Dc = np.asarray(D(b, s, e))
+            if Dc.ndim == 2:
+                DB = np.einsum("ij,eqjd->eqid", Dc, B, optimize=True)
+            else:
+                DB = np.einsum("eij,eqjd->eqid", Dc, B, optimize=True)
+            DB *= g.dV[:, :, None, None]
+            ne, nq, _, nd = B.shape
+            ke = np.matmul(B.reshape(ne, nq * 6, nd).transpose(0, 2, 1), DB.reshape(ne, nq * 6, nd))
+            asm.add(blk.cells[s:e], ke)
+    return asm.assemble()
+
+
+def mass_matrix(dmesh, density=1.0, scheme="mass"):
+    """Consistent mass matrix M (PETSc MPIAIJ, bs=3) on the 3-component displacement space.
+
+    ``density``: scalar [M/L³] or {element set: density}. With density 1, ``1ᵀ M_c 1`` (one component)
+    is the volume. Default rule: the element's "mass" rule (exact for N_a N_b on affine elements).
+    """
+    rho = _material_lookup(dmesh, density, "mass_matrix")
+    asm = BlockMatrixAssembler(dmesh)
+    eye = np.eye(3)
+    for b, blk in enumerate(dmesh.blocks):
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, scheme, s, e)
+            r = np.asarray(rho(b, s, e), dtype=float)
+            w = g.dV * (r[:, None] if r.ndim == 1 else r)
+            m = np.einsum("eq,qa,qb->eab", w, g.N, g.N, optimize=True)   # (ne, nn, nn)
+            ne, nn, _ = m.shape
+            ke = (m[:, :, None, :, None] * eye[None, None, :, None, :]).reshape(ne, 3 * nn, 3 * nn)
+            asm.add(blk.cells[s:e], ke)
+    return asm.assemble()
+
+
+def pressure_load(dmesh, facet_set, pressure, vec=None):
+    """Consistent nodal forces of a uniform pressure [F/L²] on a facet set (acts against the outward
+    normal: positive pressure pushes into the solid). Returns (or adds into) a ghosted Vec."""
+    from petsc4py import PETSc
+    if vec is None:
+        vec = dmesh.create_vector(3)
+    contrib_rows, contrib_vals = [], []
+    for ftype, (coords, petsc_nodes) in dmesh.facet_set(facet_set).items():
+        if len(coords) == 0:
+            continue
+        et = get_element(ftype)
+        rule = element_rule(ftype, "full" if et.degree == 1 else "mass")
+        N, dN = et.shape_and_dshape(rule.points)
+        n, _dA = facet_normals_and_areas(coords, dN)                    # (nf, nq, 3)
+        f = -pressure * np.einsum("q,qa,fqi->fai", rule.weights, N, n, optimize=True)
+        contrib_rows.append((3 * petsc_nodes[..., None] + np.arange(3)).reshape(-1))
+        contrib_vals.append(f.reshape(-1))
+    rows = np.concatenate(contrib_rows) if contrib_rows else np.zeros(0, np.int64)
+    vals = np.concatenate(contrib_vals) if contrib_vals else np.zeros(0)
+    vec.setValues(rows.astype(PETSc.IntType), vals, addv=PETSc.InsertMode.ADD)
+    vec.assemble()
+    return vec
+
+
+def strain_at_ips(dmesh, u_local):
+    """Small strain (Mandel) at this rank's integration points: u_local (n_local_nodes, 3) → (n_ip_local, 6).
+
+    ``u_local`` holds owned and ghost nodal values (:meth:`DistributedMesh.to_local`).
+    """
+    from .kinematics import strain_at_points
+    u_local = np.asarray(u_local).reshape(dmesh.n_local_nodes, 3)
+    out = np.empty((dmesh.n_ip_local, 6))
+    for blk in dmesh.blocks:
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, None, s, e)
+            eps = strain_at_points(g.dNdx, u_local[blk.cells[s:e]])     # (ne, nq, 6)
+            out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = eps.reshape(-1, 6)
+    return out
+
+
+def internal_force(dmesh, stress, vec=None):
+    """Internal forces f = Σ_e Σ_q Bᵀ σ dV from Mandel stresses (n_ip_local, 6) at the local points."""
+    local = np.zeros(3 * dmesh.n_local_nodes)
+    stress = np.asarray(stress).reshape(dmesh.n_ip_local, 6)
+    for blk in dmesh.blocks:
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, None, s, e)
+            B = strain_displacement(g.dNdx)
+            sig = stress[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp].reshape(e - s, blk.n_qp, 6)
+            fe = np.einsum("eqid,eqi,eq->ed", B, sig, g.dV, optimize=True)
+            dofs = (3 * blk.cells[s:e][..., None] + np.arange(3)).reshape(e - s, -1)
+            local += np.bincount(dofs.reshape(-1), weights=fe.reshape(-1), minlength=local.size)
+    if vec is None:
+        vec = dmesh.create_vector(3)
+    add_local(dmesh, vec, local)
+    return vec
+
+
+def ip_weights(dmesh):
+    """Quadrature weights w_q·detJ [L³] of this rank's integration points: (n_ip_local,)."""
+    out = np.empty(dmesh.n_ip_local)
+    for blk in dmesh.blocks:
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, None, s, e)
+            out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = g.dV.reshape(-1)
+    return out
+
+
+def ip_coordinates(dmesh):
+    """Physical coordinates of this rank's integration points: (n_ip_local, 3)."""
+    out = np.empty((dmesh.n_ip_local, 3))
+    for blk in dmesh.blocks:
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, None, s, e)
+            out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = g.points.reshape(-1, 3)
+    return out
+
+
+def body_force(dmesh, force, vec=None):
+    """Consistent nodal forces of a body force density [F/L³]: ``force(x) -> (n, 3)`` at points
+    ``x (n, 3)``, or a constant 3-vector. Returns (or adds into) a ghosted Vec."""
+    local = np.zeros(3 * dmesh.n_local_nodes)
+    for blk in dmesh.blocks:
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, "mass", s, e)
+            bx = force(g.points.reshape(-1, 3)) if callable(force) else \
+                np.broadcast_to(np.asarray(force, float), (g.points.size // 3, 3))
+            bx = np.asarray(bx).reshape(e - s, -1, 3)
+            fe = np.einsum("qa,eqi,eq->eai", g.N, bx, g.dV, optimize=True)
+            dofs = (3 * blk.cells[s:e][..., None] + np.arange(3)).reshape(-1)
+            local += np.bincount(dofs, weights=fe.reshape(-1), minlength=local.size)
+    if vec is None:
+        vec = dmesh.create_vector(3)
+    add_local(dmesh, vec, local)
+    return vec

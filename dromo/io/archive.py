@@ -1,0 +1,395 @@
+"""The dromo archive: one HDF5 file, written collectively (MPI-IO), in natural (rank-count independent)
+numbering, readable at any rank count.
+
+Layout (``F`` = number of steps of a field, ``N`` = its items, ``C`` = its components)::
+
+    /                         attrs: format="dromo-archive", format_version, dromo_version, created
+    /mesh/points              (n_nodes, 3) float64
+    /mesh/node_ids            (n_nodes,) int64          external node ids
+    /mesh/cells/<k>_<type>/connectivity (n, nn) int64   0-based natural node indices, VTK/Abaqus order
+    /mesh/cells/<k>_<type>/ids          (n,) int64      external element ids
+                              attrs: type, rule, first_cell (global cell index of row 0), n_qp
+    /mesh/node_sets/<name>    int64 natural node indices
+    /mesh/element_sets/<name> int64 global cell indices
+    /mesh/facet_sets/<name>/<facet type>  (nf, nfn) int64 natural node indices
+    /fields/<name>/values     (F, N, C) float64, growable along F
+    /fields/<name>/time       (F,) float64
+    /fields/<name>/parameters (F, P) float64 (P may be 0)
+                              attrs: location ("node" | "ip" | "cell" | "global"), components, units,
+                                     description, plus any provenance attributes
+    /<group>/...              free-form groups written by other stages (bases, ROM operators)
+
+Integration points are numbered cell by cell in natural cell order, point by point within a cell in the
+rule's order (:mod:`dromo.mesh.quadrature`). Symmetric tensors are Mandel (see :mod:`dromo`).
+
+Writes are atomic: :meth:`Archive.create` writes ``PATH.tmp-XXXX`` and renames it to ``PATH`` only when
+:meth:`Archive.close` is reached without error; a failure (on any rank) removes the temporary file, so a
+half-written archive never looks valid. ``mode="a"`` copies the archive to a temporary name first.
+"""
+import datetime
+import os
+import shutil
+
+import numpy as np
+from mpi4py import MPI
+
+from .. import __version__
+from ..errors import InputError
+from ..parallel.comm import partition_range
+from ..parallel.errors import collective, raise_collectively
+
+FORMAT = "dromo-archive"
+FORMAT_VERSION = 1
+_LOCATIONS = ("node", "ip", "cell", "global")
+
+
+def _h5py():
+    import h5py
+    return h5py
+
+
+def _open_h5(path, mode, comm):
+    h5py = _h5py()
+    if h5py.get_config().mpi:
+        return h5py.File(path, mode, driver="mpio", comm=comm)
+    if comm.size > 1:
+        raise InputError("h5py was built without MPI: dromo needs the MPI build (Debian python3-h5py-mpi) "
+                         "to write archives from several ranks")
+    return h5py.File(path, mode)
+
+
+class Archive:
+    """A dromo archive open on every rank of ``comm`` (all methods are collective unless noted)."""
+
+    def __init__(self, h5, path, final_path, comm, writable):
+        self.h5 = h5
+        self.path = path              # the file actually open (temporary while writing)
+        self.final_path = final_path  # where it lands on success
+        self.comm = comm
+        self.writable = writable
+        self._closed = False
+
+    # ------------------------------------------------------------------ opening and closing
+    @classmethod
+    def create(cls, path, comm=None, attrs=None):
+        """Create a new archive at ``path`` (written under a temporary name until :meth:`close`)."""
+        comm = comm or MPI.COMM_WORLD
+        path = os.fspath(path)
+        tmp = comm.bcast(f"{path}.tmp-{os.getpid()}" if comm.rank == 0 else None, root=0)
+        with collective(comm):
+            d = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(d):
+                raise InputError(f"{path}: output folder {d} does not exist")
+        h5 = _open_h5(tmp, "w", comm)
+        h5.attrs["format"] = FORMAT
+        h5.attrs["format_version"] = FORMAT_VERSION
+        h5.attrs["dromo_version"] = __version__
+        h5.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        h5.attrs["n_ranks_written"] = comm.size
+        for k, v in (attrs or {}).items():
+            h5.attrs[k] = v
+        return cls(h5, tmp, path, comm, True)
+
+    @classmethod
+    def open(cls, path, comm=None, mode="r"):
+        """Open an existing archive to read (``"r"``) or to add to (``"a"``, atomic through a copy)."""
+        comm = comm or MPI.COMM_WORLD
+        path = os.fspath(path)
+        with collective(comm):
+            if not os.path.isfile(path):
+                raise InputError(f"{path}: no such archive")
+        target = path
+        if mode == "a":
+            target = comm.bcast(f"{path}.tmp-{os.getpid()}" if comm.rank == 0 else None, root=0)
+            if comm.rank == 0:
+                shutil.copyfile(path, target)
+            comm.Barrier()
+        elif mode != "r":
+            raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
+        h5 = None
+        exc = None
+        try:
+            h5 = _open_h5(target, "r" if mode == "r" else "r+", comm)
+            if h5.attrs.get("format") != FORMAT:
+                raise InputError(f"{path}: not a dromo archive (no format attribute '{FORMAT}')")
+        except OSError as e:
+            exc = InputError(f"{path}: cannot be read as HDF5 ({e})")
+        except InputError as e:
+            exc = e
+        if exc is not None and h5 is not None:
+            h5.close()
+        if exc is not None and mode == "a" and comm.rank == 0 and os.path.exists(target):
+            os.remove(target)
+        raise_collectively(exc, comm)
+        return cls(h5, target, path, comm, mode == "a")
+
+    def close(self, success=True):
+        """Close; when writing, rename the temporary file to its final name if ``success`` on all ranks."""
+        if self._closed:
+            return
+        self._closed = True
+        self.h5.close()
+        if not self.writable:
+            return
+        ok = self.comm.allreduce(bool(success), op=MPI.LAND)
+        if self.comm.rank == 0:
+            if ok:
+                os.replace(self.path, self.final_path)
+            elif os.path.exists(self.path):
+                os.remove(self.path)
+        self.comm.Barrier()
+        if ok:
+            from .xdmf import write_xdmf
+            write_xdmf(self.final_path, self.comm)
+
+    def abort(self):
+        """Close without keeping anything that was written."""
+        self.close(success=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(success=exc_type is None)
+        return False
+
+    # ------------------------------------------------------------------ mesh
+    def write_mesh(self, mesh):
+        """Write a :class:`~dromo.mesh.meshdata.MeshData` (replicated on every rank) and its quadrature.
+
+        Dataset creation is collective; rank 0 writes the (replicated) mesh data.
+        """
+        from ..mesh.quadrature import element_rule
+        g = self.h5.require_group("mesh")
+        root = self.comm.rank == 0
+
+        def put(group, name, data):
+            data = np.ascontiguousarray(data)
+            ds = group.create_dataset(name, shape=data.shape, dtype=data.dtype)
+            if root and data.size:
+                ds[...] = data
+            return ds
+
+        put(g, "points", np.asarray(mesh.points, dtype=np.float64))
+        put(g, "node_ids", np.asarray(mesh.node_ids, dtype=np.int64))
+        cells = g.require_group("cells")
+        first = 0
+        for k, b in enumerate(mesh.blocks):
+            bg = cells.create_group(f"{k}_{b.type}")
+            put(bg, "connectivity", np.asarray(b.cells, dtype=np.int64))
+            put(bg, "ids", np.asarray(b.ids, dtype=np.int64))
+            rule = getattr(b, "rule", "full")
+            bg.attrs["type"] = b.type
+            bg.attrs["rule"] = rule
+            bg.attrs["first_cell"] = first
+            bg.attrs["n_qp"] = len(element_rule(b.type, rule).weights)
+            first += len(b.cells)
+        for gname, sets in (("node_sets", mesh.node_sets), ("element_sets", mesh.element_sets)):
+            sg = g.require_group(gname)
+            for name in sorted(sets):
+                put(sg, name, np.asarray(sets[name], dtype=np.int64))
+        fg = g.require_group("facet_sets")
+        for name in sorted(mesh.facet_sets):
+            sg = fg.create_group(name)
+            for ftype, arr in sorted(mesh.facet_sets[name].items()):
+                put(sg, ftype, np.asarray(arr, dtype=np.int64))
+        g.attrs["source"] = str(getattr(mesh, "source", ""))
+
+    def has_mesh(self):
+        return "mesh" in self.h5
+
+    def read_mesh(self):
+        """Read the mesh as a :class:`~dromo.mesh.meshdata.MeshData`, replicated on every rank."""
+        from ..mesh.meshdata import CellBlock, MeshData
+        with collective(self.comm):
+            if "mesh" not in self.h5:
+                raise InputError(f"{self.final_path}: archive has no /mesh group")
+            g = self.h5["mesh"]
+            blocks = []
+            for key in sorted(g["cells"], key=lambda s: int(s.split("_", 1)[0])):
+                bg = g["cells"][key]
+                blocks.append(CellBlock(type=str(bg.attrs["type"]), cells=bg["connectivity"][...],
+                                        ids=bg["ids"][...], rule=str(bg.attrs.get("rule", "full"))))
+            mesh = MeshData(
+                points=g["points"][...], blocks=blocks, node_ids=g["node_ids"][...],
+                node_sets={k: v[...] for k, v in g["node_sets"].items()},
+                element_sets={k: v[...] for k, v in g["element_sets"].items()},
+                facet_sets={k: {f: a[...] for f, a in v.items()} for k, v in g["facet_sets"].items()},
+                source=str(g.attrs.get("source", self.final_path)))
+        return mesh
+
+    def n_items(self, location):
+        """Number of items of a location: nodes, integration points or cells of the stored mesh."""
+        g = self.h5["mesh"]
+        if location == "node":
+            return g["points"].shape[0]
+        blocks = g["cells"].values()
+        if location == "cell":
+            return sum(b["ids"].shape[0] for b in blocks)
+        if location == "ip":
+            return sum(b["ids"].shape[0] * int(b.attrs["n_qp"]) for b in blocks)
+        raise InputError(f"unknown field location {location!r} (one of {_LOCATIONS})")
+
+    # ------------------------------------------------------------------ fields (time series)
+    def create_field(self, name, location, n_components, n_items=None, components=None, units="",
+                     description="", n_parameters=0, attrs=None, chunk_items=1 << 16):
+        """Create an empty, growable series ``/fields/<name>`` of shape (0, n_items, n_components)."""
+        if location not in _LOCATIONS:
+            raise InputError(f"field {name}: unknown location {location!r} (one of {_LOCATIONS})")
+        if n_items is None:
+            n_items = 1 if location == "global" else self.n_items(location)
+        g = self.h5.require_group("fields").create_group(name)
+        chunks = (1, max(1, min(int(n_items), chunk_items)), max(1, int(n_components)))
+        g.create_dataset("values", shape=(0, n_items, n_components), maxshape=(None, n_items, n_components),
+                         chunks=chunks, dtype=np.float64)
+        g.create_dataset("time", shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.float64)
+        g.create_dataset("parameters", shape=(0, n_parameters), maxshape=(None, None),
+                         chunks=(1024, max(1, n_parameters)), dtype=np.float64)
+        g.attrs["location"] = location
+        g.attrs["components"] = list(components) if components is not None else \
+            [str(i) for i in range(n_components)]
+        g.attrs["units"] = units
+        g.attrs["description"] = description
+        for k, v in (attrs or {}).items():
+            g.attrs[k] = v
+        return g
+
+    def fields(self):
+        """Names of the stored fields."""
+        return sorted(self.h5["fields"]) if "fields" in self.h5 else []
+
+    def field_info(self, name):
+        """Dict with location, n_steps, n_items, n_components, components, units, time, parameters."""
+        g = self._field_group(name)
+        F, N, C = g["values"].shape
+        info = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in g.attrs.items()}
+        info.update(n_steps=F, n_items=N, n_components=C, time=g["time"][...],
+                    parameters=g["parameters"][...])
+        info["components"] = [str(c) for c in g.attrs["components"]]
+        return info
+
+    def _field_group(self, name):
+        if "fields" not in self.h5 or name not in self.h5["fields"]:
+            raise InputError(f"{self.final_path}: no field {name!r} (fields: {', '.join(self.fields()) or 'none'})")
+        return self.h5["fields"][name]
+
+    def append_step(self, name, block_values, time, parameters=()):
+        """Append one step to field ``name``.
+
+        ``block_values`` is this rank's contiguous natural block ``(stop-start, C)`` of the items, with
+        ``(start, stop) = partition_range(n_items, comm)`` (see :class:`~dromo.parallel.Redistributor`,
+        whose ``owned_to_natural`` produces exactly that). Returns the new step index.
+        """
+        g = self._field_group(name)
+        ds = g["values"]
+        F, N, C = ds.shape
+        start, stop = partition_range(N, self.comm)
+        block_values = np.asarray(block_values, dtype=np.float64).reshape(stop - start, C)
+        ds.resize(F + 1, axis=0)
+        g["time"].resize(F + 1, axis=0)
+        g["parameters"].resize(F + 1, axis=0)
+        with ds.collective:
+            ds[F, start:stop, :] = block_values
+        if self.comm.rank == 0:
+            g["time"][F] = float(time)
+            if g["parameters"].shape[1]:
+                g["parameters"][F, :] = np.asarray(parameters, dtype=np.float64)
+        return F
+
+    def write_field(self, name, location, block_values, times, parameters=None, **kwargs):
+        """Write a whole series at once: ``block_values`` (F, stop-start, C) natural block of this rank."""
+        block_values = np.asarray(block_values, dtype=np.float64)
+        F, _n, C = block_values.shape
+        P = 0 if parameters is None else np.asarray(parameters).reshape(F, -1).shape[1]
+        n_items = self.comm.allreduce(_n)
+        g = self.create_field(name, location, C, n_items=n_items, n_parameters=P, **kwargs)
+        start, stop = partition_range(n_items, self.comm)
+        if stop - start != _n:
+            raise ValueError(f"field {name}: rank block has {_n} rows, expected {stop - start}")
+        for ds, shape in ((g["values"], (F, n_items, C)), (g["time"], (F,)), (g["parameters"], (F, P))):
+            ds.resize(shape)
+        with g["values"].collective:
+            g["values"][:, start:stop, :] = block_values
+        if self.comm.rank == 0:
+            g["time"][:] = np.asarray(times, dtype=np.float64)
+            if P:
+                g["parameters"][...] = np.asarray(parameters, dtype=np.float64).reshape(F, P)
+
+    def read_steps(self, name, steps):
+        """This rank's natural block of ``steps`` (a slice or sorted index list): (n_sel, stop-start, C)."""
+        g = self._field_group(name)
+        ds = g["values"]
+        F, N, C = ds.shape
+        start, stop = partition_range(N, self.comm)
+        if isinstance(steps, slice):
+            sel = steps
+        else:
+            sel = np.asarray(steps, dtype=np.int64)
+            if sel.size and (sel.min() < 0 or sel.max() >= F):
+                raise InputError(f"{self.final_path}: field {name} has {F} steps, asked for {sel.tolist()}")
+            sel = sel.tolist()
+        with ds.collective:
+            return ds[sel, start:stop, :]
+
+    def field_source(self, name, redistributor=None, components=None):
+        """A :class:`~dromo.reduction.sources.SnapshotSource`-like streaming reader over the steps of a field.
+
+        Rows are items × components (item-major) of this rank: its natural block, or its owned items
+        when a ``redistributor`` (:class:`~dromo.parallel.Redistributor`) is given.
+        """
+        return FieldSource(self, name, redistributor, components)
+
+    # ------------------------------------------------------------------ free-form arrays
+    def write_array(self, path, data, attrs=None):
+        """Write a small replicated array (identical on every rank) at ``path``; rank 0 writes."""
+        data = np.ascontiguousarray(data)
+        if path in self.h5:
+            del self.h5[path]
+        ds = self.h5.create_dataset(path, shape=data.shape, dtype=data.dtype)
+        if self.comm.rank == 0 and data.size:
+            ds[...] = data
+        for k, v in (attrs or {}).items():
+            ds.attrs[k] = v
+        return ds
+
+    def read_array(self, path):
+        with collective(self.comm):
+            if path not in self.h5:
+                raise InputError(f"{self.final_path}: no dataset {path}")
+            return self.h5[path][...]
+
+
+class FieldSource:
+    """Streams a stored field step-block by step-block as (rows, steps) matrices; see ``field_source``."""
+
+    def __init__(self, archive, name, redistributor=None, components=None):
+        self.archive = archive
+        self.name = name
+        self.comm = archive.comm
+        info = archive.field_info(name)
+        self.info = info
+        self.components = list(range(info["n_components"])) if components is None else \
+            [info["components"].index(c) if isinstance(c, str) else int(c) for c in components]
+        self.redistributor = redistributor
+        self.n_snapshots = info["n_steps"]
+        start, stop = partition_range(info["n_items"], self.comm)
+        n_rows_items = redistributor.n_owned if redistributor is not None else stop - start
+        if redistributor is not None and redistributor.n_global != info["n_items"]:
+            raise InputError(f"field {name} has {info['n_items']} items, the layout {redistributor.n_global}")
+        self.n_local = n_rows_items * len(self.components)
+
+    def read(self, start, stop):
+        """Local rows of steps ``start:stop``: (n_local, stop-start) float64 (collective)."""
+        block = self.archive.read_steps(self.name, slice(start, stop))[:, :, self.components]
+        block = np.moveaxis(block, 0, -1)                        # (items, C, steps)
+        if self.redistributor is not None:
+            block = self.redistributor.natural_to_owned(block)
+        return np.ascontiguousarray(block.reshape(-1, stop - start))
+
+    def label(self, j):
+        t = self.info["time"][j] if j < len(self.info["time"]) else float("nan")
+        par = self.info["parameters"][j] if len(self.info["parameters"]) else ()
+        s = f"field {self.name}, step {j}, time {t:g}"
+        if len(par):
+            s += ", parameters (" + ", ".join(f"{p:g}" for p in par) + ")"
+        return s

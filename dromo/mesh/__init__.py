@@ -1,0 +1,2 @@
+"""Meshes: the serial MeshData container, readers, generators, element library, quadrature,
+partitioning, and the DistributedMesh."""

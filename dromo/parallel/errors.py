@@ -1,0 +1,90 @@
+"""Collective error discipline: an exception on one rank never leaves the others hanging.
+
+Two mechanisms:
+
+* :func:`collective` — a context manager around a block every rank enters. If the block raises on any
+  rank, every rank raises :class:`~dromo.errors.CollectiveError` carrying each failing rank's message
+  (the failing ranks chain their original exception). Use it around work that may fail on some ranks
+  only (reading input, local law integrations, checks on local data) *before* the next collective call.
+* :func:`install_excepthook` — the backstop for everything else: an uncaught exception under MPI with
+  more than one rank prints the rank and message and calls ``MPI.Abort``, which ends the whole job
+  instead of leaving other ranks blocked in a collective call.
+"""
+import sys
+import traceback
+from contextlib import contextmanager
+
+from mpi4py import MPI
+
+from ..errors import CollectiveError, CollectiveInputError, DromoError, InputError
+
+
+def raise_collectively(exc, comm=None):
+    """Exchange the local failure status (``exc`` is an exception or None) and raise everywhere if any.
+
+    Collective: every rank must call it. Returns normally only when no rank failed.
+    """
+    comm = comm or MPI.COMM_WORLD
+    if exc is None:
+        local = None
+    elif isinstance(exc, DromoError):
+        local = (type(exc).__name__, str(exc))
+    else:
+        local = (type(exc).__name__, f"{type(exc).__name__}: {exc}")
+    if comm.size == 1:
+        statuses = [local]
+    else:
+        statuses = comm.allgather(local)
+    failures = [(r, s[0], s[1]) for r, s in enumerate(statuses) if s is not None]
+    if not failures:
+        return
+    input_errors = {c.__name__ for c in _subclasses(InputError)}
+    cls = CollectiveInputError if any(t in input_errors for _r, t, _m in failures) else CollectiveError
+    err = cls(failures)
+    if exc is not None:
+        raise err from exc
+    raise err
+
+
+def _subclasses(c):
+    out = [c]
+    for s in c.__subclasses__():
+        out += _subclasses(s)
+    return out
+
+
+@contextmanager
+def collective(comm=None):
+    """Run a block on every rank of ``comm``; if it raises anywhere, raise ``CollectiveError`` everywhere.
+
+    Example::
+
+        with collective(comm):
+            data = read_my_part(path)      # may fail on rank 1 only
+        # every rank reaches here, or every rank has raised
+    """
+    exc = None
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - re-raised collectively below
+        exc = e
+    raise_collectively(exc, comm)
+
+
+def install_excepthook(comm=None):
+    """Abort the whole MPI job on an uncaught exception when running on more than one rank."""
+    comm = comm or MPI.COMM_WORLD
+    if comm.size == 1:
+        return
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        sys.stderr.write(f"[rank {comm.rank}] uncaught {exc_type.__name__}: {exc}\n")
+        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+        sys.stderr.flush()
+        try:
+            comm.Abort(1)
+        finally:
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = hook

@@ -1,0 +1,531 @@
+"""Distributed POD: method of snapshots (default) and an accurate TSQR path, in memory or out-of-core.
+
+Conventions
+-----------
+* Snapshot matrix ``U`` (``N × m``) distributed by rows: each rank holds ``(n_local, m)`` float64 (see
+  :mod:`dromo.reduction.sources`). Modes are returned the same way: ``(n_local, k)`` local rows.
+* Inner product ``(a, b)_M = aᵀ M b`` with ``M`` one of: ``None``/``"euclid"`` (identity); a 1-D array
+  of non-negative weights ``w`` (``n_local``: e.g. quadrature weights × detJ for integration-point
+  fields, ``M = diag(w)``); an assembled PETSc ``Mat`` (L2 mass or energy stiffness) whose local row and
+  column ranges are this rank's rows (``Mat.getLocalSize() == (n_local, n_local)``).
+* POD: ``U = Ψ Σ Vᵀ`` with ``ΨᵀMΨ = I``; singular values ``σ`` in the units of the snapshots × √(units
+  of M). Truncation: the smallest ``k`` with ``Σ_{i>k} σ_i² ≤ tol² Σ_i σ_i²`` (relative energy
+  tolerance ε = ``tol``), and ``k ≤ max_modes``.
+
+Method of snapshots (``method="snapshots"``): ``C = UᵀMU`` (local BLAS-3, one ``MPI_Allreduce``),
+replicated ``eigh``, eigenvalues ``λ ≤ m·eps·λ_max`` (round-off, including negative ones) dropped
+explicitly, modes ``Ψ = U V Λ^{-1/2}`` formed locally (BLAS-3). It squares the condition number:
+singular values below about ``1e-7 σ₁`` are dominated by round-off (absolute error ~ ``eps σ₁² / σ``).
+
+Accurate path (``method="svd"``): TSQR (:mod:`dromo.reduction.svd`), singular values to ~``eps σ₁``
+absolute (down to about ``1e-14 σ₁``). Euclidean and diagonal-weight inner products only; the whole
+local block must fit in memory.
+
+Out-of-core: pass a :class:`~dromo.reduction.sources.SnapshotSource` and ``memory_budget`` (bytes per
+rank). Pass 1 streams column blocks and accumulates ``C`` block by block (two blocks in memory); pass 2
+re-streams the blocks to form the modes. Results equal the in-memory ones up to round-off.
+"""
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from mpi4py import MPI
+
+from ..errors import InputError
+from ..parallel import get_logger
+from .sources import ArraySource, SnapshotSource, as_source, check_finite, read_block
+from .svd import fix_signs, tsqr_svd
+
+__all__ = ["InnerProduct", "PODBasis", "pod", "truncation_rank", "write_basis", "read_basis"]
+
+_log = get_logger("dromo.reduction.pod")
+_ROW_CHUNK_BYTES = 16 << 20     # rows per chunk for the weighted Gram (bounded extra memory)
+_MAT_COLS = 64                  # columns per PETSc Mat × dense product (bounded extra memory)
+
+
+# --------------------------------------------------------------------------------------------------
+# inner products
+# --------------------------------------------------------------------------------------------------
+class InnerProduct:
+    """The inner product ``M`` on the local rows of a row-distributed matrix.
+
+    Parameters
+    ----------
+    spec : None | "euclid" | ndarray (n_local,) of weights | petsc4py.PETSc.Mat | InnerProduct
+    n_local : int — rows on this rank
+    comm : MPI.Comm
+    name : str, optional — name recorded in the basis ("euclid", "weights", "l2", "energy", ...)
+
+    Construction is collective: a matrix of the wrong local size, weights of the wrong length, negative
+    or non-finite weights raise :class:`~dromo.errors.InputError` on every rank.
+    """
+
+    def __init__(self, spec, n_local, comm, name=None):
+        self.comm = comm
+        self.n_local = int(n_local)
+        self.weights = None
+        self.sqrt_weights = None
+        self.mat = None
+        err = None
+        if isinstance(spec, InnerProduct):
+            self.kind, self.name = spec.kind, name or spec.name
+            self.weights, self.sqrt_weights, self.mat = spec.weights, spec.sqrt_weights, spec.mat
+            if (spec.n_local != self.n_local):
+                err = (f"inner product defined on {spec.n_local} local rows, snapshots have {self.n_local} "
+                       f"on rank {comm.rank}")
+        elif spec is None or (isinstance(spec, str) and spec.lower() in ("euclid", "euclidean", "identity")):
+            self.kind, self.name = "euclid", name or "euclid"
+        elif isinstance(spec, str):
+            self.kind, self.name = "euclid", spec
+            err = (f"inner product {spec!r} is a name only: pass the assembled PETSc Mat (L2 mass or energy "
+                   f"stiffness) or weights; only 'euclid' can be given by name")
+        elif hasattr(spec, "getLocalSize") and hasattr(spec, "mult"):
+            self.kind, self.name, self.mat = "mat", name or "mat", spec
+            ls = tuple(spec.getLocalSize())
+            if ls != (self.n_local, self.n_local):
+                err = (f"inner-product matrix of the wrong size: local size {ls} on rank {comm.rank}, "
+                       f"expected ({self.n_local}, {self.n_local}) (this rank's snapshot rows)")
+        else:
+            self.kind, self.name = "weights", name or "weights"
+            w = np.asarray(spec, dtype=np.float64)
+            if w.ndim != 1 or w.shape[0] != self.n_local:
+                err = (f"inner-product weights of the wrong size: shape {w.shape} on rank {comm.rank}, "
+                       f"expected ({self.n_local},)")
+            elif not np.isfinite(w).all() or (w < 0).any():
+                err = f"inner-product weights must be finite and >= 0 (rank {comm.rank})"
+            else:
+                self.weights = w
+                self.sqrt_weights = np.sqrt(w)
+        msgs = comm.allgather(err) if comm.size > 1 else [err]
+        bad = [m for m in msgs if m]
+        if bad:
+            raise InputError("; ".join(bad))
+
+    # -- local products (no communication) --------------------------------------------------------
+    def apply(self, X):
+        """``M X`` on the local rows: ``X`` ``(n_local, c)`` → ``(n_local, c)``. Collective for a Mat."""
+        if self.kind == "euclid":
+            return X
+        if self.kind == "weights":
+            return self.weights[:, None] * X
+        return self._mat_apply(X)
+
+    def _mat_apply(self, X):
+        from petsc4py import PETSc
+        n, c = X.shape
+        out = np.empty((n, c))
+        N = self.mat.getSize()[0]
+        # Columns in chunks: AIJ × dense product (one MatMatMult per chunk, local rows only).
+        for a in range(0, c, _MAT_COLS):
+            b = min(c, a + _MAT_COLS)
+            xa = np.asfortranarray(X[:, a:b])
+            B = PETSc.Mat().createDense(((n, N), (PETSc.DECIDE, b - a)), array=xa, comm=self.mat.getComm())
+            C = self.mat.matMult(B)
+            out[:, a:b] = C.getDenseArray()
+            B.destroy()
+            C.destroy()
+        return out
+
+    def gram_local(self, X, Y=None):
+        """Local contribution ``Xᵀ M Y`` (``Y`` defaults to ``X``), ``(cx, cy)``; sum over ranks outside.
+
+        Euclid uses ``X.T @ X`` (BLAS ``dsyrk``); weights scale row chunks by ``√w`` (bounded extra memory);
+        a Mat applies ``M`` to column chunks of ``Y`` then ``Xᵀ(MY)`` (``dgemm``). Collective for a Mat.
+        """
+        sym = Y is None
+        Y = X if sym else Y
+        if self.kind == "euclid":
+            return X.T @ Y
+        if self.kind == "weights":
+            n = X.shape[0]
+            G = np.zeros((X.shape[1], Y.shape[1]))
+            rows = max(256, _ROW_CHUNK_BYTES // (8 * max(1, X.shape[1] + (0 if sym else Y.shape[1]))))
+            for a in range(0, n, rows):
+                s = self.sqrt_weights[a:a + rows, None]
+                xa = s * X[a:a + rows]
+                G += xa.T @ xa if sym else xa.T @ (s * Y[a:a + rows])
+            return G
+        G = np.empty((X.shape[1], Y.shape[1]))
+        for a in range(0, Y.shape[1], _MAT_COLS):
+            b = min(Y.shape[1], a + _MAT_COLS)
+            G[:, a:b] = X.T @ self._mat_apply(Y[:, a:b])
+        if sym:
+            G = 0.5 * (G + G.T)
+        return G
+
+    def gram(self, X, Y=None):
+        """Global ``Xᵀ M Y`` on every rank (one Allreduce; result bitwise identical on all ranks)."""
+        G = np.ascontiguousarray(self.gram_local(X, Y))
+        return _allreduce_bcast(G, self.comm)
+
+    def norms2(self, X):
+        """Global squared M-norms of the columns of ``X`` (``(c,)``), collective."""
+        if self.kind == "euclid":
+            loc = np.einsum("ij,ij->j", X, X)
+        else:
+            loc = np.einsum("ij,ij->j", X, self.apply(X))
+        return _allreduce_bcast(np.ascontiguousarray(loc), self.comm)
+
+
+def _allreduce_bcast(a, comm):
+    if comm.size == 1:
+        return a
+    out = np.empty_like(a)
+    comm.Allreduce(a, out, op=MPI.SUM)
+    comm.Bcast(out, root=0)     # guarantee bitwise-identical replicated data (eigh, signs)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# basis
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class PODBasis:
+    """A distributed POD basis.
+
+    Attributes
+    ----------
+    modes : ndarray (n_local, k) — this rank's rows of the M-orthonormal modes ``Ψ`` (``ΨᵀMΨ = I``)
+    singular_values : ndarray (r,) — all singular values computed (descending; ``r = m`` for the SVD
+        path; for the method of snapshots the round-off ones, ``λ ≤ m·eps·λ_max``, are reported as 0)
+    n_kept : int — ``k``
+    tol : float or None — relative energy tolerance used
+    energy : float — fraction of the energy kept, ``Σ_{i≤k} σ_i² / Σ_i σ_i²``
+    inner : str — inner-product name ("euclid", "weights", "l2", "energy", ...)
+    method : str — "snapshots", "svd" or "incremental"
+    n_snapshots : int — number of snapshots the basis was computed from
+    max_modes : int or None
+    comm : MPI.Comm
+    inner_product : InnerProduct or None — needed by :meth:`project` for non-Euclidean products
+    """
+    modes: np.ndarray
+    singular_values: np.ndarray
+    n_kept: int
+    tol: Optional[float]
+    energy: float
+    inner: str
+    method: str
+    n_snapshots: int = 0
+    max_modes: Optional[int] = None
+    comm: MPI.Comm = field(default=None, repr=False)
+    inner_product: Optional[InnerProduct] = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.comm is None:
+            self.comm = MPI.COMM_WORLD
+        if self.inner_product is None:
+            self.inner_product = InnerProduct(None, self.modes.shape[0], self.comm)
+
+    @property
+    def n_local(self):
+        return self.modes.shape[0]
+
+    def project(self, U_local):
+        """Modal coefficients ``ΨᵀMU`` ``(k, c)`` of local rows ``(n_local, c)`` or ``(n_local,)``. Collective."""
+        U = np.asarray(U_local, dtype=np.float64)
+        vec = U.ndim == 1
+        U = U[:, None] if vec else U
+        if U.shape[0] != self.n_local:
+            raise InputError(f"project: {U.shape[0]} local rows, basis has {self.n_local}")
+        c = self.inner_product.gram(self.modes, U)
+        return c[:, 0] if vec else c
+
+    def reconstruct(self, coeffs):
+        """Local rows ``Ψ coeffs``: ``(k, c)`` → ``(n_local, c)``, ``(k,)`` → ``(n_local,)``. Local."""
+        return self.modes @ np.asarray(coeffs, dtype=np.float64)
+
+    def projection_error(self, U_local, relative=True):
+        """M-norm of ``u - Ψ ΨᵀM u`` for every column (``(c,)``, same on every rank). Collective.
+
+        ``relative=True`` divides by ``‖u‖_M`` (columns of zero norm give 0).
+        """
+        U = np.asarray(U_local, dtype=np.float64)
+        U = U[:, None] if U.ndim == 1 else U
+        R = U - self.reconstruct(self.project(U))
+        e = np.sqrt(np.maximum(self.inner_product.norms2(R), 0.0))
+        if relative:
+            n = np.sqrt(np.maximum(self.inner_product.norms2(U), 0.0))
+            e = np.divide(e, n, out=np.zeros_like(e), where=n > 0)
+        return e
+
+    def to_dict(self):
+        """Serializable form: ``{"arrays": {"modes": local rows, "singular_values"}, "attrs": {...}}``."""
+        attrs = {"n_kept": int(self.n_kept), "tol": -1.0 if self.tol is None else float(self.tol),
+                 "energy": float(self.energy), "inner_product": self.inner, "method": self.method,
+                 "n_snapshots": int(self.n_snapshots),
+                 "max_modes": -1 if self.max_modes is None else int(self.max_modes)}
+        return {"arrays": {"modes": self.modes, "singular_values": self.singular_values}, "attrs": attrs}
+
+    @classmethod
+    def from_dict(cls, d, comm=None, inner=None):
+        """Inverse of :meth:`to_dict` (``inner``: the inner-product spec, needed for non-Euclidean)."""
+        comm = comm or MPI.COMM_WORLD
+        a, t = d["arrays"], d["attrs"]
+        modes = np.asarray(a["modes"], dtype=np.float64)
+        tol = float(t["tol"])
+        mm = int(t.get("max_modes", -1))
+        ip = InnerProduct(inner, modes.shape[0], comm, name=str(t["inner_product"])) \
+            if inner is not None else None
+        return cls(modes=modes, singular_values=np.asarray(a["singular_values"], dtype=np.float64),
+                   n_kept=int(t["n_kept"]), tol=None if tol < 0 else tol, energy=float(t["energy"]),
+                   inner=str(t["inner_product"]), method=str(t["method"]),
+                   n_snapshots=int(t.get("n_snapshots", 0)), max_modes=None if mm < 0 else mm,
+                   comm=comm, inner_product=ip)
+
+
+# --------------------------------------------------------------------------------------------------
+# truncation
+# --------------------------------------------------------------------------------------------------
+def truncation_rank(energies, tol=None, max_modes=None, discarded=0.0, total=None):
+    """Smallest ``k`` with ``discarded + Σ_{i>k} e_i ≤ tol² · total`` (``total`` defaults to ``Σ e``).
+
+    ``energies`` are squared singular values, descending, non-negative. ``tol=None`` keeps every
+    positive one; ``max_modes`` caps ``k``.
+    """
+    e = np.asarray(energies, dtype=np.float64)
+    n_pos = int(np.count_nonzero(e > 0))
+    k = n_pos
+    if tol is not None and e.size:
+        total = float(e.sum()) + discarded if total is None else float(total)
+        # tail[k] = sum_{i>=k} e_i  (0-based: keeping k modes discards e[k:])
+        tail = np.concatenate([np.cumsum(e[::-1])[::-1], [0.0]])
+        ok = np.flatnonzero(discarded + tail <= tol * tol * total)
+        k = min(k, int(ok[0])) if ok.size else k
+    if max_modes is not None:
+        k = min(k, int(max_modes))
+    return k
+
+
+def _validate(tol, max_modes, method, m, comm):
+    if method not in ("snapshots", "svd"):
+        raise InputError(f"unknown POD method {method!r} (use 'snapshots' or 'svd')")
+    if tol is not None and not (np.isfinite(tol) and 0.0 < tol < 1.0):
+        raise InputError(f"POD tolerance must be in (0, 1), got {tol}")
+    if max_modes is not None and int(max_modes) < 1:
+        raise InputError(f"max_modes must be >= 1, got {max_modes}")
+    if m == 0:
+        raise InputError("empty snapshot set: no snapshot to compress")
+
+
+# --------------------------------------------------------------------------------------------------
+# POD
+# --------------------------------------------------------------------------------------------------
+def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=None, method="snapshots",
+        memory_budget=None, inner_name=None, check=True):
+    """Proper orthogonal decomposition of a row-distributed snapshot matrix. Collective.
+
+    Parameters
+    ----------
+    source_or_local_array : SnapshotSource or ndarray (n_local, m)
+        This rank's rows of the snapshots (see :mod:`dromo.reduction.sources`).
+    comm : MPI.Comm, optional — for an array (default ``COMM_WORLD``); a source carries its own.
+    tol : float in (0, 1), optional — relative energy tolerance ε: keep the fewest modes with discarded
+        ``Σ σ_i² ≤ ε² Σ σ²``. ``None``: keep all numerically nonzero modes (subject to ``max_modes``).
+    max_modes : int, optional — at most this many modes.
+    inner : None | "euclid" | weights (n_local,) | PETSc Mat — the inner product ``M`` (module docstring).
+    method : "snapshots" (Gram + eigh, fast) or "svd" (TSQR, accurate small singular values).
+    memory_budget : int, optional — bytes per rank for streamed snapshot blocks and the modes; when the
+        whole local block does not fit, the method of snapshots runs out-of-core (two passes).
+    inner_name : str, optional — name recorded for the inner product ("l2", "energy", ...).
+    check : bool — check every block for NaN/Inf (error names the snapshot's label).
+
+    Returns
+    -------
+    PODBasis
+
+    Raises (on every rank)
+    ------
+    InputError — empty snapshot set, tol ∉ (0, 1), NaN/Inf snapshot, wrong-size inner product, all-zero
+    snapshots, method "svd" with a matrix inner product or with data not fitting the budget.
+    """
+    if isinstance(source_or_local_array, SnapshotSource) and not isinstance(source_or_local_array,
+                                                                           np.ndarray):
+        src = source_or_local_array
+    else:
+        src = as_source(source_or_local_array, comm=comm)
+    comm = src.comm
+    m, n = int(src.n_snapshots), int(src.n_local)
+    _validate(tol, max_modes, method, m, comm)
+    ip = InnerProduct(inner, n, comm, name=inner_name)
+
+    # Does the whole local block fit the budget? (snapshots + modes, worst case k = m; in-memory arrays
+    # are already resident, so only streamed sources are limited.)
+    in_memory = isinstance(src, ArraySource)
+    fits = memory_budget is None or in_memory or 8.0 * n * m * 2 <= memory_budget
+    fits = bool(comm.allreduce(int(fits), op=MPI.MIN)) if comm.size > 1 else fits
+
+    if method == "svd":
+        if ip.kind == "mat":
+            raise InputError("method='svd' (TSQR) supports the Euclidean and diagonal-weight inner products "
+                             "only; use method='snapshots' with an assembled inner-product matrix")
+        if not fits:
+            raise InputError(f"method='svd' needs the local snapshot block in memory ({8 * n * m} bytes "
+                             f"per rank > memory budget {memory_budget}); use method='snapshots'")
+        return _pod_svd(src, ip, tol, max_modes, check)
+    if fits:
+        return _pod_snapshots_in_memory(src, ip, tol, max_modes, check)
+    return _pod_snapshots_out_of_core(src, ip, tol, max_modes, int(memory_budget), check)
+
+
+def _load_all(src, check):
+    if isinstance(src, ArraySource):
+        U = src.array
+        if check:
+            check_finite(U, src, 0)
+        return U
+    return read_block(src, 0, src.n_snapshots, check=check)
+
+
+def _eig_truncate(C, m, tol, max_modes, comm, label):
+    """eigh of the replicated Gram ``C``; returns (sigma all, V kept (m×k), lam kept, k, energy)."""
+    lam, V = np.linalg.eigh(C)
+    lam, V = lam[::-1], V[:, ::-1]
+    lmax = lam[0] if lam.size else 0.0
+    if not (lmax > 0):
+        raise InputError(f"{label}: all snapshots are zero in the chosen inner product; nothing to compress")
+    cut = m * np.finfo(float).eps * lmax
+    valid = lam > cut
+    n_valid = int(np.count_nonzero(valid))
+    e = np.where(valid, lam, 0.0)
+    k = truncation_rank(e, tol, max_modes)
+    k = max(1, min(k, n_valid))
+    sigma = np.sqrt(e)
+    V = fix_signs(np.array(V[:, :k]))
+    energy = float(e[:k].sum() / e.sum())
+    return sigma, V, lam[:k], k, energy
+
+
+def _pod_snapshots_in_memory(src, ip, tol, max_modes, check):
+    comm, m = src.comm, src.n_snapshots
+    U = _load_all(src, check)
+    C = ip.gram(U)
+    sigma, V, lam, k, energy = _eig_truncate(C, m, tol, max_modes, comm, _src_name(src))
+    W = V / np.sqrt(lam)[None, :]
+    modes = U @ W
+    _log.debug("POD (snapshots): %d snapshots, %d modes kept, energy %.12g", m, k, energy)
+    return PODBasis(modes=modes, singular_values=sigma, n_kept=k, tol=tol, energy=energy, inner=ip.name,
+                    method="snapshots", n_snapshots=m, max_modes=max_modes, comm=comm, inner_product=ip)
+
+
+def _block_width(budget, n, comm, n_blocks_in_memory, reserved=0):
+    """Columns per streamed block so that ``n_blocks_in_memory`` blocks + ``reserved`` bytes fit."""
+    avail = budget - reserved
+    b = int(avail // (8 * max(n, 1) * n_blocks_in_memory)) if avail > 0 else 0
+    if comm.size > 1:
+        b = comm.allreduce(b, op=MPI.MIN)
+    return b
+
+
+def _pod_snapshots_out_of_core(src, ip, tol, max_modes, budget, check):
+    comm, m, n = src.comm, src.n_snapshots, src.n_local
+    # Pass 1: Gram block by block. Block i (or M·block i) and block j in memory.
+    extra = 1 if ip.kind == "euclid" else 2       # U_i and M U_i (transiently) besides U_j
+    b = _block_width(budget, n, comm, 1 + extra)
+    if b < 1:
+        raise InputError(f"memory budget {budget} bytes per rank is too small for one snapshot column "
+                         f"({8 * n} bytes) in {1 + extra} blocks")
+    b = min(b, m)
+    starts = list(range(0, m, b))
+    C = np.zeros((m, m))
+    for bi, i0 in enumerate(starts):
+        i1 = min(m, i0 + b)
+        Ui = read_block(src, i0, i1, check=check and bi == 0)
+        MUi = ip.apply(Ui)
+        C[i0:i1, i0:i1] = Ui.T @ MUi
+        if MUi is not Ui:
+            del Ui
+        for j0 in starts[bi + 1:]:
+            j1 = min(m, j0 + b)
+            Uj = read_block(src, j0, j1, check=check and bi == 0)   # every block checked once
+            C[i0:i1, j0:j1] = MUi.T @ Uj
+            C[j0:j1, i0:i1] = C[i0:i1, j0:j1].T
+            del Uj
+        del MUi
+    if ip.kind == "mat":
+        C = 0.5 * (C + C.T)
+    C = _allreduce_bcast(C, comm)
+    sigma, V, lam, k, energy = _eig_truncate(C, m, tol, max_modes, comm, _src_name(src))
+    W = V / np.sqrt(lam)[None, :]
+    # Pass 2: modes = Σ_blocks U_b W_b, modes (n × k) resident.
+    b2 = _block_width(budget, n, comm, 1, reserved=8 * n * k)
+    if b2 < 1:
+        raise InputError(f"memory budget {budget} bytes per rank cannot hold the {k} modes "
+                         f"({8 * n * k} bytes) plus one snapshot column")
+    b2 = min(b2, m)
+    modes = np.zeros((n, k))
+    for j0 in range(0, m, b2):
+        j1 = min(m, j0 + b2)
+        Uj = read_block(src, j0, j1, check=False)
+        modes += Uj @ W[j0:j1]
+        del Uj
+    _log.debug("POD (snapshots, out-of-core, blocks of %d/%d): %d modes", b, b2, k)
+    return PODBasis(modes=modes, singular_values=sigma, n_kept=k, tol=tol, energy=energy, inner=ip.name,
+                    method="snapshots", n_snapshots=m, max_modes=max_modes, comm=comm, inner_product=ip)
+
+
+def _pod_svd(src, ip, tol, max_modes, check):
+    comm, m = src.comm, src.n_snapshots
+    U = _load_all(src, check)
+    sigma, Y = tsqr_svd(U, comm, ip.sqrt_weights)
+    if not sigma[0] > 0:
+        raise InputError(f"{_src_name(src)}: all snapshots are zero in the chosen inner product")
+    e = sigma ** 2
+    # Numerically zero singular values (≤ m·eps·σ₁, the accuracy of Householder QR) are not kept.
+    n_valid = int(np.count_nonzero(sigma > m * np.finfo(float).eps * sigma[0]))
+    k = max(1, min(truncation_rank(e, tol, max_modes), n_valid))
+    energy = float(e[:k].sum() / e.sum())
+    modes = U @ (Y[:, :k] / sigma[None, :k])
+    return PODBasis(modes=modes, singular_values=sigma, n_kept=k, tol=tol, energy=energy, inner=ip.name,
+                    method="svd", n_snapshots=m, max_modes=max_modes, comm=comm, inner_product=ip)
+
+
+def _src_name(src):
+    return getattr(src, "name", None) or type(src).__name__
+
+
+# --------------------------------------------------------------------------------------------------
+# archive I/O
+# --------------------------------------------------------------------------------------------------
+def write_basis(archive, basis, name, location="node", n_components=1, components=None, units="",
+                provenance=None):
+    """Write ``basis`` to an open, writable :class:`~dromo.io.archive.Archive`. Collective.
+
+    The modes are stored as the field ``/fields/<name>`` (one "step" per mode, ``time`` = mode index,
+    ``parameters`` = σ_j, shape ``(k, n_items, n_components)``, natural numbering: readable at any rank
+    count and viewable in ParaView through the XDMF sidecar for nodal fields); the singular values and the attributes
+    (n_kept, tol, energy, inner_product, method, n_snapshots, plus ``provenance``) go to
+    ``/bases/<name>/singular_values``.
+
+    The basis rows must be this rank's natural block, ``partition_range(n_items)`` items ×
+    ``n_components`` components (item-major) — what a field source without redistributor yields.
+    """
+    k = basis.n_kept
+    n_local = basis.modes.shape[0]
+    if n_local % n_components:
+        raise InputError(f"basis {name}: {n_local} local rows is not a multiple of {n_components} components")
+    block = np.moveaxis(basis.modes.reshape(n_local // n_components, n_components, k), -1, 0)
+    d = basis.to_dict()
+    attrs = dict(d["attrs"])
+    attrs.update({f"provenance_{key}": val for key, val in (provenance or {}).items()})
+    # parameters of "step" j = σ_j (also avoids a zero-width parameter dataset)
+    archive.write_field(name, location, block, times=np.arange(k, dtype=float),
+                        parameters=np.asarray(basis.singular_values[:k], dtype=float).reshape(k, 1),
+                        components=components,
+                        units=units, description=f"POD modes ({basis.method}, inner product {basis.inner})",
+                        attrs={"kind": "pod-modes"})
+    archive.write_array(f"bases/{name}/singular_values", np.asarray(basis.singular_values), attrs=attrs)
+
+
+def read_basis(archive, name, comm=None, inner=None):
+    """Read a basis written by :func:`write_basis` (at any rank count): rows = this rank's natural block.
+
+    ``inner``: the inner-product spec (weights or Mat) when it is not Euclidean (only its name is stored).
+    """
+    comm = comm or archive.comm
+    sv = archive.read_array(f"bases/{name}/singular_values")
+    attrs = dict(archive.h5[f"bases/{name}/singular_values"].attrs)
+    src = archive.field_source(name)
+    modes = read_block(src, 0, src.n_snapshots, check=False)
+    attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+    return PODBasis.from_dict({"arrays": {"modes": modes, "singular_values": sv}, "attrs": attrs},
+                              comm=comm, inner=inner)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The single source of dromo's install steps, used by `make setup`, `.ci/run` and docker/Dockerfile.
+# Idempotent: installs the Debian packages that are missing, creates .venv/ on /usr/bin/python3 with
+# the system site packages (Debian's PETSc/SLEPc/mpi4py/parallel h5py/numpy), installs dromo editable
+# with its test extras, and keeps pip from replacing Debian's numpy.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+APT_PACKAGES=(
+  python3-petsc4py python3-slepc4py python3-mpi4py python3-h5py-mpi python3-numpy python3-scipy
+  python3-venv python3-pytest python3-pytest-mpi python3-matplotlib
+  openmpi-bin libopenblas0-pthread calculix-ccx gcc gfortran make
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv on /usr/bin/python3 with system site packages"
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+
+# Pin numpy (and the other Debian scientific packages) to the versions Debian installed.
+constraints=.venv/constraints.txt
+.venv/bin/python - > "$constraints" <<'PY'
+import importlib.metadata as md
+for name in ("numpy", "scipy", "h5py", "mpi4py", "petsc4py", "slepc4py"):
+    try:
+        print(f"{name}=={md.version(name)}")
+    except md.PackageNotFoundError:
+        pass
+PY
+
+stamp=.venv/.dromo-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "[setup] installing dromo (editable) with test extras"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c "$constraints" -e ".[test]"
+  touch "$stamp"
+fi
+echo "[setup] ready: $(.venv/bin/python -c 'import dromo; print("dromo", dromo.__version__)')"

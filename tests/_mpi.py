@@ -1,0 +1,30 @@
+"""Helpers for tests that launch their own MPI jobs (serial tests only: nested mpirun is not allowed)."""
+import os
+import subprocess
+import sys
+
+import pytest
+from mpi4py import MPI
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_mpi(n, args, timeout=300, env=None, cwd=None):
+    """Run ``launch/mpirun.sh -n n ARGS`` as a subprocess (only from serial tests). Returns CompletedProcess."""
+    full_env = dict(os.environ)
+    # a child mpirun must not inherit this process's MPI singleton environment
+    for k in list(full_env):
+        if k.startswith(("OMPI_", "PMIX_", "PMI_")) and k not in (
+                "OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"):
+            full_env.pop(k)
+    full_env.update(env or {})
+    cmd = [os.path.join(ROOT, "launch", "mpirun.sh"), "-n", str(n)] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)
+
+
+def dromo_cmd():
+    """Argument list that runs the dromo command line with this interpreter."""
+    return [sys.executable, "-m", "dromo.cli.main"]
+
+
+serial_only = pytest.mark.skipif(MPI.COMM_WORLD.size > 1, reason="launches its own mpirun")

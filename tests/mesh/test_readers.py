@@ -1,0 +1,527 @@
+"""Serial tests of dromo.mesh.readers: Gmsh, VTU/XDMF (meshio) and Abaqus/CalculiX .inp."""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from dromo.errors import InputError
+from dromo.mesh.generate import box_mesh
+from dromo.mesh.meshdata import CORNERS, EDGES, CellBlock, MeshData, cell_faces, corner_jacobians
+from dromo.mesh.readers import read_inp, read_mesh, to_meshio, write_inp
+
+gmsh = pytest.importorskip("gmsh")
+meshio = pytest.importorskip("meshio")
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+def normals(points, facets):
+    p = points[facets]
+    if facets.shape[1] == 3:
+        return np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    return np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
+
+
+def tet_volumes(points, cells):
+    p = points[cells[:, :4]]
+    return np.linalg.det(np.stack([p[:, 1] - p[:, 0], p[:, 2] - p[:, 0], p[:, 3] - p[:, 0]], 1)) / 6
+
+
+def hex_volume_kuhn(points, cells):
+    """Volume of (straight-edged, planar-faced) hexes by the 6-tet split around diagonal 0-6."""
+    split = [(0, 1, 2, 6), (0, 5, 1, 6), (0, 2, 3, 6), (0, 3, 7, 6), (0, 4, 5, 6), (0, 7, 4, 6)]
+    return sum(tet_volumes(points, cells[:, list(t)]) for t in split)
+
+
+def check_volumes(mesh, total):
+    vol = 0.0
+    for b in mesh.blocks:
+        assert (corner_jacobians(mesh.points, b.cells, b.type) > 0).all(), b.type
+        if b.type.startswith("tet"):
+            v = tet_volumes(mesh.points, b.cells)
+        elif b.type == "wedge6":
+            v = sum(np.abs(tet_volumes(mesh.points, b.cells[:, t]))
+                    for t in ([0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5]))
+        else:
+            v = hex_volume_kuhn(mesh.points, b.cells)
+        assert (v > 0).all()
+        vol += v.sum()
+    assert vol == pytest.approx(total, rel=1e-10)
+
+
+def gmsh_box(path, element):
+    """Unit cube with physical groups: volume 'solid', surfaces 'left' (x=0) and unnamed (x=1)
+    with tag 7, point 'corner' (origin)."""
+    gmsh.initialize(["", "-v", "0"])
+    try:
+        gmsh.model.add("box")
+        if element.startswith("tet"):
+            gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+            gmsh.model.occ.synchronize()
+            gmsh.option.setNumber("Mesh.MeshSizeMax", 0.45)
+        else:
+            p = gmsh.model.geo.addPoint(0, 0, 0)
+            e = gmsh.model.geo.extrude([(0, p)], 1, 0, 0, [2], recombine=True)
+            s = gmsh.model.geo.extrude([e[1]], 0, 1, 0, [2], recombine=element != "wedge6")
+            gmsh.model.geo.extrude([s[1]], 0, 0, 1, [3], recombine=True)
+            gmsh.model.geo.synchronize()
+        eps = 1e-6
+        vols = gmsh.model.getEntities(3)
+        left = gmsh.model.getEntitiesInBoundingBox(-eps, -eps, -eps, eps, 1 + eps, 1 + eps, 2)
+        right = gmsh.model.getEntitiesInBoundingBox(1 - eps, -eps, -eps, 1 + eps, 1 + eps, 1 + eps, 2)
+        corner = gmsh.model.getEntitiesInBoundingBox(-eps, -eps, -eps, eps, eps, eps, 0)
+        gmsh.model.addPhysicalGroup(3, [v[1] for v in vols], name="solid")
+        gmsh.model.addPhysicalGroup(2, [s[1] for s in left], name="left")
+        gmsh.model.addPhysicalGroup(2, [s[1] for s in right], tag=7)
+        gmsh.model.addPhysicalGroup(0, [c[1] for c in corner], name="corner")
+        if element in ("tet10", "hex20"):
+            gmsh.option.setNumber("Mesh.ElementOrder", 2)
+            gmsh.option.setNumber("Mesh.SecondOrderIncomplete", 1)
+        gmsh.model.mesh.generate(3)
+        etypes, etags, _ = gmsh.model.mesh.getElements(3)
+        ncells = sum(len(t) for t in etags)
+        gmsh.write(str(path))
+    finally:
+        gmsh.finalize()
+    return ncells
+
+
+def upper_sets(mesh):
+    return MeshData(mesh.points, mesh.blocks, mesh.node_ids,
+                    {k.upper(): v for k, v in mesh.node_sets.items()},
+                    {k.upper(): v for k, v in mesh.element_sets.items()},
+                    {k.upper(): v for k, v in mesh.facet_sets.items()}, source=mesh.source)
+
+
+# ------------------------------------------------------------------------------------- gmsh
+
+@pytest.mark.parametrize("element", ["tet4", "tet10", "hex8", "hex20", "wedge6"])
+def test_gmsh(tmp_path, element):
+    path = tmp_path / f"box_{element}.msh"
+    ncells = gmsh_box(path, element)
+    m = read_mesh(path)
+    assert m.source == str(path)
+    assert [b.type for b in m.blocks] == [element]
+    assert m.n_cells == ncells
+    if element == "hex8":
+        assert m.n_cells == 12 and m.n_nodes == 3 * 3 * 4
+    used = np.unique(np.concatenate([b.cells.ravel() for b in m.blocks]))
+    assert np.array_equal(used, np.arange(m.n_nodes))  # no orphan nodes
+    check_volumes(m, 1.0)
+    if element in EDGES:  # mid-edge nodes in VTK/Abaqus order (flat faces: exact midpoints)
+        c = m.blocks[0].cells
+        e = EDGES[element]
+        assert np.allclose(m.points[c[:, CORNERS[element]:]],
+                           0.5 * (m.points[c[:, e[:, 0]]] + m.points[c[:, e[:, 1]]]), atol=1e-12)
+    assert np.array_equal(m.element_sets["solid"], np.arange(m.n_cells))
+    assert set(m.element_sets) == {"solid"}
+    assert set(m.facet_sets) == {"left", "7"}
+    assert {"solid", "left", "7", "corner"} <= set(m.node_sets)
+    assert np.array_equal(m.node_sets["solid"], np.arange(m.n_nodes))
+    assert np.allclose(m.points[m.node_sets["corner"]], 0.0)
+    ftype = {"tet4": "tri3", "tet10": "tri6", "hex8": "quad4", "hex20": "quad8",
+             "wedge6": "quad4"}[element]
+    for name, x, sign in (("left", 0.0, -1), ("7", 1.0, 1)):
+        d = m.facet_sets[name]
+        assert list(d) == [ftype]
+        f = d[ftype]
+        assert np.allclose(m.points[f, 0], x)
+        n = normals(m.points, f[:, :CORNERS[ftype]])
+        assert (sign * n[:, 0] > 0).all()  # oriented outward
+        area = np.linalg.norm(n, axis=1) / (2 if ftype.startswith("tri") else 2)
+        assert area.sum() == pytest.approx(1.0)
+        on = np.flatnonzero(np.isclose(m.points[:, 0], x))
+        assert np.array_equal(m.node_sets[name], on)
+
+
+def test_gmsh_via_meshio_vtu_tags(tmp_path):
+    """A VTU converted by meshio from a .msh keeps gmsh:physical tags -> sets."""
+    path = tmp_path / "b.msh"
+    gmsh_box(path, "tet4")
+    ref = read_mesh(path)
+    m = meshio.read(path)
+    m.point_data = {}
+    meshio.write(tmp_path / "b.vtu", m)
+    v = read_mesh(tmp_path / "b.vtu")
+    assert v.n_cells == ref.n_cells and np.allclose(v.points, ref.points)
+    # names come from field_data if the format keeps it, else the tag numbers
+    vol_name = "solid" if "solid" in v.element_sets else "1"
+    assert np.array_equal(v.element_sets[vol_name], np.arange(v.n_cells))
+    assert len(v.facet_sets) == 2
+
+
+# ------------------------------------------------------------------------------------- meshio round trips
+
+@pytest.mark.parametrize("ext", ["vtu", "xdmf"])
+@pytest.mark.parametrize("element", ["tet4", "tet10", "hex8", "hex20"])
+def test_meshio_roundtrip(tmp_path, ext, element):
+    m = box_mesh(2, 2, 1, (1, 2, 3), element=element, distort=0.2)
+    m.element_sets["half"] = np.arange(m.n_cells // 2)
+    m.node_sets["one"] = np.array([3])
+    path = tmp_path / f"m.{ext}"
+    meshio.write(path, to_meshio(m))
+    r = read_mesh(path)
+    assert r.equals(m, tol=1e-14), r.summary()
+
+
+def test_meshio_roundtrip_gmsh_file(tmp_path):
+    path = tmp_path / "b.msh"
+    gmsh_box(path, "tet10")
+    a = read_mesh(path)
+    meshio.write(tmp_path / "b.xdmf", to_meshio(a))
+    b = read_mesh(tmp_path / "b.xdmf")
+    assert b.equals(a, tol=0)
+
+
+# ------------------------------------------------------------------------------------- .inp
+
+def wedge_mesh():
+    h = box_mesh(2, 1, 2, element="hex8")
+    c = h.blocks[0].cells
+    w = np.concatenate([c[:, [0, 1, 2, 4, 5, 6]], c[:, [0, 2, 3, 4, 6, 7]]])
+    return MeshData(h.points, [CellBlock("wedge6", w)], node_sets={"xmin": h.node_sets["xmin"]},
+                    element_sets={"all": np.arange(len(w))})
+
+
+@pytest.mark.parametrize("element", ["tet4", "tet10", "hex8", "hex20", "hex20r", "hex8r", "wedge6"])
+def test_inp_roundtrip(tmp_path, element):
+    if element == "wedge6":
+        m = wedge_mesh()
+    else:
+        m = box_mesh(2, 3, 2, (1.0, 0.3, 2.0), element=element[:5].rstrip("r"), distort=0.25, seed=5)
+        if element.endswith("r"):
+            m.blocks[0].rule = "reduced"
+    # non-trivial external ids
+    m.node_ids = m.node_ids * 3 + 100
+    m.blocks[0].ids = m.blocks[0].ids * 2 + 7
+    path = tmp_path / "m.inp"
+    write_inp(m, path)
+    r = read_mesh(path)
+    assert r.equals(upper_sets(m), tol=0), r.summary()
+    assert r.blocks[0].rule == ("reduced" if element.endswith("r") else "full")
+    check_volumes(r, np.prod([1.0, 0.3, 2.0]) if element != "wedge6" else 1.0)
+
+
+def test_inp_two_blocks_and_sets(tmp_path):
+    a = box_mesh(1, 1, 1, element="tet4")
+    b = box_mesh(1, 1, 1, element="hex8", origin=(1, 0, 0))
+    pts = np.vstack([a.points, b.points])
+    m = MeshData(pts, [CellBlock("tet4", a.blocks[0].cells), CellBlock("hex8", b.blocks[0].cells + 8,
+                                                                       ids=[100])],
+                 element_sets={"mixed": [0, 6]},
+                 facet_sets={"tx": a.facet_sets["xmin"], "hx": {"quad4": b.facet_sets["xmax"]["quad4"] + 8}})
+    path = tmp_path / "two.inp"
+    write_inp(m, path)
+    r = read_inp(path)
+    assert r.equals(upper_sets(m))
+    assert r.cell_types.tolist() == ["tet4"] * 6 + ["hex8"]
+    assert r.cell_ids.tolist() == [1, 2, 3, 4, 5, 6, 100]
+
+
+DECK = """** hand-written deck: include, generate, continuation, surfaces
+*Heading
+ dromo test deck
+*include, input=sub/nodes.inp
+*Element, type=C3D20R, elset=Bricks
+1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+16, 17, 18, 19, 20
+*ELEMENT, TYPE=C3D8I, ELSET=Lin
+2, 21, 22, 23, 24, 25, 26, 27, 28
+*nset, nset=Bottom
+1, 2, 3, 4, 9, 10, 11, 12
+*NSET, NSET=gen, GENERATE
+1, 9, 2
+*NSET, NSET=BOTH
+bottom, GEN, 20
+*elset, elset=ALLE
+bricks, lin
+*ELSET, ELSET=G, generate
+1, 2
+*NSET, NSET=FROMEL, ELSET=lin
+*SURFACE, NAME=Top, TYPE=ELEMENT
+bricks, S2
+2, S1
+*SURFACE, NAME=Pts, TYPE=NODE
+gen
+24, 1.0
+*MATERIAL, NAME=STEEL
+*ELASTIC
+210000, 0.3
+*STEP
+*STATIC
+*BOUNDARY
+Bottom, 1, 3
+*END STEP
+"""
+
+HEX20_UNIT = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1],
+                       [0, 1, 1], [.5, 0, 0], [1, .5, 0], [.5, 1, 0], [0, .5, 0], [.5, 0, 1],
+                       [1, .5, 1], [.5, 1, 1], [0, .5, 1], [0, 0, .5], [1, 0, .5], [1, 1, .5],
+                       [0, 1, .5]], dtype=float)
+
+
+def write_deck(tmp_path, deck=DECK, nodes=None):
+    (tmp_path / "sub").mkdir(exist_ok=True)
+    if nodes is None:
+        lines = ["*NODE, NSET=NALL"]
+        lines += [f"{i + 1}, {x:g}, {y:g}, {z:g}" for i, (x, y, z) in enumerate(HEX20_UNIT)]
+        lines += ["** second brick, above the first"]
+        lines += [f"{21 + i}, {x:g}, {y:g}, {z + 2:g}" for i, (x, y, z) in enumerate(HEX20_UNIT[:8])]
+        nodes = "\n".join(lines) + "\n"
+    (tmp_path / "sub" / "nodes.inp").write_text(nodes)
+    p = tmp_path / "deck.inp"
+    p.write_text(deck)
+    return p
+
+
+def test_inp_hand_written_deck(tmp_path):
+    m = read_mesh(write_deck(tmp_path))
+    assert [(b.type, b.rule) for b in m.blocks] == [("hex20", "reduced"), ("hex8", "full")]
+    assert m.n_nodes == 28 and m.n_cells == 2
+    assert m.blocks[0].cells.tolist() == [list(range(20))]
+    assert m.blocks[1].cells.tolist() == [list(range(20, 28))]
+    check_volumes(m, 2.0)
+    ids = lambda s: m.node_ids[m.node_sets[s]].tolist()  # noqa: E731
+    assert ids("BOTTOM") == [1, 2, 3, 4, 9, 10, 11, 12]
+    assert ids("GEN") == [1, 3, 5, 7, 9]
+    assert ids("BOTH") == [1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 20]
+    assert ids("FROMEL") == list(range(21, 29))
+    assert ids("PTS") == [1, 3, 5, 7, 9, 24]
+    assert ids("NALL") == list(range(1, 29))
+    assert {k: v.tolist() for k, v in m.element_sets.items()} == {
+        "BRICKS": [0], "LIN": [1], "ALLE": [0, 1], "G": [0, 1]}
+    assert set(m.element_sets) == {"BRICKS", "LIN", "ALLE", "G"}
+    top = m.facet_sets["TOP"]
+    assert sorted(top) == ["quad4", "quad8"]
+    q8 = top["quad8"]
+    assert q8.tolist() == [[4, 5, 6, 7, 12, 13, 14, 15]]            # S2 of the brick: z = 1, outward +z
+    assert normals(m.points, q8[:, :4])[0, 2] > 0
+    q4 = top["quad4"]
+    assert sorted(q4[0].tolist()) == [20, 21, 22, 23]                # S1 of element 2: z = 2, outward -z
+    assert normals(m.points, q4)[0, 2] < 0
+
+
+def test_inp_bulk_and_varied_formats(tmp_path):
+    """Varied whitespace, D exponents, lines with extra coordinates ignored, no-space element lines."""
+    deck = ("*NODE\n1,0,0,0\n2 , 1.0D0, 0 , 0\n3,0,1,0\n4,0,0,1.0e0,\n"
+            "*ELEMENT,TYPE=C3D4\n1,1,2,3,4\n")
+    p = tmp_path / "t.inp"
+    p.write_text(deck)
+    m = read_mesh(p)
+    assert np.allclose(m.points[1], [1, 0, 0])
+    assert tet_volumes(m.points, m.blocks[0].cells)[0] == pytest.approx(1 / 6)
+
+
+# ------------------------------------------------------------------------------------- errors
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"nope\.msh: mesh file not found"):
+        read_mesh(tmp_path / "nope.msh")
+    with pytest.raises(InputError, match=r"nope\.inp: mesh file not found"):
+        read_mesh(tmp_path / "nope.inp")
+
+
+def test_truncated_msh(tmp_path):
+    path = tmp_path / "b.msh"
+    gmsh_box(path, "tet4")
+    text = path.read_text()
+    (tmp_path / "t.msh").write_text(text[: len(text) // 2])
+    with pytest.raises(InputError, match=r"t\.msh"):
+        read_mesh(tmp_path / "t.msh")
+    (tmp_path / "e.vtu").write_text("")
+    with pytest.raises(InputError, match=r"e\.vtu"):
+        read_mesh(tmp_path / "e.vtu")
+
+
+def deck_error(tmp_path, deck, match, nodes=None):
+    p = write_deck(tmp_path, deck, nodes)
+    with pytest.raises(InputError, match=match):
+        read_mesh(p)
+
+
+def test_inp_truncated_element_line(tmp_path):
+    deck = DECK.replace("16, 17, 18, 19, 20\n", "16, 17, 18\n")
+    deck_error(tmp_path, deck, r"deck\.inp:6: element 1 \(C3D20R\) has 18 nodes, C3D20R needs 20")
+    deck = DECK.replace("2, 21, 22, 23, 24, 25, 26, 27, 28", "2, 21, 22, 23, 24, 25, 26")
+    deck_error(tmp_path, deck, r"deck\.inp:9: element 2 \(C3D8I\) has 6 nodes")
+    # file cut in the middle of a continued record
+    deck_error(tmp_path, DECK.split("16, 17")[0], r"deck\.inp:6: element 1 .*truncated")
+
+
+def test_inp_truncated_node_line(tmp_path):
+    nodes = "*NODE\n1, 0, 0, 0\n2, 1.0, 0\n"
+    deck_error(tmp_path, DECK, r"sub/nodes\.inp:3: \*NODE line has too few coordinates", nodes)
+
+
+def test_inp_unknown_element_type(tmp_path):
+    deck = DECK.replace("TYPE=C3D8I", "TYPE=C3D15")
+    deck_error(tmp_path, deck, r"deck\.inp:8: unknown element type C3D15")
+
+
+def test_inp_undefined_node(tmp_path):
+    deck = DECK.replace("2, 21, 22, 23, 24, 25, 26, 27, 28", "2, 21, 22, 23, 24, 25, 26, 27, 99")
+    deck_error(tmp_path, deck, r"deck\.inp:9: element 2 references undefined node 99")
+
+
+def test_inp_missing_include(tmp_path):
+    deck = DECK.replace("sub/nodes.inp", "sub/missing.inp")
+    deck_error(tmp_path, deck, r"deck\.inp:4: \*INCLUDE file not found: sub/missing\.inp")
+
+
+def test_inp_unknown_set(tmp_path):
+    deck_error(tmp_path, DECK.replace("bottom, GEN, 20", "bottom, NOSUCH, 20"),
+               r"deck\.inp:15: unknown node set 'NOSUCH' referenced in \*NSET BOTH")
+    deck_error(tmp_path, DECK.replace("bricks, lin", "bricks, nosuch"),
+               r"deck\.inp:17: unknown element set 'nosuch'")
+    deck_error(tmp_path, DECK.replace("bricks, S2", "walls, S2"),
+               r"deck\.inp:\d+: unknown element set 'walls' in \*SURFACE TOP")
+    deck_error(tmp_path, DECK.replace("bricks, S2", "bricks, S7"),
+               r"face S7 of element 1 \(hex20\) does not exist")
+    deck_error(tmp_path, DECK.replace("ELSET=lin", "ELSET=nix"), r"unknown element set 'NIX'")
+
+
+def test_inp_other_errors(tmp_path):
+    deck_error(tmp_path, DECK.replace("*Element, type=C3D20R", "*Element"),
+               r"deck\.inp:5: \*ELEMENT without TYPE=")
+    # a token that is no integer in a set line is a set name (Abaqus semantics)
+    deck_error(tmp_path, DECK.replace("1, 2, 3, 4, 9, 10", "1, 2, 3, 4, 9, 1x0"),
+               r"deck\.inp:11: unknown node set '1x0' referenced in \*NSET BOTTOM")
+    deck_error(tmp_path, DECK, r"sub/nodes\.inp:3: expected numbers",
+               nodes="*NODE\n1, 0, 0, 0\n2, 1.0, abc, 0\n")
+    deck_error(tmp_path, DECK.replace("2, 21, 22", "2, 21, x22"), r"deck\.inp:9: expected node ids")
+    deck_error(tmp_path, DECK.replace("1, 9, 2", "9, 1"), r"deck\.inp:13: bad GENERATE range")
+    deck_error(tmp_path, "*NODE\n1, 0, 0, 0\n", r"deck\.inp: no \*ELEMENT data")
+
+
+# ------------------------------------------------------------------------------------- CalculiX
+
+CCX_DECK = """*INCLUDE, INPUT=mesh.inp
+*MATERIAL, NAME=STEEL
+*ELASTIC
+200000., 0.3
+*SOLID SECTION, ELSET=ALL, MATERIAL=STEEL
+*STEP
+*STATIC
+*BOUNDARY
+XMIN, 1, 1
+YMIN, 2, 2
+ZMIN, 3, 3
+*DSLOAD
+XMAX, P, -100.
+*NODE PRINT, NSET=XMAX
+U
+*NODE FILE
+U
+*END STEP
+"""
+
+
+@pytest.mark.calculix
+@pytest.mark.parametrize("element", ["hex8", "tet10", "hex20r"])
+def test_calculix_accepts_written_deck(tmp_path, element):
+    """ccx solves a uniaxial tension problem on a deck built by write_inp: the *SURFACE (pressure
+    on the xmax face) and the node sets are accepted and the displacement is sigma L / E."""
+    ccx = shutil.which("ccx")
+    if ccx is None:
+        pytest.skip("ccx (CalculiX) not installed")
+    L = 2.0
+    m = box_mesh(2, 1, 1, (L, 1.0, 1.0), element=element[:5].rstrip("r"), distort=0.2, seed=2)
+    if element.endswith("r"):
+        m.blocks[0].rule = "reduced"
+    write_inp(m, tmp_path / "mesh.inp")
+    (tmp_path / "job.inp").write_text(CCX_DECK)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run([ccx, "-i", "job"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120, env=env)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "ERROR" not in out.upper(), out
+    assert (tmp_path / "job.frd").exists()
+    # parse the *NODE PRINT displacements from job.dat
+    rows = []
+    for line in (tmp_path / "job.dat").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            try:
+                rows.append([float(x) for x in parts])
+            except ValueError:
+                pass
+    rows = np.array(rows)
+    assert len(rows) == len(m.node_sets["xmax"])
+    assert np.array_equal(np.sort(rows[:, 0].astype(int)), m.node_ids[m.node_sets["xmax"]])
+    assert np.allclose(rows[:, 1], 100.0 * L / 200000.0, rtol=1e-6)
+
+
+def side_facets(mesh, L):
+    """Facet sets xmin..zmax of a box mesh found geometrically from all cell faces."""
+    out = {}
+    for ft, (nodes, _cell, _face) in cell_faces(mesh).items():
+        for ax, a in enumerate("xyz"):
+            for side, x in (("min", 0.0), ("max", L[ax])):
+                on = np.isclose(mesh.points[nodes, ax], x).all(axis=1)
+                if on.any():
+                    out.setdefault(f"{a}{side}", {})[ft] = nodes[on]
+    return out
+
+
+HYDRO_DECK = """*INCLUDE, INPUT=mesh.inp
+*MATERIAL, NAME=STEEL
+*ELASTIC
+200000., 0.3
+*SOLID SECTION, ELSET=ALL, MATERIAL=STEEL
+*STEP
+*STATIC
+*BOUNDARY
+{fixed}X, 1, 1
+{fixed}Y, 2, 2
+{fixed}Z, 3, 3
+*DSLOAD
+{loaded}X, P, 100.
+{loaded}Y, P, 100.
+{loaded}Z, P, 100.
+*NODE PRINT, NSET=ALLN
+U
+*END STEP
+"""
+
+
+@pytest.mark.calculix
+@pytest.mark.parametrize("element", ["hex8", "hex20", "tet4", "wedge6"])
+@pytest.mark.parametrize("loaded", ["MIN", "MAX"])
+def test_calculix_face_numbering(tmp_path, element, loaded):
+    """Pressure on three faces of a box (the other three on symmetry planes) gives the uniform
+    hydrostatic strain -p(1-2nu)/E: checks every written face label S1..S6 is the face ccx loads."""
+    ccx = shutil.which("ccx")
+    if ccx is None:
+        pytest.skip("ccx (CalculiX) not installed")
+    L = np.array([1.0, 1.0, 1.0]) if element == "wedge6" else np.array([2.0, 1.0, 1.5])
+    m = wedge_mesh() if element == "wedge6" else box_mesh(2, 2, 2, L, element=element)
+    fs = side_facets(m, L)
+    fixed = "MAX" if loaded == "MIN" else "MIN"
+    m = MeshData(m.points, m.blocks, m.node_ids,
+                 node_sets={f"{fixed}{a.upper()}": np.flatnonzero(np.isclose(
+                     m.points[:, i], 0.0 if fixed == "MIN" else L[i])) for i, a in enumerate("xyz")}
+                 | {"ALLN": np.arange(m.n_nodes)},
+                 element_sets={"ALL": np.arange(m.n_cells)},
+                 facet_sets={f"{loaded}{a.upper()}": fs[f"{a}{loaded.lower()}"] for a in "xyz"})
+    write_inp(m, tmp_path / "mesh.inp")
+    (tmp_path / "job.inp").write_text(HYDRO_DECK.format(fixed=fixed, loaded=loaded))
+    res = subprocess.run([ccx, "-i", "job"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert res.returncode == 0 and "ERROR" not in (res.stdout + res.stderr).upper(), res.stdout
+    rows = []
+    for line in (tmp_path / "job.dat").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            try:
+                rows.append([float(x) for x in parts])
+            except ValueError:
+                pass
+    rows = np.array(rows)
+    assert len(rows) == m.n_nodes
+    idx = np.searchsorted(m.node_ids, rows[:, 0].astype(int))
+    eps = -100.0 * (1 - 2 * 0.3) / 200000.0
+    origin = 0.0 if fixed == "MIN" else L
+    expect = eps * (m.points[idx] - origin)
+    assert np.allclose(rows[:, 1:], expect, atol=1e-9 * np.abs(eps) * 10 + 1e-12, rtol=1e-6)

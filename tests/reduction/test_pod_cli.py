@@ -1,0 +1,99 @@
+"""``dromo pod`` and write_basis/read_basis through the dromo archive."""
+import argparse
+import os
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from dromo.errors import DromoError, InputError
+from dromo.parallel import partition_range
+
+COMM = MPI.COMM_WORLD
+
+h5py = pytest.importorskip("h5py")
+needs_mpi_h5 = pytest.mark.skipif(COMM.size > 1 and not h5py.get_config().mpi,
+                                  reason="h5py without MPI: archives are single-rank only")
+
+
+def _parser():
+    from dromo.cli import pod as cli_pod
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="command")
+    cli_pod.register(sub)
+    return p
+
+
+def _write_snapshots(path, F=14, n_items=45, C=3, nan_at=None):
+    from dromo.io.archive import Archive
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((n_items * C, 6)))
+    G = (Q * np.logspace(0, -5, 6)) @ rng.standard_normal((6, F))       # (N C, F) global
+    if nan_at is not None:
+        G[-1, nan_at] = np.nan
+    a, b = partition_range(n_items, COMM)
+    block = np.moveaxis(G.reshape(n_items, C, F), -1, 0)[:, a:b, :]     # (F, items, C)
+    times = np.linspace(0.0, 1.3, F)
+    params = np.column_stack([np.full(F, 210.0), np.arange(F, dtype=float)])
+    with Archive.create(path, COMM) as ar:
+        ar.write_field("U", "node", block, times, parameters=params, components=["x", "y", "z"])
+    return G, (a * C, b * C)
+
+
+def _tmpdir(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("podcli")) if COMM.rank == 0 else None
+    return COMM.bcast(d)
+
+
+@needs_mpi_h5
+@pytest.mark.mpi
+@pytest.mark.parametrize("extra", [[], ["--method", "svd"], ["--memory-budget", "0.01"]])
+def test_cli_pod_roundtrip(tmp_path_factory, extra):
+    from dromo.io.archive import Archive
+    from dromo.reduction import pod, read_basis
+    d = _tmpdir(tmp_path_factory)
+    snap, out, png = (os.path.join(d, f) for f in ("snap.h5", "basis.h5", "decay.png"))
+    G, (a, b) = _write_snapshots(snap)
+    args = _parser().parse_args(["pod", snap, "--field", "U", "--tol", "1e-4", "--plot", png, "-o", out]
+                                + extra)
+    assert args.func(args) == 0
+    ref = pod(np.ascontiguousarray(G[a:b]), tol=1e-4)
+    with Archive.open(out, COMM) as ar:
+        basis = read_basis(ar, "U")
+        attrs = dict(ar.h5["bases/U/singular_values"].attrs)
+    assert basis.n_kept == ref.n_kept == basis.modes.shape[1]
+    assert basis.tol == 1e-4 and basis.inner == "euclid"
+    np.testing.assert_allclose(basis.singular_values[:ref.n_kept], ref.singular_values[:ref.n_kept],
+                               rtol=1e-9)
+    np.testing.assert_allclose(np.abs(COMM.allreduce(basis.modes.T @ ref.modes)), np.eye(ref.n_kept),
+                               atol=1e-8)
+    assert str(attrs["provenance_field"]) == "U"
+    # a basis written at P ranks read back at 1 rank equals the serial POD
+    if COMM.rank == 0:
+        ser = pod(G, comm=MPI.COMM_SELF, tol=1e-4)
+        with Archive.open(out, MPI.COMM_SELF) as ar:
+            one = read_basis(ar, "U")
+        assert one.modes.shape == ser.modes.shape
+        np.testing.assert_allclose(np.abs(one.modes.T @ ser.modes), np.eye(ser.n_kept), atol=1e-8)
+        np.testing.assert_allclose(one.modes, ser.modes, atol=1e-8)
+    COMM.Barrier()
+    if COMM.rank == 0:
+        assert os.path.getsize(png) > 1000
+
+
+@needs_mpi_h5
+@pytest.mark.mpi
+def test_cli_nan_snapshot_named(tmp_path_factory):
+    d = _tmpdir(tmp_path_factory)
+    snap, out = os.path.join(d, "snap.h5"), os.path.join(d, "basis.h5")
+    _write_snapshots(snap, nan_at=9)
+    args = _parser().parse_args(["pod", snap, "--field", "U", "-o", out])
+    with pytest.raises(InputError, match=r"snapshot 9: field U, step 9, time 0\.9, parameters \(210, 9\)"):
+        args.func(args)
+    assert not os.path.exists(out)
+    args = _parser().parse_args(["pod", snap, "--field", "V", "-o", out])
+    with pytest.raises(DromoError, match="no field 'V'"):
+        args.func(args)
+    args = _parser().parse_args(["pod", snap, "--field", "U", "--inner-product", "l2", "-o", out])
+    with pytest.raises(InputError, match="only 'euclid'"):
+        args.func(args)
