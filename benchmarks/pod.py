@@ -18,11 +18,15 @@ Figures
 gram_gflops_ratio_to_dgemm : 1-rank Gram-stage rate / single-core DGEMM rate; the Gram uses BLAS dsyrk
     (``U.T @ U``) and is credited with the flops it executes, ``N m (m+1)`` (not the ``2 N m²`` of a gemm).
 speedup_2_ranks : POD wall time (method of snapshots, from the loaded data to the modes) 1 rank / 2 ranks.
-speedup_vs_numpy_svd : numpy SVD time / 2-rank dromo POD time (method of snapshots).
-max_rel_sv_error : max |σ_dromo − σ_numpy| / σ_numpy over σ/σ₁ > 1e-6, for the same run.
+speedup_vs_numpy_svd : numpy SVD time / 2-rank dromo POD time with the accurate path (method="svd",
+    TSQR), the one that meets the accuracy requirement below.
+max_rel_sv_error : max |σ_dromo − σ_numpy| / σ_numpy over σ/σ₁ > 1e-6, same run (accurate path).
+    The method of snapshots is reported as ``*_snapshots``: faster, but it squares the condition
+    number, so its σ near 1e-6 σ₁ carry errors ~ eps σ₁²/σ² (about 1e-5 relative), which no Gram-based
+    method avoids.
 peak_mem_ratio : (ru_maxrss − VmRSS just before the snapshots are allocated) / (8 · n_local · m) at the
     2-rank run (max over ranks): the whole POD, including the modes it returns (``n_local × k``).
-Extra figures ``*_svd`` report the same for the accurate path (TSQR).
+Extra figures ``*_svd`` / ``*_snapshots`` name the method explicitly.
 """
 import argparse
 import json
@@ -89,16 +93,7 @@ def worker_pod(args):
     U = generate(a, b, m)
     comm.Barrier()
     res = {"ranks": comm.size, "N": N, "m": m}
-    # Gram stage alone (local dsyrk + Allreduce)
     ip = InnerProduct(None, n, comm)
-    tg = np.inf
-    for _ in range(args.reps):
-        comm.Barrier()
-        t = time.perf_counter()
-        ip.gram(U)
-        tg = min(tg, comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
-    res["gram_s"] = tg
-    res["gram_gflops"] = N * m * (m + 1) / tg / 1e9 / comm.size     # per rank
     for method in args.methods.split(","):
         tp = np.inf
         for _ in range(args.reps):
@@ -114,9 +109,20 @@ def worker_pod(args):
         res[method] = {"pod_s": tp, "n_kept": del_modes, "peak_mem_ratio": ratio}
         if comm.rank == 0:
             np.save(os.path.join(args.out, f"sv_{method}_{comm.size}.npy"), sv)
+    # Gram stage alone (local dsyrk + Allreduce), timed right after the single-core DGEMM rate in the
+    # same process (adjacent in time: fair on a shared machine; after the memory figure was taken)
+    gemm = 0.0
+    tg = np.inf
+    for _ in range(2):
+        gemm = max(gemm, dgemm_rate() if comm.size == 1 else 0.0)
+        comm.Barrier()
+        t = time.perf_counter()
+        ip.gram(U)
+        tg = min(tg, comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
+    res["dgemm_gflops"] = gemm
+    res["gram_s"] = tg
+    res["gram_gflops"] = N * m * (m + 1) / tg / 1e9 / comm.size     # per rank (dsyrk flops)
     del U
-    # single-core DGEMM rate in the same process, after the memory peak was recorded
-    res["dgemm_gflops"] = dgemm_rate() if comm.rank == 0 else 0.0
     if comm.rank == 0:
         with open(os.path.join(args.out, f"pod_{comm.size}.json"), "w") as f:
             json.dump(res, f)
@@ -141,7 +147,7 @@ def run(cmd, env):
 
 def driver(args):
     N, m = (20000, 50) if args.quick else (args.N, args.m)
-    reps = 3 if args.quick else 1
+    reps = 3 if args.quick else 2
     py = os.path.join(ROOT, ".venv", "bin", "python")
     if not os.path.exists(py):
         py = sys.executable
@@ -161,33 +167,41 @@ def driver(args):
         s_np = np.load(os.path.join(out, "sv_numpy.npy"))
         s_sn = np.load(os.path.join(out, "sv_snapshots_2.npy"))
         s_sv = np.load(os.path.join(out, "sv_svd_2.npy"))
-    sel = s_np / s_np[0] > 1e-6
 
-    def err(s):
+    def err(s, floor=1e-6):
+        sel = s_np / s_np[0] > floor
         return float(np.max(np.abs(s[:len(s_np)][sel] - s_np[sel]) / s_np[sel]))
 
     figs = {
-        "N": N, "m": m, "tol": args.tol,
+        "N": N, "m": m, "tol": args.tol, "n_kept": r2["snapshots"]["n_kept"],
         "dgemm_gflops_1core": r1["dgemm_gflops"],
         "gram_gflops_1rank": r1["gram_gflops"],
         "gram_gflops_ratio_to_dgemm": r1["gram_gflops"] / r1["dgemm_gflops"],
         "pod_s_1rank": r1["snapshots"]["pod_s"], "pod_s_2ranks": r2["snapshots"]["pod_s"],
         "speedup_2_ranks": r1["snapshots"]["pod_s"] / r2["snapshots"]["pod_s"],
         "numpy_svd_s": rn["svd_s"], "numpy_threads": rn["threads"],
-        "speedup_vs_numpy_svd": rn["svd_s"] / r2["snapshots"]["pod_s"],
-        "max_rel_sv_error": err(s_sn),
-        "n_kept": r2["snapshots"]["n_kept"],
+        "pod_s_2ranks_svd": r2["svd"]["pod_s"],
+        # accurate path (TSQR): the method that meets the accuracy requirement
+        "speedup_vs_numpy_svd": rn["svd_s"] / r2["svd"]["pod_s"],
+        "max_rel_sv_error": err(s_sv),
+        "max_abs_sv_error_over_sigma1_svd": float(np.max(np.abs(s_sv - s_np)) / s_np[0]),
+        # method of snapshots (default): faster, but σ below ~1e-4 σ₁ lose digits (squared condition)
+        "speedup_vs_numpy_svd_snapshots": rn["svd_s"] / r2["snapshots"]["pod_s"],
+        "max_rel_sv_error_snapshots": err(s_sn),
+        "max_rel_sv_error_snapshots_above_1e-4": err(s_sn, 1e-4),
         "peak_mem_ratio": r2["snapshots"]["peak_mem_ratio"],
         "peak_mem_ratio_1rank": r1["snapshots"]["peak_mem_ratio"],
-        "pod_s_2ranks_svd": r2["svd"]["pod_s"],
-        "speedup_vs_numpy_svd_svd": rn["svd_s"] / r2["svd"]["pod_s"],
-        "max_rel_sv_error_svd": err(s_sv),
-        "max_rel_sv_error_svd_all": float(np.max(np.abs(s_sv - s_np) / s_np[0])),
+        "peak_mem_ratio_svd": r2["svd"]["peak_mem_ratio"],
     }
+    notes = ("speedup_vs_numpy_svd and max_rel_sv_error: accurate path (method='svd', TSQR) at 2 ranks; "
+             "speedup_2_ranks, gram ratio and peak_mem_ratio: method of snapshots (default). "
+             f"numpy.linalg.svd with {rn['threads']} OpenBLAS threads (= 2 ranks x 1 thread). "
+             "peak memory = ru_maxrss - VmRSS before allocating the snapshots, includes the returned modes "
+             f"(n_local x {r2['snapshots']['n_kept']}).")
     targets = {"gram_gflops_ratio_to_dgemm": [">=", 0.7], "speedup_2_ranks": [">=", 1.7],
                "speedup_vs_numpy_svd": [">=", 5], "max_rel_sv_error": ["<=", 1e-8],
                "peak_mem_ratio": ["<=", 1.5]}
-    print(json.dumps({"benchmark": "pod", "figures": figs, "targets": targets}))
+    print(json.dumps({"benchmark": "pod", "figures": figs, "targets": targets, "notes": notes}))
 
 
 def main():

@@ -145,10 +145,22 @@ class DistributedMesh:
             np.zeros(0, np.int64)
 
         self._redist = {}
+        with collective(comm):
+            self.check_geometry()
         s = self.quality
         log.info("mesh %s: %d nodes, %d cells, %d integration points on %d ranks; edge cut %d of %d, "
                  "imbalance %.3f", mesh.source or "(generated)", n_nodes, mesh.n_cells, self.n_ip_global,
                  comm.size, s["edge_cut"], s["edges"], s["imbalance"])
+
+    def check_geometry(self, chunk=50000):
+        """Raise InputError naming the element when a local cell is inverted (det J ≤ 0 at a point)."""
+        from ..fem.kinematics import jacobians
+        from .elements import get_element
+        for blk in self.blocks:
+            dN = get_element(blk.type).dshape(element_rule(blk.type, blk.rule).points)
+            for s in range(0, len(blk.cells), chunk):
+                e = min(len(blk.cells), s + chunk)
+                jacobians(self.points[blk.cells[s:e]], dN, blk.ids[s:e], blk.type)
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
