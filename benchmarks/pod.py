@@ -146,7 +146,7 @@ def run(cmd, env):
 
 
 def driver(args):
-    N, m = (20000, 50) if args.quick else (args.N, args.m)
+    N, m = (200000, 100) if args.quick else (args.N, args.m)
     reps = 3 if args.quick else 2
     py = os.path.join(ROOT, ".venv", "bin", "python")
     if not os.path.exists(py):
@@ -206,7 +206,7 @@ def driver(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="N=2e4, m=50 (seconds)")
+    p.add_argument("--quick", action="store_true", help="N=2e5, m=100 (seconds)")
     p.add_argument("--N", type=int, default=1_000_000)
     p.add_argument("--m", type=int, default=500)
     p.add_argument("--tol", type=float, default=1e-6)

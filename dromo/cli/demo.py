@@ -12,7 +12,6 @@ Until the nonlinear reference solver and the online ROM land, the demo runs the 
 4. a distributed POD of the displacements (method of snapshots) written to ``basis.h5``, and the
    projection error of held-out load cases (PNG of the singular values if matplotlib is there).
 """
-import dataclasses
 import os
 import time
 
@@ -69,10 +68,8 @@ def run(args):
     err = basis.projection_error(held_out)
     with Archive.create(os.path.join(out, "basis.h5"), comm) as ar:
         ar.write_mesh(mesh)
-        k = basis.n_kept
-        natural = rn.owned_to_natural(basis.modes.reshape(dm.n_owned_nodes, 3 * k)).reshape(-1, k)
-        write_basis(ar, dataclasses.replace(basis, modes=natural), "U_basis", location="node",
-                    n_components=3, components=["x", "y", "z"], units="mm")
+        write_basis(ar, basis, "U_basis", location="node", n_components=3, components=["x", "y", "z"],
+                    units="mm", redistributor=rn)
     if comm.rank == 0:
         sv = basis.singular_values
         print(f"dromo demo: {dm.n_dofs_global} dofs, {comm.size} ranks, {len(thetas)} load cases, "

@@ -8,9 +8,11 @@ reading its natural block). The basis archive holds the modes as the field ``<fi
 mode) and ``/bases/<field>/singular_values`` with the attributes (tolerance, kept modes, energy, inner
 product, method, provenance); see :func:`dromo.reduction.pod.write_basis`.
 
-Only the Euclidean inner product is available from the command line for now: the L2 (mass) and energy
-(stiffness) products need the distributed mesh layout and the material data; they are available from
-the Python API (``pod(..., inner=PETSc Mat)``).
+Inner products: ``euclid``; ``l2`` — for nodal vector fields the assembled consistent mass matrix of
+the archive's mesh, for integration-point fields the quadrature weights w_q·detJ; ``energy`` — nodal
+vector fields only, the linear-elastic stiffness with ``--young``/``--poisson`` (isotropic; the modes are
+K-orthonormal). With ``l2``/``energy`` the archive's mesh is distributed (PTScotch) and each rank reads
+its owned nodes / integration points, so the rows match the PETSc matrix layout.
 """
 import os
 
@@ -25,17 +27,17 @@ def run(args):
 
     log = get_logger("dromo.cli.pod")
     comm = MPI.COMM_WORLD
-    if args.inner_product != "euclid":
-        raise InputError(f"--inner-product {args.inner_product}: only 'euclid' is available from the command "
-                         f"line for now (use the Python API with the assembled PETSc matrix)")
     budget = None if args.memory_budget is None else int(args.memory_budget * 2 ** 20)
     with Archive.open(args.snapshots, comm) as ar:
         info = ar.field_info(args.field)
-        src = ar.field_source(args.field)
+        inner, redist = None, None
+        if args.inner_product != "euclid":
+            inner, redist = _inner_product(ar, info, args)
+        src = ar.field_source(args.field, redist)
         log.info("POD of field %s in %s: %d snapshots, %d items × %d components (%s)", args.field,
                  args.snapshots, src.n_snapshots, info["n_items"], info["n_components"], info["location"])
         basis = pod(src, tol=args.tol, max_modes=args.max_modes, method=args.method,
-                    memory_budget=budget, inner_name=args.inner_product)
+                    memory_budget=budget, inner=inner, inner_name=args.inner_product)
         times = info["time"]
     log.info("kept %d modes of %d (energy fraction %.12g, tol %s, method %s)", basis.n_kept,
              basis.n_snapshots, basis.energy, args.tol, basis.method)
@@ -44,13 +46,46 @@ def run(args):
             "time_last": float(times[-1]) if len(times) else 0.0, "n_ranks": comm.size}
     with Archive.create(args.output, comm, attrs={"content": "pod-basis"}) as out:
         write_basis(out, basis, args.field, location=info["location"], n_components=info["n_components"],
-                    components=info["components"], units=info.get("units", ""), provenance=prov)
+                    components=info["components"], units=info.get("units", ""), provenance=prov,
+                    redistributor=redist)
     if args.plot:
         plot_singular_values(basis.singular_values, args.plot, n_kept=basis.n_kept, tol=args.tol,
                              title=f"POD of {args.field} ({basis.method})", comm=comm)
         log.info("singular value decay plotted to %s", args.plot)
     log.info("basis written to %s", args.output)
     return 0
+
+
+def _inner_product(archive, info, args):
+    """(inner-product spec, redistributor) for ``--inner-product l2|energy`` on the archive's mesh."""
+    import numpy as np
+    from ..errors import InputError
+    from ..mesh.distributed import DistributedMesh
+    from ..parallel.errors import collective
+    loc, C = info["location"], info["n_components"]
+    with collective(archive.comm):
+        if loc not in ("node", "ip"):
+            raise InputError(f"--inner-product {args.inner_product}: field {args.field} is a {loc} field "
+                             "(only node and ip fields have a mesh inner product)")
+        if loc == "node" and C != 3:
+            raise InputError(f"--inner-product {args.inner_product}: nodal field {args.field} has {C} "
+                             "components; the mass/stiffness products are defined on 3-component fields")
+        if loc == "ip" and args.inner_product == "energy":
+            raise InputError("--inner-product energy is defined for nodal displacement fields only")
+        if args.inner_product == "energy" and args.young is None:
+            raise InputError("--inner-product energy needs --young (and --poisson) for the stiffness")
+        if not archive.has_mesh():
+            raise InputError(f"{args.snapshots}: no mesh in the archive: needed for --inner-product "
+                             f"{args.inner_product}")
+    dm = DistributedMesh(archive.read_mesh(), archive.comm)
+    if loc == "ip":
+        from ..fem.operators import ip_weights
+        return np.repeat(ip_weights(dm), C), dm.redistributor("ip")
+    from ..fem.operators import mass_matrix, stiffness_matrix
+    if args.inner_product == "l2":
+        return mass_matrix(dm), dm.redistributor("node")
+    from ..materials.tensors import isotropic_stiffness
+    return stiffness_matrix(dm, isotropic_stiffness(args.young, args.poisson)), dm.redistributor("node")
 
 
 def register(sub):
@@ -62,7 +97,10 @@ def register(sub):
                    help="relative energy tolerance in (0, 1): discarded Σσ² ≤ tol² Σσ² (default: keep all)")
     p.add_argument("--max-modes", type=int, default=None, help="keep at most K modes")
     p.add_argument("--inner-product", choices=["euclid", "l2", "energy"], default="euclid",
-                   help="inner product (only euclid from the command line for now)")
+                   help="inner product: euclid (default), l2 (mass matrix / quadrature weights), "
+                        "energy (elastic stiffness, needs --young/--poisson)")
+    p.add_argument("--young", type=float, default=None, help="Young's modulus for --inner-product energy")
+    p.add_argument("--poisson", type=float, default=0.3, help="Poisson's ratio for --inner-product energy")
     p.add_argument("--method", choices=["snapshots", "svd"], default="snapshots",
                    help="snapshots: Gram + eigh (fast); svd: TSQR (accurate σ down to ~1e-14 σ₁)")
     p.add_argument("--memory-budget", type=float, default=None, metavar="MB",

@@ -28,6 +28,8 @@ re-streams the blocks to form the modes. Results equal the in-memory ones up to 
 from dataclasses import dataclass, field
 from typing import Optional
 
+import dataclasses
+
 import numpy as np
 from mpi4py import MPI
 
@@ -487,7 +489,7 @@ def _src_name(src):
 # archive I/O
 # --------------------------------------------------------------------------------------------------
 def write_basis(archive, basis, name, location="node", n_components=1, components=None, units="",
-                provenance=None):
+                provenance=None, redistributor=None):
     """Write ``basis`` to an open, writable :class:`~dromo.io.archive.Archive`. Collective.
 
     The modes are stored as the field ``/fields/<name>`` (one "step" per mode, ``time`` = mode index,
@@ -497,9 +499,14 @@ def write_basis(archive, basis, name, location="node", n_components=1, component
     ``/bases/<name>/singular_values``.
 
     The basis rows must be this rank's natural block, ``partition_range(n_items)`` items ×
-    ``n_components`` components (item-major) — what a field source without redistributor yields.
+    ``n_components`` components (item-major) — what a field source without redistributor yields — or,
+    when a :class:`~dromo.parallel.redistribute.Redistributor` is given, the rank's owned items in that
+    redistributor's order (e.g. PETSc-ordered owned nodes × 3), which are moved to natural blocks here.
     """
     k = basis.n_kept
+    if redistributor is not None:
+        owned = basis.modes.reshape(redistributor.n_owned, n_components * k)
+        basis = dataclasses.replace(basis, modes=redistributor.owned_to_natural(owned).reshape(-1, k))
     n_local = basis.modes.shape[0]
     if n_local % n_components:
         raise InputError(f"basis {name}: {n_local} local rows is not a multiple of {n_components} components")

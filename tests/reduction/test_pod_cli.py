@@ -95,5 +95,46 @@ def test_cli_nan_snapshot_named(tmp_path_factory):
     with pytest.raises(DromoError, match="no field 'V'"):
         args.func(args)
     args = _parser().parse_args(["pod", snap, "--field", "U", "--inner-product", "l2", "-o", out])
-    with pytest.raises(InputError, match="only 'euclid'"):
+    with pytest.raises(InputError, match="no mesh in the archive"):
         args.func(args)
+
+
+@needs_mpi_h5
+@pytest.mark.mpi
+@pytest.mark.parametrize("product", ["l2", "energy"])
+def test_cli_mesh_inner_products(tmp_path_factory, product):
+    """``--inner-product l2|energy``: modes orthonormal in the assembled mass / stiffness matrix."""
+    from dromo.fem.operators import mass_matrix, stiffness_matrix
+    from dromo.io.archive import Archive
+    from dromo.materials.tensors import isotropic_stiffness
+    from dromo.mesh.distributed import DistributedMesh
+    from dromo.mesh.generate import box_mesh
+    from dromo.reduction import read_basis
+    d = _tmpdir(tmp_path_factory)
+    snap, out = os.path.join(d, "snap.h5"), os.path.join(d, "basis.h5")
+    mesh = box_mesh(3, 2, 2, element="tet10", distort=0.1)
+    dm = DistributedMesh(mesh, COMM)
+    rn = dm.redistributor("node")
+    x = dm.points[:dm.n_owned_nodes]
+    with Archive.create(snap, COMM) as ar:
+        ar.write_mesh(mesh)
+        ar.create_field("U", "node", 3)
+        for k in range(8):
+            u = np.stack([np.sin((k + 1) * x[:, 0]), x[:, 1] ** (k % 3 + 1), np.cos(k * x[:, 2])], 1)
+            ar.append_step("U", rn.owned_to_natural(u), k)
+    extra = ["--young", "1000", "--poisson", "0.25"] if product == "energy" else []
+    args = _parser().parse_args(["pod", snap, "--field", "U", "--inner-product", product, "-o", out] + extra)
+    assert args.func(args) == 0
+    with Archive.open(out, COMM) as ar:
+        basis = read_basis(ar, "U")
+    k = basis.n_kept
+    assert basis.inner == product and k >= 3
+    modes = rn.natural_to_owned(basis.modes.reshape(-1, 3 * k)).reshape(-1, k)
+    A = mass_matrix(dm) if product == "l2" else stiffness_matrix(dm, isotropic_stiffness(1000.0, 0.25))
+    gram = np.empty((k, k))
+    v, w = A.createVecs()
+    for i in range(k):
+        v.getArray()[:] = modes[:, i]
+        A.mult(v, w)
+        gram[:, i] = COMM.allreduce(modes.T @ w.getArray())
+    assert np.allclose(gram, np.eye(k), atol=1e-8)
