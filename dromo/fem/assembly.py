@@ -46,21 +46,40 @@ class BlockMatrixAssembler:
         A = asm.assemble()                # collective
     """
 
-    def __init__(self, dmesh):
+    def __init__(self, dmesh, keep_pattern=False):
         self.dmesh = dmesh
+        self.keep_pattern = bool(keep_pattern)
         self._keys = []
         self._vals = []
+        self._chunk_sums = []       # keep_pattern: per add() call, the (unique keys × raw) summation
+        self._plan = None           # keep_pattern: global exchange / summation plan and the Mat
+        self._n_add = 0
 
     def add(self, local_nodes, element_matrices):
-        """Add element matrices ``(ne, 3nn, 3nn)`` on elements with local nodes ``(ne, nn)``."""
+        """Add element matrices ``(ne, 3nn, 3nn)`` on elements with local nodes ``(ne, nn)``.
+
+        With ``keep_pattern=True`` the sequence of ``add`` calls (nodes and shapes) must be the same at
+        every assembly: the sparsity and the summation plan are computed at the first one only.
+        """
         ne, nn = local_nodes.shape
         if ne == 0:
             return
         ke = np.asarray(element_matrices).reshape(ne, nn, 3, nn, 3).transpose(0, 1, 3, 2, 4)
+        vals = ke.reshape(-1, 9)
+        if self.keep_pattern and self._plan is not None:
+            self._vals.append(self._chunk_sums[self._n_add] @ vals)
+            self._n_add += 1
+            return
         g = self.dmesh.local_petsc[local_nodes]
         n = np.int64(self.dmesh.n_nodes_global)
         keys = (g[:, :, None] * n + g[:, None, :]).reshape(-1)
-        vals = ke.reshape(-1, 9)
+        if self.keep_pattern:
+            ukeys, inv = np.unique(keys, return_inverse=True)
+            S = _summation_matrix(inv, ukeys.size)
+            self._chunk_sums.append(S)
+            self._keys.append(ukeys)
+            self._vals.append(S @ vals)
+            return
         # pre-sum within the chunk: fewer triplets to sort and to send later
         keys, vals = _sum_duplicates(keys, vals)
         self._keys.append(keys)
@@ -70,9 +89,12 @@ class BlockMatrixAssembler:
         """Collective: exchange off-rank rows, sum, and build the PETSc matrix.
 
         Block rows that received no contribution (nodes no element touches) get ``diagonal_for_empty_rows``
-        times the identity, so the matrix stays nonsingular.
+        times the identity, so the matrix stays nonsingular. With ``keep_pattern=True``, assemblies after
+        the first reuse the plan and update the same Mat in place (returned again).
         """
         from petsc4py import PETSc
+        if self.keep_pattern:
+            return self._assemble_pattern(diagonal_for_empty_rows)
         dm = self.dmesh
         comm = dm.comm
         n = np.int64(dm.n_nodes_global)
@@ -103,6 +125,66 @@ class BlockMatrixAssembler:
                                            np.ascontiguousarray(vals).reshape(-1)))
         baij.assemble()
         return baij.convert("aij")      # in place (petsc4py converts ``self`` when no ``out`` is given)
+
+    def _assemble_pattern(self, diagonal_for_empty_rows):
+        from petsc4py import PETSc
+        dm = self.dmesh
+        comm = dm.comm
+        vals = np.concatenate(self._vals) if self._vals else np.zeros((0, 9))
+        self._vals = []
+        self._n_add = 0
+        if self._plan is None:
+            n = np.int64(dm.n_nodes_global)
+            keys = np.concatenate(self._keys) if self._keys else np.zeros(0, np.int64)
+            self._keys = []
+            off = np.zeros(keys.size, bool)
+            dest = np.zeros(0, np.int64)
+            if comm.size > 1:
+                owner = np.searchsorted(dm.node_ranges, keys // n, side="right") - 1
+                off = owner != comm.rank
+                dest = owner[off]
+                (recv_keys,) = _exchange(comm, dest, [keys[off]])
+                keys = np.concatenate([keys[~off], recv_keys])
+            nloc = dm.n_owned_nodes
+            rows_all = keys // n - dm.node_start
+            empty = np.flatnonzero(np.bincount(rows_all, minlength=nloc) == 0)
+            n_extra = empty.size
+            keys = np.concatenate([keys, (empty + dm.node_start) * n + (empty + dm.node_start)])
+            ukeys, inv = np.unique(keys, return_inverse=True)
+            rows, cols = ukeys // n - dm.node_start, ukeys % n
+            indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=nloc))))
+            self._plan = dict(off=off, dest=dest, S=_summation_matrix(inv, ukeys.size),
+                              extra=np.tile((diagonal_for_empty_rows * np.eye(3)).ravel(), (n_extra, 1)),
+                              indptr=indptr.astype(PETSc.IntType), cols=cols.astype(PETSc.IntType),
+                              mat=None)
+        plan = self._plan
+        if comm.size > 1:
+            (recv,) = _exchange(comm, plan["dest"], [vals[plan["off"]]])
+            vals = np.concatenate([vals[~plan["off"]], recv])
+        vals = plan["S"] @ np.concatenate([vals, plan["extra"]])
+        A = plan["mat"]
+        if A is None:
+            nloc, n = dm.n_owned_nodes, dm.n_nodes_global
+            size = ((3 * nloc, 3 * n), (3 * nloc, 3 * n))
+            baij = PETSc.Mat().createBAIJ(size=size, bsize=3, comm=comm,
+                                          csr=(plan["indptr"], plan["cols"], np.ascontiguousarray(vals).reshape(-1)))
+            baij.assemble()
+            A = baij.convert("aij")
+            A.setOption(PETSc.Mat.Option.NEW_NONZERO_LOCATION_ERR, True)
+            plan["mat"] = A
+        else:
+            A.zeroEntries()
+            A.setValuesBlockedCSR(plan["indptr"], plan["cols"], np.ascontiguousarray(vals).reshape(-1),
+                                  addv=PETSc.InsertMode.INSERT)
+            A.assemble()
+        return A
+
+
+def _summation_matrix(inverse, n_unique):
+    """Sparse (n_unique, len(inverse)) 0/1 matrix S with (S @ v)[k] = Σ_{inverse[i] = k} v[i]."""
+    import scipy.sparse as sp
+    m = inverse.size
+    return sp.csr_matrix((np.ones(m), (inverse.ravel(), np.arange(m))), shape=(n_unique, m))
 
 
 def _sum_duplicates(keys, vals):

@@ -54,6 +54,20 @@ def _material_lookup(dmesh, value, name):
     return lambda b, s, e: table[index[b][s:e]]
 
 
+def _element_stiffness(B, C, dV):
+    """ke = Σ_q Bᵀ C B dV: B (ne, nq, 6, nd), C (6, 6), (ne, 6, 6) or (ne, nq, 6, 6), dV (ne, nq)."""
+    C = np.asarray(C)
+    if C.ndim == 2:
+        CB = np.einsum("ij,eqjd->eqid", C, B, optimize=True)
+    elif C.ndim == 3:
+        CB = np.einsum("eij,eqjd->eqid", C, B, optimize=True)
+    else:
+        CB = np.matmul(C, B)
+    CB *= dV[:, :, None, None]
+    ne, nq, _, nd = B.shape
+    return np.matmul(B.reshape(ne, nq * 6, nd).transpose(0, 2, 1), CB.reshape(ne, nq * 6, nd))
+
+
 def stiffness_matrix(dmesh, elasticity, scheme=None):
     """Assembled linear-elastic stiffness K (PETSc MPIAIJ, bs=3).
 
@@ -66,15 +80,55 @@ def stiffness_matrix(dmesh, elasticity, scheme=None):
         for s, e in _chunks(blk):
             g = block_geometry(dmesh, blk, scheme, s, e)
             B = strain_displacement(g.dNdx)                        # (ne, nq, 6, nd)
-            Dc = np.asarray(D(b, s, e))
-            if Dc.ndim == 2:
-                DB = np.einsum("ij,eqjd->eqid", Dc, B, optimize=True)
-            else:
-                DB = np.einsum("eij,eqjd->eqid", Dc, B, optimize=True)
-            DB *= g.dV[:, :, None, None]
-            ne, nq, _, nd = B.shape
-            ke = np.matmul(B.reshape(ne, nq * 6, nd).transpose(0, 2, 1), DB.reshape(ne, nq * 6, nd))
-            asm.add(blk.cells[s:e], ke)
+            asm.add(blk.cells[s:e], _element_stiffness(B, D(b, s, e), g.dV))
+    return asm.assemble()
+
+
+def cached_geometry(dmesh):
+    """Per-chunk geometry of the local blocks at their own rules, computed once per mesh and cached on it.
+
+    Returns a list of ``(block, start, stop, dNdx (ne, nq, nn, 3), dV (ne, nq))``. Memory: about
+    (3 nn + 1) nq floats per cell (1.5 kB per hex8). Used by the Newton loop (:func:`tangent_matrix`,
+    :func:`strain_at_ips`, :func:`internal_force`), which evaluates the same geometry many times.
+    """
+    cache = getattr(dmesh, "_fem_geometry_cache", None)
+    if cache is None:
+        cache = []
+        for blk in dmesh.blocks:
+            for s, e in _chunks(blk):
+                g = block_geometry(dmesh, blk, None, s, e)
+                cache.append((blk, s, e, g.dNdx, g.dV))
+        dmesh._fem_geometry_cache = cache
+    return cache
+
+
+def _geometry_chunks(dmesh, cache):
+    if cache:
+        yield from cached_geometry(dmesh)
+        return
+    for blk in dmesh.blocks:
+        for s, e in _chunks(blk):
+            g = block_geometry(dmesh, blk, None, s, e)
+            yield blk, s, e, g.dNdx, g.dV
+
+
+def tangent_matrix(dmesh, tangent, assembler=None, cache=True):
+    """Assembled tangent stiffness Σ Bᵀ C_q B dV from a Mandel tangent per local integration point.
+
+    ``tangent``: (n_ip_local, 6, 6) (∂σ/∂ε, need not be symmetric) or a constant (6, 6).
+    ``assembler``: a :class:`BlockMatrixAssembler` created with ``keep_pattern=True`` to re-assemble on
+    the same sparsity many times (Newton iterations): the sorting is done once, re-assembly is a sparse
+    sum and the returned Mat is the same object, updated in place. Collective.
+    """
+    asm = assembler if assembler is not None else BlockMatrixAssembler(dmesh)
+    tangent = np.asarray(tangent, dtype=float)
+    for blk, s, e, dNdx, dV in _geometry_chunks(dmesh, cache):
+        B = strain_displacement(dNdx)
+        if tangent.ndim == 2:
+            C = tangent
+        else:
+            C = tangent[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp].reshape(e - s, blk.n_qp, 6, 6)
+        asm.add(blk.cells[s:e], _element_stiffness(B, C, dV))
     return asm.assemble()
 
 
@@ -123,34 +177,34 @@ def pressure_load(dmesh, facet_set, pressure, vec=None):
     return vec
 
 
-def strain_at_ips(dmesh, u_local):
+def strain_at_ips(dmesh, u_local, cache=False):
     """Small strain (Mandel) at this rank's integration points: u_local (n_local_nodes, 3) → (n_ip_local, 6).
 
     ``u_local`` holds owned and ghost nodal values (:meth:`DistributedMesh.to_local`).
+    ``cache``: use (and fill) the mesh's geometry cache (:func:`cached_geometry`).
     """
     from .kinematics import strain_at_points
     u_local = np.asarray(u_local).reshape(dmesh.n_local_nodes, 3)
     out = np.empty((dmesh.n_ip_local, 6))
-    for blk in dmesh.blocks:
-        for s, e in _chunks(blk):
-            g = block_geometry(dmesh, blk, None, s, e)
-            eps = strain_at_points(g.dNdx, u_local[blk.cells[s:e]])     # (ne, nq, 6)
-            out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = eps.reshape(-1, 6)
+    for blk, s, e, dNdx, _dV in _geometry_chunks(dmesh, cache):
+        eps = strain_at_points(dNdx, u_local[blk.cells[s:e]])     # (ne, nq, 6)
+        out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = eps.reshape(-1, 6)
     return out
 
 
-def internal_force(dmesh, stress, vec=None):
-    """Internal forces f = Σ_e Σ_q Bᵀ σ dV from Mandel stresses (n_ip_local, 6) at the local points."""
+def internal_force(dmesh, stress, vec=None, cache=False):
+    """Internal forces f = Σ_e Σ_q Bᵀ σ dV from Mandel stresses (n_ip_local, 6) at the local points.
+
+    ``cache``: use (and fill) the mesh's geometry cache (:func:`cached_geometry`).
+    """
     local = np.zeros(3 * dmesh.n_local_nodes)
     stress = np.asarray(stress).reshape(dmesh.n_ip_local, 6)
-    for blk in dmesh.blocks:
-        for s, e in _chunks(blk):
-            g = block_geometry(dmesh, blk, None, s, e)
-            B = strain_displacement(g.dNdx)
-            sig = stress[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp].reshape(e - s, blk.n_qp, 6)
-            fe = np.einsum("eqid,eqi,eq->ed", B, sig, g.dV, optimize=True)
-            dofs = (3 * blk.cells[s:e][..., None] + np.arange(3)).reshape(e - s, -1)
-            local += np.bincount(dofs.reshape(-1), weights=fe.reshape(-1), minlength=local.size)
+    for blk, s, e, dNdx, dV in _geometry_chunks(dmesh, cache):
+        B = strain_displacement(dNdx)
+        sig = stress[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp].reshape(e - s, blk.n_qp, 6)
+        fe = np.einsum("eqid,eqi,eq->ed", B, sig, dV, optimize=True)
+        dofs = (3 * blk.cells[s:e][..., None] + np.arange(3)).reshape(e - s, -1)
+        local += np.bincount(dofs.reshape(-1), weights=fe.reshape(-1), minlength=local.size)
     if vec is None:
         vec = dmesh.create_vector(3)
     add_local(dmesh, vec, local)
@@ -177,16 +231,24 @@ def ip_coordinates(dmesh):
     return out
 
 
-def body_force(dmesh, force, vec=None):
+def body_force(dmesh, force, vec=None, density=None):
     """Consistent nodal forces of a body force density [F/L³]: ``force(x) -> (n, 3)`` at points
-    ``x (n, 3)``, or a constant 3-vector. Returns (or adds into) a ghosted Vec."""
+    ``x (n, 3)``, or a constant 3-vector. Returns (or adds into) a ghosted Vec.
+
+    ``density``: optional factor per element, scalar or {element set: value} (e.g. ρ, with ``force``
+    an acceleration: gravity, centrifugal).
+    """
     local = np.zeros(3 * dmesh.n_local_nodes)
-    for blk in dmesh.blocks:
+    rho = None if density is None else _material_lookup(dmesh, density, "body_force")
+    for b, blk in enumerate(dmesh.blocks):
         for s, e in _chunks(blk):
             g = block_geometry(dmesh, blk, "mass", s, e)
             bx = force(g.points.reshape(-1, 3)) if callable(force) else \
                 np.broadcast_to(np.asarray(force, float), (g.points.size // 3, 3))
             bx = np.asarray(bx).reshape(e - s, -1, 3)
+            if rho is not None:
+                r = np.asarray(rho(b, s, e), dtype=float)
+                bx = bx * (r[:, None, None] if r.ndim == 1 else r)
             fe = np.einsum("qa,eqi,eq->eai", g.N, bx, g.dV, optimize=True)
             dofs = (3 * blk.cells[s:e][..., None] + np.arange(3)).reshape(-1)
             local += np.bincount(dofs, weights=fe.reshape(-1), minlength=local.size)

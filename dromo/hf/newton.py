@@ -1,0 +1,212 @@
+"""One implicit increment: global Newton–Raphson with the consistent tangent (the one-increment API).
+
+``hf_increment(problem, state, dt) -> State`` computes the state at ``state.time + dt`` from any full
+state (a converged one, a restarted one, or one reconstructed by the ROM), or raises
+:class:`~dromo.errors.ConvergenceError` on every rank (the caller cuts the step). ``state`` is never
+modified.
+
+Algorithm (t₁ = t₀ + dt):
+
+0. predictor: evaluate the laws at u₀ for the new time (Δε = 0, T(t₁), viscous relaxation over dt),
+   residual R = f_int − f_ext(t₁); solve K du = −R with du = u_D(t₁) − u₀ on the imposed dofs;
+1. Newton: u ← u + du, ε = B u, laws from the start-of-increment state (backward Euler), residual on
+   free dofs, K(C_alg) du = −R with du = 0 on the imposed dofs, until
+   ‖R_free‖ ≤ max(rtol · F, atol), F = max(‖f_ext‖, ‖f_int‖) (f_int with the reactions).
+
+Failure (raised collectively as ConvergenceError): a law that did not converge at some point
+(LawResult.failed on any rank), more than ``max_iterations``, a non-finite or exploding residual, a
+diverged KSP. Linear solves: CG + GAMG with the rigid-body near-null space by default; every PETSc
+option passes through (``-hf_ksp_type preonly -hf_pc_type lu`` … with the ``hf_`` prefix, or the prefix
+of ``problem.petsc_prefix``). The tangent is re-assembled in place on a fixed sparsity.
+"""
+import time as _time
+
+import numpy as np
+from mpi4py import MPI
+
+from ..errors import ConvergenceError
+from ..parallel.log import get_logger
+from .state import State
+
+log = get_logger(__name__)
+
+
+class NewtonSolver:
+    """Per-problem solver resources (assembler with the kept pattern, KSP, work vectors)."""
+
+    def __init__(self, problem):
+        from petsc4py import PETSc
+        from ..fem.assembly import BlockMatrixAssembler
+        from ..fem.linear import rigid_body_modes
+        self.problem = problem
+        dm = problem.dm
+        self.assembler = BlockMatrixAssembler(dm, keep_pattern=True)
+        self.nullspace = rigid_body_modes(dm)
+        self.ksp = PETSc.KSP().create(comm=dm.comm)
+        self.ksp.setType("cg")
+        self.ksp.getPC().setType("gamg")
+        self.ksp.setTolerances(rtol=problem.time.ksp_rtol, atol=1e-50, max_it=5000)
+        prefix = problem.petsc_prefix or "hf_"
+        self.ksp.setOptionsPrefix(prefix)
+        self.ksp.setFromOptions()
+        self.auto_type = not PETSc.Options().hasName(f"{prefix}ksp_type")
+        self.fint = dm.create_vector(3)
+        self.fext = dm.create_vector(3)
+        self.rhs = dm.create_vector(3)
+        self.du = dm.create_vector(3)
+        self.u = dm.create_vector(3)
+        self.rows = np.asarray(problem.dirichlet_dofs, dtype=PETSc.IntType)
+        d0 = dm.dof_range[0]
+        self.rows_local = self.rows - d0
+        self.nonsymmetric = False
+
+    def matrix(self, tangent):
+        from ..fem.operators import tangent_matrix
+        A = tangent_matrix(self.problem.dm, tangent, self.assembler)
+        if A.getNearNullSpace() is None or not getattr(self, "_nns_set", False):
+            A.setNearNullSpace(self.nullspace)
+            self._nns_set = True
+        return A
+
+    def linear_solve(self, tangent, residual, prescribed):
+        """Solve K du = −R with du[rows] = prescribed; returns (du Vec, KSP iterations)."""
+        from petsc4py import PETSc
+        A = self.matrix(tangent)
+        residual.copy(self.rhs)
+        self.rhs.scale(-1.0)
+        self.du.set(0.0)
+        self.du.setValues(self.rows, prescribed, addv=PETSc.InsertMode.INSERT)
+        self.du.assemble()
+        # constrained rows get a diagonal of the matrix's own scale (a unit diagonal would wreck the
+        # conditioning and the multigrid's eigenvalue estimates)
+        diag = A.getDiagonal()
+        scale = diag.sum() / max(diag.getSize(), 1)
+        diag.destroy()
+        A.zeroRowsColumns(self.rows, diag=scale, x=self.du, b=self.rhs)
+        self.ksp.setOperators(A)
+        if self.ksp.getType() != "preonly":
+            self.ksp.setInitialGuessNonzero(True)
+        auto = self.auto_type
+        if auto:
+            # CG needs a symmetric tangent; nonsymmetric (kinematic hardening, anisotropy): GMRES
+            asym = np.abs(tangent - np.swapaxes(tangent, 1, 2)).max() if len(tangent) else 0.0
+            scale = np.abs(tangent).max() if len(tangent) else 1.0
+            nonsym = self.problem.comm.allreduce(bool(asym > 1e-10 * scale), op=MPI.LOR)
+            self.ksp.setType("gmres" if nonsym else "cg")
+            if nonsym:
+                self.ksp.setGMRESRestart(100)
+        x0 = self.du.copy()
+        self.ksp.solve(self.rhs, self.du)
+        reason = self.ksp.getConvergedReason()
+        its = self.ksp.getIterationNumber()
+        if reason < 0 and auto and self.ksp.getType() == "cg":
+            # CG breakdown (e.g. an indefinite GAMG smoother estimate): one retry with GMRES
+            x0.copy(self.du)
+            self.ksp.setType("gmres")
+            self.ksp.setGMRESRestart(100)
+            self.ksp.solve(self.rhs, self.du)
+            reason = self.ksp.getConvergedReason()
+            its += self.ksp.getIterationNumber()
+        x0.destroy()
+        if reason < 0:
+            raise ConvergenceError(f"linear solve diverged (KSP reason {reason}) after {its} iterations")
+        return self.du, its
+
+
+def _solver(problem):
+    s = getattr(problem, "_newton", None)
+    if s is None:
+        s = problem._newton = NewtonSolver(problem)
+    return s
+
+
+def hf_increment(problem, state, dt, rtol=None, atol=None, max_iterations=None):
+    """One HF increment from ``state`` over ``dt``: returns the new :class:`State` (collective).
+
+    Raises :class:`ConvergenceError` (on every rank) when the increment fails; ``state`` is unchanged.
+    ``info`` of the returned state: ``iterations``, ``ksp_iterations``, ``residuals``, ``seconds``.
+    """
+    from ..fem.operators import strain_at_ips
+    tic = _time.perf_counter()
+    ts = problem.time
+    rtol = ts.rtol if rtol is None else rtol
+    atol = ts.atol if atol is None else atol
+    max_it = ts.max_iterations if max_iterations is None else max_iterations
+    dm = problem.dm
+    comm = dm.comm
+    S = _solver(problem)
+    t0, dt = float(state.time), float(dt)
+    if not dt > 0:
+        raise ConvergenceError(f"time increment must be > 0, got {dt}")
+    t1 = t0 + dt
+    T0 = state.temperature
+    T1 = problem.temperature_at(t1)
+    fext = problem.external_force(t1, S.fext)
+    ud = problem.prescribed_values(t1)
+    no = dm.n_owned_nodes
+    u = S.u
+    with u.localForm() as lf:
+        lf.array[:3 * no] = state.u.reshape(-1)
+    u.assemble()
+    eps = state.eps
+    deps = np.zeros_like(state.eps)
+    ksp_its = 0
+    residuals = []
+    fext_norm = fext.norm()
+    for it in range(max_it + 1):
+        stress, internal, tangent, n_failed = problem.integrate(state.eps, deps, state.internal, T0, T1,
+                                                                dt, t0)
+        if n_failed:
+            raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}), Newton iteration {it}: the local law "
+                                   f"integration failed at {n_failed} integration point(s)")
+        fint = _fint(dm, stress, S.fint)
+        # residual R = f_int − f_ext, free part
+        R = S.rhs  # reuse as scratch: R is copied again in linear_solve
+        fint.copy(R)
+        R.axpy(-1.0, fext)
+        ref = max(fext_norm, fint.norm())
+        with R.localForm() as lf:
+            lf.array[S.rows_local] = 0.0
+        rnorm = R.norm()
+        residuals.append(rnorm)
+        if not np.isfinite(rnorm):
+            raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}): non-finite residual at Newton iteration {it}")
+        if it > 0:
+            if rnorm <= max(rtol * ref, atol):
+                break
+            if it >= 3 and rnorm > 1e3 * max(residuals[1], atol) and rnorm > 1e2 * residuals[-2]:
+                raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}): Newton diverging (residual {rnorm:.3e} "
+                                       f"at iteration {it}, {residuals[1]:.3e} at iteration 1)")
+            if it == max_it:
+                raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}): no convergence in {max_it} Newton "
+                                       f"iterations (residual {rnorm:.3e}, target {max(rtol * ref, atol):.3e})")
+        presc = (ud - uflat_dirichlet(S, u)) if it == 0 else np.zeros(S.rows.size)
+        du, its = S.linear_solve(tangent, R, presc)
+        ksp_its += its
+        u.axpy(1.0, du)
+        if it == 0:
+            # exact imposed values (no round-off drift)
+            from petsc4py import PETSc
+            u.setValues(S.rows, ud, addv=PETSc.InsertMode.INSERT)
+            u.assemble()
+        u_local = dm.to_local(u)
+        eps = strain_at_ips(dm, u_local, cache=True)
+        deps = eps - state.eps
+    log.debug("t = %g: %d Newton iterations, residuals %s", t1, it, " ".join(f"{r:.2e}" for r in residuals))
+    with u.localForm() as lf:
+        u_new = lf.array[:3 * no].reshape(no, 3).copy()
+    info = dict(iterations=it, ksp_iterations=ksp_its, residuals=residuals,
+                seconds=_time.perf_counter() - tic)
+    return State(t1, u_new, eps, stress, internal, T1, state.increment + 1, info)
+
+
+def _fint(dm, stress, vec):
+    from ..fem.operators import internal_force
+    vec.set(0.0)
+    return internal_force(dm, stress, vec, cache=True)
+
+
+def uflat_dirichlet(S, u):
+    """Current values of u on the imposed (owned) dofs."""
+    with u.localForm() as lf:
+        return lf.array[S.rows_local].copy()
