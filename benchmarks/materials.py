@@ -93,9 +93,11 @@ def main():
             nu_ = min(n, 100_000)
             figs["umat_points"] = nu_
             for key, props in UMAT_PROPS.items():
-                law = make_law({"type": "umat", "library": lib, "props": props, "nstatv": 13})
-                us, _ = time_law(law, nu_, 1)
-                figs[f"us_per_point_umat_{key}"] = round(us, 4)
+                for suffix, py in (("", False), ("_python_loop", True)):
+                    law = make_law({"type": "umat", "library": lib, "props": props, "nstatv": 13,
+                                    "python_loop": py})
+                    us, _ = time_law(law, nu_ if not py else min(nu_, 20_000), 1)
+                    figs[f"us_per_point_umat_{key}{suffix}"] = round(us, 4)
     targets = {"us_per_point_linear_hardening": ["<=", 1.0],
                "us_per_point_newton_chaboche": ["<=", 5.0],
                "us_per_point_newton_norton_linear": ["<=", 5.0],

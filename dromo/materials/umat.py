@@ -24,13 +24,19 @@ Conventions at the boundary (converted here, vectorized, before and after the ca
 The stress at the start of the increment is part of the state (first internal variable ``stress``,
 Mandel), since a UMAT updates STRESS in place.
 
-Performance note: the user's library exports only ``umat_``, so the loop over points is a **Python
-loop of ctypes calls** (one call per point, all arguments are preallocated contiguous numpy buffers
-passed by address; no per-point numpy work). It costs a few µs per point (see
-``benchmarks/materials.py``, figure ``us_per_point_umat_*``), well above the built-in laws.
+Performance: the user's library exports only ``umat_``, so the loop over points runs in a small C
+driver shipped with dromo (``umat_driver.c``), compiled with the system C compiler on first use into
+``$DROMO_CACHE`` (default ``~/.cache/dromo``) and called once per block of points with the UMAT's
+function pointer. Without a C compiler, dromo falls back to a Python loop of ctypes calls (one call
+per point, preallocated buffers) and logs a warning; ``benchmarks/materials.py`` measures both
+(figures ``us_per_point_umat_*``).
 """
 import ctypes
+import hashlib
 import os
+import shutil
+import subprocess
+import tempfile
 
 import numpy as np
 
@@ -42,6 +48,49 @@ from .elastic import ThermalStrain
 _NARGS = 37
 _VOIGT_E = np.array([1.0, 1.0, 1.0, tn.SQ2, tn.SQ2, tn.SQ2])     # Mandel -> engineering strain
 _WW = np.outer(tn.W, tn.W)
+
+
+_DRIVER = None
+
+
+def point_loop_driver():
+    """The compiled C point loop (ctypes function), or None when no C compiler is available."""
+    global _DRIVER
+    if _DRIVER is not None:
+        return _DRIVER or None
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "umat_driver.c")
+    with open(src, "rb") as fh:
+        digest = hashlib.sha1(fh.read()).hexdigest()[:12]
+    cache = os.environ.get("DROMO_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "dromo"))
+    lib_path = os.path.join(cache, f"umat_driver-{digest}.so")
+    if not os.path.isfile(lib_path):
+        cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+        if cc is None:
+            _DRIVER = False
+            from ..parallel.log import get_logger
+            get_logger(__name__).warning("no C compiler: UMAT points are looped over in Python (slower)")
+            return None
+        os.makedirs(cache, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
+        os.close(fd)
+        try:
+            subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", tmp, src], check=True,
+                           capture_output=True, text=True)
+            os.replace(tmp, lib_path)           # atomic: concurrent ranks may compile at once
+        except (subprocess.CalledProcessError, OSError) as exc:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            _DRIVER = False
+            from ..parallel.log import get_logger
+            get_logger(__name__).warning("UMAT point-loop driver did not compile (%s): Python loop", exc)
+            return None
+    fn = ctypes.CDLL(lib_path).dromo_umat_loop
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_long] + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long] + \
+        [ctypes.c_void_p] * 7 + [ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_void_p,
+                                 ctypes.c_int, ctypes.c_char_p]
+    _DRIVER = fn
+    return fn
 
 
 def load_umat(path, symbol="umat_"):
@@ -116,6 +165,7 @@ class UmatLaw(Law):
         cm = str(d.get("cmname", pre)).upper().encode()[:80].ljust(80)
         self._cmname = ctypes.create_string_buffer(cm, 80)
         self.chunk_size = 1 << 30          # one pass: the loop is per point anyway
+        self.python_loop = bool(d.get("python_loop", False))   # force the Python fallback (tests)
 
     # statev (raw, Abaqus conventions) <-> dromo state (Mandel for declared tensors)
     def _to_raw(self, sv):
@@ -148,8 +198,8 @@ class UmatLaw(Law):
         stress = np.ascontiguousarray(state_old[:, :6] / tn.W)
         statev = self._to_raw(state_old[:, 6:]) if self.nstatv else np.zeros((n, 1))
         ddsdde = np.zeros((n, 36))
-        temp = np.ascontiguousarray(T_old, dtype=float)
-        dtemp = np.ascontiguousarray(T_new - T_old, dtype=float)
+        temp = np.ascontiguousarray(np.broadcast_to(T_old, (n,)), dtype=float)
+        dtemp = np.ascontiguousarray(np.broadcast_to(T_new - T_old, (n,)), dtype=float)
         pnewdt = np.ones(n)
         noel = np.arange(1, n + 1, dtype=np.int32)
         self._call_all(stress, statev, ddsdde, stran, dstran, temp, dtemp, pnewdt, noel, dt, time)
@@ -170,7 +220,20 @@ class UmatLaw(Law):
         out.failed[:] = failed
 
     def _call_all(self, stress, statev, ddsdde, stran, dstran, temp, dtemp, pnewdt, noel, dt, time):
-        """The per-point loop: one ctypes call per point with preallocated buffers (addresses)."""
+        """Call the UMAT at every point: in the C driver when it is available, else in Python."""
+        driver = None if self.python_loop else point_loop_driver()
+        if driver is not None:
+            assert statev.flags.c_contiguous and stress.flags.c_contiguous
+            driver(ctypes.cast(self._fn, ctypes.c_void_p), stress.shape[0], stress.ctypes.data,
+                   statev.ctypes.data, statev.shape[1], ddsdde.ctypes.data, stran.ctypes.data,
+                   dstran.ctypes.data, temp.ctypes.data, dtemp.ctypes.data, pnewdt.ctypes.data,
+                   noel.ctypes.data, float(time), float(dt), self.nstatv, self.props.ctypes.data,
+                   self.nprops, self._cmname.raw)
+            return
+        self._python_loop(stress, statev, ddsdde, stran, dstran, temp, dtemp, pnewdt, noel, dt, time)
+
+    def _python_loop(self, stress, statev, ddsdde, stran, dstran, temp, dtemp, pnewdt, noel, dt, time):
+        """Fallback: one ctypes call per point with preallocated buffers (addresses)."""
         n = stress.shape[0]
         c_d = lambda v: np.array(v, dtype=float)
         c_i = lambda v: np.array(v, dtype=np.int32)

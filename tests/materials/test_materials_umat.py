@@ -27,13 +27,14 @@ STATE = [{"name": "p", "size": 1}, {"name": "eps_p", "size": 6, "kind": "strain"
          {"name": "X", "size": 6, "kind": "stress"}]
 
 
+@pytest.mark.parametrize("python_loop", [False, True], ids=["c-driver", "python-loop"])
 @pytest.mark.parametrize("K, n", [(0.0, 1.0), (150.0, 5.0)])
-def test_umat_matches_builtin(umat_lib, K, n):
+def test_umat_matches_builtin(umat_lib, K, n, python_loop):
     E, nu, R0, H, C = 200e3, 0.3, 250.0, 1000.0, 20e3
     flow = "rate_independent" if K == 0 else {"type": "norton", "K": K, "n": n}
     b = make_law({"type": "von_mises", "E": E, "nu": nu, "R0": R0, "H": H, "kinematic": [{"C": C}], "flow": flow})
     u = make_law({"type": "umat", "library": umat_lib, "name": "VM", "props": [E, nu, R0, H, C, K, n],
-                  "nstatv": 13, "state": STATE})
+                  "nstatv": 13, "state": STATE, "python_loop": python_loop})
     assert u.state_names == ["stress", "p", "eps_p", "X"] and u.n_state == 19
     rng = np.random.default_rng(5)
     path = np.cumsum(rng.normal(size=(8, 30, 6)) * 2e-3, axis=0)
