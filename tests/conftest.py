@@ -2,7 +2,7 @@
 
 The same test files run serially (``pytest --with-mpi``) and under ``mpirun -n 2`` / ``-n 3`` with
 ``-m mpi`` (pytest-mpi). Under MPI, ranks above 0 write their pytest report to
-``.pytest-mpi/rank<R>.log`` instead of the terminal, so the output stays readable; their exit status
+``.pytest-mpi/np<P>-rank<R>.log`` instead of the terminal, so the output stays readable; their exit status
 still counts (mpirun fails when any rank fails).
 """
 import os
@@ -22,7 +22,7 @@ def pytest_configure(config):
         if tr is not None:
             from _pytest._io import TerminalWriter
             os.makedirs(os.path.join(ROOT, ".pytest-mpi"), exist_ok=True)
-            f = open(os.path.join(ROOT, ".pytest-mpi", f"rank{comm.rank}.log"), "w")
+            f = open(os.path.join(ROOT, ".pytest-mpi", f"np{comm.size}-rank{comm.rank}.log"), "w")
             tr._tw = TerminalWriter(f)
             tr._tw.hasmarkup = False
 

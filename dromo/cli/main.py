@@ -16,6 +16,10 @@ SUBCOMMANDS = [
     "dromo.cli.demo",
     "dromo.cli.mesh",
     "dromo.cli.pod",
+    "dromo.cli.hyperreduce",
+    "dromo.cli.solve",
+    "dromo.cli.case",
+    "dromo.cli.importer",
 ]
 
 

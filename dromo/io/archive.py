@@ -58,6 +58,28 @@ def _open_h5(path, mode, comm):
     return h5py.File(path, mode)
 
 
+def _collective_write(ds, key, values, empty):
+    """``ds[key] = values`` as a collective MPI-IO write, also on a rank whose selection is ``empty``.
+
+    h5py returns early, without calling H5Dwrite, when a selection is empty; in a collective transfer
+    the other ranks would then wait forever. An empty rank takes part with an explicit empty selection.
+    """
+    from h5py import h5fd, h5p, h5s
+    if not empty:
+        with ds.collective:
+            ds[key] = values
+        return
+    if not _h5py().get_config().mpi:
+        return
+    dxpl = h5p.create(h5p.DATASET_XFER)
+    dxpl.set_dxpl_mpio(h5fd.MPIO_COLLECTIVE)
+    fs = ds.id.get_space()
+    fs.select_none()
+    ms = h5s.create_simple((1,))
+    ms.select_none()
+    ds.id.write(ms, fs, np.zeros(1, dtype=ds.dtype), dxpl=dxpl)
+
+
 class Archive:
     """A dromo archive open on every rank of ``comm`` (all methods are collective unless noted)."""
 
@@ -288,8 +310,7 @@ class Archive:
         ds.resize(F + 1, axis=0)
         g["time"].resize(F + 1, axis=0)
         g["parameters"].resize(F + 1, axis=0)
-        with ds.collective:
-            ds[F, start:stop, :] = block_values
+        _collective_write(ds, (F, slice(start, stop), slice(None)), block_values, stop == start)
         if self.comm.rank == 0:
             g["time"][F] = float(time)
             if g["parameters"].shape[1]:
@@ -308,8 +329,8 @@ class Archive:
             raise ValueError(f"field {name}: rank block has {_n} rows, expected {stop - start}")
         for ds, shape in ((g["values"], (F, n_items, C)), (g["time"], (F,)), (g["parameters"], (F, P))):
             ds.resize(shape)
-        with g["values"].collective:
-            g["values"][:, start:stop, :] = block_values
+        _collective_write(g["values"], (slice(None), slice(start, stop), slice(None)), block_values,
+                          stop == start or F == 0)
         if self.comm.rank == 0:
             g["time"][:] = np.asarray(times, dtype=np.float64)
             if P:
@@ -328,8 +349,11 @@ class Archive:
             if sel.size and (sel.min() < 0 or sel.max() >= F):
                 raise InputError(f"{self.final_path}: field {name} has {F} steps, asked for {sel.tolist()}")
             sel = sel.tolist()
-        with ds.collective:
-            return ds[sel, start:stop, :]
+        n_sel = len(range(*sel.indices(F))) if isinstance(sel, slice) else len(sel)
+        if stop == start or n_sel == 0:
+            return np.zeros((n_sel, stop - start, C))
+        # independent read: a rank with nothing to read simply does not take part
+        return ds[sel, start:stop, :]
 
     def field_source(self, name, redistributor=None, components=None):
         """A :class:`~dromo.reduction.sources.SnapshotSource`-like streaming reader over the steps of a field.

@@ -12,12 +12,16 @@ column ``c`` holds one scalar function at the local points (for the internal for
 Pipeline (:func:`empirical_cubature`)
 -------------------------------------
 1. **Compression** (:func:`compress_integrand`): POD of the integrand in the ``w``-weighted inner product
-   (method of snapshots through :func:`dromo.reduction.pod`, or a streamed two-pass randomized range
-   finder with an *exact* discarded-energy check for wide integrands), energy tolerance ``compress_tol``,
-   then the constant function is added and the basis re-orthonormalized, so the volume is integrated to
-   the ECM tolerance. The result ``J`` ``(n_local, p)`` is ``w``-orthonormal: ``Jᵀ W J = I``.
+   (TSQR path of :func:`dromo.reduction.pod`, or, for wide integrands, a blocked adaptive randomized
+   range finder — BLAS-3 sketch ``G Ω`` and projection ``Qᵀ W G``, the sketch rank grown block by block
+   from the spectrum seen so far, never restarted — with an *exact* discarded-energy check), energy
+   tolerance ``compress_tol``, then the constant function is added (made ``w``-orthogonal to the basis),
+   so the volume is integrated to the ECM tolerance. The result ``J`` ``(n_local, p)`` is
+   ``w``-orthonormal: ``Jᵀ W J = I``.
 2. **Greedy** (:func:`ecm_greedy`): exact integrals ``b = Jᵀ w``; residual ``r = b − J_Sᵀ ω``. Each iteration
-   scores every candidate by ``J_k · r / ‖J_k‖`` (BLAS-2 on the local rows), picks the best point,
+   scores every candidate by ``J_k · r / ‖J_k‖`` (BLAS-2 on the local rows, in single precision on the
+   normalized rows; every point whose score can be within the tie window of the maximum given the
+   single-precision error bound is re-scored in double precision, and those decide), picks the best point,
    re-solves ``ω ≥ 0`` on the selected set (non-negative least squares on a ``p × |S|`` matrix; an
    incrementally updated QR gives the unconstrained solution, ``scipy.optimize.nnls`` is used only when it
    is not positive), drops zero weights, and stops when ``‖r‖ ≤ tol ‖b‖``. Scores and residual are
@@ -54,6 +58,9 @@ __all__ = ["ECMToleranceWarning", "ReducedQuadrature", "IntegrandBasis", "compre
 
 _log = get_logger("dromo.reduction.ecm")
 _TIE = 1e-10          # relative score window of the deterministic tie-break
+_SKETCH32_TOL = 1e-5  # "auto" sketch in single precision for compression tolerances at least this loose
+_SKETCH32_SIZE = 1 << 26  # ... and integrands of at least this many entries (in all)
+_CHUNK_BYTES = 8 << 20  # row chunks of an in-memory integrand (cache-resident per rank)
 
 
 class ECMToleranceWarning(UserWarning):
@@ -206,7 +213,7 @@ def fetch_rows(J, ids_local, wanted, comm):
         if all_ids.size else np.zeros(wanted.size, bool)
     if not ok.all():
         raise InputError(f"integration points {wanted[~ok][:10].tolist()} (natural ids) are not in the "
-                         f"integrand's rows")
+                         f"rows of the data (unknown point ids)")
     sel = order[pos]
     return all_rows[sel], all_ranks[sel]
 
@@ -248,13 +255,14 @@ def mode_strains(dm, modes_owned):
     return out
 
 
-def force_integrand(strains, stresses, tangents=None, stress_scale=None):
+def force_integrand(strains, stresses, tangents=None, stress_scale=None, comm=None):
     """Internal-force integrand ``g_{k,(i,j)} = ε(ψ_j)(x_k) : σ_i(x_k)``: ``(n_local, n_snap · n_modes)``.
 
     strains : (n_local, 6, n_modes) (:func:`mode_strains`); stresses : (n_local, 6, n_snap) Mandel
     (snapshots, or stress POD modes scaled by their singular values); column ``i · n_modes + j``.
     tangents : optional (n_local, 6, 6, n_t) tangent operators: adds the columns ``ε(ψ_j) : C_t ε(ψ_l)``,
-    ``l ≥ j`` (the tangent-like terms), scaled by ``stress_scale`` / ``‖C‖`` so they weigh like the forces.
+    ``l ≥ j`` (the tangent-like terms), scaled by ``stress_scale / max|C|`` so they weigh like the forces
+    (both maxima global over ``comm``; ``stress_scale`` defaults to ``max|σ|``). Collective with tangents.
     """
     E = np.asarray(strains, dtype=np.float64)
     S = np.asarray(stresses, dtype=np.float64)
@@ -263,7 +271,13 @@ def force_integrand(strains, stresses, tangents=None, stress_scale=None):
     if tangents is not None:
         C = np.asarray(tangents, dtype=np.float64)
         iu = np.triu_indices(k)
-        sc = 1.0 if stress_scale is None else float(stress_scale) / max(np.abs(C).max(), 1e-300)
+        comm = comm or MPI.COMM_WORLD
+        smax = float(np.abs(S).max()) if S.size else 0.0
+        cmax = float(np.abs(C).max()) if C.size else 0.0
+        if comm.size > 1:
+            smax, cmax = comm.allreduce(smax, op=MPI.MAX), comm.allreduce(cmax, op=MPI.MAX)
+        smax = smax if stress_scale is None else float(stress_scale)
+        sc = smax / cmax if cmax > 0 else 1.0
         for t in range(C.shape[-1]):
             CE = np.einsum("qcd,qdl->qcl", C[..., t], E, optimize=True)
             K = np.einsum("qcj,qcl->qjl", E, CE, optimize=True)
@@ -279,17 +293,24 @@ def _is_source(G):
 
 
 def compress_integrand(G, weights, comm=None, tol=1e-4, max_rank=None, constant=True, method="auto",
-                       block=256, seed=20170701):
+                       block=256, seed=20170701, sketch="auto"):
     """``w``-orthonormal basis of the integrand's dominant column space (plus the constant). Collective.
 
     G : ndarray (n_local, m) or a source with ``read(a, b) -> (n_local, b-a)`` and ``n_snapshots`` (streamed)
     weights : (n_local,) quadrature weights
     tol : relative energy tolerance of the truncation (``Σ discarded σ² ≤ tol² Σ σ²``); ``None``: no
         compression (the columns themselves, ``w``-orthonormalized)
-    method : "pod" (method of snapshots, :func:`dromo.reduction.pod`), "randomized" (two streamed passes,
-        range finder ``G Ω`` then ``Qᵀ W G``; the rank is doubled until the *exact* discarded energy
-        ``‖G‖² − ‖Qᵀ W G‖²`` meets ``tol``), "auto" (randomized for a source or more than 512 columns)
+    method : "pod" (:func:`dromo.reduction.pod`, accurate TSQR path), "randomized" (blocked adaptive range
+        finder: per block one pass for ``Y = G Ω`` and one for ``B = Qᵀ W G``; blocks are added, sized from
+        the spectrum seen so far, until the *exact* discarded energy ``‖G‖² − Σ_k s_k(B)²`` meets ``tol``),
+        "auto" (randomized for a source or more than 512 columns)
     constant : add the constant function (volume integrated to the ECM tolerance)
+    block : columns per read of a streamed source (an in-memory ``G`` is read by cache-sized row chunks)
+    sketch : precision of the randomized sketch ``G Ω`` (only the range finder: ``B``, the energies and the
+        basis stay in double precision, so the energy check is exact either way): "double", "single" (half
+        the time of that product; the span is then accurate to ~1e-6 relative, so the trailing modes — not
+        the captured energy — differ from the double-precision ones at that level), "auto" (single when
+        ``tol ≥ 1e-5`` and the integrand has at least 2^26 entries in all, i.e. when the product matters)
 
     All-zero integrands give an empty basis (plus the constant when ``constant``).
     """
@@ -311,72 +332,261 @@ def compress_integrand(G, weights, comm=None, tol=1e-4, max_rank=None, constant=
         total = float(_allreduce(np.array([np.einsum("i,ij,ij->", w, X, X)]), comm)[0])
         if total > 0:
             from .pod import pod
-            b = pod(X, comm=comm, tol=tol, max_modes=max_rank, inner=w, inner_name="quadrature")
+            # TSQR: modes accurate to eps·σ₁/σ near the cut (the Gram path's eps·σ₁²/σ² would make the
+            # selection depend on the rank count through round-off)
+            b = pod(X, comm=comm, tol=tol, max_modes=max_rank, inner=w, inner_name="quadrature", method="svd")
             J, sv, energy = b.modes, b.singular_values, b.energy
         else:
             J, sv, energy = np.zeros((n, 0)), np.zeros(0), 1.0
         used = "pod"
     elif method == "randomized":
-        J, sv, energy = _randomized(G, src, m, w, comm, tol, max_rank, block, seed)
+        if sketch not in ("auto", "single", "double"):
+            raise InputError(f"unknown sketch precision {sketch!r} (auto, single, double)")
+        if sketch == "auto":
+            n_glob = n if comm.size == 1 else comm.allreduce(n)
+            single = tol >= _SKETCH32_TOL and n_glob * m >= _SKETCH32_SIZE
+        else:
+            single = sketch == "single"
+        lead = 1 if constant else 0
+        J, sv, energy = _randomized(G, src, m, w, comm, tol, max_rank, block, seed, single, lead)
         used = "randomized"
     else:
         raise InputError(f"unknown integrand compression method {method!r} (pod, randomized, auto)")
     has_c = False
+    if used == "randomized" and constant:
+        pass                                           # J has its free leading column
+    elif constant:
+        Jl = np.empty((n, J.shape[1] + 1))
+        Jl[:, 1:] = J
+        J = Jl
     if constant:
         vol = float(_allreduce(np.array([w.sum()]), comm)[0])
         if vol > 0:
-            J = _w_orthonormalize(np.concatenate([np.full((n, 1), 1.0 / np.sqrt(vol)), J], axis=1), w, comm)
+            J = _add_constant(J, w, vol, comm)
             has_c = True
+        else:
+            J = J[:, 1:]
     _log.debug("integrand compressed (%s): %d columns -> %d basis functions (energy %.12g)", used, m,
                J.shape[1], energy)
     return IntegrandBasis(np.ascontiguousarray(J), np.asarray(sv), m, float(energy), used, has_c)
 
 
-def _randomized(G, src, m, w, comm, tol, max_rank, block, seed):
-    n = w.size
-    sw = np.sqrt(w)
+def _row_chunk(m):
+    return int(max(16, min(8192, _CHUNK_BYTES // (8 * max(m, 1)))))
 
-    def blocks():
+
+def _sketch(G, src, m, Om, w, block, want_total, f32):
+    """One pass over the integrand: ``Y = G Ω`` (float64 result) and, if asked, the local ``w``-energy.
+
+    An in-memory ``G`` is read by cache-sized row chunks (each read once); with ``f32`` the product is
+    formed in single precision on power-of-two scaled chunks (the range finder only needs the span of
+    ``Y`` to ~1e-6; the energies and projections stay in double precision).
+    """
+    n, k = w.size, Om.shape[1]
+    tot = 0.0
+    if src:
+        Y = np.zeros((n, k))
         for a in range(0, m, block):
             b = min(m, a + block)
-            yield a, b, np.asarray(G.read(a, b) if src else G[:, a:b], dtype=np.float64)
-
-    l = min(m, max(32, (max_rank or 0) + 16, 64))
-    rng = np.random.default_rng(seed)
-    Om = rng.standard_normal((m, l))
-    total = None
-    while True:
-        Y = np.zeros((n, Om.shape[1]))
-        tot = 0.0
-        for a, b, Gb in blocks():
+            Gb = np.asarray(G.read(a, b), dtype=np.float64)
             Y += Gb @ Om[a:b]
-            if total is None:
-                tot += float(np.einsum("i,ij,ij->", w, Gb, Gb))
+            if want_total:
+                tot += float(np.einsum("ij,ij->i", Gb, Gb) @ w)
+        return Y, tot
+    Y = np.empty((n, k))
+    ch = _row_chunk(m)
+    Om32 = Om.astype(np.float32) if f32 else None
+    buf = np.empty((min(ch, n), m), np.float32) if f32 else None
+    ybuf = np.empty((min(ch, n), k), np.float32) if f32 else None
+    for r0 in range(0, n, ch):
+        r1 = min(n, r0 + ch)
+        Gc = np.asarray(G[r0:r1], dtype=np.float64)
+        if want_total:
+            tot += float(np.einsum("ij,ij->i", Gc, Gc) @ w[r0:r1])
+        if f32:
+            g, y = buf[:r1 - r0], ybuf[:r1 - r0]
+            np.copyto(g, Gc, casting="unsafe")
+            amax = max(float(g.max()), -float(g.min())) if g.size else 0.0
+            if 1e-30 < amax < 1e30:
+                np.matmul(g, Om32, out=y)
+                Y[r0:r1] = y
+                continue
+            amax = max(float(Gc.max()), -float(Gc.min()))
+            if amax > 0 and np.isfinite(amax):            # out of the comfortable single range: scale
+                e = int(np.frexp(amax)[1])                 # by a power of two (exact)
+                np.multiply(Gc, np.ldexp(1.0, -e), out=g, casting="unsafe")
+                np.matmul(g, Om32, out=y)
+                np.multiply(y, np.ldexp(1.0, e), out=Y[r0:r1], dtype=np.float64)
+                continue
+        np.matmul(Gc, Om, out=Y[r0:r1])
+    return Y, tot
+
+
+def _slices(n, width):
+    """Row slices of about ``_CHUNK_BYTES`` for arrays of ``width`` float64 columns (the chunked loops below
+    avoid n-row temporaries: fresh large allocations cost page faults comparable to the flops here)."""
+    ch = _row_chunk(width)
+    return [slice(a, min(n, a + ch)) for a in range(0, n, ch)]
+
+
+def _project(G, src, m, Qn, w, block):
+    """Local ``Qnᵀ W G`` ``(k, m)`` (one pass over the integrand)."""
+    n, k = Qn.shape
+    if src:
+        Qw = Qn * w[:, None]
+        B = np.empty((k, m))
+        for a in range(0, m, block):
+            b = min(m, a + block)
+            B[:, a:b] = Qw.T @ np.asarray(G.read(a, b), dtype=np.float64)
+        return B
+    B = np.zeros((k, m))
+    for c in _slices(n, max(k, 64)):                   # large chunks: few updates of B
+        B += (Qn[c] * w[c, None]).T @ np.asarray(G[c], dtype=np.float64)
+    return B
+
+
+def _orth_block(Y, Qs, w, comm, floor):
+    """``w``-orthonormal basis of the part of span(Y) ``w``-orthogonal to the (``w``-orthonormal) blocks
+    ``Qs`` (a list).
+
+    (Block Gram–Schmidt then Cholesky-QR via eigh of the Gram) twice; directions with energy ``≤ floor``
+    after the first projection, or numerically null relative to the block, are dropped. ``Y`` is
+    overwritten (and returned when no direction is dropped).
+    """
+    n = w.size
+    rel = Y.shape[1] * 1e2 * np.finfo(float).eps
+    sw = np.sqrt(w)
+    for it in range(2):
+        k = Y.shape[1]
+        if k == 0:
+            return Y
+        sl = _slices(n, max(k, max((q.shape[1] for q in Qs), default=0)))
+        if Qs:
+            H = [np.zeros((q.shape[1], k)) for q in Qs]
+            for c in sl:
+                for q, h in zip(Qs, H):
+                    h += (q[c] * w[c, None]).T @ Y[c]
+            H = np.split(_allreduce(np.ascontiguousarray(np.concatenate(H, axis=0)), comm),
+                         np.cumsum([q.shape[1] for q in Qs])[:-1], axis=0)
+            for c in sl:
+                for q, h in zip(Qs, H):
+                    Y[c] -= q[c] @ h
+        C = np.zeros((k, k))
+        for c in sl:
+            Ys = Y[c] * sw[c, None]
+            C += Ys.T @ Ys
+        C = _allreduce(C, comm)
+        lam, V = np.linalg.eigh(0.5 * (C + C.T))
+        lam, V = lam[::-1], V[:, ::-1]
+        keep = (lam > rel * lam[0]) & (lam > (floor if it == 0 else 0.0))
+        if not keep.any():
+            return Y[:, :0]
+        M = V[:, keep] / np.sqrt(lam[keep])
+        out = Y if keep.all() else np.empty((n, int(keep.sum())))
+        for c in sl:
+            out[c] = Y[c] @ M
+        Y = out
+    return Y
+
+
+def _add_constant(J, w, vol, comm):
+    """``[c, J]`` ``w``-orthonormal with ``c`` the unit constant made ``w``-orthogonal to the (orthonormal)
+    ``J = Jl[:, 1:]`` (``Jl``: the basis with a free leading column, filled here); the constant is not
+    added when it already lies in span(J) to round-off (the span, the only thing the greedy depends on, is
+    the same as that of an orthonormalization of ``[1, J]``). Returns ``Jl`` or ``Jl[:, 1:]``."""
+    n = w.size
+    if J.shape[1] == 1:
+        return _w_orthonormalize(np.full((n, 1), 1.0 / np.sqrt(vol)), w, comm)
+    sl = _slices(n, J.shape[1])
+    c = np.full(n, 1.0 / np.sqrt(vol))               # ‖c‖_w = 1
+    for it in range(2):
+        h = np.zeros(J.shape[1] - 1)
+        for s_ in sl:
+            h += J[s_, 1:].T @ (w[s_] * c[s_])
+        h = _allreduce(h, comm)
+        for s_ in sl:
+            c[s_] -= J[s_, 1:] @ h
+    nc2 = float(_allreduce(np.array([np.dot(w * c, c)]), comm)[0])
+    if not nc2 > J.shape[1] * 1e2 * np.finfo(float).eps:
+        return J[:, 1:]
+    J[:, 0] = c / np.sqrt(nc2)
+    return J
+
+
+def _randomized(G, src, m, w, comm, tol, max_rank, block, seed, f32, lead=0):
+    """Blocked adaptive randomized range finder (QB) with the exact discarded energy after each block.
+
+    Block ``i``: sketch ``Y_i = G Ω_i`` (one pass), ``w``-orthonormalize against the previous blocks,
+    ``B_i = Q_iᵀ W G`` (one pass); the exact discarded energy of the best rank-``k`` truncation of
+    ``Q B`` is ``‖G‖²_W − Σ_{j≤k} s_j(B)²``. The next block size is predicted from the decay of the
+    singular values of ``B`` and that energy (nothing is recomputed: ``Q`` and ``B`` only grow), so the
+    sketch rank ends a little above the needed one, usually in two or three blocks. All decisions use
+    replicated (reduced) quantities, identical on every rank. Returns ``J`` with ``lead`` free leading
+    columns (room for the constant), the singular values of ``B`` and the captured energy fraction.
+    """
+    n = w.size
+    rng = np.random.default_rng(seed)
+    cap = m if max_rank is None else min(m, max(64, int(max_rank) + 16))
+    k_new = min(cap, 64)
+    target = tol * tol
+    Qs = []                                            # w-orthonormal blocks of Q (never concatenated)
+    B = np.zeros((0, m))
+    total = None
+    n_om = 0                                           # columns of Ω used so far
+    while True:
+        Om = rng.standard_normal((m, k_new))
+        n_om += k_new
+        Y, tot = _sketch(G, src, m, Om, w, block, total is None, f32)
         if total is None:
             total = float(_allreduce(np.array([tot]), comm)[0])
-        if not total > 0:
-            return np.zeros((n, 0)), np.zeros(0), 1.0
-        Q = _w_orthonormalize(Y, w, comm)
-        B = np.zeros((Q.shape[1], m))
-        Qw = Q * w[:, None]
-        for a, b, Gb in blocks():
-            B[:, a:b] = Qw.T @ Gb
-        B = _allreduce(B, comm)
+            if not total > 0:
+                return np.zeros((n, lead)), np.zeros(0), 1.0
+        Qn = _orth_block(Y, Qs, w, comm, floor=(1e-3 * tol) ** 2 * total)
+        del Y
+        added = Qn.shape[1]
+        if added:
+            Bn = _allreduce(np.ascontiguousarray(_project(G, src, m, Qn, w, block)), comm)
+            Qs.append(Qn)
+            B = np.concatenate([B, Bn], axis=0)
+            del Bn
+        del Qn
+        l = B.shape[0]
+        if l == 0:
+            return np.zeros((n, lead)), np.zeros(0), 0.0
         U, s, _ = np.linalg.svd(B, full_matrices=False)
         captured = np.cumsum(s ** 2)
-        disc = total - captured                         # exact discarded energy for k = 1..r
-        ok = np.flatnonzero(disc <= tol * tol * total)
-        full_rank = Q.shape[1] < Om.shape[1] or Om.shape[1] >= m
-        if ok.size or full_rank or (max_rank is not None and Om.shape[1] >= max_rank + 16):
+        disc = total - captured                         # exact discarded energy for k = 1..l
+        ok = np.flatnonzero(disc <= target * total)
+        margin = max(8, l // 16)                       # oversampling kept beyond the truncation rank
+        exhausted = added < k_new or n_om >= cap       # range (or allowed rank) exhausted
+        if (ok.size and int(ok[0]) + 1 + margin <= l) or exhausted:
             k = int(ok[0]) + 1 if ok.size else s.size
             if max_rank is not None:
                 k = min(k, int(max_rank))
             k = max(1, min(k, int(np.count_nonzero(s > s[0] * 1e-14))))
-            J = Q @ U[:, :k]
+            J = np.empty((n, lead + k))
+            Us = np.split(U[:, :k], np.cumsum([q.shape[1] for q in Qs])[:-1], axis=0)
+            for c in _slices(n, lead + k + max(q.shape[1] for q in Qs)):
+                J[c, lead:] = sum(q[c] @ u for q, u in zip(Qs, Us))
+            _log.debug("randomized integrand compression: sketch rank %d, %d kept", l, k)
             return J, s, float(captured[k - 1] / total)
-        extra = min(m, 2 * Om.shape[1]) - Om.shape[1]
-        Om = np.concatenate([Om, rng.standard_normal((m, extra))], axis=1)
-        _log.debug("randomized integrand compression: rank %d not enough, trying %d", l, Om.shape[1])
+        # size of the next block: from the decay rate of s near the end and the exact remaining energy
+        i0, i1 = l // 2, (7 * l) // 8 - 1
+        if ok.size or l < 8 or not s[i1] > 0:
+            add = margin if ok.size else l
+        else:
+            rho = float(np.log(s[i0] / s[i1])) / (i1 - i0)
+            if rho > 1e-3:
+                # the decay usually slows down further on: a quarter more than the extrapolation, plus the
+                # oversampling (an overshoot costs its flops; an undershoot two more passes over G)
+                need = np.log(disc[-1] / (0.5 * target * total)) / (2 * rho)
+                add = int(np.ceil(1.25 * need)) + max(8, l // 10)
+            else:
+                add = l
+            add = min(add, 2 * l)
+        k_new = min(cap - n_om, 16 * -(-max(add, 16) // 16))
+        _log.debug("randomized integrand compression: rank %d not enough (discarded %.3e), %d more", l,
+                   disc[-1] / total, k_new)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -455,6 +665,14 @@ def _greedy(J, w, ids, comm, b, target, max_points, warm, max_iter):
     nb = float(np.linalg.norm(b))
     rn = np.sqrt(np.einsum("ij,ij->i", J, J))
     inv = np.divide(1.0, rn, out=np.zeros_like(rn), where=rn > 0)
+    # normalized rows in single precision for the scores (half the memory traffic of the BLAS-2 product
+    # that dominates an iteration); the points near the maximum are re-scored exactly (see below)
+    Jn = np.empty(J.shape, np.float32)
+    ch = _row_chunk(J.shape[1])
+    for a in range(0, J.shape[0], ch):
+        np.multiply(J[a:a + ch], inv[a:a + ch, None], out=Jn[a:a + ch], casting="unsafe")
+    # bound of |score_32 − score| / ‖r‖ (rounding of the rows, of r, and of a length-p dot product)
+    e32 = 1.01 * (J.shape[1] + 3) * np.finfo(np.float32).eps / 2
     chosen = np.zeros(J.shape[0], dtype=bool)
     sort = np.argsort(ids, kind="stable")
     sorted_ids = ids[sort]
@@ -512,16 +730,24 @@ def _greedy(J, w, ids, comm, b, target, max_points, warm, max_iter):
             status = "max_iter"
             break
         it += 1
-        # scores (BLAS-2 on the local rows)
-        sc = (J @ r) * inv
-        sc[chosen] = -np.inf
-        loc_max = float(sc.max()) if sc.size else -np.inf
+        # scores J_k · r / ‖J_k‖: single-precision BLAS-2 on the local rows, then the exact (double) scores
+        # of every point that can be within the tie window of the maximum given the single-precision
+        # error bound; these decide, so the choice is that of exact scores
+        sc32 = Jn @ (r / err).astype(np.float32)      # relative scores, in [-1, 1]
+        sc32[chosen] = -np.inf
+        m32 = float(sc32.max()) if sc32.size else -np.inf
+        if np.isfinite(m32):
+            near = np.flatnonzero(sc32 >= m32 - (2 * e32 + 2 * _TIE))
+            sc = (J[near] @ r) * inv[near]
+            loc_max = float(sc.max())
+        else:
+            near, sc, loc_max = np.zeros(0, np.int64), np.zeros(0), -np.inf
         gmax = loc_max if size == 1 else comm.allreduce(loc_max, op=MPI.MAX)
         if not gmax > 0:
             status = "stagnated"
             break
         thr = gmax - _TIE * abs(gmax)
-        cand = np.flatnonzero(sc >= thr)
+        cand = near[sc >= thr]
         big = np.iinfo(np.int64).max
         key = int(ids[cand].min()) * size + rank if cand.size else big
         if size > 1:

@@ -75,18 +75,30 @@ def _check(U, ids, nc, comm):
 
 
 def euclidean_orthonormal(U, comm):
-    """``(V, T)`` with ``V = U T`` orthonormal in the Euclidean product of all rows (numerically null
-    directions dropped). Collective."""
-    T = np.eye(U.shape[1])
+    """``(V, T)`` with ``V = U T`` orthonormal in the Euclidean product of all rows. Collective.
+
+    Cholesky-QR2 (``T`` upper triangular: the spans of the leading columns are kept, as DEIM needs); a
+    numerically rank-deficient ``U`` falls back to an eigen-decomposition that drops the null directions.
+    """
+    k = U.shape[1]
+    T = np.eye(k)
     V = U
     for _ in range(2):
         C = _allreduce(np.ascontiguousarray(V.T @ V), comm)
-        lam, E = np.linalg.eigh(0.5 * (C + C.T))
-        lam, E = lam[::-1], E[:, ::-1]
-        if not (lam.size and lam[0] > 0):
-            return U[:, :0], T[:, :0]
-        keep = lam > U.shape[1] * 1e2 * np.finfo(float).eps * lam[0]
-        M = E[:, keep] / np.sqrt(lam[keep])
+        C = 0.5 * (C + C.T)
+        try:
+            L = np.linalg.cholesky(C)
+            d = np.diag(L)
+            if d.min() <= 1e-7 * d.max():
+                raise np.linalg.LinAlgError("ill-conditioned")
+            M = np.linalg.inv(L.T)
+        except np.linalg.LinAlgError:
+            lam, E = np.linalg.eigh(C)
+            lam, E = lam[::-1], E[:, ::-1]
+            if not (lam.size and lam[0] > 0):
+                return U[:, :0], T[:, :0]
+            keep = lam > k * 1e2 * np.finfo(float).eps * lam[0]
+            M = E[:, keep] / np.sqrt(lam[keep])
         V, T = V @ M, T @ M
     return V, T
 

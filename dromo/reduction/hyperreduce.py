@@ -3,7 +3,7 @@
 ``hyperreduce(snapshots, output, ...)`` (collective, any rank count):
 
 1. distributed mesh from the snapshots archive; displacement snapshots ``U`` (node, 3) read on the owned
-   nodes; their POD (``u_tol``) — or the basis of a ``dromo pod`` archive (``basis=``);
+   nodes; their POD (``u_tol``; all PODs here use the accurate TSQR path) — or the basis of a ``dromo pod`` archive (``basis=``);
 2. mode strains ``ε(ψ_j)`` at the integration points; the stress snapshots ``S`` (ip, 6 Mandel) —
    optionally compressed first by a weighted POD (``stress_tol``: the integrand uses the stress modes
    scaled by their singular values, which spans the same functions with far fewer columns);
@@ -22,7 +22,7 @@
    ``/rom/points`` attrs: tol, error, variant, n_ecm_points, n_basis, converged, n_ranks;
    for every dual field ``F``: the field ``dual_F`` (ip modes, :func:`write_basis`) and
    ``/rom/dual/F/restricted`` (n · nc, k_F) the modes at the reduced points (point-major), attrs
-   n_components, condition, lebesgue, qdeim_ids (attribute ``qdeim_points``).
+   n_components, condition, lebesgue, n_modes; ``/rom/dual/F/qdeim_points`` the QDEIM point ids.
 """
 import os
 
@@ -98,7 +98,7 @@ def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_fi
 
     # 1. displacement basis
     if basis is None:
-        ub = pod(U, comm=comm, tol=u_tol, max_modes=u_max_modes, inner_name="euclid")
+        ub = pod(U, comm=comm, tol=u_tol, max_modes=u_max_modes, inner_name="euclid", method="svd")
     else:
         with Archive.open(basis, comm) as bar:
             src = bar.field_source(u_field, redistributor=dm.redistributor("node"))
@@ -115,7 +115,7 @@ def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_fi
     # 2-3. integrand and ECM
     if stress_tol is not None:
         sb = pod(S.reshape(dm.n_ip_local * 6, -1), comm=comm, tol=stress_tol, inner=np.repeat(w, 6),
-                 inner_name="quadrature")
+                 inner_name="quadrature", method="svd")
         Sx = (sb.modes * sb.singular_values[None, :sb.n_kept]).reshape(dm.n_ip_local, 6, -1)
     else:
         Sx = S
@@ -133,7 +133,8 @@ def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_fi
     dual_out = {}
     for f, (X, nc, info) in duals.items():
         wf = np.repeat(w, nc)
-        db = pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=wf, inner_name="quadrature")
+        db = pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=wf, inner_name="quadrature",
+                 method="svd")
         qs = qdeim(db.modes, ids, comm, nc)
         rq = rq.with_points(qs.ids, qs.ranks)
         dual_out[f] = (db, qs, nc, info)

@@ -147,3 +147,23 @@ def test_xdmf_sidecar_references_existing_datasets(tmp_path):
                 assert tuple(int(d) for d in item.get("Dimensions").split()) == f[dset].shape
     names = {a.get("Name") for a in tree.iter("Attribute")}
     assert "U" in names
+
+
+@pytest.mark.mpi
+def test_fields_with_fewer_items_than_ranks(shared_tmp, comm):
+    """A rank with no item of a field still takes part in the collective writes and reads."""
+    path = str(shared_tmp / "tiny.h5")
+    with Archive.create(path, comm) as ar:
+        ar.write_mesh(box_mesh(1, 1, 1))
+        ar.create_field("g", "global", 2)
+        from dromo.parallel import partition_range
+        s, e = partition_range(1, comm)
+        for k in range(3):
+            ar.append_step("g", np.full((e - s, 2), float(k)), k)
+        ar.write_field("two", "global", np.ones((4, e - s, 1)), times=np.arange(4.0))
+    with Archive.open(path, comm) as ar:
+        block = ar.read_steps("g", slice(0, 3))
+        assert block.shape == (3, e - s, 2)
+        if e > s:
+            assert np.array_equal(block[:, 0, 0], [0.0, 1.0, 2.0])
+        assert ar.field_info("two")["n_steps"] == 4

@@ -1,0 +1,71 @@
+"""``dromo import``: results of external FE codes into a dromo archive (run under ``mpirun``).
+
+* ``dromo import calculix DECK.inp RESULTS.frd [--dat RESULTS.dat] -o SNAPSHOTS.h5``
+  mesh and sets from the deck, every increment of the ``.frd`` (DISP -> U, STRESS -> S_nodal,
+  TOSTRAIN -> E_nodal, SDV -> SDV_nodal, ...), integration-point values of ``*EL PRINT`` from the
+  ``.dat`` (S, E, SDV, ...); tensors converted to Mandel. ``RESULTS.frd`` may be ``-`` to import the
+  ``.dat`` only.
+* ``dromo import meshio MESH [SERIES ...] -o SNAPSHOTS.h5``  a mesh (Gmsh, VTU, XDMF, .inp, MED) and
+  nodal/cell time series (XDMF time series, PVD collections, single VTU/XDMF files); ``MESH`` may be
+  ``-`` to take the mesh from the first series.
+
+Rank 0 reads the files one increment at a time; each increment is scattered to the ranks and written
+collectively (:func:`dromo.io.adapters.import_results`). The archive is written atomically.
+"""
+import json
+
+from mpi4py import MPI
+
+
+def _run(args, make_reader):
+    from ..io.adapters import import_results
+    comm = MPI.COMM_WORLD
+    reader = make_reader() if comm.rank == 0 else None
+    written = import_results(reader, args.output, comm)
+    if comm.rank == 0:
+        if args.json:
+            print(json.dumps({"output": args.output, "fields": written}))
+        else:
+            print(f"wrote {args.output}: " + ", ".join(f"{n} ({c} steps)" for n, c in written.items()))
+    return 0
+
+
+def _calculix(args):
+    from ..io.adapters.calculix import CalculixReader
+    frd = None if args.frd == "-" else args.frd
+    return _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
+                                             units=args.units, stress_units=args.stress_units,
+                                             allow_incomplete=args.allow_incomplete))
+
+
+def _meshio(args):
+    from ..io.adapters.meshio_series import MeshioSeriesReader
+    mesh = None if args.mesh == "-" else args.mesh
+    return _run(args, lambda: MeshioSeriesReader(mesh, args.series, fields=args.fields,
+                                                 times=args.times))
+
+
+def register(sub):
+    p = sub.add_parser("import", help="import results of external FE codes (CalculiX, meshio formats)")
+    s = p.add_subparsers(dest="import_command", metavar="FORMAT")
+    s.required = True
+    c = s.add_parser("calculix", help="CalculiX deck + .frd (+ .dat *EL PRINT)")
+    c.add_argument("deck", help="the .inp deck (mesh and sets)")
+    c.add_argument("frd", help="the .frd result file, or - for none")
+    c.add_argument("--dat", default=None, help="the .dat file with *EL PRINT integration-point values")
+    c.add_argument("--units", default="", help="length units (stored with U)")
+    c.add_argument("--stress-units", default="", help="stress units (stored with S_nodal)")
+    c.add_argument("--allow-incomplete", action="store_true",
+                   help="accept a .frd without its end record (ccx stopped early): import its "
+                        "complete blocks")
+    c.set_defaults(func=_calculix)
+    m = s.add_parser("meshio", help="mesh + XDMF time series / PVD / VTU files through meshio")
+    m.add_argument("mesh", help="mesh file, or - to take it from the first series")
+    m.add_argument("series", nargs="*", help="result files (XDMF time series, .pvd, .vtu, ...)")
+    m.add_argument("--times", type=float, nargs="+", default=None,
+                   help="times of the single-file results (default 0, 1, ...)")
+    m.set_defaults(func=_meshio)
+    for q in (c, m):
+        q.add_argument("-o", "--output", required=True, help="the dromo archive to write (.h5)")
+        q.add_argument("--fields", nargs="+", default=None, help="archive field names to import")
+        q.add_argument("--json", action="store_true", help="print one JSON line")

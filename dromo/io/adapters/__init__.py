@@ -1,0 +1,371 @@
+"""Import adapters: the results of external FE codes into a dromo archive, in parallel.
+
+Supporting a new FE code means writing **one class**, a :class:`ResultReader`; everything else
+(partition of the items over the ranks, scatter, collective writes, atomic archive, error handling)
+is done by :func:`import_results`.
+
+The converter interface
+-----------------------
+::
+
+    from dromo.io.adapters import ResultReader, FieldSpec, Step, register_reader
+
+    @register_reader("mycode")
+    class MyCodeReader(ResultReader):
+        def __init__(self, mesh_path, results_path):
+            self.source = results_path                 # named in messages and in the archive
+            ...
+        def mesh(self):                                # -> dromo.mesh.meshdata.MeshData
+            ...
+        def fields(self):                              # -> list of FieldSpec, before the first step
+            return [FieldSpec("U", "node", ["ux", "uy", "uz"], units="mm")]
+        def steps(self):                               # -> iterator of Step, one increment at a time
+            for t, u in ...:
+                yield Step(time=t, values={"U": u})    # (n_items, n_components) float64
+
+    import_results(MyCodeReader(...), "snapshots.h5", comm)   # under mpirun: every rank calls it
+
+Contract of a reader (its methods are called on rank 0 only; construct it on rank 0, pass ``None``
+on the other ranks):
+
+* :meth:`ResultReader.mesh` returns the mesh as a :class:`~dromo.mesh.meshdata.MeshData` with the
+  external node/element ids (``node_ids``, ``CellBlock.ids``) and sets. Element types dromo lacks
+  raise :class:`~dromo.errors.InputError`.
+* :meth:`ResultReader.fields` declares every field any step may carry (:class:`FieldSpec`: name,
+  location ``"node" | "ip" | "cell" | "global"``, component names, units, description, attributes).
+* :meth:`ResultReader.steps` yields :class:`Step` objects **lazily** (a generator: one increment in
+  memory at a time). ``Step.values`` maps field names to arrays ``(n_items, n_components)`` in dromo's
+  **natural numbering**: node rows in ``mesh.points`` order, cell rows in natural cell order
+  (concatenated blocks), integration-point rows cell by cell in natural cell order and point by
+  point in the rule's order (:mod:`dromo.mesh.quadrature`, CalculiX's order). A step may carry a
+  subset of the fields (each field keeps its own time series). Helpers: :class:`NodeIndex` (external
+  node id -> natural index) and :class:`IpIndex` ((element id, point number) -> natural ip index).
+* Symmetric tensors must already be Mandel vectors (``xx, yy, zz, xy, xz, yz``, shears × √2;
+  :mod:`dromo.materials.tensors`); state variables and other fields are stored as the code wrote them.
+* Errors raise :class:`~dromo.errors.InputError` naming the file and the line or record.
+* Optional: ``parameter_names`` (a tuple; then ``Step.parameters`` has that length), ``attrs()``
+  (provenance attributes for the archive root), ``close()``.
+
+:func:`import_results` broadcasts the mesh and the field list, writes the mesh, then streams: rank 0
+pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
+(``partition_range(n_items, comm)``) to the ranks, and every rank writes its block collectively with
+:meth:`~dromo.io.archive.Archive.append_step`. Memory per rank: one increment on rank 0, one block
+elsewhere. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
+record) is raised on every rank and no archive is left behind (atomic write).
+
+Readers shipped: ``calculix`` (:mod:`.calculix`: deck + ``.frd`` + ``.dat`` ``*EL PRINT``) and
+``meshio`` (:mod:`.meshio_series`: XDMF time series, PVD/VTU series, single meshio files).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+from mpi4py import MPI
+
+from ...errors import InputError
+from ...parallel import collective, get_logger, raise_collectively
+
+__all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
+           "import_results", "NodeIndex", "IpIndex", "n_items_of"]
+
+log = get_logger("dromo.import")
+
+
+@dataclass
+class FieldSpec:
+    """A field a reader produces: archive name, location, component names, units, description."""
+
+    name: str
+    location: str
+    components: Sequence[str]
+    units: str = ""
+    description: str = ""
+    attrs: Dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_components(self) -> int:
+        return len(self.components)
+
+
+@dataclass
+class Step:
+    """One increment: time, {field name: (n_items, n_components) array, natural numbering}.
+
+    ``info`` holds small per-step provenance numbers (e.g. ``{"step": 1, "increment": 3}``); every
+    key becomes an attribute ``source_<key>`` (one entry per stored step) of the fields of the step.
+    """
+
+    time: float
+    values: Dict[str, np.ndarray]
+    parameters: Sequence[float] = ()
+    info: Dict[str, float] = field(default_factory=dict)
+
+
+class ResultReader:
+    """Base class of the converters (see the module docstring for the contract)."""
+
+    #: registry name (set by :func:`register_reader`)
+    name = ""
+    #: names of the per-step parameters (``Step.parameters``)
+    parameter_names: Sequence[str] = ()
+    #: the file named in messages
+    source = ""
+
+    def mesh(self):
+        raise NotImplementedError
+
+    def fields(self) -> List[FieldSpec]:
+        raise NotImplementedError
+
+    def steps(self) -> Iterator[Step]:
+        raise NotImplementedError
+
+    def attrs(self) -> Dict[str, object]:
+        """Attributes written on the archive root (provenance)."""
+        return {"provenance": f"dromo import {self.name} {self.source}".strip()}
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+#: name -> "module:Class" or class
+READERS: Dict[str, object] = {
+    "calculix": "dromo.io.adapters.calculix:CalculixReader",
+    "meshio": "dromo.io.adapters.meshio_series:MeshioSeriesReader",
+}
+
+
+def register_reader(name):
+    """Class decorator: make a reader available as ``get_reader(name)``."""
+    def deco(cls):
+        cls.name = name
+        READERS[name] = cls
+        return cls
+    return deco
+
+
+def get_reader(name):
+    """The reader class registered under ``name``."""
+    if name not in READERS:
+        raise InputError(f"unknown result reader {name!r} (known: {', '.join(sorted(READERS))})")
+    ref = READERS[name]
+    if isinstance(ref, str):
+        mod, cls = ref.split(":")
+        ref = getattr(importlib.import_module(mod), cls)
+        READERS[name] = ref
+    return ref
+
+
+# ------------------------------------------------------------------------------ numbering helpers
+
+def n_items_of(mesh, location):
+    """Number of nodes / cells / integration points of a mesh (``"global"``: 1)."""
+    if location == "node":
+        return mesh.n_nodes
+    if location == "cell":
+        return mesh.n_cells
+    if location == "ip":
+        from ...mesh.quadrature import element_rule
+        return int(sum(len(b.cells) * len(element_rule(b.type, b.rule).weights) for b in mesh.blocks))
+    if location == "global":
+        return 1
+    raise InputError(f"unknown field location {location!r} (node, ip, cell, global)")
+
+
+class NodeIndex:
+    """External node id -> natural node index (position in ``mesh.points``)."""
+
+    def __init__(self, node_ids):
+        node_ids = np.asarray(node_ids, dtype=np.int64)
+        self.order = np.argsort(node_ids, kind="stable")
+        self.sorted = node_ids[self.order]
+        self.n = len(node_ids)
+
+    def __call__(self, ids, where="", what="node"):
+        """Natural indices of ``ids``; InputError naming ``where`` and the first unknown id."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.n == 0:
+            raise InputError(f"{where}: {what} {ids[0]} is not in the mesh (empty mesh)")
+        pos = np.minimum(np.searchsorted(self.sorted, ids), self.n - 1)
+        ok = self.sorted[pos] == ids
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise InputError(f"{where}: {what} {ids[i]} (record {i + 1}) is not in the mesh "
+                             f"(results of another mesh?)")
+        return self.order[pos]
+
+
+class IpIndex:
+    """(external element id, 1-based integration point number) -> natural integration point index."""
+
+    def __init__(self, mesh):
+        from ...mesh.quadrature import element_rule
+        nqp = np.concatenate([np.full(len(b.cells), len(element_rule(b.type, b.rule).weights), np.int64)
+                              for b in mesh.blocks]) if mesh.blocks else np.zeros(0, np.int64)
+        self.n_qp = nqp
+        self.offset = np.concatenate([[0], np.cumsum(nqp)]).astype(np.int64)
+        self.cells = NodeIndex(mesh.cell_ids)
+        self.n = int(self.offset[-1])
+
+    def __call__(self, elem_ids, points, where=""):
+        c = self.cells(elem_ids, where, "element")
+        points = np.asarray(points, dtype=np.int64)
+        bad = (points < 1) | (points > self.n_qp[c])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{where}: element {np.asarray(elem_ids)[i]} has {self.n_qp[c[i]]} "
+                             f"integration points, got point {points[i]} (record {i + 1})")
+        return self.offset[c] + points - 1
+
+
+def check_coverage(rows, n, where, what):
+    """InputError unless ``rows`` covers ``range(n)`` exactly once."""
+    rows = np.asarray(rows, dtype=np.int64)
+    counts = np.bincount(rows, minlength=n)
+    if len(rows) == n and counts.max(initial=1) == 1:
+        return
+    missing = np.flatnonzero(counts == 0)
+    twice = np.flatnonzero(counts > 1)
+    msg = f"{where}: {len(rows)} {what} records for {n} {what}s"
+    if missing.size:
+        msg += f", {missing.size} missing"
+    if twice.size:
+        msg += f", {twice.size} given more than once"
+    raise InputError(msg + " (results do not match the mesh)")
+
+
+# ------------------------------------------------------------------------------ the generic import
+
+def _block_sizes(n, size):
+    base, extra = divmod(int(n), size)
+    return np.array([base + (1 if r < extra else 0) for r in range(size)], dtype=np.int64)
+
+
+def _scatter(full, n, C, comm):
+    """Rank 0's (n, C) natural array -> this rank's natural block (partition_range)."""
+    if comm.size == 1:
+        return full
+    sizes = _block_sizes(n, comm.size)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    r = comm.rank
+    if r == 0:
+        full = np.ascontiguousarray(full, dtype=np.float64)
+        comm.Scatterv([full, (sizes * C).tolist(), (starts * C).tolist(), MPI.DOUBLE], MPI.IN_PLACE,
+                      root=0)
+        return full[: sizes[0]]
+    buf = np.empty((int(sizes[r]), C), dtype=np.float64)
+    comm.Scatterv(None, buf, root=0)
+    return buf
+
+
+def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=None):
+    """Write ``reader``'s mesh and results into a new dromo archive ``out_path`` (collective).
+
+    ``reader`` is used on rank 0 only (other ranks may pass ``None``). Returns, on every rank, a
+    dict ``{field name: number of steps written}``. Raises (on every rank) a
+    :class:`~dromo.errors.CollectiveInputError` naming the file and the record on bad input; the
+    archive is then not created.
+    """
+    from ..archive import Archive
+    comm = comm or MPI.COMM_WORLD
+    root = comm.rank == 0
+    head = None
+    try:
+        with collective(comm):
+            if root:
+                if reader is None:
+                    raise InputError("import_results: no reader on rank 0")
+                mesh = reader.mesh()
+                specs = list(reader.fields())
+                names = [s.name for s in specs]
+                if len(set(names)) != len(names):
+                    raise InputError(f"{reader.source}: reader declares duplicate field names {names}")
+                for s in specs:
+                    n_items_of(mesh, s.location)
+                head = (mesh, specs, tuple(reader.parameter_names), dict(reader.attrs()),
+                        str(reader.source))
+        mesh, specs, pnames, rattrs, source = comm.bcast(head, root=0)
+        head = None
+        rattrs.update(attrs or {})
+        if pnames:
+            rattrs["parameter_names"] = list(pnames)
+        P = len(pnames)
+        n_items = {s.name: n_items_of(mesh, s.location) for s in specs}
+        spec_of = {s.name: s for s in specs}
+        written = {s.name: 0 for s in specs}
+        infos = {s.name: {} for s in specs}
+        with Archive.create(out_path, comm, attrs=rattrs) as ar:
+            ar.write_mesh(mesh)
+            for s in specs:
+                ar.create_field(s.name, s.location, s.n_components, n_items=n_items[s.name],
+                                components=list(s.components), units=s.units,
+                                description=s.description, n_parameters=P,
+                                attrs=dict(s.attrs, source=source))
+            it = reader.steps() if root else None
+            k = 0
+            while True:
+                step, exc, header = None, None, None
+                if root:
+                    try:
+                        step = next(it, None)
+                        if step is not None:
+                            header = _check_step(step, spec_of, n_items, P, source, k)
+                    except Exception as e:  # noqa: BLE001 - raised collectively below
+                        exc = e
+                raise_collectively(exc, comm)
+                header = comm.bcast(header, root=0)
+                if header is None:
+                    break
+                time, params, present, info = header
+                for name in present:
+                    full = step.values[name] if root else None
+                    block = _scatter(full, n_items[name], spec_of[name].n_components, comm)
+                    ar.append_step(name, block, time, params)
+                    written[name] += 1
+                    for key, v in info.items():
+                        infos[name].setdefault(key, []).append(v)
+                step = full = block = None
+                k += 1
+                if root and (k % 10 == 0):
+                    log.info("import: %d steps (time %g)", k, time)
+            for name, d in infos.items():
+                g = ar.h5["fields"][name]
+                for key, vals in d.items():
+                    g.attrs[f"source_{key}"] = np.asarray(vals)
+    finally:
+        if root and reader is not None:
+            reader.close()
+    if root:
+        log.info("wrote %s: %s", out_path, ", ".join(f"{n} ({c} steps)" for n, c in written.items()))
+    return written
+
+
+def _check_step(step, spec_of, n_items, P, source, k):
+    unknown = [n for n in step.values if n not in spec_of]
+    if unknown:
+        raise InputError(f"{source}: step {k + 1} carries undeclared fields {unknown}")
+    params = tuple(float(p) for p in step.parameters)
+    if len(params) != P:
+        raise InputError(f"{source}: step {k + 1} has {len(params)} parameters, expected {P}")
+    present = [n for n in spec_of if n in step.values]
+    for n in present:
+        v = step.values[n]
+        shape = (n_items[n], spec_of[n].n_components)
+        if getattr(v, "shape", None) != shape or v.dtype != np.float64:
+            v = np.asarray(v, dtype=np.float64)
+            if v.size != shape[0] * shape[1]:
+                raise InputError(f"{source}: step {k + 1} (time {step.time:g}): field {n} has shape "
+                                 f"{v.shape}, expected {shape}")
+            step.values[n] = np.ascontiguousarray(v.reshape(shape))
+    info = {str(a): float(b) for a, b in (step.info or {}).items()}
+    return float(step.time), params, present, info

@@ -1,0 +1,672 @@
+"""CalculiX results: the deck (``.inp``), the ``.frd`` result file and ``*EL PRINT`` blocks of the ``.dat``.
+
+:class:`CalculixReader` (registered as ``"calculix"``) reads
+
+* the mesh and sets from the deck (:func:`dromo.mesh.readers.read_inp`: ``*NODE``, ``*ELEMENT``
+  C3D4/C3D10/C3D8/C3D8R/C3D20/C3D20R/C3D6, ``*NSET``, ``*ELSET``, ``*SURFACE``, ``*INCLUDE``);
+* every increment of the ``.frd`` (:class:`FrdFile`, ASCII; CalculiX 2.20 writes ASCII only), its
+  nodal result blocks (``100CL``) and their times;
+* integration-point values of ``*EL PRINT`` from the ``.dat`` (:mod:`.calculix_dat`), if given.
+
+Archive fields and conventions
+------------------------------
+=============  =========  ====================================================================
+``.frd`` block  field      conversion
+=============  =========  ====================================================================
+DISP           U (node)   components x, y, z
+STRESS         S_nodal    nodal (extrapolated, averaged by ccx) stress; ``.frd`` order xx, yy, zz,
+                          xy, yz, zx with tensor shears -> Mandel xx, yy, zz, xy, xz, yz (×√2)
+TOSTRAIN       E_nodal    total strain, same conversion (ccx writes tensor shears ε_ij, checked)
+MESTRAIN       ME_nodal   mechanical strain, same conversion
+SDV            SDV_nodal  state variables, as written (SDV1..SDVn)
+FORC           RF         nodal forces x, y, z
+PE             PEEQ_nodal equivalent plastic strain
+NDTEMP         T          nodal temperature
+other          its name   components as written (generic: any tensor block with six ``-5``
+                          components (ictype 4) is converted to Mandel using its (i, j) indices)
+=============  =========  ====================================================================
+
+``ERROR`` blocks are skipped. ``.dat`` fields (integration points): ``S``, ``E``, ``ME`` (Mandel, from
+the ``.dat`` order xx, yy, zz, xy, xz, yz with tensor shears), ``SDV`` (as written), ``PEEQ`` ...
+(see :mod:`.calculix_dat`). ``.frd`` values have the file's precision (5 digits, from float32); the
+``.dat`` has 7 digits. Increments of the ``.frd`` and the ``.dat`` are matched by time (relative
+tolerance 1e-5; the ``.dat`` time, with more digits, is the one stored); each field keeps its own
+time series, so different output frequencies are fine. Per-step attributes ``source_step``,
+``source_increment`` (CalculiX step and increment numbers) are stored with each ``.frd`` field.
+
+Nodal records map to dromo's nodes by their external id; the ``.frd`` node block must hold exactly the
+deck's (element-referenced) nodes, and every result block must cover every node once, or an
+:class:`~dromo.errors.InputError` names the file and line.
+
+Speed: a result block is read in chunks of records of fixed width; the numbers are converted by numpy
+(``S12 -> float64``, exact decimal conversion) on whole chunks, never per value in Python. A header
+pass (seeking over the data) runs first, so a truncated file fails before anything is written.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from ...errors import InputError
+from ...parallel import get_logger
+from . import FieldSpec, NodeIndex, ResultReader, Step, check_coverage, register_reader
+
+log = get_logger("dromo.import")
+
+MANDEL = ["xx", "yy", "zz", "xy", "xz", "yz"]
+SQ2 = np.sqrt(2.0)
+_SLOT = {(1, 1): 0, (2, 2): 1, (3, 3): 2, (1, 2): 3, (1, 3): 4, (2, 3): 5}
+
+#: .frd block name -> (archive field, description, units key)
+FRD_FIELDS = {
+    "DISP": ("U", "displacement"),
+    "STRESS": ("S_nodal", "stress extrapolated to the nodes by CalculiX (Mandel)"),
+    "TOSTRAIN": ("E_nodal", "total strain extrapolated to the nodes by CalculiX (Mandel)"),
+    "MESTRAIN": ("ME_nodal", "mechanical strain extrapolated to the nodes by CalculiX (Mandel)"),
+    "SDV": ("SDV_nodal", "state variables extrapolated to the nodes by CalculiX"),
+    "FORC": ("RF", "nodal forces"),
+    "PE": ("PEEQ_nodal", "equivalent plastic strain extrapolated to the nodes"),
+    "NDTEMP": ("T", "nodal temperature"),
+}
+FRD_SKIP = {"ERROR", "ERRORI"}
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass
+class FrdBlock:
+    """Header of one nodal result block (``100CL``) of a ``.frd`` file."""
+
+    name: str
+    comps: list            # [(name, ictype, ind1, ind2)] of the stored components, file order
+    n_records: int
+    time: float
+    step: int
+    increment: int
+    numstp: int
+    header_line: int       # line number of the 100CL record
+    data_line: int         # line number of the first data line
+    data_offset: int       # byte offset of the first data line
+    id_width: int
+    uniform: bool = True   # fixed-width records (fast path)
+    rec_len: int = 0
+    line_lens: list = field(default_factory=list)
+
+    @property
+    def n_values(self):
+        return len(self.comps)
+
+    @property
+    def lines_per_record(self):
+        return len(self.line_lens)
+
+
+def _layout(nvals, id_width, nl):
+    """Lengths of the lines of one record (6 values per line)."""
+    per = [min(6, nvals - 6 * j) for j in range(max(1, -(-nvals // 6)))]
+    return [3 + id_width + 12 * m + nl for m in per], per
+
+
+class FrdFile:
+    """A CalculiX ``.frd`` (ASCII) file: header scan on construction, streamed block reads.
+
+    Attributes: ``node_ids`` (ids of the node block ``2C``), ``blocks`` (list of :class:`FrdBlock`),
+    ``increments`` (list of lists of block indices, one per increment, in file order).
+    """
+
+    def __init__(self, path, allow_incomplete=False):
+        self.path = os.fspath(path)
+        self.allow_incomplete = allow_incomplete
+        if not os.path.isfile(self.path):
+            raise InputError(f"{self.path}: .frd file not found")
+        self.size = os.path.getsize(self.path)
+        self.node_ids = None
+        self.node_line = 0
+        self.blocks: List[FrdBlock] = []
+        self.increments: List[List[int]] = []
+        with open(self.path, "rb") as f:
+            first = f.readline()
+            if not first:
+                raise InputError(f"{self.path}: empty .frd file")
+            self.nl = 2 if first.endswith(b"\r\n") else 1
+            f.seek(0)
+            self._scan(f)
+
+    # ------------------------------------------------------------------ header pass
+    def _where(self, line_no):
+        return f"{self.path}:{line_no}"
+
+    def _scan(self, f):
+        no = 0
+        step = inc = 0
+        end = False
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            no += 1
+            if not line.endswith(b"\n"):
+                raise InputError(f"{self._where(no)}: the file ends inside a line (truncated .frd file)")
+            key = line[:5].strip()
+            if key == b"1":
+                if line[5:10] == b"PSTEP":
+                    t = line.split()
+                    try:
+                        inc, step = int(t[2]), int(t[3])
+                    except (IndexError, ValueError):
+                        raise InputError(f"{self._where(no)}: bad 1PSTEP record {line!r}") from None
+                continue
+            if key == b"2":
+                no = self._node_block(f, line, no)
+            elif key == b"3":
+                no = self._skip_to_end(f, no, "element block 3C")
+            elif key == b"100":
+                no = self._result_block(f, line, no, step, inc)
+            elif key == b"9999":
+                end = True
+                break
+            elif not line.strip():
+                continue
+            else:
+                raise InputError(f"{self._where(no)}: unexpected record {line[:20]!r} "
+                                 f"(not a CalculiX ASCII .frd file, or corrupted)")
+        if not end and self.allow_incomplete and self.node_ids is not None:
+            log.warning("%s: no end record 9999 (ccx stopped early?): importing the %d complete "
+                        "result blocks", self.path, len(self.blocks))
+        elif not end:
+            raise InputError(f"{self._where(no)}: the .frd file ends without its end record 9999 "
+                             f"(truncated: ccx killed or still running? allow_incomplete / "
+                             f"--allow-incomplete imports its complete blocks)")
+        if self.node_ids is None:
+            raise InputError(f"{self.path}: no node block (2C) in the .frd file")
+        # group the result blocks into increments: a new increment when (numstp, time) changes
+        prev = None
+        for i, b in enumerate(self.blocks):
+            key = (b.numstp, b.time, b.step)
+            if key != prev:
+                self.increments.append([])
+                prev = key
+            self.increments[-1].append(i)
+
+    def _skip_to_end(self, f, no, what):
+        """Seek past the next line starting with `` -3`` (chunked search); returns the line number."""
+        start, pos, carry = no, f.tell(), b"\n"
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                raise InputError(f"{self._where(start)}: {what} has no end record -3 "
+                                 f"(truncated .frd file, ends at line {no})")
+            buf = carry + chunk
+            k = buf.find(b"\n -3")
+            if k >= 0:
+                no += buf.count(b"\n", len(carry), k + 1) + 1
+                end = buf.find(b"\n", k + 1)
+                if end < 0:
+                    f.seek(pos + len(chunk))
+                    rest = f.readline()
+                    if not rest.endswith(b"\n"):
+                        raise InputError(f"{self._where(no)}: the file ends inside a line "
+                                         f"(truncated .frd file)")
+                    return no
+                f.seek(pos - len(carry) + end + 1)
+                return no
+            no += chunk.count(b"\n")
+            pos += len(chunk)
+            carry = chunk[-3:]
+
+    def _skip_to_end_lines(self, f, no, what):
+        start = no
+        while True:
+            line = f.readline()
+            if not line:
+                raise InputError(f"{self._where(start)}: {what} has no end record -3 "
+                                 f"(truncated .frd file, ends at line {no})")
+            no += 1
+            if line.startswith(b" -3"):
+                return no
+
+    @staticmethod
+    def _int(s, default=None):
+        try:
+            return int(s)
+        except ValueError:
+            return default
+
+    def _node_block(self, f, line, no):
+        t = line.split()
+        n = self._int(t[1]) if len(t) > 1 else None
+        fmt = self._int(t[-1]) if len(t) > 2 else 1
+        if n is None:
+            raise InputError(f"{self._where(no)}: bad node block header {line!r}")
+        if fmt not in (0, 1):
+            raise InputError(f"{self._where(no)}: binary .frd (format {fmt}) is not supported: "
+                             f"write ASCII output (CalculiX's default)")
+        idw = 10 if fmt == 1 else 5
+        blk = FrdBlock("COORD", [("x", 1, 1, 0), ("y", 1, 2, 0), ("z", 1, 3, 0)], n, 0.0, 0, 0, 0,
+                       no, no + 1, f.tell(), idw)
+        no = self._measure(f, blk, no)
+        ids = []
+        for chunk_ids, _vals in self.read_block(blk, values=False):
+            ids.append(chunk_ids)
+        self.node_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        self.node_line = blk.header_line
+        f.seek(blk.data_offset + (blk.rec_len * n if blk.uniform else 0))
+        if not blk.uniform:
+            return self._skip_to_end(f, blk.data_line - 1, "node block 2C")
+        f.readline()
+        return no
+
+    def _result_block(self, f, line, no, step, inc):
+        head_no = no
+        try:
+            if len(line.rstrip(b"\r\n")) >= 75:
+                time = float(line[12:24])
+                n = int(line[24:36])
+                numstp = int(line[58:63])
+                fmt = int(line[73:75])
+            else:
+                raise ValueError
+        except ValueError:
+            t = line.split()
+            try:
+                time, n, numstp, fmt = float(t[2]), int(t[3]), int(t[-2]), int(t[-1])
+            except (IndexError, ValueError):
+                raise InputError(f"{self._where(no)}: bad result header (100C) {line!r}") from None
+        if fmt not in (0, 1):
+            raise InputError(f"{self._where(no)}: binary .frd (format {fmt}) is not supported: "
+                             f"write ASCII output (CalculiX's default)")
+        h4 = f.readline()
+        no += 1
+        if not h4.startswith(b" -4"):
+            raise InputError(f"{self._where(no)}: expected the -4 record after 100C, got {h4[:30]!r}"
+                             + (" (truncated file)" if not h4 else ""))
+        name = h4[5:13].decode(errors="replace").strip()
+        ncomp = self._int(h4[13:18])
+        irtype = self._int(h4[18:23], 1)
+        if ncomp is None:
+            raise InputError(f"{self._where(no)}: bad -4 record {h4!r}")
+        comps = []
+        for _ in range(ncomp):
+            h5 = f.readline()
+            no += 1
+            if not h5.startswith(b" -5"):
+                raise InputError(f"{self._where(no)}: expected a -5 record of block {name}, got "
+                                 f"{h5[:30]!r}" + (" (truncated file)" if not h5 else ""))
+            cname = h5[5:13].decode(errors="replace").strip()
+            vals = [self._int(h5[13 + 5 * k: 18 + 5 * k], 0) for k in range(5)]
+            _menu, ictype, i1, i2, iexist = vals
+            if iexist == 1:        # computed by the post-processor (e.g. ALL), not stored
+                continue
+            comps.append((cname, ictype, i1, i2))
+        idw = 10 if fmt == 1 else 5
+        blk = FrdBlock(name, comps, n, time, step, inc, numstp, head_no, no + 1, f.tell(), idw)
+        if irtype not in (1, None) or not comps:
+            blk.uniform = False
+            log.warning("%s: block %s (result type %s) is not nodal data; skipped",
+                        self._where(head_no), name, irtype)
+            return self._skip_to_end(f, no, f"block {name}")
+        no = self._measure(f, blk, no)
+        self.blocks.append(blk)
+        return no
+
+    def _measure(self, f, blk, no):
+        """Set the record layout, seek over the data and check the -3 end; returns the line number."""
+        lens, _per = _layout(blk.n_values, blk.id_width, self.nl)
+        blk.line_lens = lens
+        blk.rec_len = sum(lens)
+        end = blk.data_offset + blk.rec_len * blk.n_records
+        where = (f"{self._where(blk.header_line)}: block {blk.name} (time {blk.time:g}) declares "
+                 f"{blk.n_records} records")
+        if end > self.size:
+            raise InputError(f"{where} but the file ends before them (truncated .frd file)")
+        f.seek(end)
+        tail = f.readline()
+        if tail.startswith(b" -3"):
+            return no + blk.n_records * len(lens) + 1
+        # not fixed-width: scan the lines (slow path)
+        blk.uniform = False
+        f.seek(blk.data_offset)
+        count = 0
+        while True:
+            line = f.readline()
+            if not line:
+                raise InputError(f"{where}: no end record -3 (truncated .frd file)")
+            if line.startswith(b" -3"):
+                break
+            if line.startswith(b" -1"):
+                count += 1
+            elif not line.startswith(b" -2"):
+                raise InputError(f"{self._where(blk.data_line)}: unexpected line in block "
+                                 f"{blk.name}: {line[:30]!r}")
+        if count != blk.n_records:
+            raise InputError(f"{where}, found {count}")
+        return no + 1  # line numbers are approximate after a non-uniform block
+
+    # ------------------------------------------------------------------ data
+    def read_block(self, blk, values=True, chunk_bytes=CHUNK_BYTES):
+        """Yield ``(ids (k,) int64, values (k, n_values) float64)`` chunks of a block, file order."""
+        if not blk.uniform:
+            yield self._read_slow(blk, values)
+            return
+        lens, per = _layout(blk.n_values, blk.id_width, self.nl)
+        R = blk.rec_len
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        cols = np.concatenate([s + 3 + blk.id_width + np.arange(12 * m) for s, m in zip(starts, per)])
+        nl_cols = (starts + np.array(lens) - 1)
+        per_chunk = max(1, chunk_bytes // R)
+        with open(self.path, "rb") as f:
+            f.seek(blk.data_offset)
+            done = 0
+            while done < blk.n_records:
+                k = min(per_chunk, blk.n_records - done)
+                buf = f.read(k * R)
+                if len(buf) != k * R:
+                    raise InputError(f"{self._where(blk.data_line + done * len(lens))}: block "
+                                     f"{blk.name}: the file ends inside the data (truncated)")
+                a = np.frombuffer(buf, dtype=np.uint8).reshape(k, R)
+                ok = (a[:, 1] == 45) & (a[:, 2] == 49) & (a[:, nl_cols[-1]] == 10)
+                for s in starts[1:]:
+                    ok &= (a[:, s + 1] == 45) & (a[:, s + 2] == 50)
+                if not ok.all():
+                    r = done + int(np.flatnonzero(~ok)[0])
+                    raise InputError(f"{self._where(blk.data_line + r * len(lens))}: block "
+                                     f"{blk.name}: malformed record (expected ' -1' + "
+                                     f"{len(lens) - 1} continuation line(s))")
+                try:
+                    ids = _decode_int(a[:, 3:3 + blk.id_width])
+                    vals = None
+                    if values:
+                        vals = _decode_e12(a[:, cols].reshape(-1, 12)).reshape(k, -1)
+                except ValueError as exc:
+                    r = done + _first_bad(a, cols, blk.id_width, values)
+                    raise InputError(f"{self._where(blk.data_line + r * len(lens))}: block "
+                                     f"{blk.name}: not a number ({exc})") from None
+                done += k
+                yield ids, vals
+
+    def _read_slow(self, blk, values):
+        ids, rows, cur = [], [], None
+        w = blk.id_width
+        with open(self.path, "rb") as f:
+            f.seek(blk.data_offset)
+            no = blk.data_line - 1
+            while True:
+                line = f.readline()
+                no += 1
+                if not line or line.startswith(b" -3"):
+                    break
+                body = line.rstrip(b"\r\n")
+                try:
+                    if body.startswith(b" -1"):
+                        ids.append(int(body[3:3 + w]))
+                        cur = []
+                        rows.append(cur)
+                    elif cur is None:
+                        raise ValueError("continuation before a record")
+                    data = body[3 + w:]
+                    cur.extend(float(data[i:i + 12]) for i in range(0, len(data), 12)
+                               if data[i:i + 12].strip())
+                except ValueError as exc:
+                    raise InputError(f"{self._where(no)}: block {blk.name}: bad record "
+                                     f"{line[:40]!r} ({exc})") from None
+        bad = [i for i, r in enumerate(rows) if len(r) != blk.n_values]
+        if bad:
+            raise InputError(f"{self.path}: block {blk.name} (time {blk.time:g}): record of node "
+                             f"{ids[bad[0]]} has {len(rows[bad[0]])} values, expected {blk.n_values}")
+        vals = np.array(rows, dtype=np.float64).reshape(len(rows), blk.n_values) if values else None
+        return np.array(ids, dtype=np.int64), vals
+
+
+_P10 = 10.0 ** np.arange(23)          # exact powers of ten (10**22 is the last exact double)
+
+
+def _decode_e12(d):
+    """(m, 12) uint8 fields written by ``%12.5E`` -> (m,) float64, exactly as ``float()`` would.
+
+    ``[sign|space] d . ddddd E [+-] dd``: the value is the integer mantissa (6 digits) times
+    10**(e-5), computed as one correctly rounded multiplication or division by an exact power of ten,
+    so it equals the correctly rounded decimal conversion. Fields of another form (NaN, Inf, three-digit
+    exponents) and exponents beyond the exact powers (|e - 5| > 22: tiny values) go through numpy's
+    string conversion. ValueError on a field that is no number.
+    """
+    m = len(d)
+    if m == 0:
+        return np.zeros(0)
+    t = np.ascontiguousarray(d.T)                       # (12, m): contiguous rows per character
+    rows = [1, 3, 4, 5, 6, 7, 10, 11]
+    g = t[rows] - np.uint8(48)                           # digits 0..9, anything else >= 10 (wraps)
+    gi = g.astype(np.int32)
+    mant = gi[0] * 100000
+    mant += gi[1] * 10000
+    mant += gi[2] * 1000
+    mant += gi[3] * 100
+    mant += gi[4] * 10
+    mant += gi[5]
+    neg_e = t[9] == 45
+    e = gi[6] * 10 + gi[7]
+    e = np.where(neg_e, -e, e) - 5
+    ok = (g < 10).all(axis=0)
+    ok &= (t[2] == 46) & (t[8] == 69) & (neg_e | (t[9] == 43)) & ((t[0] == 32) | (t[0] == 45))
+    ok &= (e >= -22) & (e <= 22)
+    zero = mant == 0
+    ok |= zero & (t[2] == 46) & (t[8] == 69)             # zeros: exact whatever the exponent
+    p = _P10[np.minimum(np.abs(e), 22)]
+    val = mant.astype(np.float64)
+    np.divide(val, p, out=val, where=e < 0)
+    np.multiply(val, p, out=val, where=e >= 0)
+    np.negative(val, out=val, where=t[0] == 45)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        val[bad] = np.ascontiguousarray(d[bad]).view("S12").ravel().astype(np.float64)
+    return val
+
+
+def _decode_int(d):
+    """(m, w) uint8 right-aligned integers (spaces before) -> (m,) int64; ValueError if not digits."""
+    dg = d.astype(np.int64) - 48
+    blank = d == 32
+    if ((~blank) & ((dg < 0) | (dg > 9))).any() or blank[:, -1].any():
+        raise ValueError("not an integer field")
+    dg[blank] = 0
+    out = np.zeros(len(d), dtype=np.int64)
+    for j in range(d.shape[1]):
+        out = out * 10 + dg[:, j]
+    return out
+
+
+def _first_bad(a, cols, idw, values):
+    for r in range(len(a)):
+        try:
+            int(bytes(a[r, 3:3 + idw]))
+            if values:
+                row = bytes(a[r, cols])
+                [float(row[i:i + 12]) for i in range(0, len(row), 12)]
+        except ValueError:
+            return r
+    return 0
+
+
+def tensor_conversion(comps):
+    """(permutation, scale) turning a ``.frd`` tensor block (6 comps, ictype 4) into Mandel, or None."""
+    if len(comps) != 6 or any(c[1] != 4 for c in comps):
+        return None
+    slots = [_SLOT.get(tuple(sorted((c[2], c[3])))) for c in comps]
+    if None in slots or sorted(slots) != list(range(6)):
+        return None
+    perm = np.empty(6, dtype=np.int64)
+    perm[slots] = np.arange(6)          # Mandel slot s takes file column perm[s]
+    return perm, np.array([1.0, 1.0, 1.0, SQ2, SQ2, SQ2])
+
+
+@dataclass
+class _FrdField:
+    spec: FieldSpec
+    block_name: str
+    perm: Optional[np.ndarray] = None
+    scale: Optional[np.ndarray] = None
+
+
+@register_reader("calculix")
+class CalculixReader(ResultReader):
+    """CalculiX deck + ``.frd`` (+ ``.dat``) -> dromo archive (see the module docstring).
+
+    Parameters
+    ----------
+    deck : the ``.inp`` deck (mesh and sets; ``*INCLUDE`` followed)
+    frd : the ``.frd`` result file (ASCII), or None for ``.dat`` values only
+    dat : the ``.dat`` file with ``*EL PRINT`` blocks, or None
+    fields : archive field names to import (default: all found)
+    units : units of length (stored as the units of U); stresses are stored with ``stress_units``
+    allow_incomplete : accept a ``.frd`` without its end record ``9999`` (ccx stopped early, e.g. no
+        convergence) and import its complete blocks; a block cut in the middle is still an error
+    """
+
+    def __init__(self, deck, frd=None, dat=None, fields=None, units="", stress_units="",
+                 allow_incomplete=False):
+        self.deck = os.fspath(deck)
+        self.frd_path = None if frd is None else os.fspath(frd)
+        self.dat_path = None if dat is None else os.fspath(dat)
+        if self.frd_path is None and self.dat_path is None:
+            raise InputError("calculix import: give a .frd and/or a .dat result file")
+        self.source = self.frd_path or self.dat_path
+        self.select = None if fields is None else set(fields)
+        self.units, self.stress_units = units, stress_units
+        self._mesh = None
+        self._frd = None
+        self._dat = None
+        self._frd_fields = None
+        self.allow_incomplete = allow_incomplete
+
+    def attrs(self):
+        return {"provenance": "dromo import calculix", "source_deck": os.path.abspath(self.deck),
+                "source_frd": os.path.abspath(self.frd_path) if self.frd_path else "",
+                "source_dat": os.path.abspath(self.dat_path) if self.dat_path else ""}
+
+    def mesh(self):
+        if self._mesh is None:
+            from ...mesh.readers import read_inp
+            self._mesh = read_inp(self.deck)
+        return self._mesh
+
+    # ------------------------------------------------------------------ fields
+    def _want(self, name):
+        return self.select is None or name in self.select
+
+    def fields(self):
+        mesh = self.mesh()
+        specs = []
+        if self.frd_path is not None:
+            frd = self._frd = FrdFile(self.frd_path, self.allow_incomplete)
+            if len(frd.node_ids) != mesh.n_nodes or not np.array_equal(
+                    np.sort(frd.node_ids), np.sort(mesh.node_ids)):
+                extra = np.setdiff1d(frd.node_ids, mesh.node_ids)
+                missing = np.setdiff1d(mesh.node_ids, frd.node_ids)
+                raise InputError(
+                    f"{frd.path}:{frd.node_line}: the .frd holds {len(frd.node_ids)} nodes, the deck "
+                    f"{self.deck} {mesh.n_nodes} used by its elements ({len(missing)} missing"
+                    + (f", e.g. node {missing[0]}" if missing.size else "")
+                    + f", {len(extra)} unknown" + (f", e.g. node {extra[0]}" if extra.size else "")
+                    + "): results of another mesh?")
+            self._frd_fields = {}
+            for b in frd.blocks:
+                if b.name in FRD_SKIP or b.name in self._frd_fields:
+                    continue
+                name, desc = FRD_FIELDS.get(b.name, (b.name, f".frd block {b.name}"))
+                if not self._want(name):
+                    continue
+                conv = tensor_conversion(b.comps)
+                if conv is not None:
+                    comps, units = MANDEL, self.stress_units if b.name == "STRESS" else ""
+                    if "Mandel" not in desc:
+                        desc += " (Mandel)"
+                elif b.name in ("DISP", "FORC"):
+                    comps, units = ["x", "y", "z"][:b.n_values], self.units if b.name == "DISP" else ""
+                else:
+                    comps, units = [c[0] for c in b.comps], ""
+                if conv is None and len(comps) != b.n_values:
+                    comps = [c[0] for c in b.comps]
+                spec = FieldSpec(name, "node", comps, units=units, description=desc,
+                                 attrs={"frd_block": b.name,
+                                        "frd_components": [c[0] for c in b.comps]})
+                self._frd_fields[b.name] = _FrdField(spec, b.name, *(conv or (None, None)))
+                specs.append(spec)
+        if self.dat_path is not None:
+            from .calculix_dat import DatFile
+            self._dat = DatFile(self.dat_path, mesh)
+            specs += [s for s in self._dat.fields() if self._want(s.name)]
+        names = [s.name for s in specs]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise InputError(f"{self.source}: field names {sorted(dup)} come from both files")
+        return specs
+
+    # ------------------------------------------------------------------ steps
+    def _frd_steps(self):
+        frd, mesh = self._frd, self.mesh()
+        nodes = NodeIndex(mesh.node_ids)
+        cache_ids, cache_rows = None, None
+        for group in frd.increments:
+            values = {}
+            b0 = frd.blocks[group[0]]
+            for i in group:
+                b = frd.blocks[i]
+                fld = self._frd_fields.get(b.name)
+                if fld is None or fld.spec.name in values:
+                    continue
+                C = fld.spec.n_components
+                out = np.empty((mesh.n_nodes, C), dtype=np.float64)
+                where = f"{frd.path}:{b.header_line}: block {b.name} (time {b.time:g})"
+                pos, all_rows, same = 0, [], cache_ids is not None and len(cache_ids) == b.n_records
+                for ids, vals in frd.read_block(b):
+                    k = len(ids)
+                    if same and np.array_equal(ids, cache_ids[pos:pos + k]):
+                        rows = cache_rows[pos:pos + k]
+                    else:
+                        same = False
+                        rows = nodes(ids, where)
+                    all_rows.append(rows)
+                    if fld.perm is not None:
+                        vals = vals[:, fld.perm] * fld.scale
+                    out[rows] = vals
+                    pos += k
+                rows = np.concatenate(all_rows) if all_rows else np.zeros(0, np.int64)
+                if not same:
+                    check_coverage(rows, mesh.n_nodes, where, "node")
+                    cache_ids = mesh.node_ids[rows]          # the block's ids, file order
+                    cache_rows = rows
+                values[fld.spec.name] = out
+                out = vals = None
+            yield b0.time, values, {"step": b0.step, "increment": b0.increment}
+            values = None              # one increment in memory: drop it before reading the next
+
+    def steps(self):
+        if self._frd_fields is None and self._dat is None:
+            self.fields()
+        frd_it = self._frd_steps() if self._frd is not None else iter(())
+        dat_it = self._dat.steps(self.select) if self._dat is not None else iter(())
+        # merge the two time-ordered streams; drop every reference to an increment once it is
+        # yielded, so that only one increment is in memory
+        a, b = next(frd_it, None), next(dat_it, None)
+        while a is not None or b is not None:
+            if a is not None and b is not None and _same_time(a[0], b[0]):
+                step = Step(b[0], {**a[1], **b[1]}, info=a[2])
+                a = b = None
+                yield step
+                step = None
+                a, b = next(frd_it, None), next(dat_it, None)
+            elif b is None or (a is not None and a[0] < b[0]):
+                step, a = Step(a[0], a[1], info=a[2]), None
+                yield step
+                step = None
+                a = next(frd_it, None)
+            else:
+                step, b = Step(b[0], b[1], info={}), None
+                yield step
+                step = None
+                b = next(dat_it, None)
+
+
+def _same_time(t1, t2):
+    return abs(t1 - t2) <= 1e-5 * max(abs(t1), abs(t2)) + 1e-300

@@ -1,0 +1,301 @@
+"""Meshes and nodal/cell time series in the formats meshio reads, into a dromo archive.
+
+:class:`MeshioSeriesReader` (registered as ``"meshio"``) takes
+
+* ``mesh``: a mesh file dromo reads (Gmsh ``.msh``, ``.vtu``, ``.xdmf``, Abaqus ``.inp``, ``.med``...,
+  :func:`dromo.mesh.readers.read_mesh`, with its sets), or None to use the mesh of the first series;
+* ``series``: any number of result files, each one of
+
+  - an **XDMF time series** (``meshio.xdmf.TimeSeriesWriter``, FEniCS-style temporal collection):
+    one step per time;
+  - a **PVD** collection (``<DataSet timestep=... file=...>``, e.g. VTU series of Code_Aster, FEniCS,
+    ParaView): one step per data set, read with ``meshio.read``;
+  - a single meshio file with point/cell data (``.vtu``, ``.vtk``, ``.xdmf`` ...): one step, its time
+    taken from ``times`` (default: its position in the list, 0, 1, ...).
+
+Item numbering: the series' points must be the mesh file's points in the same order (checked: same
+count, same coordinates to 1e-9 relative), so point data map to dromo's nodes by their external ids
+(1-based point positions); cell data of the volume blocks map in block order (lower-dimensional blocks
+are dropped, as the mesh reader does).
+
+Fields: point data -> location ``"node"``, cell data -> ``"cell"``; arrays ``(n,)`` have one component
+(named after the array), ``(n, 3)`` components ``x, y, z``, ``(n, 3, 3)`` or ``(n, 9)`` symmetric
+tensors are converted to **Mandel** (``xx, yy, zz, xy, xz, yz``, shears × √2, from the symmetric part);
+other shapes (``(n, 6)`` included: VTK's order xx, yy, zz, xy, yz, xz is not universal) are stored as
+written, components ``0..c-1``. Set/tag arrays (``nodeset:*``, ``cellset:*``, ``gmsh:*``,
+``CellEntityIds``, ``medit:ref``, ``cell_tags``) are not fields.
+"""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+from ...errors import InputError
+from . import FieldSpec, ResultReader, Step, register_reader
+
+_SKIP_PREFIX = ("nodeset:", "cellset:", "gmsh:")
+_SKIP = {"CellEntityIds", "medit:ref", "cell_tags", "vtkOriginalCellIds", "vtkOriginalPointIds"}
+SQ2 = np.sqrt(2.0)
+
+
+def _is_data(name):
+    return not name.startswith(_SKIP_PREFIX) and name not in _SKIP
+
+
+def _components(name, shape):
+    if len(shape) == 1:
+        return [name], None
+    c = int(np.prod(shape[1:]))
+    if c == 9:
+        return ["xx", "yy", "zz", "xy", "xz", "yz"], "tensor"
+    if c == 3:
+        return ["x", "y", "z"], None
+    return [str(i) for i in range(c)], None
+
+
+def _mandel_from_full(a):
+    a = np.asarray(a, dtype=np.float64).reshape(len(a), 3, 3)
+    s = 0.5 * (a + a.transpose(0, 2, 1))
+    return np.stack([s[:, 0, 0], s[:, 1, 1], s[:, 2, 2], SQ2 * s[:, 0, 1], SQ2 * s[:, 0, 2],
+                     SQ2 * s[:, 1, 2]], axis=1)
+
+
+def _read_pvd(path):
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise InputError(f"{path}: cannot read as PVD (XML): {exc}") from None
+    out = []
+    for k, ds in enumerate(root.iter("DataSet")):
+        f = ds.get("file")
+        if f is None:
+            raise InputError(f"{path}: DataSet {k + 1} has no file attribute")
+        try:
+            t = float(ds.get("timestep", k))
+        except ValueError:
+            raise InputError(f"{path}: DataSet {k + 1}: bad timestep {ds.get('timestep')!r}") from None
+        full = f if os.path.isabs(f) else os.path.join(os.path.dirname(os.path.abspath(path)), f)
+        out.append((t, full))
+    if not out:
+        raise InputError(f"{path}: no DataSet in the PVD collection")
+    return out
+
+
+def _meshio_read(path):
+    import meshio
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: file not found")
+    try:
+        return meshio.read(path)
+    except Exception as exc:  # meshio raises many kinds
+        raise InputError(f"{path}: cannot read with meshio ({type(exc).__name__}: {exc})") from None
+
+
+def _is_time_series(path):
+    if not path.lower().endswith((".xdmf", ".xmf")):
+        return False
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise InputError(f"{path}: cannot read as XDMF (XML): {exc}") from None
+    return any(g.get("CollectionType") == "Temporal" for g in root.iter("Grid"))
+
+
+class _mixed_fix:
+    """meshio 5.3 cannot read quadratic cells from XDMF "Mixed" topologies; use dromo's translation
+    (:func:`dromo.mesh.readers._translate_mixed_cells`) in the time-series reader too."""
+
+    def __enter__(self):
+        import meshio.xdmf.time_series as ts
+        from ...mesh.readers import _translate_mixed_cells
+        self.mod, self.orig = ts, ts.translate_mixed_cells
+        ts.translate_mixed_cells = _translate_mixed_cells
+        return self
+
+    def __exit__(self, *exc):
+        self.mod.translate_mixed_cells = self.orig
+        return False
+
+
+def _xdmf_times(path):
+    """Times of the grids of an XDMF temporal collection (from the XML, without reading data)."""
+    root = ET.parse(path).getroot()
+    coll = next(g for g in root.iter("Grid") if g.get("CollectionType") == "Temporal")
+    out = []
+    for k, g in enumerate(c for c in coll if c.tag == "Grid"):
+        t = g.find("Time")
+        try:
+            out.append(float(t.get("Value")) if t is not None else float(k))
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: grid {k + 1} of the time series has a bad Time") from None
+    return out
+
+
+class _Source:
+    """One step-producing item: (time, loader of (points, cells, point_data, cell_data), label)."""
+
+    def __init__(self, time, load, label):
+        self.time, self.load, self.label = time, load, label
+
+
+@register_reader("meshio")
+class MeshioSeriesReader(ResultReader):
+    """See the module docstring. ``times``: times of single-file series items (default 0, 1, ...)."""
+
+    def __init__(self, mesh=None, series=(), fields=None, times=None):
+        self.mesh_path = None if mesh is None else os.fspath(mesh)
+        self.series = [os.fspath(s) for s in series]
+        if self.mesh_path is None and not self.series:
+            raise InputError("meshio import: give a mesh and/or result series")
+        self.source = (self.series[0] if self.series else self.mesh_path)
+        self.select = None if fields is None else set(fields)
+        self.times = times
+        self._mesh = None
+        self._items = None
+        self._specs = None
+
+    def attrs(self):
+        return {"provenance": "dromo import meshio",
+                "source_mesh": os.path.abspath(self.mesh_path) if self.mesh_path else "",
+                "source_series": [os.path.abspath(s) for s in self.series] or [""]}
+
+    # ------------------------------------------------------------------ sources
+    def _sources(self):
+        if self._items is not None:
+            return self._items
+        items = []
+        single = 0
+        for path in self.series:
+            if not os.path.isfile(path):
+                raise InputError(f"{path}: result file not found")
+            if path.lower().endswith(".pvd"):
+                for t, f in _read_pvd(path):
+                    items.append(_Source(t, lambda f=f: self._load_file(f), f))
+            elif _is_time_series(path):
+                for k, t in enumerate(_xdmf_times(path)):
+                    items.append(_Source(t, lambda p=path, k=k: self._load_series(p, k), f"{path}[{k}]"))
+            else:
+                t = float(self.times[single]) if self.times is not None and single < len(self.times) \
+                    else float(single)
+                single += 1
+                items.append(_Source(t, lambda p=path: self._load_file(p), path))
+        self._items = items
+        return items
+
+    @staticmethod
+    def _load_file(path):
+        m = _meshio_read(path)
+        return m.points, m.cells, m.point_data, m.cell_data
+
+    @staticmethod
+    def _load_series(path, k):
+        import meshio
+        try:
+            with _mixed_fix(), meshio.xdmf.TimeSeriesReader(path) as r:
+                points, cells = r.read_points_cells()
+                _t, pd, cd = r.read_data(k)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"{path}: step {k}: cannot read ({type(exc).__name__}: {exc})") from None
+        return points, cells, pd, cd
+
+    # ------------------------------------------------------------------ interface
+    def mesh(self):
+        if self._mesh is None:
+            from ...mesh.readers import from_meshio, read_mesh
+            if self.mesh_path is not None:
+                self._mesh = read_mesh(self.mesh_path)
+            else:
+                import meshio
+                src = self._sources()
+                if not src:
+                    raise InputError(f"{self.source}: no steps")
+                points, cells, _pd, _cd = src[0].load()
+                self._mesh = from_meshio(meshio.Mesh(points, cells), source=src[0].label)
+        return self._mesh
+
+    def _volume_blocks(self, cells):
+        from ...mesh.readers import MESHIO_VOLUME
+        return [i for i, c in enumerate(cells) if c.type in MESHIO_VOLUME]
+
+    def fields(self):
+        mesh = self.mesh()
+        specs = []
+        src = self._sources()
+        if not src:
+            self._specs = []
+            return []
+        points, cells, pd, cd = src[0].load()
+        self._check_points(points, src[0].label)
+        vol = self._volume_blocks(cells)
+        self._kinds = {}
+        for name, arr in pd.items():
+            if not _is_data(name) or (self.select is not None and name not in self.select):
+                continue
+            comps, kind = _components(name, np.shape(arr))
+            specs.append(FieldSpec(name, "node", comps, description=f"point data {name!r}",
+                                   attrs={"meshio_shape": list(np.shape(arr)[1:]) or [1]}))
+            self._kinds[name] = ("node", kind)
+        for name, arrs in cd.items():
+            if not _is_data(name) or (self.select is not None and name not in self.select):
+                continue
+            if name in self._kinds:
+                raise InputError(f"{src[0].label}: {name!r} is both point and cell data")
+            shape = np.shape(arrs[vol[0]]) if vol else (0,)
+            comps, kind = _components(name, shape)
+            specs.append(FieldSpec(name, "cell", comps, description=f"cell data {name!r}",
+                                   attrs={"meshio_shape": list(shape[1:]) or [1]}))
+            self._kinds[name] = ("cell", kind)
+        self._specs = specs
+        return specs
+
+    def _check_points(self, points, label):
+        mesh = self.mesh()
+        points = np.asarray(points, dtype=np.float64)
+        if points.shape[1] < 3:
+            points = np.hstack([points, np.zeros((len(points), 3 - points.shape[1]))])
+        if mesh.node_ids.max(initial=0) > len(points):
+            raise InputError(f"{label}: {len(points)} points, the mesh {mesh.source} needs point "
+                             f"{mesh.node_ids.max()} (results of another mesh?)")
+        p = points[mesh.node_ids - 1]
+        scale = max(1.0, float(np.abs(mesh.points).max(initial=0.0)))
+        err = np.abs(p - mesh.points).max(initial=0.0)
+        if err > 1e-9 * scale:
+            i = int(np.argmax(np.abs(p - mesh.points).max(axis=1)))
+            raise InputError(f"{label}: point {mesh.node_ids[i]} is at {p[i].tolist()}, the mesh "
+                             f"{mesh.source} has it at {mesh.points[i].tolist()} (results of another "
+                             f"mesh, or points renumbered?)")
+
+    def steps(self):
+        if self._specs is None:
+            self.fields()
+        mesh = self.mesh()
+        for k, s in enumerate(self._sources()):
+            points, cells, pd, cd = s.load()
+            if k:
+                self._check_points(points, s.label)
+            vol = self._volume_blocks(cells)
+            if sum(len(cells[i].data) for i in vol) != mesh.n_cells:
+                raise InputError(f"{s.label}: {sum(len(cells[i].data) for i in vol)} volume cells, "
+                                 f"the mesh has {mesh.n_cells}")
+            values = {}
+            for spec in self._specs:
+                loc, kind = self._kinds[spec.name]
+                if loc == "node":
+                    if spec.name not in pd:
+                        continue
+                    a = np.asarray(pd[spec.name])
+                    a = a.reshape(len(a), -1)[mesh.node_ids - 1]
+                else:
+                    if spec.name not in cd:
+                        continue
+                    a = np.concatenate([np.asarray(cd[spec.name][i]).reshape(len(cells[i].data), -1)
+                                        for i in vol])
+                if kind == "tensor":
+                    a = _mandel_from_full(a)
+                if a.shape[1] != spec.n_components:
+                    raise InputError(f"{s.label}: {spec.name} has {a.shape[1]} components, "
+                                     f"{spec.n_components} in the first step")
+                values[spec.name] = np.ascontiguousarray(a, dtype=np.float64)
+            yield Step(s.time, values, info={"index": k})

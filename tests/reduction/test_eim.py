@@ -1,0 +1,104 @@
+"""DEIM / QDEIM point selection and Gappy-POD (dromo.reduction.eim) on reference-solver stresses and
+cumulated plastic strain: rank-count independence, held-out reconstruction vs projection error."""
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from dromo.errors import InputError
+from dromo.reduction import pod
+from dromo.reduction.eim import GappyPOD, deim, qdeim
+
+from .test_ecm_helpers import hf_snapshots, serial_copy
+
+
+def _field(d, name):
+    """Rows item × component of a field over all steps: (n_ip_local · nc, m), nc."""
+    X = d[name]
+    if X.ndim == 2:
+        return X, 1
+    return X.reshape(-1, X.shape[-1]), X.shape[1]
+
+
+def _weighted_error(E, w_rows, comm):
+    """Relative weighted L2 error per column (replicated)."""
+    return np.sqrt(comm.allreduce(np.einsum("i,ij,ij->j", w_rows, E, E)))
+
+
+def _gappy_case(d, name, comm, tol=1e-4):
+    X, nc = _field(d, name)
+    w = np.repeat(d["w"], nc)
+    b = pod(X[:, d["train"]], comm=comm, tol=tol, inner=w, method="svd")
+    sel = qdeim(b.modes, d["dm"].ip_natural, comm, nc)
+    gp = GappyPOD(b.modes, d["dm"].ip_natural, sel.ids, comm, nc)
+    Y = X[:, d["test"]]
+    rec = gp.fit_reconstruct(gp.values_at_points(Y))
+    proj = b.reconstruct(b.project(Y))
+    norm = _weighted_error(Y, w, comm)
+    return b, sel, gp, _weighted_error(Y - rec, w, comm) / norm, _weighted_error(Y - proj, w, comm) / norm, rec
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("name", ["S", "p"])
+def test_qdeim_and_deim_points_do_not_depend_on_the_rank_count(comm, name):
+    d = hf_snapshots(comm)
+    s = serial_copy(d)
+    X, nc = _field(d, name)
+    Xs, _ = _field(s, name)
+    b = pod(X[:, d["train"]], comm=comm, tol=1e-4, inner=np.repeat(d["w"], nc), method="svd")
+    bs = pod(Xs[:, s["train"]], comm=MPI.COMM_SELF, tol=1e-4, inner=np.repeat(s["w"], nc), method="svd")
+    assert b.n_kept == bs.n_kept
+    for f in (qdeim, deim):
+        a = f(b.modes, d["dm"].ip_natural, comm, nc)
+        r = f(bs.modes, s["dm"].ip_natural, MPI.COMM_SELF, nc)
+        assert a.rows.size == b.n_kept and np.unique(a.rows).size == a.rows.size
+        assert np.array_equal(a.rows, r.rows) and np.array_equal(a.ids, r.ids)
+        assert np.array_equal(a.ids, np.unique(a.rows // nc))
+        cell = np.searchsorted(d["dm"].ip_offset, a.ids, side="right") - 1
+        assert np.array_equal(a.ranks, d["dm"].part[cell])
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("name", ["S", "p"])
+def test_gappy_pod_held_out_error_close_to_projection_error(comm, name):
+    d = hf_snapshots(comm)
+    b, sel, gp, e_rec, e_proj, rec = _gappy_case(d, name, comm)
+    assert 1.0 <= gp.lebesgue < 50 and np.isfinite(gp.condition) and gp.rank == b.n_kept
+    assert np.all(e_rec >= e_proj * (1 - 1e-9))
+    assert np.all(e_rec <= 5.0 * e_proj + 1e-12), (e_rec, e_proj)
+    # fit residual at the points (error indicator): zero for training snapshots in the span
+    X, nc = _field(d, name)
+    tr = gp.values_at_points(b.reconstruct(b.project(X[:, d["train"]])))
+    assert np.all(gp.residual(tr) < 1e-8)
+    # identical to a one-process run on the same data
+    s = serial_copy(d)
+    bs, sels, gps, es, ps, recs = _gappy_case(s, name, MPI.COMM_SELF)
+    assert np.array_equal(sels.ids, sel.ids)
+    assert np.allclose(e_rec, es, rtol=1e-6) and gps.lebesgue == pytest.approx(gp.lebesgue, rel=1e-8)
+    red = d["dm"].redistributor("ip")
+    nat = np.concatenate(comm.allgather(red.owned_to_natural(rec.reshape(d["dm"].n_ip_local, -1))))
+    assert np.allclose(nat, recs.reshape(nat.shape), rtol=1e-7, atol=1e-9 * np.abs(recs).max())
+
+
+def test_gappy_pod_on_more_points_and_rank_deficient_cases():
+    rng = np.random.default_rng(0)
+    n, k = 200, 5
+    U, _ = np.linalg.qr(rng.standard_normal((n, k)))
+    ids = np.arange(n)
+    sel = qdeim(U, ids, MPI.COMM_SELF)
+    gp = GappyPOD(U, ids, sel.ids, MPI.COMM_SELF)
+    more = GappyPOD(U, ids, np.r_[sel.ids, np.arange(0, n, 10)], MPI.COMM_SELF)
+    assert more.lebesgue <= gp.lebesgue + 1e-12          # adding points never hurts
+    c = rng.standard_normal(k)
+    assert np.allclose(more.fit_reconstruct(more.values_at_points(U @ c)), U @ c)
+    # ill-conditioned but exact data: the QR fit keeps the accuracy
+    Uc = U * np.array([1, 1e-3, 1e-6, 1e-9, 1e-12])
+    g2 = GappyPOD(Uc, ids, sel.ids, MPI.COMM_SELF)
+    assert g2.condition > 1e11
+    assert np.allclose(g2.coefficients(g2.values_at_points(Uc @ c)), c, rtol=1e-3)
+    # too few points: rank-deficient fit, minimum-norm coefficients, reported rank
+    g3 = GappyPOD(U, ids, sel.ids[:2], MPI.COMM_SELF)
+    assert g3.rank == 2 and not np.isfinite(g3.lebesgue)
+    with pytest.raises(InputError, match="unknown point ids"):
+        GappyPOD(U, ids, [n + 1], MPI.COMM_SELF)
+    with pytest.raises(InputError, match="expected"):
+        qdeim(U[:-1], ids, MPI.COMM_SELF)
