@@ -15,9 +15,12 @@ Algorithm (t₁ = t₀ + dt):
 
 Failure (raised collectively as ConvergenceError): a law that did not converge at some point
 (LawResult.failed on any rank), more than ``max_iterations``, a non-finite or exploding residual, a
-diverged KSP. Linear solves: CG + GAMG with the rigid-body near-null space by default; every PETSc
-option passes through (``-hf_ksp_type preonly -hf_pc_type lu`` … with the ``hf_`` prefix, or the prefix
-of ``problem.petsc_prefix``). The tangent is re-assembled in place on a fixed sparsity.
+diverged KSP. Linear solves (:class:`NewtonSolver`): MUMPS LU, factorization reused across the Newton
+iterations of an increment, up to ``time.direct_max_dofs`` dofs, CG/GMRES + GAMG with the rigid-body
+near-null space beyond; inexact Newton (Eisenstat–Walker KSP tolerance). Every PETSc option passes
+through (``-hf_ksp_type preonly -hf_pc_type lu`` … with the ``hf_`` prefix, or the prefix of
+``problem.petsc_prefix``); giving ``-hf_pc_type`` switches the automatic choice off. The tangent is
+re-assembled in place on a fixed sparsity.
 """
 import time as _time
 
@@ -32,7 +35,34 @@ log = get_logger(__name__)
 
 
 class NewtonSolver:
-    """Per-problem solver resources (assembler with the kept pattern, KSP, work vectors)."""
+    """Per-problem solver resources (assembler with the kept pattern, KSP, work vectors).
+
+    Linear solver (``problem.time.linear_solver``, overridden by any ``-<prefix>ksp_type`` /
+    ``-<prefix>pc_type`` option):
+
+    * ``"direct"``: sparse LU (MUMPS) as the preconditioner of GMRES. The factorization is *reused* by
+      the following Newton iterations (the operator is always the current tangent, so
+      the Newton iterates are those of the full Newton method; GMRES needs a few iterations with the
+      slightly outdated factors); it is recomputed after a solve that needed more than
+      ``reuse_max_its`` iterations (and at once when a solve with old factors does not converge in
+      4 × ``reuse_max_its``), and at the first iteration of every increment unless
+      ``reuse_across_increments`` (then an increment's iterates would depend on the solver's history,
+      and a restarted run would differ from an uninterrupted one by round-off).
+      Re-factorizations keep MUMPS's symbolic analysis (same Mat object and nonzero pattern, so PETSc
+      does the numeric phase only).
+    * ``"iterative"``: CG (symmetric tangent) or GMRES (non-symmetric: kinematic hardening, anisotropy)
+      with GAMG and the rigid-body near-null space, GAMG tuned for elasticity (aggregation threshold,
+      Chebyshev/Jacobi smoothing, interpolation reused across set-ups), the preconditioner reused
+      under the same rule as above.
+    * ``"auto"`` (default): direct up to ``direct_max_dofs`` global dofs, iterative beyond.
+
+    Inexact Newton: the KSP relative tolerance follows Eisenstat–Walker (choice 2, γ = 0.9, α = 2) in
+    [``ksp_rtol``, 1e-2], and is never tighter than needed to reach the Newton target in this iteration.
+    """
+
+    GAMG_DEFAULTS = {"pc_gamg_threshold": "0.05", "pc_gamg_reuse_interpolation": "true",
+                     "mg_levels_ksp_type": "chebyshev", "mg_levels_pc_type": "jacobi",
+                     "mg_levels_ksp_max_it": "2", "pc_gamg_agg_nsmooths": "1"}
 
     def __init__(self, problem):
         from petsc4py import PETSc
@@ -40,16 +70,41 @@ class NewtonSolver:
         from ..fem.linear import rigid_body_modes
         self.problem = problem
         dm = problem.dm
+        ts = problem.time
         self.assembler = BlockMatrixAssembler(dm, keep_pattern=True)
         self.nullspace = rigid_body_modes(dm)
-        self.ksp = PETSc.KSP().create(comm=dm.comm)
-        self.ksp.setType("cg")
-        self.ksp.getPC().setType("gamg")
-        self.ksp.setTolerances(rtol=problem.time.ksp_rtol, atol=1e-50, max_it=5000)
         prefix = problem.petsc_prefix or "hf_"
+        opts = PETSc.Options()
+        user_ksp = opts.hasName(f"{prefix}ksp_type")
+        user_pc = opts.hasName(f"{prefix}pc_type")
+        mode = getattr(ts, "linear_solver", "auto")
+        if mode == "auto":
+            mode = "direct" if dm.n_dofs_global <= ts.direct_max_dofs and _has_mumps() else "iterative"
+        if user_pc:
+            mode = "user"
+        self.mode = mode
+        self.ksp = PETSc.KSP().create(comm=dm.comm)
+        pc = self.ksp.getPC()
+        if mode == "direct":
+            self.ksp.setType("gmres")
+            pc.setType("lu")
+            pc.setFactorSolverType("mumps")
+        else:
+            self.ksp.setType("cg")
+            pc.setType("gamg")
+            if mode == "iterative":
+                for k, v in self.GAMG_DEFAULTS.items():
+                    if not opts.hasName(prefix + k):
+                        opts[prefix + k] = v
+        self.ksp.setTolerances(rtol=ts.ksp_rtol, atol=1e-50, max_it=5000)
         self.ksp.setOptionsPrefix(prefix)
         self.ksp.setFromOptions()
-        self.auto_type = not PETSc.Options().hasName(f"{prefix}ksp_type")
+        if mode == "direct":
+            self.ksp.setGMRESRestart(60)
+        self.auto_type = not user_ksp and mode != "direct"
+        self.reuse = (mode in ("direct", "iterative") and ts.reuse_preconditioner
+                      and self.ksp.getType() != "preonly")
+        self.inexact = ts.inexact_newton and self.ksp.getType() != "preonly"
         self.fint = dm.create_vector(3)
         self.fext = dm.create_vector(3)
         self.rhs = dm.create_vector(3)
@@ -59,6 +114,9 @@ class NewtonSolver:
         d0 = dm.dof_range[0]
         self.rows_local = self.rows - d0
         self.nonsymmetric = False
+        self._fresh = False               # the preconditioner was built in the current Newton iteration
+        self._have_pc = False
+        self.stats = dict(solves=0, setups=0, ksp_iterations=0)
 
     def matrix(self, tangent):
         from ..fem.operators import tangent_matrix
@@ -68,8 +126,12 @@ class NewtonSolver:
             self._nns_set = True
         return A
 
-    def linear_solve(self, tangent, residual, prescribed):
-        """Solve K du = −R with du[rows] = prescribed; returns (du Vec, KSP iterations)."""
+    def linear_solve(self, tangent, residual, prescribed, rtol=None, new_increment=False):
+        """Solve K du = −R with du[rows] = prescribed; returns (du Vec, KSP iterations).
+
+        ``rtol``: relative KSP tolerance of this solve (inexact Newton; default ``time.ksp_rtol``).
+        ``new_increment``: first solve of an increment (the reused preconditioner is rebuilt).
+        """
         from petsc4py import PETSc
         A = self.matrix(tangent)
         residual.copy(self.rhs)
@@ -83,7 +145,14 @@ class NewtonSolver:
         scale = diag.sum() / max(diag.getSize(), 1)
         diag.destroy()
         A.zeroRowsColumns(self.rows, diag=scale, x=self.du, b=self.rhs)
+        ts = self.problem.time
+        rebuild = not self.reuse or not self._have_pc or (new_increment and not ts.reuse_across_increments)
+        self.ksp.getPC().setReusePreconditioner(not rebuild)
         self.ksp.setOperators(A)
+        self._fresh = rebuild
+        # with reused factors / hierarchy, give up early (and rebuild) rather than iterate for long
+        self.ksp.setTolerances(rtol=max(ts.ksp_rtol, rtol) if rtol is not None else ts.ksp_rtol,
+                               max_it=5000 if rebuild else 4 * ts.reuse_max_its)
         if self.ksp.getType() != "preonly":
             self.ksp.setInitialGuessNonzero(True)
         auto = self.auto_type
@@ -92,13 +161,29 @@ class NewtonSolver:
             asym = np.abs(tangent - np.swapaxes(tangent, 1, 2)).max() if len(tangent) else 0.0
             scale = np.abs(tangent).max() if len(tangent) else 1.0
             nonsym = self.problem.comm.allreduce(bool(asym > 1e-10 * scale), op=MPI.LOR)
-            self.ksp.setType("gmres" if nonsym else "cg")
-            if nonsym:
-                self.ksp.setGMRESRestart(100)
+            want = "gmres" if nonsym else "cg"
+            if self.ksp.getType() != want:
+                self.ksp.setType(want)
+                if nonsym:
+                    self.ksp.setGMRESRestart(100)
         x0 = self.du.copy()
         self.ksp.solve(self.rhs, self.du)
         reason = self.ksp.getConvergedReason()
         its = self.ksp.getIterationNumber()
+        if rebuild:
+            self.stats["setups"] += 1
+        self._have_pc = True
+        if reason < 0 and not rebuild and self.reuse:
+            # stale preconditioner: rebuild it and retry
+            x0.copy(self.du)
+            self.ksp.getPC().setReusePreconditioner(False)
+            self.ksp.setOperators(A)
+            self.ksp.setTolerances(max_it=5000)
+            self.stats["setups"] += 1
+            self.ksp.solve(self.rhs, self.du)
+            reason = self.ksp.getConvergedReason()
+            its += self.ksp.getIterationNumber()
+            rebuild = True
         if reason < 0 and auto and self.ksp.getType() == "cg":
             # CG breakdown (e.g. an indefinite GAMG smoother estimate): one retry with GMRES
             x0.copy(self.du)
@@ -110,7 +195,34 @@ class NewtonSolver:
         x0.destroy()
         if reason < 0:
             raise ConvergenceError(f"linear solve diverged (KSP reason {reason}) after {its} iterations")
+        if self.reuse and its > ts.reuse_max_its:
+            self._have_pc = False         # too many iterations with these factors: rebuild next time
+        self.stats["solves"] += 1
+        self.stats["ksp_iterations"] += its
         return self.du, its
+
+
+def _has_mumps():
+    from petsc4py import PETSc
+    try:
+        return bool(PETSc.Sys.hasExternalPackage("mumps"))
+    except Exception:                      # pragma: no cover - very old petsc4py
+        return True
+
+
+def _forcing_term(rnorm, rprev, eta_prev, target, eta_min):
+    """Eisenstat–Walker (choice 2) relative tolerance of the next linear solve, safeguarded."""
+    eta_max = 1e-2
+    if rprev is None:
+        eta = eta_max
+    else:
+        eta = 0.9 * (rnorm / rprev) ** 2
+        if eta_prev is not None and 0.9 * eta_prev ** 2 > 0.1:
+            eta = max(eta, 0.9 * eta_prev ** 2)
+        eta = min(eta, eta_max)
+    # no need to solve much below what reaches the Newton target in this iteration
+    eta = max(eta, min(eta_max, 0.1 * target / max(rnorm, 1e-300)))
+    return max(eta, eta_min)
 
 
 def _solver(problem):
@@ -153,6 +265,7 @@ def hf_increment(problem, state, dt, rtol=None, atol=None, max_iterations=None):
     ksp_its = 0
     residuals = []
     fext_norm = fext.norm()
+    eta_prev = None
     for it in range(max_it + 1):
         stress, internal, tangent, n_failed = problem.integrate(state.eps, deps, state.internal, T0, T1,
                                                                 dt, t0)
@@ -181,7 +294,14 @@ def hf_increment(problem, state, dt, rtol=None, atol=None, max_iterations=None):
                 raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}): no convergence in {max_it} Newton "
                                        f"iterations (residual {rnorm:.3e}, target {max(rtol * ref, atol):.3e})")
         presc = (ud - uflat_dirichlet(S, u)) if it == 0 else np.zeros(S.rows.size)
-        du, its = S.linear_solve(tangent, R, presc)
+        eta = None
+        if S.inexact and it == 0:
+            eta = 1e-6                                     # predictor (lifting of the imposed values)
+        elif S.inexact:
+            eta = _forcing_term(rnorm, residuals[-2] if it > 1 else None, eta_prev,
+                                max(rtol * ref, atol), ts.ksp_rtol)
+        eta_prev = eta
+        du, its = S.linear_solve(tangent, R, presc, rtol=eta, new_increment=(it == 0))
         ksp_its += its
         u.axpy(1.0, du)
         if it == 0:

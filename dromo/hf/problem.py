@@ -42,6 +42,13 @@ class TimeStepping:
     ``easy_increments`` consecutive increments converged in at most ``easy_iterations`` iterations.
     Newton: converged when the residual on free dofs ≤ max(rtol · F, atol), F = max(‖f_ext‖,
     ‖f_int‖ (with reactions)); at most ``max_iterations``.
+    Linear solver (:class:`~dromo.hf.newton.NewtonSolver`): ``linear_solver`` ``"auto"`` (MUMPS LU up
+    to ``direct_max_dofs`` global dofs, GAMG beyond), ``"direct"`` or ``"iterative"``;
+    ``reuse_preconditioner``: keep the LU factors / GAMG hierarchy over the Newton iterations (and,
+    with ``reuse_across_increments``, the increments), rebuilt after a solve of more than
+    ``reuse_max_its`` iterations (off by default across increments: an increment's result then
+    depends on its start state only, so a restart reproduces an uninterrupted run to round-off); ``inexact_newton``:
+    Eisenstat–Walker KSP tolerances, never below ``ksp_rtol``.
     """
     end: float = 1.0
     dt: float = 0.1
@@ -58,6 +65,12 @@ class TimeStepping:
     atol: float = 1e-10
     ksp_rtol: float = 1e-10
     max_increments: int = 100000
+    linear_solver: str = "auto"
+    direct_max_dofs: int = 300000
+    reuse_preconditioner: bool = True
+    reuse_max_its: int = 25
+    reuse_across_increments: bool = False
+    inexact_newton: bool = True
 
     def __post_init__(self):
         for k in ("end", "dt", "start", "cutback", "growth", "rtol", "atol", "ksp_rtol"):
@@ -74,6 +87,9 @@ class TimeStepping:
         if not 0 < self.dt_min <= self.dt <= self.dt_max:
             raise InputError(f"time: need 0 < dt_min <= dt <= dt_max (got {self.dt_min}, {self.dt}, "
                              f"{self.dt_max})")
+        if self.linear_solver not in ("auto", "direct", "iterative"):
+            raise InputError(f"time.linear_solver: expected 'auto', 'direct' or 'iterative', got "
+                             f"{self.linear_solver!r}")
         if not 0 < self.cutback < 1 or self.growth < 1:
             raise InputError("time: need 0 < cutback < 1 and growth >= 1")
 

@@ -91,7 +91,7 @@ def test_solve_command_under_mpirun_and_restart(tmp_path):
 @serial_only
 def test_case_list_and_write(tmp_path):
     p = run_mpi(1, dromo_cmd() + ["case", "list"])
-    assert p.returncode == 0 and "holed_plate" in p.stdout
+    assert p.returncode == 0 and "holed_plate" in p.stdout and "blade" in p.stdout
     p = run_mpi(1, dromo_cmd() + ["case", "write", "holed_plate", str(tmp_path / "hp"), "--size", "small"])
     assert p.returncode == 0, p.stderr
     spec = read_case(str(tmp_path / "hp" / "case.toml"))

@@ -119,3 +119,49 @@ def test_bad_input_is_reported_with_the_item(comm):
 def test_amplitude_table():
     a = Amplitude("a", [[0, 0], [1, 2], [3, -2]])
     assert a(0.5) == 1.0 and a(2.0) == 0.0 and a(5.0) == -2.0 and a(-1) == 0.0
+
+
+@pytest.mark.mpi
+def test_temperature_from_a_nodal_series_in_an_archive(comm, shared_tmp):
+    """T from a file: nodal series (linear in x, two times) interpolated to the points and in time;
+    a free thermal expansion (only rigid modes blocked) then gives ε = α (T − T_ref) I exactly."""
+    from dromo.fem.operators import ip_coordinates
+    from dromo.io.archive import Archive
+    from dromo.mesh.distributed import DistributedMesh
+    from dromo.hf.loads import Temperature
+    mesh = box_mesh(3, 2, 2, lengths=(3.0, 1.0, 1.0), element="hex20")    # affine: quadratic u exact
+    path = os.path.join(str(shared_tmp), "temperature.h5")
+    dm = DistributedMesh(mesh, comm)
+    times = [0.0, 2.0]
+    with Archive.create(path, comm) as ar:
+        ar.write_mesh(mesh)
+        ar.create_field("T", "node", 1)
+        x = dm.points[:dm.n_owned_nodes]
+        red = dm.redistributor("node")
+        for t in times:
+            ar.append_step("T", red.owned_to_natural((293.0 + t * (50.0 + 20.0 * x[:, 0]))[:, None]), t)
+    alpha = 1e-5
+    # statically determinate support: node at the origin fixed, x-axis and xy-plane constrained
+    pts = mesh.points
+    o = np.flatnonzero(np.all(np.isclose(pts, 0.0), axis=1))
+    ax = np.flatnonzero(np.isclose(pts[:, 1], 0) & np.isclose(pts[:, 2], 0) & np.isclose(pts[:, 0], 3.0))
+    pl = np.flatnonzero(np.isclose(pts[:, 0], 0) & np.isclose(pts[:, 1], 1.0) & np.isclose(pts[:, 2], 0))
+    mesh.node_sets.update(o=o, ax=ax, pl=pl)
+    pb = Problem(dm, {"all": {"type": "elastic", "E": 200e3, "nu": 0.3, "alpha": alpha, "T_ref": 293.0}},
+                 [Displacement("o", {"x": 0, "y": 0, "z": 0}), Displacement("ax", {"y": 0, "z": 0}),
+                  Displacement("pl", {"z": 0})],
+                 temperature=Temperature(file=path), time=TimeStepping(end=1.0, dt=0.5), comm=comm)
+    xq = ip_coordinates(pb.dm)
+    for t in (0.5, 1.0, 3.0):                              # beyond the series: its last value
+        te = min(t, 2.0)
+        assert np.allclose(pb.temperature_at(t), 293.0 + te * (50.0 + 20.0 * xq[:, 0]), rtol=0, atol=1e-9)
+    st = hf_increment(pb, initial_state(pb), 1.0)
+    T = 293.0 + 50.0 + 20.0 * xq[:, 0]
+    # a temperature linear in x is compatible: stress-free, ε = α (T − T_ref) on the diagonal
+    assert np.abs(st.stress).max() < 1e-6 * 200e3 * alpha * 70.0
+    assert np.allclose(st.eps[:, :3], (alpha * (T - 293.0))[:, None], rtol=1e-6, atol=1e-12)
+    assert np.allclose(st.eps[:, 3:], 0.0, atol=1e-12)
+    # a bad field name is reported with the file
+    with pytest.raises(InputError, match="no field|unknown field|'Q'"):
+        Problem(dm, {"all": {"type": "elastic", "E": 1.0, "nu": 0.3}}, [],
+                temperature=Temperature(file=path, field="Q"), comm=comm)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ...errors import InputError
-from . import holed_plate
+from . import blade, holed_plate
 
 SIZES = ("small", "medium", "large")
 
@@ -22,6 +22,7 @@ class BuiltinCase:
 
 CASES = {
     "holed_plate": BuiltinCase("holed_plate", holed_plate.DESCRIPTION, holed_plate.write),
+    "blade": BuiltinCase("blade", blade.DESCRIPTION, blade.write),
 }
 
 
