@@ -28,7 +28,7 @@ test-mpi3:
 	$(ENV) timeout $(MPI_TIMEOUT) $(MPI) -n 3 $(PY) $(PYTEST) -m mpi tests
 
 bench-quick:
-	$(ENV) for b in benchmarks/*.py; do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
+	$(ENV) for b in benchmarks/[!_]*.py; do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
 
 clean:
 	rm -rf demo-output .pytest-mpi
