@@ -13,17 +13,12 @@ from mpi4py import MPI
 
 def load_mesh(path, comm):
     """Read a mesh file or a dromo archive's mesh on rank 0 and broadcast it (collective)."""
-    from ..parallel import collective
     if str(path).endswith((".h5", ".hdf5")):
         from ..io.archive import Archive
         with Archive.open(path, comm) as ar:
             return ar.read_mesh()
-    mesh = None
-    with collective(comm):
-        if comm.rank == 0:
-            from ..mesh.readers import read_mesh
-            mesh = read_mesh(path)
-    return comm.bcast(mesh, root=0)
+    from ..mesh.distributed import read_mesh_on_root
+    return read_mesh_on_root(path, comm)
 
 
 def _info(args):

@@ -58,6 +58,18 @@ class LocalBlock:
         return len(self.cells) * self.n_qp
 
 
+def read_mesh_on_root(path, comm=None):
+    """Read a mesh file on rank 0 and broadcast the :class:`MeshData` (collective; an error on rank 0
+    is raised on every rank)."""
+    comm = comm or MPI.COMM_WORLD
+    mesh = None
+    with collective(comm):
+        if comm.rank == 0:
+            from .readers import read_mesh
+            mesh = read_mesh(path)
+    return comm.bcast(mesh, root=0)
+
+
 class DistributedMesh:
     """A mesh distributed over the ranks of ``comm`` (see the module docstring for numberings).
 
@@ -167,12 +179,7 @@ class DistributedMesh:
     def from_file(cls, path, comm=None, partitioner="ptscotch"):
         """Read a mesh file on rank 0 (any format of :func:`dromo.mesh.readers.read_mesh`), distribute it."""
         comm = comm or MPI.COMM_WORLD
-        mesh = None
-        with collective(comm):
-            if comm.rank == 0:
-                from .readers import read_mesh
-                mesh = read_mesh(path)
-        return cls(comm.bcast(mesh, root=0), comm, partitioner)
+        return cls(read_mesh_on_root(path, comm), comm, partitioner)
 
     # ------------------------------------------------------------------ sizes and maps
     @property

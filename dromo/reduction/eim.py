@@ -141,13 +141,7 @@ def qdeim(U, ids, comm=None, n_components=1):
         gid, owner, gmax = _pick(norms, row_ids, comm, chosen)
         if gid < 0 or not gmax > 1e-24:
             break
-        v = np.empty(k)
-        if owner == comm.rank:
-            li = int(np.flatnonzero(row_ids == gid)[0])
-            v[:] = R[li]
-            chosen[li] = True
-        if comm.size > 1:
-            comm.Bcast(v, root=owner)
+        v = _take_row(R, gid, owner, row_ids, chosen, comm)
         q = v / np.linalg.norm(v)
         R -= np.outer(R @ q, q)
         rows.append(gid)
@@ -155,6 +149,18 @@ def qdeim(U, ids, comm=None, n_components=1):
     sel = _finish(rows, owners, n_components, "qdeim")
     _log.debug("QDEIM: %d rows, %d points for %d modes", len(rows), sel.n_points, k)
     return sel
+
+
+def _take_row(A, gid, owner, row_ids, chosen, comm):
+    """Row ``gid`` of the row-distributed ``A`` on every rank; the owner marks it ``chosen``."""
+    v = np.empty(A.shape[1])
+    if owner == comm.rank:
+        li = int(np.flatnonzero(row_ids == gid)[0])
+        v[:] = A[li]
+        chosen[li] = True
+    if comm.size > 1:
+        comm.Bcast(v, root=owner)
+    return v
 
 
 def deim(U, ids, comm=None, n_components=1):
@@ -175,13 +181,7 @@ def deim(U, ids, comm=None, n_components=1):
         gid, owner, gmax = _pick(np.abs(r), row_ids, comm, chosen)
         if gid < 0:
             break
-        v = np.empty(k)
-        if owner == comm.rank:
-            li = int(np.flatnonzero(row_ids == gid)[0])
-            v[:] = V[li]
-            chosen[li] = True
-        if comm.size > 1:
-            comm.Bcast(v, root=owner)
+        v = _take_row(V, gid, owner, row_ids, chosen, comm)
         VP = np.concatenate([VP, v[None]], axis=0)
         rows.append(gid)
         owners.append(owner)
