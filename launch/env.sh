@@ -11,5 +11,10 @@ if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 # Quiet OpenMPI's transport probing on machines without high-speed networks.
+# Reproducible reductions: OpenMPI's default ("tuned") MPI_Allreduce choice gives round-off-level
+# differences between two identical runs at 3 ranks; reduce+broadcast (algorithm 2) sums in a fixed
+# order, so a rerun or a restart at the same rank count is identical bit for bit.
+export OMPI_MCA_coll_tuned_use_dynamic_rules="${OMPI_MCA_coll_tuned_use_dynamic_rules:-1}"
+export OMPI_MCA_coll_tuned_allreduce_algorithm="${OMPI_MCA_coll_tuned_allreduce_algorithm:-2}"
 export OMPI_MCA_btl="${OMPI_MCA_btl:-self,vader,tcp}"
 export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"

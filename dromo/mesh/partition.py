@@ -5,6 +5,12 @@ its contiguous stripe of the graph's rows, PETSc's partitioner (``ptscotch`` by 
 where PETSc has it; override with ``-mat_partitioning_type``) assigns every cell to a rank, and the
 assignment is gathered on every rank (one int per cell). The quality of the partition (edge cut,
 imbalance) is measured and logged.
+
+Reproducibility: PTScotch draws from a process-global pseudo-random generator that is not reset between
+calls, so two partitions of the same mesh in one process may differ (and a restarted run would then sum
+its assembly in another order, differing from the uninterrupted run by round-off). The generator is reset
+(``SCOTCH_randomReset``) before every partition: the same mesh at the same rank count always gets the
+same partition.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -53,6 +59,28 @@ def _zero_self(m, start):
     m.data[m.indices == r + start] = 0
 
 
+_SCOTCH = []
+
+
+def _reset_scotch_random():
+    """Reset PTScotch's global pseudo-random generator (the library PETSc already loaded), if found."""
+    import ctypes
+    if not _SCOTCH:
+        lib = None
+        for name in ("libptscotch.so", "libptscotch-7.0.so", "libptscotch-6.1.so", "libptscotch-6.0.so"):
+            try:
+                lib = ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL | getattr(ctypes, "RTLD_NOLOAD", 4))
+                lib.SCOTCH_randomReset
+                break
+            except (OSError, AttributeError):
+                lib = None
+        if lib is None:
+            log.debug("SCOTCH_randomReset not found: partitions may differ between calls")
+        _SCOTCH.append(lib)
+    if _SCOTCH[0] is not None:
+        _SCOTCH[0].SCOTCH_randomReset()
+
+
 def partition_cells(mesh, comm=None, method="ptscotch"):
     """Assign every cell to a rank. Returns (n_cells,) int64, identical on every rank.
 
@@ -76,6 +104,8 @@ def partition_cells(mesh, comm=None, method="ptscotch"):
         mp.setAdjacency(adj)
         mp.setType(method)
         mp.setFromOptions()
+        if mp.getType() == "ptscotch":
+            _reset_scotch_random()
         iset = PETSc.IS()
         mp.apply(iset)
         local = np.asarray(iset.getIndices(), dtype=np.int64).copy()

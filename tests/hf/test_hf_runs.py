@@ -57,7 +57,8 @@ def test_run_writes_every_increment_and_restart_is_identical(comm, shared_tmp, m
         assert sorted(a) == sorted(b) == ["E", "S", "U", "alpha_1", "eps_p", "p"]
         for k in a:
             assert np.array_equal(a[k][0], b[k][0])
-            assert np.abs(a[k][1] - b[k][1]).max() <= 1e-9 * max(np.abs(a[k][1]).max(), 1e-300), k
+            # bit for bit: same partition (PTScotch's generator is reset), same summation orders
+            assert np.array_equal(a[k][1], b[k][1]), (k, np.abs(a[k][1] - b[k][1]).max())
         assert os.path.exists(full[:-3] + ".xdmf")
 
 

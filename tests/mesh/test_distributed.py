@@ -61,6 +61,16 @@ def test_partitioner_is_a_graph_partitioner(comm):
 
 
 @pytest.mark.mpi
+def test_partition_is_reproducible(comm):
+    """The same mesh at the same rank count always gets the same partition (PTScotch's generator is
+    reset), so a rerun or a restart sums its assemblies in the same order."""
+    mesh = box_mesh(4, 2, 2, lengths=(4.0, 1.0, 1.0), element="hex8", distort=0.2, seed=1)
+    first = partition_cells(mesh, comm)
+    for _ in range(12):
+        assert np.array_equal(partition_cells(mesh, comm), first)
+
+
+@pytest.mark.mpi
 def test_integration_points_numbering_is_rank_independent(comm):
     mesh = _mixed_mesh()
     dm = DistributedMesh(mesh, comm)
