@@ -45,6 +45,7 @@ from _common import emit, peak_rss_mb, run_ranks  # noqa: E402
 
 CONST = [250e3, 100e3, 240e3, 90e3, 95e3, 230e3, 70e3, 75e3, 80e3, 200.0, 5000.0, 20e3, 1e-13, 5.0, 0.0]
 STATIC = os.environ.get("HF_BENCH_STATIC", "0") == "1"
+LINEAR = os.environ.get("HF_BENCH_LINEAR", "auto")     # dromo's time.linear_solver (auto, direct, iterative)
 U_END, PERIOD = 0.008, 4.0        # end displacement: about twice the yield strain (mildly plastic)
 
 
@@ -70,7 +71,7 @@ def worker(element, n, dt, t_end, folder):
                  [Displacement("XMIN", {"x": 0, "y": 0, "z": 0}),
                   Displacement("XMAX", {"x": U_END}, amplitude="A1")],
                  amplitudes={"A1": np.column_stack([ts, amp])},
-                 time=TimeStepping(end=t_end, dt=dt, fixed=True, rtol=1e-6), comm=comm)
+                 time=TimeStepping(end=t_end, dt=dt, fixed=True, rtol=1e-6, linear_solver=LINEAR), comm=comm)
     setup = time.perf_counter() - t0
     st, s = run(pb, os.path.join(folder, f"dromo_{element}_{comm.size}.h5"), checkpoint_every=0)
     p_max = comm.allreduce(float(internal_field(pb, st, "p").max(initial=0.0)), op=MPI.MAX)

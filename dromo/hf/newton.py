@@ -46,14 +46,19 @@ class NewtonSolver:
       slightly outdated factors); it is recomputed after a solve that needed more than
       ``reuse_max_its`` iterations (and at once when a solve with old factors does not converge in
       4 × ``reuse_max_its``), and at the first iteration of every increment unless
-      ``reuse_across_increments`` (then an increment's iterates would depend on the solver's history,
-      and a restarted run would differ from an uninterrupted one by round-off).
+      ``reuse_across_increments``.
       Re-factorizations keep MUMPS's symbolic analysis (same Mat object and nonzero pattern, so PETSc
       does the numeric phase only).
     * ``"iterative"``: CG (symmetric tangent) or GMRES (non-symmetric: kinematic hardening, anisotropy)
       with GAMG and the rigid-body near-null space, GAMG tuned for elasticity (aggregation threshold,
       Chebyshev/Jacobi smoothing, interpolation reused across set-ups), the preconditioner reused
       under the same rule as above.
+
+    History: what the solver keeps between increments (MUMPS's analysis, GAMG's interpolation, a KSP
+    switched to GMRES) changes iterates at round-off or linear-tolerance level. :meth:`reset` forgets
+    it; :func:`~dromo.hf.solver.run` calls it after every checkpoint, so a run restarted from a
+    checkpoint and the uninterrupted run solve the same systems with the same preconditioners, and
+    their results are identical bit for bit.
     * ``"auto"`` (default): direct up to ``direct_max_dofs`` global dofs, iterative beyond.
 
     Inexact Newton: the KSP relative tolerance follows Eisenstat–Walker (choice 2, γ = 0.9, α = 2) in
@@ -83,24 +88,8 @@ class NewtonSolver:
         if user_pc:
             mode = "user"
         self.mode = mode
-        self.ksp = PETSc.KSP().create(comm=dm.comm)
-        pc = self.ksp.getPC()
-        if mode == "direct":
-            self.ksp.setType("gmres")
-            pc.setType("lu")
-            pc.setFactorSolverType("mumps")
-        else:
-            self.ksp.setType("cg")
-            pc.setType("gamg")
-            if mode == "iterative":
-                for k, v in self.GAMG_DEFAULTS.items():
-                    if not opts.hasName(prefix + k):
-                        opts[prefix + k] = v
-        self.ksp.setTolerances(rtol=ts.ksp_rtol, atol=1e-50, max_it=5000)
-        self.ksp.setOptionsPrefix(prefix)
-        self.ksp.setFromOptions()
-        if mode == "direct":
-            self.ksp.setGMRESRestart(60)
+        self._prefix = prefix
+        self.ksp = self._make_ksp()
         self.auto_type = not user_ksp and mode != "direct"
         self.reuse = (mode in ("direct", "iterative") and ts.reuse_preconditioner
                       and self.ksp.getType() != "preonly")
@@ -117,6 +106,37 @@ class NewtonSolver:
         self._fresh = False               # the preconditioner was built in the current Newton iteration
         self._have_pc = False
         self.stats = dict(solves=0, setups=0, ksp_iterations=0)
+
+    def _make_ksp(self):
+        from petsc4py import PETSc
+        opts = PETSc.Options()
+        prefix, mode = self._prefix, self.mode
+        ksp = PETSc.KSP().create(comm=self.problem.dm.comm)
+        pc = ksp.getPC()
+        if mode == "direct":
+            ksp.setType("gmres")
+            pc.setType("lu")
+            pc.setFactorSolverType("mumps")
+        else:
+            ksp.setType("cg")
+            pc.setType("gamg")
+            if mode == "iterative":
+                for k, v in self.GAMG_DEFAULTS.items():
+                    if not opts.hasName(prefix + k):
+                        opts[prefix + k] = v
+        ksp.setTolerances(rtol=self.problem.time.ksp_rtol, atol=1e-50, max_it=5000)
+        ksp.setOptionsPrefix(prefix)
+        ksp.setFromOptions()
+        if mode == "direct":
+            ksp.setGMRESRestart(60)
+        return ksp
+
+    def reset(self):
+        """Forget the solver's history: a new KSP/PC (full GAMG set-up or a new MUMPS analysis at the
+        next solve, fresh random streams of the eigenvalue estimates, the KSP type chosen at creation)."""
+        self.ksp.destroy()
+        self.ksp = self._make_ksp()
+        self._have_pc = False
 
     def matrix(self, tangent):
         from ..fem.operators import tangent_matrix

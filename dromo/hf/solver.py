@@ -12,7 +12,8 @@
 * every ``checkpoint_every`` increments the state is written into ``/checkpoint`` and the archive is
   closed (atomically renamed: ``output`` is then a valid archive of everything so far) and reopened.
   A killed run restarted with ``restart=output`` (or ``dromo solve … --restart``) continues from there
-  and produces the same result as an uninterrupted one;
+  and produces the same result as an uninterrupted one, bit for bit at the same rank count (the linear
+  solver's history is reset at every checkpoint; the partition and the reductions are reproducible);
 * when the step would go below ``time.dt_min`` (or a fixed step fails) the last converged state is
   checkpointed, the archive closed, and ConvergenceError raised saying so.
 """
@@ -107,6 +108,9 @@ def run(problem, output, restart=None, checkpoint_every=10, write_initial=True):
                 ar.close()
                 ar = _open_append(output, output, comm)
                 writer.archive = ar
+                # a restart from here starts with a fresh solver: so does the uninterrupted run
+                if getattr(problem, "_newton", None) is not None:
+                    problem._newton.reset()
         write_checkpoint(ar, problem, state, stepping, writer.n_steps())
         ar.close()
         ar = None

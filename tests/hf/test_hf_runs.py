@@ -30,12 +30,15 @@ def _fields(path):
 
 
 @pytest.mark.mpi
-def test_run_writes_every_increment_and_restart_is_identical(comm, shared_tmp, monkeypatch):
-    full = os.path.join(str(shared_tmp), "full.h5")
-    _state, summary = run(_problem(comm), full, checkpoint_every=3)
+@pytest.mark.parametrize("linear_solver", ["direct", "iterative"])
+def test_run_writes_every_increment_and_restart_is_identical(comm, shared_tmp, monkeypatch, linear_solver):
+    def _problem_(comm):
+        return _problem(comm, time=TimeStepping(end=3.0, dt=0.25, linear_solver=linear_solver))
+    full = os.path.join(str(shared_tmp), f"full_{linear_solver}.h5")
+    _state, summary = run(_problem_(comm), full, checkpoint_every=3)
     assert summary["increments"] == 12
     # a run "killed" after increment 7: its archive holds the checkpoint of increment 6
-    killed = os.path.join(str(shared_tmp), "killed.h5")
+    killed = os.path.join(str(shared_tmp), f"killed_{linear_solver}.h5")
     real = solver_mod.hf_increment
 
     def dying(pb, st, dt):
@@ -44,21 +47,28 @@ def test_run_writes_every_increment_and_restart_is_identical(comm, shared_tmp, m
         return real(pb, st, dt)
     monkeypatch.setattr(solver_mod, "hf_increment", dying)
     with pytest.raises(RuntimeError):
-        run(_problem(comm), killed, checkpoint_every=3)
+        run(_problem_(comm), killed, checkpoint_every=3)
     monkeypatch.setattr(solver_mod, "hf_increment", real)
     if comm.rank == 0:
         with h5py.File(killed, "r") as f:
             assert f["checkpoint"].attrs["increment"] == 6
             assert f["fields/U/values"].shape[0] == 7                      # t = 0 and 6 increments
     comm.Barrier()
-    run(_problem(comm), killed, restart=killed, checkpoint_every=3)
+    run(_problem_(comm), killed, restart=killed, checkpoint_every=3)
     if comm.rank == 0:
         a, b = _fields(full), _fields(killed)
         assert sorted(a) == sorted(b) == ["E", "S", "U", "alpha_1", "eps_p", "p"]
+        # bit for bit: same partition (PTScotch's generator is reset), fixed-order reductions, the
+        # solver's history reset at every checkpoint. Exception: GAMG at 3+ ranks, where PETSc's own
+        # parallel set-up sums off-process contributions in arrival order, so that two uninterrupted
+        # runs already differ at round-off level (~1e-15 relative): compared to 1e-12 there.
+        exact = linear_solver == "direct" or comm.size <= 2
         for k in a:
             assert np.array_equal(a[k][0], b[k][0])
-            # bit for bit: same partition (PTScotch's generator is reset), same summation orders
-            assert np.array_equal(a[k][1], b[k][1]), (k, np.abs(a[k][1] - b[k][1]).max())
+            if exact:
+                assert np.array_equal(a[k][1], b[k][1]), (k, np.abs(a[k][1] - b[k][1]).max())
+            else:
+                assert np.abs(a[k][1] - b[k][1]).max() <= 1e-12 * np.abs(a[k][1]).max(), k
         assert os.path.exists(full[:-3] + ".xdmf")
 
 
