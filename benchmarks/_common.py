@@ -26,5 +26,13 @@ def run_ranks(n, script, args, timeout=3600):
 
 
 def emit(name, figures, targets):
-    """Print the benchmark's one JSON line."""
-    print(json.dumps({"benchmark": name, "figures": figures, "targets": targets}), flush=True)
+    """Print the benchmark's one JSON line (also kept in ``benchmarks/out/NAME.json``, git-ignored)."""
+    line = json.dumps({"benchmark": name, "figures": figures, "targets": targets})
+    print(line, flush=True)
+    try:
+        out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, f"{name}.json"), "w") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
