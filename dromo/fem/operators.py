@@ -16,8 +16,9 @@ from ..errors import InputError
 from ..mesh.elements import get_element
 from ..mesh.quadrature import element_rule
 
-#: elements per vectorized chunk
-CHUNK = 20000
+#: elements per vectorized chunk: large enough that numpy's per-call overhead vanishes, small enough that
+#: the B and C·B arrays of a chunk stay near the cache (20000 hex8 made the tangent assembly 3× slower)
+CHUNK = 4096
 
 
 def _chunks(block):
