@@ -43,10 +43,10 @@ class NewtonSolver:
     * ``"direct"``: sparse LU (MUMPS) as the preconditioner of GMRES. The factorization is *reused* by
       the following Newton iterations (the operator is always the current tangent, so
       the Newton iterates are those of the full Newton method; GMRES needs a few iterations with the
-      slightly outdated factors); it is recomputed after a solve that needed more than
-      ``reuse_max_its`` iterations (and at once when a solve with old factors does not converge in
-      4 × ``reuse_max_its``), and at the first iteration of every increment unless
-      ``reuse_across_increments``.
+      slightly outdated factors); it is recomputed after a solve with reused factors that needed more
+      than ``max(reuse_max_its, 2 × n_fresh)`` iterations, n_fresh being the iterations of the last
+      solve with freshly built factors (at once when such a solve does not converge in 4 × that), and
+      at the first iteration of every increment unless ``reuse_across_increments``.
       Re-factorizations keep MUMPS's symbolic analysis (same Mat object and nonzero pattern, so PETSc
       does the numeric phase only).
     * ``"iterative"``: CG (symmetric tangent) or GMRES (non-symmetric: kinematic hardening, anisotropy)
@@ -104,6 +104,7 @@ class NewtonSolver:
         self.rows_local = self.rows - d0
         self.nonsymmetric = False
         self._fresh = False               # the preconditioner was built in the current Newton iteration
+        self._its_fresh = 0               # KSP iterations of the last solve with a fresh preconditioner
         self._have_pc = False
         self.stats = dict(solves=0, setups=0, ksp_iterations=0)
 
@@ -137,6 +138,7 @@ class NewtonSolver:
         self.ksp.destroy()
         self.ksp = self._make_ksp()
         self._have_pc = False
+        self._its_fresh = 0
 
     def matrix(self, tangent):
         from ..fem.operators import tangent_matrix
@@ -171,8 +173,9 @@ class NewtonSolver:
         self.ksp.setOperators(A)
         self._fresh = rebuild
         # with reused factors / hierarchy, give up early (and rebuild) rather than iterate for long
+        stale_its = max(ts.reuse_max_its, 2 * self._its_fresh)
         self.ksp.setTolerances(rtol=max(ts.ksp_rtol, rtol) if rtol is not None else ts.ksp_rtol,
-                               max_it=5000 if rebuild else 4 * ts.reuse_max_its)
+                               max_it=5000 if rebuild else 4 * stale_its)
         if self.ksp.getType() != "preonly":
             self.ksp.setInitialGuessNonzero(True)
         auto = self.auto_type
@@ -215,8 +218,10 @@ class NewtonSolver:
         x0.destroy()
         if reason < 0:
             raise ConvergenceError(f"linear solve diverged (KSP reason {reason}) after {its} iterations")
-        if self.reuse and its > ts.reuse_max_its:
-            self._have_pc = False         # too many iterations with these factors: rebuild next time
+        if rebuild:
+            self._its_fresh = self.ksp.getIterationNumber()
+        elif self.reuse and its > stale_its:
+            self._have_pc = False         # too many iterations with these old factors: rebuild next time
         self.stats["solves"] += 1
         self.stats["ksp_iterations"] += its
         return self.du, its

@@ -45,13 +45,15 @@ class TimeStepping:
     Linear solver (:class:`~dromo.hf.newton.NewtonSolver`): ``linear_solver`` ``"auto"`` (MUMPS LU up
     to ``direct_max_dofs`` global dofs, GAMG beyond: below about 2e4 dofs MUMPS is as fast or faster
     on every geometry tried, above it GAMG is faster on compact parts (1.2–1.5× at 6e4 dofs on 1 rank)
-    and scales better (1.9× vs 1.5× on 2 ranks), while slender parts (the blade) keep needing 40+ GAMG
-    iterations per solve: set ``linear_solver = "direct"`` there while memory allows), ``"direct"`` or
-    ``"iterative"``;
-    ``reuse_preconditioner``: keep the LU factors / GAMG hierarchy over the Newton iterations (and,
-    with ``reuse_across_increments``, the increments), rebuilt after a solve of more than
-    ``reuse_max_its`` iterations (off by default across increments: an increment's result then
-    depends on its start state only, so a restart reproduces an uninterrupted run bit for bit); ``inexact_newton``:
+    and scales better (1.9× vs 1.5× on 2 ranks), while slender parts (the blade) need 30–45 GAMG
+    iterations per solve, so that up to a few 1e4 dofs ``linear_solver = "direct"`` is faster there),
+    ``"direct"`` or ``"iterative"``;
+    ``reuse_preconditioner``: keep the LU factors / GAMG hierarchy over the Newton iterations and, with
+    ``reuse_across_increments`` (default), over the increments; rebuilt after a solve with the old one
+    took more than ``reuse_max_its`` iterations or twice as many as with a fresh one. The solver's
+    history is reset at every checkpoint, so a restart still reproduces the uninterrupted run bit for
+    bit; without ``reuse_across_increments`` an increment's result depends on its start state only
+    (not on the solver's history, which changes results at the linear tolerance). ``inexact_newton``:
     Eisenstat–Walker KSP tolerances, never below ``ksp_rtol``.
     """
     end: float = 1.0
@@ -73,7 +75,7 @@ class TimeStepping:
     direct_max_dofs: int = 20000
     reuse_preconditioner: bool = True
     reuse_max_its: int = 25
-    reuse_across_increments: bool = False
+    reuse_across_increments: bool = True
     inexact_newton: bool = True
 
     def __post_init__(self):
