@@ -15,9 +15,9 @@ Algorithm (t₁ = t₀ + dt):
 
 Failure (raised collectively as ConvergenceError): a law that did not converge at some point
 (LawResult.failed on any rank), more than ``max_iterations``, a non-finite or exploding residual, a
-diverged KSP. Linear solves (:class:`NewtonSolver`): MUMPS LU, factorization reused across the Newton
-iterations of an increment, up to ``time.direct_max_dofs`` dofs, CG/GMRES + GAMG with the rigid-body
-near-null space beyond; inexact Newton (Eisenstat–Walker KSP tolerance). Every PETSc option passes
+diverged KSP. Linear solves (:class:`NewtonSolver`): MUMPS LU up to ``time.direct_max_dofs`` dofs,
+CG/GMRES + GAMG with the rigid-body near-null space beyond, the factors / hierarchy reused over Newton
+iterations and increments until they go stale; inexact Newton (Eisenstat–Walker KSP tolerance). Every PETSc option passes
 through (``-hf_ksp_type preonly -hf_pc_type lu`` … with the ``hf_`` prefix, or the prefix of
 ``problem.petsc_prefix``); giving ``-hf_pc_type`` switches the automatic choice off. The tangent is
 re-assembled in place on a fixed sparsity.
@@ -53,13 +53,13 @@ class NewtonSolver:
       with GAMG and the rigid-body near-null space, GAMG tuned for elasticity (aggregation threshold,
       Chebyshev/Jacobi smoothing, interpolation reused across set-ups), the preconditioner reused
       under the same rule as above.
+    * ``"auto"`` (default): direct up to ``direct_max_dofs`` global dofs, iterative beyond.
 
     History: what the solver keeps between increments (MUMPS's analysis, GAMG's interpolation, a KSP
     switched to GMRES) changes iterates at round-off or linear-tolerance level. :meth:`reset` forgets
     it; :func:`~dromo.hf.solver.run` calls it after every checkpoint, so a run restarted from a
     checkpoint and the uninterrupted run solve the same systems with the same preconditioners, and
     their results are identical bit for bit.
-    * ``"auto"`` (default): direct up to ``direct_max_dofs`` global dofs, iterative beyond.
 
     Inexact Newton: the KSP relative tolerance follows Eisenstat–Walker (choice 2, γ = 0.9, α = 2) in
     [``ksp_rtol``, 1e-2], and is never tighter than needed to reach the Newton target in this iteration.

@@ -20,7 +20,8 @@ nickel-superalloy-like trend), thermal expansion 1.3e-5 /K from 293 K, density 8
 Sets: element set ``all``; node/facet sets ``root`` (clamped face), ``pressure_side``,
 ``suction_side``, ``tip``. Sizes: ``small`` (9.4e3 dofs, tests), ``medium`` (2.6e5 dofs), ``large``
 (1.08e6 dofs). Measured on 2 ranks of a 2-core machine (``benchmarks/hf_blade.py``, start-up to t = 1.75,
-GAMG): medium 43 s per increment and 3.2 GB in all; large 244 s per increment and 14.9 GB in all.
+GAMG): medium 22 s per increment and 3.2 GB in all (45 s on 1 rank); large 115 s per increment and
+14.8 GB in all.
 """
 import os
 
