@@ -103,7 +103,6 @@ class NewtonSolver:
         d0 = dm.dof_range[0]
         self.rows_local = self.rows - d0
         self.nonsymmetric = False
-        self._fresh = False               # the preconditioner was built in the current Newton iteration
         self._its_fresh = 0               # KSP iterations of the last solve with a fresh preconditioner
         self._have_pc = False
         self.stats = dict(solves=0, setups=0, ksp_iterations=0)
@@ -171,7 +170,6 @@ class NewtonSolver:
         rebuild = not self.reuse or not self._have_pc or (new_increment and not ts.reuse_across_increments)
         self.ksp.getPC().setReusePreconditioner(not rebuild)
         self.ksp.setOperators(A)
-        self._fresh = rebuild
         # with reused factors / hierarchy, give up early (and rebuild) rather than iterate for long
         stale_its = max(ts.reuse_max_its, 2 * self._its_fresh)
         self.ksp.setTolerances(rtol=max(ts.ksp_rtol, rtol) if rtol is not None else ts.ksp_rtol,

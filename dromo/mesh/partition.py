@@ -12,6 +12,8 @@ its assembly in another order, differing from the uninterrupted run by round-off
 (``SCOTCH_randomReset``) before every partition: the same mesh at the same rank count always gets the
 same partition.
 """
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 from mpi4py import MPI
@@ -59,26 +61,26 @@ def _zero_self(m, start):
     m.data[m.indices == r + start] = 0
 
 
-_SCOTCH = []
+@functools.lru_cache(maxsize=None)
+def _scotch_library():
+    """PTScotch as PETSc already loaded it (ctypes, no new load), or None when not found."""
+    import ctypes
+    for name in ("libptscotch.so", "libptscotch-7.0.so", "libptscotch-6.1.so", "libptscotch-6.0.so"):
+        try:
+            lib = ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL | getattr(ctypes, "RTLD_NOLOAD", 4))
+            lib.SCOTCH_randomReset
+            return lib
+        except (OSError, AttributeError):
+            continue
+    log.debug("SCOTCH_randomReset not found: partitions may differ between calls")
+    return None
 
 
 def _reset_scotch_random():
-    """Reset PTScotch's global pseudo-random generator (the library PETSc already loaded), if found."""
-    import ctypes
-    if not _SCOTCH:
-        lib = None
-        for name in ("libptscotch.so", "libptscotch-7.0.so", "libptscotch-6.1.so", "libptscotch-6.0.so"):
-            try:
-                lib = ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL | getattr(ctypes, "RTLD_NOLOAD", 4))
-                lib.SCOTCH_randomReset
-                break
-            except (OSError, AttributeError):
-                lib = None
-        if lib is None:
-            log.debug("SCOTCH_randomReset not found: partitions may differ between calls")
-        _SCOTCH.append(lib)
-    if _SCOTCH[0] is not None:
-        _SCOTCH[0].SCOTCH_randomReset()
+    """Reset PTScotch's global pseudo-random generator, if the library is found."""
+    lib = _scotch_library()
+    if lib is not None:
+        lib.SCOTCH_randomReset()
 
 
 def partition_cells(mesh, comm=None, method="ptscotch"):

@@ -188,14 +188,20 @@ def _expect_error(comm, shared_tmp, deck, frd, dat, *needles):
     return msg
 
 
+def _truncated_copy(src, dst, fraction, comm):
+    """The first ``fraction`` of the bytes of ``src`` written to ``dst`` (on rank 0); returns dst."""
+    dst = str(dst)
+    if comm.rank == 0:
+        data = open(src, "rb").read()
+        open(dst, "wb").write(data[: int(len(data) * fraction)])
+    comm.Barrier()
+    return dst
+
+
 @pytest.mark.mpi
 def test_truncated_frd(shared_tmp, comm):
     deck, frd, dat = _case(shared_tmp, comm, "hex8", cells=(2, 1, 1))
-    cut = str(shared_tmp / "cut.frd")
-    if comm.rank == 0:
-        data = open(frd, "rb").read()
-        open(cut, "wb").write(data[: int(len(data) * 0.6)])
-    comm.Barrier()
+    cut = _truncated_copy(frd, shared_tmp / "cut.frd", 0.6, comm)
     _expect_error(comm, shared_tmp, deck, cut, None, "cut.frd:", "truncated")
 
 
@@ -224,11 +230,7 @@ def test_truncated_frd_at_block_end_and_bad_number(shared_tmp, comm):
 @pytest.mark.mpi
 def test_truncated_dat(shared_tmp, comm):
     deck, frd, dat = _case(shared_tmp, comm, "hex8", cells=(2, 1, 1))
-    cut = str(shared_tmp / "cut.dat")
-    if comm.rank == 0:
-        data = open(dat, "rb").read()
-        open(cut, "wb").write(data[: int(len(data) * 0.7)])
-    comm.Barrier()
+    cut = _truncated_copy(dat, shared_tmp / "cut.dat", 0.7, comm)
     _expect_error(comm, shared_tmp, deck, frd, cut, "cut.dat:")
 
 
