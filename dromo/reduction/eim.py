@@ -38,7 +38,7 @@ from mpi4py import MPI
 
 from ..errors import InputError
 from ..parallel import get_logger
-from .ecm import _allreduce, fetch_rows
+from ..parallel.collectives import allreduce_sum, argmax_smallest_id, broadcast_row, fetch_rows
 
 __all__ = ["PointSelection", "qdeim", "deim", "GappyFit", "GappyPOD", "euclidean_orthonormal"]
 
@@ -87,7 +87,7 @@ def euclidean_orthonormal(U, comm):
     T = np.eye(k)
     V = U
     for _ in range(2):
-        C = _allreduce(np.ascontiguousarray(V.T @ V), comm)
+        C = allreduce_sum(V.T @ V, comm)
         C = 0.5 * (C + C.T)
         try:
             L = np.linalg.cholesky(C)
@@ -107,20 +107,11 @@ def euclidean_orthonormal(U, comm):
 
 
 def _pick(score, row_ids, comm, exclude):
-    """Global argmax of ``score`` with the deterministic tie-break; returns (global row id, owner, max)."""
-    size, rank = comm.size, comm.rank
+    """Global argmax of ``score`` over the rows not ``exclude``-d, deterministic tie-break
+    (:func:`~dromo.parallel.collectives.argmax_smallest_id`); returns (global row id, owner, max)."""
     sc = score.copy()
     sc[exclude] = -np.inf
-    loc = float(sc.max()) if sc.size else -np.inf
-    gmax = loc if size == 1 else comm.allreduce(loc, op=MPI.MAX)
-    if not np.isfinite(gmax):
-        return -1, -1, gmax
-    cand = np.flatnonzero(sc >= gmax - _TIE * abs(gmax))
-    key = int(row_ids[cand].min()) * size + rank if cand.size else np.iinfo(np.int64).max
-    if size > 1:
-        key = comm.allreduce(key, op=MPI.MIN)
-    gid, owner = divmod(key, size)
-    return gid, owner, gmax
+    return argmax_smallest_id(sc, row_ids, comm, _TIE)
 
 
 def _finish(rows, owners, nc, method):
@@ -156,14 +147,10 @@ def qdeim(U, ids, comm=None, n_components=1):
 
 def _take_row(A, gid, owner, row_ids, chosen, comm):
     """Row ``gid`` of the row-distributed ``A`` on every rank; the owner marks it ``chosen``."""
-    v = np.empty(A.shape[1])
-    if owner == comm.rank:
-        li = int(np.flatnonzero(row_ids == gid)[0])
-        v[:] = A[li]
+    li = int(np.flatnonzero(row_ids == gid)[0]) if owner == comm.rank else -1
+    if li >= 0:
         chosen[li] = True
-    if comm.size > 1:
-        comm.Bcast(v, root=owner)
-    return v
+    return broadcast_row(A, li, owner, comm)
 
 
 def deim(U, ids, comm=None, n_components=1):
