@@ -396,10 +396,92 @@ class Archive:
         return ds
 
     def read_array(self, path):
+        """The whole array at ``path``, replicated on every rank."""
         with collective(self.comm):
             if path not in self.h5:
                 raise InputError(f"{self.final_path}: no dataset {path}")
             return self.h5[path][...]
+
+    def write_natural(self, path, block, n_items):
+        """Write an item-distributed array at ``path``: shape ``(n_items,) + block.shape[1:]`` float64.
+
+        ``block`` is this rank's contiguous natural block of the items, ``partition_range(n_items)``
+        (what :meth:`Redistributor.owned_to_natural <dromo.parallel.Redistributor.owned_to_natural>`
+        yields); an existing dataset at ``path`` is replaced. One collective MPI-IO write.
+        """
+        block = np.ascontiguousarray(block, dtype=np.float64)
+        start, stop = partition_range(n_items, self.comm)
+        if block.shape[0] != stop - start:
+            raise ValueError(f"{path}: rank block has {block.shape[0]} rows, expected {stop - start}")
+        if path in self.h5:
+            del self.h5[path]
+        ds = self.h5.create_dataset(path, shape=(int(n_items),) + block.shape[1:], dtype=np.float64)
+        _collective_write(ds, slice(start, stop), block, stop == start or block.size == 0)
+        return ds
+
+    def read_natural(self, path, n_items=None):
+        """This rank's natural block ``partition_range(n_items)`` of the array at ``path`` (any rank count).
+
+        ``n_items`` (the length of the first axis) is checked when given.
+        """
+        with collective(self.comm):
+            if path not in self.h5:
+                raise InputError(f"{self.final_path}: no dataset {path}")
+            ds = self.h5[path]
+            if n_items is not None and ds.shape[0] != n_items:
+                raise InputError(f"{self.final_path}: {path} has {ds.shape[0]} items, expected {n_items}")
+        start, stop = partition_range(ds.shape[0], self.comm)
+        if stop == start:
+            return np.zeros((0,) + ds.shape[1:], dtype=ds.dtype)
+        return ds[start:stop]           # independent read: a rank with nothing to read does not take part
+
+    # ------------------------------------------------------------------ groups and attributes
+    def has(self, path):
+        """Whether a group or dataset exists at ``path`` (no communication)."""
+        return path in self.h5
+
+    def require_group(self, path):
+        """Create the group ``path`` (and its parents) unless it exists; returns ``path``."""
+        self.h5.require_group(path)
+        return path
+
+    def delete(self, path):
+        """Remove the group or dataset at ``path`` if present."""
+        if path in self.h5:
+            del self.h5[path]
+
+    def set_attrs(self, path, attrs):
+        """Set attributes (a dict; same values on every rank) on the group or dataset ``path``.
+
+        A missing ``path`` is created as a group.
+        """
+        obj = self.h5[path] if path in self.h5 else self.h5.require_group(path)
+        for k, v in attrs.items():
+            obj.attrs[k] = v
+
+    def get_attrs(self, path):
+        """The attributes of ``path`` as a dict: strings decoded, numpy scalars as Python numbers."""
+        with collective(self.comm):
+            if path not in self.h5:
+                raise InputError(f"{self.final_path}: no group or dataset {path}")
+            return {k: _plain(v) for k, v in self.h5[path].attrs.items()}
+
+    def truncate_steps(self, n_steps):
+        """Drop the steps beyond ``n_steps`` of every field (e.g. after a restart from an older checkpoint)."""
+        for name in self.fields():
+            g = self.h5["fields"][name]
+            if g["values"].shape[0] > n_steps:
+                for k in ("values", "time", "parameters"):
+                    g[k].resize(int(n_steps), axis=0)
+
+
+def _plain(v):
+    """An HDF5 attribute value as a plain Python value (bytes → str, numpy scalar → int/float)."""
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
 class FieldSource:

@@ -52,6 +52,7 @@ from mpi4py import MPI
 
 from ..errors import InputError
 from ..parallel import get_logger
+from ..parallel.collectives import allreduce_sum, argmax_smallest_id, broadcast_row, fetch_rows
 
 __all__ = ["ECMToleranceWarning", "ReducedQuadrature", "IntegrandBasis", "compress_integrand", "ecm_greedy",
            "empirical_cubature", "force_integrand", "mode_strains", "point_info", "fetch_rows"]
@@ -117,7 +118,7 @@ class ReducedQuadrature:
     def integrate(self, values, ip_natural, comm):
         """``Σ_k ω_k f(x_k)`` on every rank (collective)."""
         loc = np.ascontiguousarray(self.integrate_local(values, ip_natural), dtype=np.float64)
-        return _allreduce(loc, comm)
+        return allreduce_sum(loc, comm)
 
     def with_points(self, extra_ids, extra_ranks):
         """A copy with points added at zero weight (ids already present are kept with their weight)."""
@@ -154,19 +155,10 @@ class IntegrandBasis:
 # --------------------------------------------------------------------------------------------------
 # small MPI helpers
 # --------------------------------------------------------------------------------------------------
-def _allreduce(a, comm, op=MPI.SUM):
-    if comm is None or comm.size == 1:
-        return a
-    out = np.empty_like(a)
-    comm.Allreduce(a, out, op=op)
-    comm.Bcast(out, root=0)          # bitwise-identical replicated data
-    return out
-
-
 def _gram(X, w, comm):
     """Global ``Xᵀ diag(w) X`` (replicated)."""
     Xw = X * np.sqrt(w)[:, None]
-    return _allreduce(np.ascontiguousarray(Xw.T @ Xw), comm)
+    return allreduce_sum(np.ascontiguousarray(Xw.T @ Xw), comm)
 
 
 def _w_orthonormalize(X, w, comm, rel=None):
@@ -186,36 +178,6 @@ def _w_orthonormalize(X, w, comm, rel=None):
         keep = lam > rel * lam[0]
         X = X @ (V[:, keep] / np.sqrt(lam[keep]))
     return X
-
-
-def fetch_rows(J, ids_local, wanted, comm):
-    """Rows of ``J`` at the natural ids ``wanted`` (replicated ``(len(wanted), p)``), owners (ranks).
-
-    Ids not found on any rank raise :class:`InputError` (collectively).
-    """
-    wanted = np.asarray(wanted, dtype=np.int64)
-    ids_local = np.asarray(ids_local, dtype=np.int64)
-    p = J.shape[1]
-    mine = np.isin(ids_local, wanted)
-    rows_loc = np.ascontiguousarray(J[mine])
-    ids_loc = ids_local[mine]
-    rank = 0 if comm is None else comm.rank
-    if comm is None or comm.size == 1:
-        parts = [(ids_loc, rows_loc, rank)]
-    else:
-        parts = comm.allgather((ids_loc, rows_loc, rank))
-    all_ids = np.concatenate([p_[0] for p_ in parts]) if parts else np.zeros(0, np.int64)
-    all_rows = np.concatenate([p_[1] for p_ in parts]).reshape(-1, p) if parts else np.zeros((0, p))
-    all_ranks = np.concatenate([np.full(p_[0].size, p_[2], np.int64) for p_ in parts])
-    order = np.argsort(all_ids, kind="stable")
-    pos = np.searchsorted(all_ids[order], wanted)
-    ok = (pos < all_ids.size) & (all_ids[order][np.minimum(pos, max(all_ids.size - 1, 0))] == wanted) \
-        if all_ids.size else np.zeros(wanted.size, bool)
-    if not ok.all():
-        raise InputError(f"integration points {wanted[~ok][:10].tolist()} (natural ids) are not in the "
-                         f"rows of the data (unknown point ids)")
-    sel = order[pos]
-    return all_rows[sel], all_ranks[sel]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -329,7 +291,7 @@ def compress_integrand(G, weights, comm=None, tol=1e-4, max_rank=None, constant=
         sv, energy, J, used = norms, 1.0, _w_orthonormalize(X, w, comm), "none"
     elif method == "pod":
         X = np.asarray(G.read(0, m) if src else G, dtype=np.float64)
-        total = float(_allreduce(np.array([np.einsum("i,ij,ij->", w, X, X)]), comm)[0])
+        total = float(allreduce_sum(np.array([np.einsum("i,ij,ij->", w, X, X)]), comm)[0])
         if total > 0:
             from .pod import pod
             # TSQR: modes accurate to eps·σ₁/σ near the cut (the Gram path's eps·σ₁²/σ² would make the
@@ -360,7 +322,7 @@ def compress_integrand(G, weights, comm=None, tol=1e-4, max_rank=None, constant=
         Jl[:, 1:] = J
         J = Jl
     if constant:
-        vol = float(_allreduce(np.array([w.sum()]), comm)[0])
+        vol = float(allreduce_sum(np.array([w.sum()]), comm)[0])
         if vol > 0:
             J = _add_constant(J, w, vol, comm)
             has_c = True
@@ -466,7 +428,7 @@ def _orth_block(Y, Qs, w, comm, floor):
             for c in sl:
                 for q, h in zip(Qs, H):
                     h += (q[c] * w[c, None]).T @ Y[c]
-            H = np.split(_allreduce(np.ascontiguousarray(np.concatenate(H, axis=0)), comm),
+            H = np.split(allreduce_sum(np.ascontiguousarray(np.concatenate(H, axis=0)), comm),
                          np.cumsum([q.shape[1] for q in Qs])[:-1], axis=0)
             for c in sl:
                 for q, h in zip(Qs, H):
@@ -475,7 +437,7 @@ def _orth_block(Y, Qs, w, comm, floor):
         for c in sl:
             Ys = Y[c] * sw[c, None]
             C += Ys.T @ Ys
-        C = _allreduce(C, comm)
+        C = allreduce_sum(C, comm)
         lam, V = np.linalg.eigh(0.5 * (C + C.T))
         lam, V = lam[::-1], V[:, ::-1]
         keep = (lam > rel * lam[0]) & (lam > (floor if it == 0 else 0.0))
@@ -503,10 +465,10 @@ def _add_constant(J, w, vol, comm):
         h = np.zeros(J.shape[1] - 1)
         for s_ in sl:
             h += J[s_, 1:].T @ (w[s_] * c[s_])
-        h = _allreduce(h, comm)
+        h = allreduce_sum(h, comm)
         for s_ in sl:
             c[s_] -= J[s_, 1:] @ h
-    nc2 = float(_allreduce(np.array([np.dot(w * c, c)]), comm)[0])
+    nc2 = float(allreduce_sum(np.array([np.dot(w * c, c)]), comm)[0])
     if not nc2 > J.shape[1] * 1e2 * np.finfo(float).eps:
         return J[:, 1:]
     J[:, 0] = c / np.sqrt(nc2)
@@ -538,14 +500,14 @@ def _randomized(G, src, m, w, comm, tol, max_rank, block, seed, f32, lead=0):
         n_om += k_new
         Y, tot = _sketch(G, src, m, Om, w, block, total is None, f32)
         if total is None:
-            total = float(_allreduce(np.array([tot]), comm)[0])
+            total = float(allreduce_sum(np.array([tot]), comm)[0])
             if not total > 0:
                 return np.zeros((n, lead)), np.zeros(0), 1.0
         Qn = _orth_block(Y, Qs, w, comm, floor=(1e-3 * tol) ** 2 * total)
         del Y
         added = Qn.shape[1]
         if added:
-            Bn = _allreduce(np.ascontiguousarray(_project(G, src, m, Qn, w, block)), comm)
+            Bn = allreduce_sum(np.ascontiguousarray(_project(G, src, m, Qn, w, block)), comm)
             Qs.append(Qn)
             B = np.concatenate([B, Bn], axis=0)
             del Bn
@@ -661,7 +623,6 @@ def _greedy(J, w, ids, comm, b, target, max_points, warm, max_iter):
     "ok" | "max_points" | "stagnated" | "max_iter".
     """
     rank = 0 if comm is None else comm.rank
-    size = 1 if comm is None else comm.size
     nb = float(np.linalg.norm(b))
     rn = np.sqrt(np.einsum("ij,ij->i", J, J))
     inv = np.divide(1.0, rn, out=np.zeros_like(rn), where=rn > 0)
@@ -739,27 +700,16 @@ def _greedy(J, w, ids, comm, b, target, max_points, warm, max_iter):
         if np.isfinite(m32):
             near = np.flatnonzero(sc32 >= m32 - (2 * e32 + 2 * _TIE))
             sc = (J[near] @ r) * inv[near]
-            loc_max = float(sc.max())
         else:
-            near, sc, loc_max = np.zeros(0, np.int64), np.zeros(0), -np.inf
-        gmax = loc_max if size == 1 else comm.allreduce(loc_max, op=MPI.MAX)
+            near, sc = np.zeros(0, np.int64), np.zeros(0)
+        gid, owner, gmax = argmax_smallest_id(sc, ids[near], comm, _TIE)
         if not gmax > 0:
             status = "stagnated"
             break
-        thr = gmax - _TIE * abs(gmax)
-        cand = near[sc >= thr]
-        big = np.iinfo(np.int64).max
-        key = int(ids[cand].min()) * size + rank if cand.size else big
-        if size > 1:
-            key = comm.allreduce(key, op=MPI.MIN)
-        gid, owner = divmod(key, size)
-        row = np.empty(J.shape[1])
-        if owner == rank:
-            li = local_index(gid)
-            row[:] = J[li]
+        li = local_index(gid) if owner == rank else -1
+        if li >= 0:
             chosen[li] = True
-        if size > 1:
-            comm.Bcast(row, root=owner)
+        row = broadcast_row(J, li, owner, comm)
         S_ids.append(int(gid))
         S_rank.append(int(owner))
         nn.add(row)
@@ -794,7 +744,7 @@ def ecm_greedy(J, weights, ids, comm=None, tol=1e-4, max_points=None, variant="g
     if not np.isfinite(J).all():
         raise InputError(f"ecm: the integrand has NaN/Inf values on rank {comm.rank}")
     p = J.shape[1]
-    b = _allreduce(np.ascontiguousarray(J.T @ w), comm)
+    b = allreduce_sum(np.ascontiguousarray(J.T @ w), comm)
     nb = float(np.linalg.norm(b))
     max_iter = 4 * p + 100 if max_points is None else 4 * int(max_points) + 100
     if nb == 0.0:
@@ -814,8 +764,8 @@ def ecm_greedy(J, weights, ids, comm=None, tol=1e-4, max_points=None, variant="g
             raise InputError(f"ecm: {lab.size} subdomain labels for {w.size} local points")
         labels = np.unique(lab)
         bs = {int(s): J[lab == s].T @ w[lab == s] for s in labels}
-        sum_nbs = float(_allreduce(np.array([sum(np.linalg.norm(v) for v in bs.values())]), comm)[0])
-        n_sub = int(_allreduce(np.array([labels.size], np.int64), comm)[0])
+        sum_nbs = float(allreduce_sum(np.array([sum(np.linalg.norm(v) for v in bs.values())]), comm)[0])
+        n_sub = int(allreduce_sum(np.array([labels.size], np.int64), comm)[0])
         out_ids, out_w, it_tot, stat_all = [], [], 0, "ok"
         local_int = np.zeros(p)
         for s in labels:
@@ -839,7 +789,7 @@ def ecm_greedy(J, weights, ids, comm=None, tol=1e-4, max_points=None, variant="g
         gids = np.concatenate([q[0] for q in parts])
         om = np.concatenate([q[1] for q in parts])
         own = np.concatenate([np.full(q[0].size, r_, np.int64) for r_, q in enumerate(parts)])
-        approx = _allreduce(local_int, comm)
+        approx = allreduce_sum(local_int, comm)
         err = float(np.linalg.norm(b - approx)) / nb
         ok = comm.allreduce(stat_all == "ok", op=MPI.LAND) if comm.size > 1 else stat_all == "ok"
         order = np.argsort(gids)

@@ -35,6 +35,7 @@ from mpi4py import MPI
 
 from ..errors import InputError
 from ..parallel import get_logger
+from ..parallel.collectives import allreduce_sum
 from .sources import ArraySource, SnapshotSource, as_source, check_finite, read_block
 from .svd import fix_signs, tsqr_svd
 
@@ -158,7 +159,7 @@ class InnerProduct:
     def gram(self, X, Y=None):
         """Global ``Xᵀ M Y`` on every rank (one Allreduce; result bitwise identical on all ranks)."""
         G = np.ascontiguousarray(self.gram_local(X, Y))
-        return _allreduce_bcast(G, self.comm)
+        return allreduce_sum(G, self.comm)
 
     def norms2(self, X):
         """Global squared M-norms of the columns of ``X`` (``(c,)``), collective."""
@@ -166,16 +167,7 @@ class InnerProduct:
             loc = np.einsum("ij,ij->j", X, X)
         else:
             loc = np.einsum("ij,ij->j", X, self.apply(X))
-        return _allreduce_bcast(np.ascontiguousarray(loc), self.comm)
-
-
-def _allreduce_bcast(a, comm):
-    if comm.size == 1:
-        return a
-    out = np.empty_like(a)
-    comm.Allreduce(a, out, op=MPI.SUM)
-    comm.Bcast(out, root=0)     # guarantee bitwise-identical replicated data (eigh, signs)
-    return out
+        return allreduce_sum(np.ascontiguousarray(loc), self.comm)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -445,7 +437,7 @@ def _pod_snapshots_out_of_core(src, ip, tol, max_modes, budget, check):
         del MUi
     if ip.kind == "mat":
         C = 0.5 * (C + C.T)
-    C = _allreduce_bcast(C, comm)
+    C = allreduce_sum(C, comm)
     sigma, V, lam, k, energy = _eig_truncate(C, m, tol, max_modes, comm, _src_name(src))
     W = V / np.sqrt(lam)[None, :]
     # Pass 2: modes = Σ_blocks U_b W_b, modes (n × k) resident.
