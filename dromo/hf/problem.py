@@ -416,7 +416,7 @@ class MaterialGroup:
 
 def _nodal_series_at_ips(dm, path, field):
     """Read a nodal scalar time series from a dromo archive, interpolate it to the local points."""
-    from ..fem.operators import _chunks
+    from ..fem.operators import cell_chunks as _chunks
     from ..io.archive import Archive
     from ..mesh.elements import get_element
     from ..mesh.quadrature import element_rule

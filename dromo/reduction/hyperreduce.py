@@ -62,7 +62,9 @@ def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_fi
     from ..fem.operators import ip_coordinates, ip_weights
     from ..io.archive import Archive
     from ..mesh.distributed import DistributedMesh
-    from .ecm import empirical_cubature, fetch_rows, force_integrand, mode_strains, point_info
+    from ..fem.points import force_integrand, mode_strains, point_info
+    from ..parallel.collectives import fetch_rows
+    from .ecm import empirical_cubature
     from .eim import GappyPOD, qdeim
     from .pod import pod, write_basis
     from .sources import read_block

@@ -74,7 +74,7 @@ def serial_copy(d):
 def reduced_setup(d, u_tol=1e-6, comm=None):
     """POD of the training displacements and the mode strains: (basis, strains (n_ip, 6, k))."""
     from dromo.reduction import pod
-    from dromo.reduction.ecm import mode_strains
+    from dromo.fem.points import mode_strains
     comm = comm or d["dm"].comm
     basis = pod(d["U"][:, d["train"]], comm=comm, tol=u_tol, method="svd")
     return basis, mode_strains(d["dm"], basis.modes)

@@ -40,7 +40,8 @@ def test_hyperreduce_writes_points_operators_and_dual_fits(comm, shared_tmp):
         modes_u = ar.read_steps("U", slice(None))
     from dromo.mesh.distributed import DistributedMesh
     from dromo.fem.operators import ip_coordinates
-    from dromo.reduction.ecm import fetch_rows, mode_strains
+    from dromo.fem.points import mode_strains
+    from dromo.parallel.collectives import fetch_rows
     ids, wts = pts["ids"], pts["weights"]
     assert np.all(np.diff(ids) > 0) and pts["attrs"]["n_ecm_points"] == int((wts > 0).sum())
     assert np.array_equal(pts["ecm"].astype(bool), wts > 0)
