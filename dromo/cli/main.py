@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     "dromo.cli.solve",
     "dromo.cli.case",
     "dromo.cli.importer",
+    "dromo.cli.compare",
 ]
 
 
