@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "dromo.cli.solve",
     "dromo.cli.case",
     "dromo.cli.importer",
+    "dromo.cli.compare",
 ]
 
 

@@ -143,7 +143,7 @@ def read_case(path):
         _check_keys(t, {"value", "expression", "file", "field", "amplitude"}, f"{path} [temperature]")
         if "file" in t:
             t["file"] = os.path.join(base, t["file"])
-        temperature = Temperature(**t)
+        temperature = Temperature(**t, source=path)
     try:
         time = TimeStepping.from_dict(d.get("time", {}), f"{path} [time]")
     except TypeError as e:
