@@ -20,7 +20,8 @@ Layout (``F`` = number of steps of a field, ``N`` = its items, ``C`` = its compo
     /<group>/...              free-form groups written by other stages (bases, ROM operators)
 
 Integration points are numbered cell by cell in natural cell order, point by point within a cell in the
-rule's order (:mod:`dromo.mesh.quadrature`). Symmetric tensors are Mandel (see :mod:`dromo`).
+rule's order (:mod:`dromo.mesh.quadrature`). Field names (``U``, ``S``, ``E``, ``T``, ``p``) and component
+orders (Mandel for symmetric tensors): :mod:`dromo.io.fields`.
 
 Writes are atomic: :meth:`Archive.create` writes ``PATH.tmp-XXXX`` and renames it to ``PATH`` only when
 :meth:`Archive.close` is reached without error; a failure (on any rank) removes the temporary file, so a
@@ -37,10 +38,10 @@ from .. import __version__
 from ..errors import InputError
 from ..parallel.comm import partition_range
 from ..parallel.errors import collective, raise_collectively
+from .fields import LOCATIONS
 
 FORMAT = "dromo-archive"
 FORMAT_VERSION = 1
-_LOCATIONS = ("node", "ip", "cell", "global")
 
 
 def _h5py():
@@ -250,14 +251,14 @@ class Archive:
             return sum(b["ids"].shape[0] for b in blocks)
         if location == "ip":
             return sum(b["ids"].shape[0] * int(b.attrs["n_qp"]) for b in blocks)
-        raise InputError(f"unknown field location {location!r} (one of {_LOCATIONS})")
+        raise InputError(f"unknown field location {location!r} (one of {LOCATIONS})")
 
     # ------------------------------------------------------------------ fields (time series)
     def create_field(self, name, location, n_components, n_items=None, components=None, units="",
                      description="", n_parameters=0, attrs=None, chunk_items=1 << 16):
         """Create an empty, growable series ``/fields/<name>`` of shape (0, n_items, n_components)."""
-        if location not in _LOCATIONS:
-            raise InputError(f"field {name}: unknown location {location!r} (one of {_LOCATIONS})")
+        if location not in LOCATIONS:
+            raise InputError(f"field {name}: unknown location {location!r} (one of {LOCATIONS})")
         if n_items is None:
             n_items = 1 if location == "global" else self.n_items(location)
         g = self.h5.require_group("fields").create_group(name)

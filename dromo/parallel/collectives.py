@@ -95,12 +95,12 @@ def fetch_rows(rows, ids_local, wanted, comm=None):
     """
     wanted = np.asarray(wanted, dtype=np.int64)
     ids_local = np.asarray(ids_local, dtype=np.int64)
-    p = rows.shape[1]
     mine = np.isin(ids_local, wanted)
+    rows = np.asarray(rows)
     part = (ids_local[mine], np.ascontiguousarray(rows[mine]), 0 if comm is None else comm.rank)
     parts = [part] if _serial(comm) else comm.allgather(part)
     all_ids = np.concatenate([q[0] for q in parts])
-    all_rows = np.concatenate([q[1] for q in parts]).reshape(-1, p)
+    all_rows = np.concatenate([q[1] for q in parts])                   # (n_found, p), p may be 0
     all_ranks = np.concatenate([np.full(q[0].size, q[2], np.int64) for q in parts])
     order = np.argsort(all_ids, kind="stable")
     pos = np.searchsorted(all_ids[order], wanted)

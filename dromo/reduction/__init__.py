@@ -11,7 +11,7 @@ Modules: :mod:`~dromo.reduction.pod` (POD bases, inner products, basis archive I
 :mod:`~.hyperreduce` (the offline pipeline).
 """
 from .sources import SnapshotSource, ArraySource, as_source
-from .pod import InnerProduct, PODBasis, pod, truncation_rank, write_basis, read_basis
+from .pod import InnerProduct, inner_product, PODBasis, pod, truncation_rank, write_basis, read_basis
 from .svd import tsqr_r, tsqr_svd
 from .incremental import IncrementalPOD
 from .compression import IntegrandBasis, compress_integrand
@@ -19,7 +19,7 @@ from .reduced_quadrature import ReducedQuadrature
 from .ecm import ECMToleranceWarning, ecm_greedy, empirical_cubature
 from .eim import PointSelection, qdeim, deim, GappyFit, GappyPOD
 
-__all__ = ["SnapshotSource", "ArraySource", "as_source", "InnerProduct", "PODBasis", "pod",
+__all__ = ["SnapshotSource", "ArraySource", "as_source", "InnerProduct", "inner_product", "PODBasis", "pod",
            "truncation_rank", "write_basis", "read_basis", "tsqr_r", "tsqr_svd", "IncrementalPOD",
            "IntegrandBasis", "compress_integrand", "ReducedQuadrature", "ECMToleranceWarning", "ecm_greedy",
            "empirical_cubature", "PointSelection", "qdeim", "deim", "GappyFit", "GappyPOD",

@@ -164,7 +164,8 @@ def compress_integrand(G, weights, comm=None, tol=1e-4, max_rank=None, constant=
     return IntegrandBasis(np.ascontiguousarray(J), np.asarray(sv), m, float(energy), used, has_c)
 
 
-def _row_chunk(m):
+def row_chunk(m):
+    """Rows per chunk of a float64 array of ``m`` columns, about ``_CHUNK_BYTES`` (cache-resident), in [16, 8192]."""
     return int(max(16, min(8192, _CHUNK_BYTES // (8 * max(m, 1)))))
 
 
@@ -187,7 +188,7 @@ def _sketch(G, src, m, Om, w, block, want_total, f32):
                 tot += float(np.einsum("ij,ij->i", Gb, Gb) @ w)
         return Y, tot
     Y = np.empty((n, k))
-    ch = _row_chunk(m)
+    ch = row_chunk(m)
     Om32 = Om.astype(np.float32) if f32 else None
     buf = np.empty((min(ch, n), m), np.float32) if f32 else None
     ybuf = np.empty((min(ch, n), k), np.float32) if f32 else None
@@ -218,7 +219,7 @@ def _sketch(G, src, m, Om, w, block, want_total, f32):
 def _slices(n, width):
     """Row slices of about ``_CHUNK_BYTES`` for arrays of ``width`` float64 columns (the chunked loops below
     avoid n-row temporaries: fresh large allocations cost page faults comparable to the flops here)."""
-    ch = _row_chunk(width)
+    ch = row_chunk(width)
     return [slice(a, min(n, a + ch)) for a in range(0, n, ch)]
 
 

@@ -47,7 +47,7 @@ from mpi4py import MPI
 from ..errors import InputError
 from ..parallel import get_logger
 from ..parallel.collectives import allreduce_sum, argmax_smallest_id, broadcast_row, fetch_rows
-from .compression import IntegrandBasis, _row_chunk, compress_integrand
+from .compression import IntegrandBasis, row_chunk, compress_integrand
 from .reduced_quadrature import ReducedQuadrature
 
 __all__ = ["ECMToleranceWarning", "ecm_greedy", "empirical_cubature"]
@@ -138,7 +138,7 @@ def _greedy(J, w, ids, comm, b, target, max_points, warm, max_iter):
     # normalized rows in single precision for the scores (half the memory traffic of the BLAS-2 product
     # that dominates an iteration); the points near the maximum are re-scored exactly (see below)
     Jn = np.empty(J.shape, np.float32)
-    ch = _row_chunk(J.shape[1])
+    ch = row_chunk(J.shape[1])
     for a in range(0, J.shape[0], ch):
         np.multiply(J[a:a + ch], inv[a:a + ch, None], out=Jn[a:a + ch], casting="unsafe")
     # bound of |score_32 − score| / ‖r‖ (rounding of the rows, of r, and of a length-p dot product)

@@ -284,6 +284,9 @@ class GappyPOD:
     point_ids : natural ids of the points where the field is known (e.g. the reduced points:
         ECM ∪ QDEIM); all their ``nc`` components are used
     comm, n_components
+    fit : optional :class:`GappyFit` of these modes already computed (e.g.
+        :meth:`GappyFit.from_archive`): then ``point_ids`` may be ``None`` (the fit's are used) and
+        nothing is recomputed
 
     Attributes
     ----------
@@ -292,15 +295,23 @@ class GappyPOD:
     rank of ``U_P``), nc, k.
     """
 
-    def __init__(self, modes, ids, point_ids, comm=None, n_components=1):
+    def __init__(self, modes, ids, point_ids, comm=None, n_components=1, fit=None):
         comm = comm or MPI.COMM_WORLD
         self.comm = comm
         nc = int(n_components)
         U, ids, _ = _check(modes, ids, nc, comm)
         self.modes = U
         self.ids = ids
-        point_ids = np.unique(np.asarray(point_ids, dtype=np.int64))
         k = U.shape[1]
+        if fit is not None:
+            # the fit is known (e.g. read from an archive): only the owners of the points are looked up
+            if fit.nc != nc or fit.k != k:
+                raise InputError(f"Gappy-POD: fit of {fit.k} modes × {fit.nc} components for a basis of {k} "
+                                 f"modes × {nc} components")
+            _, self.point_ranks = fetch_rows(np.zeros((ids.size, 0)), ids, fit.point_ids, comm)
+            self.fit = fit
+            return
+        point_ids = np.unique(np.asarray(point_ids, dtype=np.int64))
         up, self.point_ranks = fetch_rows(U.reshape(ids.size, nc * k), ids, point_ids, comm)
         restricted = up.reshape(-1, k)                          # (n_points · nc, k)
         _V, T = euclidean_orthonormal(U, comm)

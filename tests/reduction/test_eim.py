@@ -135,3 +135,19 @@ def test_gappy_fit_is_the_replicated_part_and_round_trips_through_the_archive(co
         assert np.array_equal(back.coefficients(y), gp.coefficients(y))
     with pytest.raises(InputError, match="increasing"):
         GappyFit(Ug[rows], fit.point_ids[::-1], nc)
+
+
+@pytest.mark.mpi
+def test_gappy_pod_rebuilt_from_a_stored_fit(comm):
+    rng = np.random.default_rng(4)
+    n, nc, k = 40, 3, 3
+    Ug = rng.standard_normal((n * nc, k))
+    lo, hi = (n * comm.rank) // comm.size, (n * (comm.rank + 1)) // comm.size
+    ids = np.arange(lo, hi)
+    gp = GappyPOD(Ug[lo * nc:hi * nc], ids, [1, 9, 22, 39], comm, nc)
+    again = GappyPOD(Ug[lo * nc:hi * nc], ids, None, comm, nc, fit=gp.fit)
+    assert again.fit is gp.fit and np.array_equal(again.point_ranks, gp.point_ranks)
+    y = gp.values_at_points(Ug[lo * nc:hi * nc] @ np.ones(k))
+    assert np.array_equal(again.fit_reconstruct(y), gp.fit_reconstruct(y))
+    with pytest.raises(InputError, match="fit of 3 modes"):
+        GappyPOD(Ug[lo * nc:hi * nc, :2], ids, None, comm, nc, fit=gp.fit)
