@@ -170,6 +170,9 @@ def interpolation_plan(times_a, times_b, outside="error", time_tol=1e-9, where="
         listed = ", ".join(f"{t:g} (step {i})" for i, t in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
         raise InputError(f"{where}: {len(skipped)} time(s) outside the reference's span [{tb[0]:g}, {tb[-1]:g}]: "
                          f"{listed} (use outside='skip' / --skip-outside to skip them)")
+    if not plan:
+        raise InputError(f"{where}: no time of A ({ta[0]:g} ... {ta[-1]:g}) inside the reference's span "
+                         f"[{tb[0]:g}, {tb[-1]:g}]")
     return plan, [t for _i, t in skipped]
 
 

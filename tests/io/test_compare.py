@@ -134,6 +134,9 @@ def test_interpolation_plan():
         interpolation_plan([0.0], [0.0, 1.0, 1.0])
     with pytest.raises(InputError, match="no steps"):
         interpolation_plan([], [0.0])
+    with pytest.raises(InputError, match="no time of A \\(3 ... 4\\) inside the reference's span \\[0, 2\\]"):
+        interpolation_plan([3.0, 4.0], [0.0, 1.0, 2.0], outside="skip")
+    assert interpolation_plan([1.0], [1.0]) == ([(0, 0, 0.0)], [])
 
 
 @pytest.mark.mpi
