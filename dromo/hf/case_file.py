@@ -58,7 +58,11 @@ Format (paths relative to the case file; every table is checked for unknown keys
     ksp_type = "cg"
 """
 import os
-import tomllib
+
+try:                                   # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:            # pragma: no cover - Python 3.9/3.10 (pyproject declares tomli)
+    import tomli as tomllib
 
 from mpi4py import MPI
 

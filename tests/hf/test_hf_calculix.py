@@ -17,7 +17,7 @@ import pytest
 
 from dromo.hf import Displacement, Problem, TimeStepping, run
 from dromo.mesh.generate import box_mesh
-from dromo.mesh.readers import write_inp
+from dromo.mesh.inp import write_inp
 
 CONST = [250e3, 100e3, 240e3, 90e3, 95e3, 230e3, 70e3, 75e3, 80e3, 200.0, 5000.0, 20e3, 1e-13, 5.0, 0.0]
 U_END, PERIOD, DT, T_END = 0.012, 4.0, 0.1, 4.0
