@@ -38,38 +38,32 @@ from ..plotting import finish_figure, pyplot
 DEFAULT_FIELDS = ("U", "S", "p")
 
 
-def mesh_hash(archive, chunk_rows=1 << 16):
-    """SHA-256 (hex) of the mesh of ``archive``: points (float64) and every cell block (type, connectivity).
+def mesh_hash(archive, chunk_rows=1 << 18):
+    """The :meth:`MeshData.fingerprint <dromo.mesh.meshdata.MeshData.fingerprint>` of the archive's mesh
+    (SHA-256 of the points and of each cell block's type and connectivity), without loading the mesh.
 
-    Collective; the same digest at any rank count: the datasets are cut in fixed chunks of
-    ``chunk_rows`` rows, ranks hash chunks round-robin, and the chunk digests are hashed in order.
-    Raises :class:`InputError` when the archive has no ``/mesh``.
+    Collective: rank 0 streams the datasets in chunks of ``chunk_rows`` rows into one hash (so the
+    digest is that of the whole mesh at any rank count, and the one a ROM archive records) and
+    broadcasts it. Raises :class:`InputError` when the archive has no ``/mesh``.
     """
     comm = archive.comm
+    digest = None
     with collective(comm):
         if not archive.has_mesh():
             raise InputError(f"{archive.final_path}: archive has no /mesh group")
-        g = archive.h5["mesh"]
-        items = [("points", g["points"], "<f8")]
-        for key in sorted(g["cells"], key=lambda s: int(s.split("_", 1)[0])):
-            bg = g["cells"][key]
-            items.append((f"cells:{bg.attrs['type']}", bg["connectivity"], "<i8"))
-        chunks = [(i, a) for i, (_n, ds, _t) in enumerate(items) for a in range(0, ds.shape[0], chunk_rows)]
-        local = {}
-        for k in range(comm.rank, len(chunks), comm.size):
-            i, a = chunks[k]
-            _name, ds, dtype = items[i]
-            block = np.ascontiguousarray(ds[a:a + chunk_rows], dtype=dtype)
-            local[k] = hashlib.sha256(block.tobytes()).digest()
-    digests = {}
-    for d in comm.allgather(local):
-        digests.update(d)
-    h = hashlib.sha256()
-    for name, ds, _t in items:
-        h.update(f"{name}{tuple(ds.shape)};".encode())
-    for k in range(len(chunks)):
-        h.update(digests[k])
-    return h.hexdigest()
+        if comm.rank == 0:
+            g = archive.h5["mesh"]
+            h = hashlib.sha256()
+            items = [(b"", g["points"], "<f8")]
+            for key in sorted(g["cells"], key=lambda s: int(s.split("_", 1)[0])):
+                bg = g["cells"][key]
+                items.append((str(bg.attrs["type"]).encode(), bg["connectivity"], "<i8"))
+            for prefix, ds, dtype in items:
+                h.update(prefix)
+                for a in range(0, ds.shape[0], chunk_rows):
+                    h.update(np.ascontiguousarray(ds[a:a + chunk_rows], dtype=dtype).tobytes())
+            digest = h.hexdigest()
+    return comm.bcast(digest, root=0)
 
 
 def natural_ip_weights(archive, start, stop, chunk_cells=4096):
