@@ -166,6 +166,65 @@ U
     assert np.linalg.norm(u - u_ref) / np.linalg.norm(u_ref) < 1e-4
 
 
+def _ccx_stress_xx(folder, job):
+    """{time: mean σxx over the integration points} from the ``*EL PRINT`` S blocks of the .dat."""
+    p = subprocess.run(["ccx", "-i", job], cwd=folder, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert p.returncode == 0, p.stdout[-2000:]
+    out, cur = {}, None
+    with open(os.path.join(folder, job + ".dat")) as f:
+        for line in f:
+            m = re.match(r"\s*stresses .*time\s+(\S+)", line)
+            if m:
+                cur = out.setdefault(round(float(m.group(1)), 6), [])
+            elif cur is not None and len(line.split()) == 8:
+                cur.append(float(line.split()[2]))
+    return {t: np.mean(v) for t, v in out.items()}
+
+
+@needs_ccx
+@pytest.mark.calculix
+@pytest.mark.parametrize("procedure, creep", [("VISCO, DIRECT, CETOL=1.e-3", "*CREEP\n1.e-10, 3., 0.\n"),
+                                              ("STATIC, DIRECT", "")])
+def test_elastic_plastic_creep_deck_matches_calculix(tmp_path, procedure, creep):
+    """*ELASTIC + *PLASTIC (two points: linear hardening) [+ *CREEP, Norton, on the overstress] ->
+    dromo's von_mises law; homogeneous tension by an amplitude: σxx equals ccx's at every increment."""
+    deck = _deck(str(tmp_path), f"""*MATERIAL, NAME=VP
+*ELASTIC
+200000., 0.3
+*PLASTIC
+200., 0.
+300., 0.1
+{creep}*SOLID SECTION, ELSET=ALL, MATERIAL=VP
+*AMPLITUDE, NAME=A1
+0., 0., 1., 1.
+*STEP, INC=1000
+*{procedure}
+0.05, 1.
+*BOUNDARY
+XMIN, 1, 1
+YMIN, 2, 2
+ZMIN, 3, 3
+*BOUNDARY, AMPLITUDE=A1
+XMAX, 1, 1, 0.01
+*EL PRINT, ELSET=ALL
+S
+*END STEP""")
+    ref = _ccx_stress_xx(str(tmp_path), "job")
+    tr, spec, case = _translate_and_read(deck, tmp_path)
+    assert tr.warnings == []
+    assert ("flow" in spec["materials"]["ALL"]) == bool(creep)
+    pb, opts = load_case(case)
+    out = str(tmp_path / "dromo.h5")
+    run(pb, out, **opts)
+    with h5py.File(out, "r") as f:
+        times = np.round(f["fields/S/time"][...], 6)
+        sxx = f["fields/S/values"][...][..., 0].mean(axis=1)
+    assert len(times) == 21 and max(ref.values()) > 200.0          # yielded
+    for t, s in zip(times[1:], sxx[1:]):
+        assert abs(s - ref[t]) < 1e-5 * abs(ref[t]), (t, s, ref[t])
+
+
 # ------------------------------------------------------------------------------------------ mapping
 
 def test_materials_steps_and_amplitudes_mapping(tmp_path):

@@ -60,7 +60,7 @@ from .calculix_materials import PROPERTY_CARDS, MaterialBlock
 #: cards with no effect on a dromo case (output requests, solver controls, headings)
 IGNORED = {"HEADING", "NODE PRINT", "EL PRINT", "NODE FILE", "EL FILE", "NODE OUTPUT",
            "ELEMENT OUTPUT", "OUTPUT", "CONTACT FILE", "CONTACT PRINT", "CONTACT OUTPUT",
-           "SECTION PRINT", "CONTROLS", "TIME POINTS", "RESTART", "PHYSICAL CONSTANTS", "END STEP"}
+           "SECTION PRINT", "CONTROLS", "TIME POINTS", "RESTART", "PHYSICAL CONSTANTS"}
 #: step procedures dromo cannot run (their steps are skipped)
 OTHER_PROCEDURES = {"FREQUENCY", "BUCKLE", "DYNAMIC", "HEAT TRANSFER", "MODAL DYNAMIC",
                     "STEADY STATE DYNAMICS", "NO ANALYSIS", "COMPLEX FREQUENCY", "GREEN",
@@ -465,12 +465,13 @@ class _Loads:
         out: Dict[tuple, dict] = {}
         for k, st in [(-1, self.tr.model)] + list(enumerate(self.steps)):
             for kind in st.cleared:
-                for key, per in out.items():
-                    if key[0] == kind and k not in per:
-                        if kind == "U":
-                            self.notes.untranslated(st.card, "*BOUNDARY, OP=NEW releases earlier "
-                                                             "boundary conditions: not translated")
-                        per[k] = Setting(0.0, None, st.card)
+                released = [per for key, per in out.items() if key[0] == kind and k not in per]
+                if kind == "U" and released:
+                    self.notes.untranslated(st.card, "*BOUNDARY, OP=NEW releases earlier boundary "
+                                                     "conditions: not translated (they are kept)")
+                    continue
+                for per in released:                     # loads removed: ramped down to zero
+                    per[k] = Setting(0.0, None, st.card)
             for key, s in st.settings:
                 out.setdefault(key, {})[k] = s
         return out
@@ -578,8 +579,8 @@ class _Loads:
             if items:
                 out[name] = items
         if len(centrifugal) > 1:
-            self.notes.untranslated(self.tr.steps[0].card, "several CENTRIF loads: dromo's case "
-                                                           "has one [centrifugal] table; the first kept")
+            self.notes.general(self.tr.deck.path, "several CENTRIF loads: dromo's case has one "
+                                                  "[centrifugal] table; the first is kept")
         if centrifugal:
             out["centrifugal"] = centrifugal[0]
         temperature = self._temperature()
