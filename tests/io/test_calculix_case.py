@@ -368,7 +368,8 @@ def test_bad_input_names_deck_line_and_card(tmp_path, text, message):
 # ------------------------------------------------------------------------------------------ ccx test suite
 
 SUITE = ["achtelc.inp", "achtelg.inp", "achteld.inp", "achtelp.inp", "anipla.inp", "beamd.inp.gz",
-         "beam8t.inp.gz", "beamcr.inp.gz", "beamcontact.inp.gz", "beamabq.inp.gz"]
+         "beam8t.inp.gz", "beamcr.inp.gz", "beamcontact.inp.gz", "beamabq.inp.gz", "beamd2.inp.gz",
+         "beamuamp.inp.gz", "beamrb.inp.gz", "beamhtbf.inp.gz"]
 
 
 @pytest.mark.skipif(not os.path.isdir(CCX_TESTS), reason="calculix-ccx-test not installed")
@@ -382,7 +383,9 @@ def test_calculix_test_suite_decks_translate(tmp_path, name):
         shutil.copyfileobj(fi, fo)
     tr, spec, case = _translate_and_read(deck, tmp_path)
     assert spec["materials"] and spec["time"].end > 0
-    expected = {"achtelp.inp": "*CLOAD", "beamcontact.inp": "*CONTACT PAIR", "beamabq.inp": "UMAT"}
+    expected = {"achtelp.inp": "*CLOAD", "beamcontact.inp": "*CONTACT PAIR", "beamabq.inp": "UMAT",
+                "beamd2.inp": "node 262 is in no element", "beamuamp.inp": "*AMPLITUDE",
+                "beamrb.inp": "*RIGID BODY", "beamhtbf.inp": "*HEAT TRANSFER"}
     if name.replace(".gz", "") in expected:
         assert any(expected[name.replace(".gz", "")] in w for w in tr.warnings), tr.warnings
     assert glob.glob(str(tmp_path / "case.toml"))

@@ -187,9 +187,6 @@ class _Translator:
         elset = card.options.get("ELSET", "").upper()
         if not mat or not elset:
             raise card.error("needs ELSET= and MATERIAL=")
-        if mat not in self.materials:
-            raise card.error(f"unknown material {card.options['MATERIAL']!r} (materials: "
-                             f"{', '.join(b.name for b in self.materials.values()) or 'none'})")
         if elset not in self.mesh.element_sets:
             raise card.error(f"unknown element set {card.options['ELSET']!r}")
         if "ORIENTATION" in card.options:
@@ -201,9 +198,12 @@ class _Translator:
         if not name:
             raise card.error("missing NAME=")
         definition = card.options.get("DEFINITION", "TABULAR").upper()
-        if definition != "TABULAR" or {"SHIFTX", "SHIFTY", "VALUE"} & set(card.options):
+        if definition != "TABULAR" or {"SHIFTX", "SHIFTY", "VALUE", "USER"} & set(card.options):
             self.notes.untranslated(card, "dromo reads tabular amplitudes (no DEFINITION other than "
-                                          "TABULAR, SHIFTX, SHIFTY, VALUE=)")
+                                          "TABULAR, SHIFTX, SHIFTY, VALUE=, USER); loads using it "
+                                          "are translated without it")
+            self.amps[name.upper()] = None
+            return
         vals = [v for l in card.data for v in card.floats(l) if v is not None]
         if not vals or len(vals) % 2:
             raise card.error(f"amplitude {name!r}: expected time, value pairs, got {len(vals)} numbers")
@@ -260,8 +260,8 @@ class _Translator:
             return None
         if name.upper() not in self.amps:
             raise card.error(f"unknown amplitude {name!r} (amplitudes: "
-                             f"{', '.join(a.name for a in self.amps.values()) or 'none'})")
-        return self.amps[name.upper()]
+                             f"{', '.join(self.amps) or 'none'})")
+        return self.amps[name.upper()]                  # None: not translatable (reported)
 
     def _add(self, card, kind, key, value):
         st = self._target_step()
@@ -271,13 +271,18 @@ class _Translator:
 
     # ------------------------------------------------------------------ loads
     def _target(self, card, line, tok, kind):
-        """('node' or 'element', id) for a number, ('nset' or 'elset', NAME) for a set name."""
+        """('node' or 'element', id) for a number, ('nset' or 'elset', NAME) for a set name; None
+        (reported) for a node in no element."""
         ids = self.mesh.node_ids if kind == "node" else self.mesh.cell_ids
         sets = self.mesh.node_sets if kind == "node" else self.mesh.element_sets
         if re.fullmatch(r"\d+", tok):
             if kind not in self._ids:
                 self._ids[kind] = set(ids.tolist())
             if int(tok) not in self._ids[kind]:
+                if kind == "node":                       # e.g. the reference node of an MPC
+                    self.notes.untranslated(card, f"node {tok} is in no element (dromo keeps only "
+                                                  f"element nodes): left out", line)
+                    return None
                 raise card.error(f"undefined {kind} {tok}", line)
             return (kind, int(tok))
         if tok.upper() not in sets:
@@ -300,17 +305,20 @@ class _Translator:
             if len(f) < 2:
                 raise card.error(f"expected 'node or node set, first dof[, last dof[, value]]', got "
                                  f"{line.text!r}", line)
-            target = self._node_target(card, line, f[0])
             nums = card.floats(line, f[1:4])
-            first = int(nums[0]) if nums[0] is not None else 0
+            first = int(nums[0]) if nums[0] is not None else -1
             last = int(nums[1]) if len(nums) > 1 and nums[1] is not None else first
             value = nums[2] if len(nums) > 2 and nums[2] is not None else 0.0
-            if first < 1 or last < first:
+            if first < 0 or last < first:
                 raise card.error(f"bad dof range in {line.text!r}", line)
-            if last > 3:
-                self.notes.untranslated(card, f"dofs above 3 (rotations, temperature) in {line.text!r}: "
-                                              f"dromo's solids have dofs 1-3", line)
-            for dof in range(first, min(last, 3) + 1):
+            if first == 0 or last > 3:
+                self.notes.untranslated(card, f"dofs other than 1-3 (0/11 temperature, 4-6 "
+                                              f"rotations) in {line.text!r}: dromo's solids have "
+                                              f"displacement dofs 1-3", line)
+            target = self._node_target(card, line, f[0])
+            if target is None:
+                continue
+            for dof in range(max(first, 1), min(last, 3) + 1):
                 self._add(card, "U", (target, dof - 1), value)
 
     def cload(self, card):
@@ -319,13 +327,16 @@ class _Translator:
     def dload(self, card):
         for line in card.data:
             f = card.fields(line)
-            if len(f) < 3:
-                raise card.error(f"expected 'element or set, label, magnitude ...', got {line.text!r}",
-                                 line)
-            label, nums = f[1].upper(), card.floats(line, f[2:])
-            if any(v is None for v in nums):
-                raise card.error(f"empty magnitude field in {line.text!r}", line)
+            label = f[1].upper() if len(f) > 1 else ""
             m = re.fullmatch(r"P(\d)", label)
+            if not (m or label in ("GRAV", "CENTRIF")):
+                self.notes.untranslated(card, f"load label {label!r}: dromo maps P1..P6, GRAV, "
+                                              f"CENTRIF", line)
+                continue
+            nums = card.floats(line, f[2:])
+            if not nums or any(v is None for v in nums):
+                raise card.error(f"expected 'element or set, {label}, magnitude ...', got "
+                                 f"{line.text!r}", line)
             if m:
                 self._add(card, "P", (self._element_target(card, line, f[0]), int(m.group(1))), nums[0])
             elif label == "GRAV" and len(nums) >= 4:
@@ -337,8 +348,7 @@ class _Translator:
                     raise card.error(f"negative ω² in {line.text!r}", line)
                 self._add(card, "CENTRIF", (tuple(nums[1:7]),), nums[0])
             else:
-                self.notes.untranslated(card, f"load label {f[1]!r}: dromo maps P1..P6, GRAV, CENTRIF",
-                                        line)
+                raise card.error(f"too few values for {label} in {line.text!r}", line)
 
     def dsload(self, card):
         for line in card.data:
@@ -366,7 +376,10 @@ class _Translator:
             if len(f) < 2:
                 raise card.error(f"expected 'node or node set, temperature', got {line.text!r}", line)
             values.add(card.floats(line, f[1:2])[0])
-            kind, ref = self._node_target(card, line, f[0])
+            target = self._node_target(card, line, f[0])
+            if target is None:
+                continue
+            kind, ref = target
             nodes.append(self.mesh.node_sets[ref] if kind == "nset"
                          else np.flatnonzero(self.mesh.node_ids == ref))
         covered = np.unique(np.concatenate(nodes)).size if nodes else 0
@@ -412,6 +425,9 @@ class _Translator:
         mats, secs = {}, {}
         T0 = 0.0 if self.T0 is None else self.T0
         for elset, (key, card) in self.sections.items():
+            if key not in self.materials:            # materials may come after their section
+                raise card.error(f"unknown material {card.options['MATERIAL']!r} (materials: "
+                                 f"{', '.join(b.name for b in self.materials.values()) or 'none'})")
             block = self.materials[key]
             if block.name not in mats:
                 law = block.law(viscous, self.umat_library, self.notes, T0)
