@@ -38,6 +38,13 @@ def _value(v):
     raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
 
+def _rows(v):
+    """A value; a table (list of lists) of more than 3 rows one row per line (amplitude tables)."""
+    if isinstance(v, list) and len(v) > 3 and all(isinstance(r, (list, tuple)) for r in v):
+        return "[\n" + "".join(f"    {_value(r)},\n" for r in v) + "]"
+    return _value(v)
+
+
 def _is_table_array(v):
     return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
 
@@ -46,7 +53,7 @@ def _section(lines, path, d, top=False):
     """Append ``d`` under header ``path`` (a list of keys): plain keys first, then sub-tables."""
     plain = {k: v for k, v in d.items() if not isinstance(v, dict) and not (top and _is_table_array(v))}
     for k, v in plain.items():
-        lines.append(f"{_key(k)} = {_value(v)}")
+        lines.append(f"{_key(k)} = {_rows(v)}")
     for k, v in d.items():
         if k in plain:
             continue

@@ -66,7 +66,7 @@ def test_toml_writer_round_trips():
          "materials": {"ANISO PLAS-1": {"type": "aniso_plas", "constants": [1.0, 2.0], "viscous": False,
                                         "flow": {"type": "power", "A": [[293.0, 1e-10], [900.0, 1e-8]]}},
                        "B": {"kinematic": [{"C": 5e3}, {"C": 1.0, "D": 2.0}]}},
-         "empty": {},
+         "empty": {}, "amplitudes": {"A1": [[0.1 * i, (-1.0) ** i] for i in range(6)], "B": [[0.0, 1.0]]},
          "displacement": [{"set": "XMIN", "x": 0.0}, {"set": "XMAX", "x": 0.1, "amplitude": "A1"}],
          "time": {"end": 2.0, "fixed": True}}
     text = dumps(d, header="first line\nsecond line")

@@ -265,7 +265,7 @@ class _Translator:
 
     def _add(self, card, kind, key, value):
         st = self._target_step()
-        if card.options.get("OP", "MOD").upper() == "NEW":
+        if card.options.get("OP", "MOD").upper() == "NEW" and self._step is not None:
             st.cleared.add(kind)
         st.settings.append(((kind,) + key, Setting(value, self._amp(card), card)))
 
