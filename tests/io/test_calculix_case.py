@@ -109,12 +109,18 @@ def test_aniso_plas_deck_translates_and_matches_calculix(comm, shared_tmp):
         hfc.compare_with_ccx(out, ref, len(ts), n_ip=len(mesh.blocks[0].cells) * 8)
 
 
-def _ccx_displacements(folder, job):
+def _ccx(folder, job):
+    """Run ``ccx job`` in ``folder``; returns the path of its .dat."""
     p = subprocess.run(["ccx", "-i", job], cwd=folder, capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert p.returncode == 0, p.stdout[-2000:]
+    return os.path.join(folder, job + ".dat")
+
+
+def _ccx_displacements(folder, job):
+    """The last ``*NODE PRINT`` U block of ccx's .dat, (n_nodes, 3) by node id."""
     rows, on = [], False
-    with open(os.path.join(folder, job + ".dat")) as f:
+    with open(_ccx(folder, job)) as f:
         for line in f:
             if re.match(r"\s*displacements", line):
                 rows, on = [], True
@@ -166,20 +172,30 @@ U
     assert np.linalg.norm(u - u_ref) / np.linalg.norm(u_ref) < 1e-4
 
 
-def _ccx_stress_xx(folder, job):
-    """{time: mean σxx over the integration points} from the ``*EL PRINT`` S blocks of the .dat."""
-    p = subprocess.run(["ccx", "-i", job], cwd=folder, capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert p.returncode == 0, p.stdout[-2000:]
+def _ccx_stresses(folder, job):
+    """{time: stresses (n_ip, 6), order xx yy zz xy xz yz, tensor shears} from the ``*EL PRINT`` S
+    blocks of the .dat."""
     out, cur = {}, None
-    with open(os.path.join(folder, job + ".dat")) as f:
+    with open(_ccx(folder, job)) as f:
         for line in f:
             m = re.match(r"\s*stresses .*time\s+(\S+)", line)
             if m:
                 cur = out.setdefault(round(float(m.group(1)), 6), [])
             elif cur is not None and len(line.split()) == 8:
-                cur.append(float(line.split()[2]))
-    return {t: np.mean(v) for t, v in out.items()}
+                cur.append([float(x) for x in line.split()[2:]])
+    return {t: np.array(v) for t, v in out.items()}
+
+
+def _solve_stresses(case, tmp_path):
+    """dromo solve of a case: times and stresses (n_times, n_ip, 6) with tensor shears."""
+    pb, opts = load_case(case)
+    out = str(tmp_path / "dromo.h5")
+    run(pb, out, **opts)
+    with h5py.File(out, "r") as f:
+        times = np.round(f["fields/S/time"][...], 6)
+        S = f["fields/S/values"][...]
+    S[..., 3:] /= np.sqrt(2.0)
+    return times, S
 
 
 @needs_ccx
@@ -210,19 +226,75 @@ XMAX, 1, 1, 0.01
 *EL PRINT, ELSET=ALL
 S
 *END STEP""")
-    ref = _ccx_stress_xx(str(tmp_path), "job")
+    ref = {t: S[:, 0].mean() for t, S in _ccx_stresses(str(tmp_path), "job").items()}
     tr, spec, case = _translate_and_read(deck, tmp_path)
     assert tr.warnings == []
     assert ("flow" in spec["materials"]["ALL"]) == bool(creep)
-    pb, opts = load_case(case)
-    out = str(tmp_path / "dromo.h5")
-    run(pb, out, **opts)
-    with h5py.File(out, "r") as f:
-        times = np.round(f["fields/S/time"][...], 6)
-        sxx = f["fields/S/values"][...][..., 0].mean(axis=1)
+    times, S = _solve_stresses(case, tmp_path)
+    sxx = S[..., 0].mean(axis=1)
     assert len(times) == 21 and max(ref.values()) > 200.0          # yielded
     for t, s in zip(times[1:], sxx[1:]):
         assert abs(s - ref[t]) < 1e-5 * abs(ref[t]), (t, s, ref[t])
+
+
+@needs_ccx
+@pytest.mark.calculix
+def test_three_steps_chained_in_total_time_match_calculix(tmp_path):
+    """Three *STATIC steps: a displacement ramped in step 1, ramped further in step 2, then driven by
+    a STEP TIME amplitude in step 3 (from its end value down into compression), and gravity under a
+    TOTAL TIME amplitude across all steps: one table per load in total time; the stresses at every
+    increment equal ccx's."""
+    deck = _deck(str(tmp_path), """*MATERIAL, NAME=VP
+*ELASTIC
+200000., 0.3
+*DENSITY
+7.85e-9
+*PLASTIC
+200., 0.
+300., 0.1
+*SOLID SECTION, ELSET=ALL, MATERIAL=VP
+*AMPLITUDE, NAME=DOWN
+0., 1., 1., -0.5
+*AMPLITUDE, NAME=TOT, TIME=TOTAL TIME
+0., 0., 2., 1., 3., 0.
+*STEP
+*STATIC, DIRECT
+0.1, 1.
+*BOUNDARY
+XMIN, 1, 1
+YMIN, 2, 2
+ZMIN, 3, 3
+XMAX, 1, 1, 0.004
+*DLOAD, AMPLITUDE=TOT
+ALL, GRAV, 1.e10, 0., 1., 0.
+*EL PRINT, ELSET=ALL
+S
+*END STEP
+*STEP
+*STATIC, DIRECT
+0.1, 1.
+*BOUNDARY
+XMAX, 1, 1, 0.008
+*END STEP
+*STEP
+*STATIC, DIRECT
+0.1, 1.
+*BOUNDARY, AMPLITUDE=DOWN
+XMAX, 1, 1, 0.008
+*END STEP""")
+    ref = _ccx_stresses(str(tmp_path), "job")
+    tr, spec, case = _translate_and_read(deck, tmp_path)
+    assert tr.warnings == []
+    with open(case, "rb") as f:
+        d = tomllib.load(f)
+    assert d["amplitudes"]["UX_XMAX"] == [[0.0, 0.0], [1.0, 0.5], [2.0, 1.0], [3.0, -0.5]]
+    assert d["gravity"] == [{"acceleration": [0.0, 1e10, 0.0], "amplitude": "TOT"}]
+    assert d["time"]["end"] == 3.0 and d["time"]["fixed"]
+    times, S = _solve_stresses(case, tmp_path)
+    assert len(times) == 31
+    scale = max(np.abs(r).max() for r in ref.values())
+    for t, s in zip(times[1:], S[1:]):
+        assert np.abs(s - ref[t]).max() < 1e-5 * scale, t
 
 
 # ------------------------------------------------------------------------------------------ mapping

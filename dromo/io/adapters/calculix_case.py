@@ -545,7 +545,7 @@ class _Loads:
         if single and k == 0 and s.amp is None:
             return s.value, self._table("RAMP", [(0.0, 0.0), (self.steps[0].t1, 1.0)])
         scale = float(np.abs(m).max())
-        return scale, self._table(_name("_".join(map(str, _flat(key)))), [(t, v / scale) for t, v in pts])
+        return scale, self._table(_channel_name(key), [(t, v / scale) for t, v in pts])
 
     def _table(self, name, pts):
         rows = tuple((float(t), float(a)) for t, a in pts)
@@ -651,12 +651,14 @@ class _Loads:
         return "\n".join(lines) + "\n"
 
 
-def _flat(key):
-    for k in key:
-        if isinstance(k, tuple):
-            yield from _flat(k)
-        else:
-            yield k
+def _channel_name(key):
+    """Amplitude name of a load's own table: ``UX_XMAX``, ``P_LAST_S2``, ``GRAV``, ``CENTRIF``, ``T``."""
+    kind = key[0]
+    if kind == "U":
+        return _name(f"U{XYZ[key[2]]}_{key[1][1]}")
+    if kind == "P":
+        return _name(f"P_{key[1][1]}" + (f"_S{key[2]}" if key[2] else ""))
+    return kind
 
 
 def _with_amp(d, amp):
