@@ -297,6 +297,43 @@ XMAX, 1, 1, 0.008
         assert np.abs(s - ref[t]).max() < 1e-5 * scale, t
 
 
+@needs_ccx
+@pytest.mark.calculix
+def test_temperature_ramp_and_expansion_match_calculix(tmp_path):
+    """*INITIAL CONDITIONS + *TEMPERATURE (one value on all nodes, ramped), *EXPANSION with ZERO=,
+    temperature-dependent E: a bar held at both ends; the thermal stress equals ccx's."""
+    deck = _deck(str(tmp_path), """*MATERIAL, NAME=HOT
+*ELASTIC
+200000., 0.3, 293.
+100000., 0.3, 893.
+*EXPANSION, ZERO=293.
+1.2e-5
+*SOLID SECTION, ELSET=ALL, MATERIAL=HOT
+*NSET, NSET=NALL, GENERATE
+1, 12, 1
+*INITIAL CONDITIONS, TYPE=TEMPERATURE
+NALL, 293.
+*STEP
+*STATIC, DIRECT
+0.25, 1.
+*BOUNDARY
+XMIN, 1, 1
+XMAX, 1, 1
+YMIN, 2, 2
+ZMIN, 3, 3
+*TEMPERATURE
+NALL, 593.
+*EL PRINT, ELSET=ALL
+S
+*END STEP""")
+    ref = _ccx_stresses(str(tmp_path), "job")[1.0]
+    tr, spec, case = _translate_and_read(deck, tmp_path)
+    assert tr.warnings == []
+    times, S = _solve_stresses(case, tmp_path)
+    assert np.allclose(S[:, :, 0].mean(axis=1), [0.0, -168.75, -315.0, -438.75, -540.0])
+    assert np.abs(S[-1] - ref).max() < 1e-6 * 540.0 and abs(ref[:, 0].mean() + 540.0) < 1e-3
+
+
 # ------------------------------------------------------------------------------------------ mapping
 
 def test_materials_steps_and_amplitudes_mapping(tmp_path):
@@ -318,7 +355,8 @@ def test_materials_steps_and_amplitudes_mapping(tmp_path):
 *DENSITY
 8.e-9
 *SOLID SECTION, ELSET=ALL, MATERIAL=HOT
-*NSET, NSET=NALL, ELSET=ALL
+*NSET, NSET=NALL, GENERATE
+1, 12, 1
 *INITIAL CONDITIONS, TYPE=TEMPERATURE
 NALL, 293.
 *AMPLITUDE, NAME=UP
