@@ -402,6 +402,34 @@ XMAX, 1, 1, 0.03
     assert "ramp" in tr.header().lower() or "total time" in tr.header()
 
 
+def test_op_new_ends_loads_and_releasing_boundaries_is_reported(tmp_path):
+    deck = _deck(str(tmp_path), f"""{ELASTIC}
+*STEP
+*STATIC
+*BOUNDARY
+XMIN, 1, 3
+*DSLOAD
+XMAX, P, 10.
+*END STEP
+*STEP
+*STATIC
+*BOUNDARY, OP=NEW
+XMIN, 1, 1
+*DLOAD, OP=NEW
+ALL, GRAV, 9810., 0., 0., -1.
+*END STEP""")
+    tr, spec, case = _translate_and_read(deck, tmp_path)
+    assert len(tr.warnings) == 1 and re.search(r"job\.inp:18: \*BOUNDARY: OP=NEW releases", tr.warnings[0])
+    with open(case, "rb") as f:
+        d = tomllib.load(f)
+    (p,) = d["pressure"]
+    assert p["set"] == "XMAX" and p["value"] == 10.0            # *DSLOAD: the deck's surface
+    assert d["amplitudes"][p["amplitude"]] == [[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]
+    (g,) = d["gravity"]
+    assert g["acceleration"] == [0.0, 0.0, -9810.0]
+    assert d["amplitudes"][g["amplitude"]] == [[0.0, 0.0], [1.0, 0.0], [2.0, 1.0]]
+
+
 def test_untranslated_cards_are_named_and_strict_fails(tmp_path):
     deck = _deck(str(tmp_path), f"""{ELASTIC}
 *SURFACE INTERACTION, NAME=SI

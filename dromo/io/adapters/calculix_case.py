@@ -120,7 +120,7 @@ class Step:
     direct: bool = False
     t0: float = 0.0
     settings: List[tuple] = field(default_factory=list)
-    cleared: set = field(default_factory=set)          # load kinds with OP=NEW in this step
+    cleared: dict = field(default_factory=dict)        # load kind -> its OP=NEW card in this step
 
     @property
     def t1(self):
@@ -263,11 +263,13 @@ class _Translator:
                              f"{', '.join(self.amps) or 'none'})")
         return self.amps[name.upper()]                  # None: not translatable (reported)
 
-    def _add(self, card, kind, key, value):
-        st = self._target_step()
+    def _op(self, card, *kinds):
+        """``OP=NEW`` on a load card in a step: earlier loads of these kinds end in this step."""
         if card.options.get("OP", "MOD").upper() == "NEW" and self._step is not None:
-            st.cleared.add(kind)
-        st.settings.append(((kind,) + key, Setting(value, self._amp(card), card)))
+            self._step.cleared.update(dict.fromkeys(kinds, card))
+
+    def _add(self, card, kind, key, value):
+        self._target_step().settings.append(((kind,) + key, Setting(value, self._amp(card), card)))
 
     # ------------------------------------------------------------------ loads
     def _target(self, card, line, tok, kind):
@@ -300,6 +302,7 @@ class _Translator:
                 or "SUBMODEL" in card.options or "USER" in card.options:
             self.notes.untranslated(card, "dromo imposes displacement values only")
             return
+        self._op(card, "U")
         for line in card.data:
             f = card.fields(line)
             if len(f) < 2:
@@ -325,6 +328,7 @@ class _Translator:
         self.notes.untranslated(card, "dromo has no nodal point load (concentrated forces)")
 
     def dload(self, card):
+        self._op(card, "P", "GRAV", "CENTRIF")
         for line in card.data:
             f = card.fields(line)
             label = f[1].upper() if len(f) > 1 else ""
@@ -351,6 +355,7 @@ class _Translator:
                 raise card.error(f"too few values for {label} in {line.text!r}", line)
 
     def dsload(self, card):
+        self._op(card, "P")
         for line in card.data:
             f = card.fields(line)
             if len(f) < 3 or f[1].upper() != "P":
@@ -480,14 +485,14 @@ class _Loads:
     def _collect(self):
         out: Dict[tuple, dict] = {}
         for k, st in [(-1, self.tr.model)] + list(enumerate(self.steps)):
-            for kind in st.cleared:
+            for kind, card in st.cleared.items():
                 released = [per for key, per in out.items() if key[0] == kind and k not in per]
                 if kind == "U" and released:
-                    self.notes.untranslated(st.card, "*BOUNDARY, OP=NEW releases earlier boundary "
-                                                     "conditions: not translated (they are kept)")
+                    self.notes.untranslated(card, "OP=NEW releases earlier boundary conditions: not "
+                                                  "translated (they are kept)")
                     continue
                 for per in released:                     # loads removed: ramped down to zero
-                    per[k] = Setting(0.0, None, st.card)
+                    per[k] = Setting(0.0, None, card)
             for key, s in st.settings:
                 out.setdefault(key, {})[k] = s
         return out
