@@ -76,7 +76,7 @@ def worker(element, n, dt, t_end, folder):
     mem = comm.allreduce(peak_rss_mb(), op=MPI.MAX)
     if comm.rank == 0:
         print(json.dumps(dict(dofs=pb.dm.n_dofs_global, per_increment_s=per, setup_s=setup,
-                              total_s=s["seconds"], increments=s["increments"], solver=pb._newton.mode, p_max=p_max,
+                              total_s=s["seconds"], increments=s["increments"], solver=s["linear_solver"], p_max=p_max,
                               newton=s["newton_iterations"], ksp=s["ksp_iterations"], peak_mb=mem)))
 
 

@@ -42,6 +42,30 @@ class State:
     increment: int = 0
     info: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_fields(cls, problem, time, u, eps, stress, fields, temperature=None, increment=0):
+        """A state rebuilt from full fields (the inverse of :func:`internal_field`), e.g. reconstructed by
+        the ROM: ``u (n_owned_nodes, 3)``, ``eps``/``stress (n_ip_local, 6)``, ``fields`` {internal variable
+        name: (n_ip_local, size)} on the problem's local points. Every internal variable of every law must
+        be given (an :class:`InputError` names the missing one); ``temperature`` defaults to the case's
+        temperature at ``time``."""
+        n = problem.dm.n_ip_local
+        internal = []
+        for g in problem.groups:
+            st = g.law.initial_state(len(g.ips))
+            for name in g.law.state_names:
+                if name not in fields:
+                    raise InputError(f"{problem.name}: state at t = {time:g}: internal variable {name!r} of law "
+                                     f"{g.law.name!r} is missing (given: {sorted(fields)})")
+                vals = np.asarray(fields[name], dtype=float).reshape(n, -1)[g.ips]
+                view = g.law.state_view(st, name)
+                view[...] = vals.reshape(view.shape)
+            internal.append(st)
+        T = problem.temperature_at(time) if temperature is None else np.asarray(temperature, dtype=float)
+        return cls(float(time), np.asarray(u, dtype=float).reshape(-1, 3).copy(),
+                   np.asarray(eps, dtype=float).reshape(n, 6).copy(),
+                   np.asarray(stress, dtype=float).reshape(n, 6).copy(), internal, T, int(increment))
+
     def copy(self):
         return replace(self, u=self.u.copy(), eps=self.eps.copy(), stress=self.stress.copy(),
                        internal=[a.copy() for a in self.internal], temperature=self.temperature.copy(),

@@ -299,6 +299,18 @@ class MeshData:
                     return False
         return True
 
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the geometry and topology: points (float64), each block's type and
+        connectivity (int64), in order. Two meshes with the same fingerprint number their nodes,
+        cells and integration points alike (sets and ids are not part of it)."""
+        import hashlib
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.points, dtype="<f8").tobytes())
+        for b in self.blocks:
+            h.update(str(b.type).encode())
+            h.update(np.ascontiguousarray(b.cells, dtype="<i8").tobytes())
+        return h.hexdigest()
+
     def summary(self) -> str:
         """One line: counts per type and set names."""
         per = ", ".join(f"{len(b)} {b.type}" + ("(R)" if b.rule == "reduced" else "") for b in self.blocks)

@@ -66,7 +66,7 @@ import numpy as np
 from mpi4py import MPI
 
 from ...errors import InputError
-from ...parallel import collective, get_logger, raise_collectively
+from ...parallel import collective, get_logger, partition_offsets, raise_collectively
 
 __all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
            "import_results", "NodeIndex", "IpIndex", "n_items_of"]
@@ -246,17 +246,12 @@ def check_coverage(rows, n, where, what):
 
 # ------------------------------------------------------------------------------ the generic import
 
-def _block_sizes(n, size):
-    base, extra = divmod(int(n), size)
-    return np.array([base + (1 if r < extra else 0) for r in range(size)], dtype=np.int64)
-
-
 def _scatter(full, n, C, comm):
     """Rank 0's (n, C) natural array -> this rank's natural block (partition_range)."""
     if comm.size == 1:
         return full
-    sizes = _block_sizes(n, comm.size)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    offsets = partition_offsets(n, comm.size)
+    sizes, starts = np.diff(offsets), offsets[:-1]
     r = comm.rank
     if r == 0:
         full = np.ascontiguousarray(full, dtype=np.float64)
