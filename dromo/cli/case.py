@@ -55,8 +55,10 @@ def translate_deck(deck, output=None, strict=False, umat_library=None):
 def run_from_calculix(args):
     tr = translate_deck(args.deck, args.output, args.strict, args.umat_library)
     if tr is not None:
+        wrapper = tr.mesh_path(args.output)
+        extra = f" and {wrapper} (the deck + sets for its loads)" if wrapper else ""
         left = f"; {len(tr.warnings)} card(s) not translated (listed in its header)" if tr.warnings else ""
-        print(f"wrote {args.output}{left}; run it with: dromo solve {args.output} -o result.h5")
+        print(f"wrote {args.output}{extra}{left}; run it with: dromo solve {args.output} -o result.h5")
     return 0
 
 
