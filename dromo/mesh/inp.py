@@ -159,14 +159,24 @@ class Card:
                 raise self.error(f"expected a number, got {tok!r} in {line.text!r}", line) from None
         return out
 
-    def records(self, size: int) -> List[List[float]]:
-        """Every number of the data lines in order, cut into records of ``size`` (records may span
-        lines, as ``*USER MATERIAL`` constants and ``*ELASTIC, TYPE=ORTHO`` do, 8 per line); empty
-        fields count as 0.  A count that is not a multiple of ``size`` raises :meth:`error`."""
-        vals = [0.0 if v is None else v for l in self.data for v in self.floats(l)]
-        if not vals or len(vals) % size:
-            raise self.error(f"expected records of {size} numbers, got {len(vals)} number(s)")
-        return [vals[i:i + size] for i in range(0, len(vals), size)]
+    def records(self, size: int, per_line: int = 8) -> List[List[Optional[float]]]:
+        """The data as records of ``size`` numbers, each record on ``ceil(size / per_line)`` lines
+        (Abaqus/CalculiX write at most 8 material constants per line, so ``*USER MATERIAL``
+        constants and ``*ELASTIC, TYPE=ORTHO`` records span lines; the optional temperature comes
+        last).  Missing or empty trailing fields are ``None``; a record longer than ``size`` or an
+        incomplete last record raises :meth:`error`."""
+        nl = -(-size // per_line)
+        if len(self.data) % nl:
+            raise self.error(f"expected records of {nl} line(s) ({size} values), got "
+                             f"{len(self.data)} data line(s)", self.data[-1])
+        out = []
+        for i in range(0, len(self.data), nl):
+            vals = [v for l in self.data[i:i + nl] for v in self.floats(l)]
+            if len(vals) > size:
+                raise self.error(f"a record has {len(vals)} values, at most {size} expected",
+                                 self.data[i])
+            out.append(vals + [None] * (size - len(vals)))
+        return out
 
 
 @dataclass
