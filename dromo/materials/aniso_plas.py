@@ -44,6 +44,10 @@ from .tables import Param
 
 NAMES = ("C1111", "C1122", "C2222", "C1133", "C2233", "C3333", "C1212", "C1313", "C2323",
          "r0", "d1", "d2", "A", "n", "m")
+#: The state in CalculiX's SDV order: (dromo name, size, how CalculiX stores it). "tensor": tensor
+#: components xx, yy, zz, xy, xz, yz (converted to Mandel in dromo). Checked against ccx's .dat
+#: output on a one-element run (tests/materials/test_materials_aniso_plas.py).
+SDV_LAYOUT = (("p", 1, "plain"), ("eps_p", 6, "tensor"), ("alpha_1", 1, "plain"), ("alpha_2", 6, "tensor"))
 C0 = np.sqrt(2.0 / 3.0)
 P = tn.IDEV
 
@@ -116,8 +120,8 @@ class AnisoPlas(Law):
         for C in (self._stiffness(np.asarray(temps)) if temps else [self._stiffness(np.zeros(1))]):
             _check_ortho_stiffness(C, pre)
         self._spec = _spectral(self._stiffness(np.zeros(1))) if self.elastic_const else None
-        self.state_names = ["p", "eps_p", "alpha_1", "alpha_2"]
-        self.state_sizes = {"p": 1, "eps_p": 6, "alpha_1": 1, "alpha_2": 6}
+        self.state_names = [nm for nm, _, _ in SDV_LAYOUT]
+        self.state_sizes = {nm: size for nm, size, _ in SDV_LAYOUT}
         self._layout()
 
     def _stiffness(self, T):
