@@ -1,17 +1,20 @@
 """``dromo import``: results of external FE codes into a dromo archive (run under ``mpirun``).
 
-* ``dromo import calculix DECK.inp RESULTS.frd [--dat RESULTS.dat] [--case CASE.toml] -o SNAPSHOTS.h5``
+* ``dromo import calculix DECK.inp RESULTS.frd [--dat RESULTS.dat] -o SNAPSHOTS.h5``
   mesh and sets from the deck, every increment of the ``.frd`` (DISP -> U, STRESS -> S_nodal,
   TOSTRAIN -> E_nodal, SDV -> SDV_nodal, ...), integration-point values of ``*EL PRINT`` from the
   ``.dat`` (S, E, SDV, ...); tensors converted to Mandel. ``RESULTS.frd`` may be ``-`` to import the
-  ``.dat`` only. When the law is known (``--case``, else the deck's material cards) the SDV columns
-  become dromo's named internal variables (``p``, ``eps_p``, ... : :mod:`dromo.io.adapters.calculix_sdv`).
+  ``.dat`` only.
 * ``dromo import meshio MESH [SERIES ...] -o SNAPSHOTS.h5``  a mesh (Gmsh, VTU, XDMF, .inp, MED) and
   nodal/cell time series (XDMF time series, PVD collections, single VTU/XDMF files); ``MESH`` may be
   ``-`` to take the mesh from the first series.
 
 Rank 0 reads the files one increment at a time; each increment is scattered to the ranks and written
 collectively (:func:`dromo.io.adapters.import_results`). The archive is written atomically.
+
+CalculiX state variables: when the law is known (``--laws-from CASE.toml``, a dromo case file of the
+model, else the deck's ``*MATERIAL`` cards) the SDV columns become dromo's named internal variables
+(``p``, ``eps_p``, ``alpha_1``, ``alpha_2`` for ANISO_PLAS: :mod:`dromo.io.adapters.calculix_sdv`).
 """
 import json
 
@@ -34,9 +37,9 @@ def _run(args, make_reader):
 def _calculix(args):
     from ..io.adapters.calculix import CalculixReader
     from ..io.adapters.calculix_sdv import named_state
+    # SDV columns named after the law (--laws-from, or the deck's material cards): p, eps_p, ...
+    CalculixReader = named_state(CalculixReader, args.deck, args.laws_from)  # noqa: N806
     frd = None if args.frd == "-" else args.frd
-    # SDV columns named after the law (--case, or the deck's material cards): p, eps_p, ...
-    CalculixReader = named_state(CalculixReader, args.deck, args.case)  # noqa: N806
     return _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
                                              units=args.units, stress_units=args.stress_units,
                                              allow_incomplete=args.allow_incomplete))
@@ -57,7 +60,7 @@ def register(sub):
     c.add_argument("deck", help="the .inp deck (mesh and sets)")
     c.add_argument("frd", help="the .frd result file, or - for none")
     c.add_argument("--dat", default=None, help="the .dat file with *EL PRINT integration-point values")
-    c.add_argument("--case", default=None, metavar="CASE.toml",
+    c.add_argument("--laws-from", default=None, metavar="CASE.toml",
                    help="dromo case file of the same model: its laws name the SDV columns (default: the "
                         "deck's material cards; ANISO_PLAS gives p, eps_p, alpha_1, alpha_2)")
     c.add_argument("--units", default="", help="length units (stored with U)")

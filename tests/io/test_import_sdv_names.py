@@ -88,12 +88,12 @@ def test_import_names_aniso_plas_state_and_sources(tmp_path):
     with h5py.File(out2, "r") as f:
         assert "SDV" in f["fields"] and "p" not in f["fields"]
 
-    # --case names them too (a case file of the same model, law aniso_plas)
+    # --laws-from names them too (a case file of the same model, law aniso_plas)
     case = tmp_path / "ccx" / "case.toml"
     case.write_text('[mesh]\nfile = "odd.inp"\n[materials.m]\ntype = "aniso_plas"\nconstants = [%s]\n'
                     '[sections]\nALL = "m"\n' % ",".join(["1.0"] * 15))
     out3 = str(tmp_path / "case.h5")
-    p = run_mpi(1, dromo_cmd() + ["import", "calculix", odd, frd, "--dat", dat, "--case", str(case), "-o", out3])
+    p = run_mpi(1, dromo_cmd() + ["import", "calculix", odd, frd, "--dat", dat, "--laws-from", str(case), "-o", out3])
     assert p.returncode == 0, p.stderr[-3000:]
     with h5py.File(out3, "r") as f:
         assert "p" in f["fields"] and "SDV" not in f["fields"]

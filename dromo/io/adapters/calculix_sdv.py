@@ -9,7 +9,7 @@ archives are used alike (``dromo hyperreduce`` finds its default dual field ``p`
 
 The law comes from, in this order:
 
-* a dromo case file (``dromo import calculix ... --case CASE.toml``): the law of every section; a
+* a dromo case file (``dromo import calculix ... --laws-from CASE.toml``): the law of every section; a
   ``umat`` law names its STATEV with its ``state`` list (``kind`` strain/stress converted to Mandel);
 * the deck's own material cards: a ``*MATERIAL, NAME=ANISO_PLAS…`` with ``*USER MATERIAL`` is CalculiX's
   ``ANISO_PLAS`` (:data:`dromo.materials.aniso_plas.SDV_LAYOUT`).
@@ -158,7 +158,7 @@ class NamedStateReader(ResultReader):
 
     def _parts(self, spec):
         if self.layout is None:
-            log.info("%s: %s kept as %d anonymous columns (%s); give the law with --case to name them",
+            log.info("%s: %s kept as %d anonymous columns (%s); give the law with --laws-from CASE.toml to name them",
                      self.source, spec.name, spec.n_components, self.why or "no law known")
             return None
         total = sum(size for _, size, _ in self.layout)
