@@ -51,12 +51,26 @@ def apply(dirs):
             sys.path.append(p)
 
 
+def mpi_thread_defaults(environ=os.environ):
+    """One BLAS/OpenMP thread per rank when running under an MPI launcher with several ranks (what
+    ``launch/env.sh`` sets; ranks × threads would oversubscribe the cores), unless the user set a count."""
+    size = 1
+    for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"):
+        try:
+            size = max(size, int(environ.get(var, "1")))
+        except ValueError:
+            pass
+    if size > 1 and not any(environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")):
+        environ["OMP_NUM_THREADS"] = environ["OPENBLAS_NUM_THREADS"] = "1"
+
+
 _HOOK = '''\
 """Written by dromo's launch/setup.sh (dromo._env.write_venv_hook), loaded by {pth} at interpreter start.
 
 Makes Debian's petsc4py/slepc4py importable without ``PETSC_DIR``/``SLEPC_DIR`` in the environment (cron,
 batch jobs, mpirun, a fresh shell): each unset variable gets the directory found at set-up time, and its
-python directory goes on ``sys.path``. A variable already set (a cluster's modules) is left alone.
+python directory goes on ``sys.path``. A variable already set (a cluster's modules) is left alone. Under
+an MPI launcher, one BLAS thread per rank unless a count is set (before numpy loads its BLAS).
 """
 import os
 import sys
@@ -67,6 +81,13 @@ for _name, _dir in {dirs!r}.items():
         _p = os.path.join(_dir, "lib", "python3", "dist-packages")
         if os.path.isdir(_p) and _p not in sys.path:
             sys.path.append(_p)
+
+
+{threads}
+
+
+mpi_thread_defaults()
+os.environ.setdefault("SCOTCH_PTHREAD_NUMBER", "1")      # reproducible partitions (dromo._env)
 '''
 
 
@@ -80,7 +101,9 @@ def write_venv_hook(site_dir=None):
     if not dirs:
         return {}
     pth = HOOK_NAME + ".pth"
-    for name, text in ((HOOK_NAME + ".py", _HOOK.format(pth=pth, dirs=dirs)),
+    import inspect
+    threads = inspect.getsource(mpi_thread_defaults).rstrip()
+    for name, text in ((HOOK_NAME + ".py", _HOOK.format(pth=pth, dirs=dirs, threads=threads)),
                        (pth, f"import {HOOK_NAME}\n")):
         tmp = os.path.join(site_dir, name + ".tmp")
         with open(tmp, "w") as f:
@@ -90,6 +113,12 @@ def write_venv_hook(site_dir=None):
 
 
 apply(debian_dirs())
+mpi_thread_defaults()
+
+# PT-Scotch 7 (dromo's partitioner, and an ordering MUMPS may pick) runs threads whose timing changes its
+# result: one thread makes a partition depend on the mesh and the rank count only (measured: 3 of 15
+# partitions of a 256-cell mesh at 2 ranks differed without it, none of 24 with it).
+os.environ.setdefault("SCOTCH_PTHREAD_NUMBER", "1")
 
 # Debian ships a serial and an MPI build of h5py and picks the MPI one only under mpirun; dromo always
 # wants the MPI build (a singleton run is a 1-rank MPI job), so archives are written the same way.
