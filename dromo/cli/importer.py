@@ -12,6 +12,10 @@
 
 Rank 0 reads the files one increment at a time; each increment is scattered to the ranks and written
 collectively (:func:`dromo.io.adapters.import_results`). The archive is written atomically.
+
+CalculiX state variables: when the law is known (``--laws-from CASE.toml``, a dromo case file of the
+model, else the deck's ``*MATERIAL`` cards) the SDV columns become dromo's named internal variables
+(``p``, ``eps_p``, ``alpha_1``, ``alpha_2`` for ANISO_PLAS: :mod:`dromo.io.adapters.calculix_sdv`).
 """
 import json
 
@@ -35,6 +39,9 @@ def _run(args, make_reader):
 
 def _calculix(args):
     from ..io.adapters.calculix import CalculixReader
+    from ..io.adapters.calculix_sdv import named_state
+    # SDV columns named after the law (--laws-from, or the deck's material cards): p, eps_p, ...
+    CalculixReader = named_state(CalculixReader, args.deck, args.laws_from)  # noqa: N806
     frd = None if args.frd == "-" else args.frd
     translation = translate_deck(args.deck, umat_library=args.umat_library) if args.case else None
     status = _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
@@ -62,6 +69,9 @@ def register(sub):
     c.add_argument("deck", help="the .inp deck (mesh and sets)")
     c.add_argument("frd", help="the .frd result file, or - for none")
     c.add_argument("--dat", default=None, help="the .dat file with *EL PRINT integration-point values")
+    c.add_argument("--laws-from", default=None, metavar="CASE.toml",
+                   help="dromo case file of the same model: its laws name the SDV columns (default: the "
+                        "deck's material cards; ANISO_PLAS gives p, eps_p, alpha_1, alpha_2)")
     c.add_argument("--units", default="", help="length units (stored with U)")
     c.add_argument("--stress-units", default="", help="stress units (stored with S_nodal)")
     c.add_argument("--allow-incomplete", action="store_true",

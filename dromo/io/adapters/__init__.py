@@ -305,7 +305,7 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                 ar.create_field(s.name, s.location, s.n_components, n_items=n_items[s.name],
                                 components=list(s.components), units=s.units,
                                 description=s.description, n_parameters=P,
-                                attrs=dict(s.attrs, source=source))
+                                attrs={"source": source, **s.attrs})
             it = reader.steps() if root else None
             k = 0
             while True:
@@ -341,7 +341,7 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
         if root and reader is not None:
             reader.close()
     if root:
-        log.info("wrote %s: %s", out_path, ", ".join(f"{n} ({c} steps)" for n, c in written.items()))
+        log.debug("wrote %s: %s", out_path, ", ".join(f"{n} ({c} steps)" for n, c in written.items()))
     return written
 
 
