@@ -41,7 +41,11 @@ def _calculix(args):
     from ..io.adapters.calculix import CalculixReader
     from ..io.adapters.calculix_sdv import named_state
     # SDV columns named after the law (--laws-from, or the deck's material cards): p, eps_p, ...
-    CalculixReader = named_state(CalculixReader, args.deck, args.laws_from)  # noqa: N806
+    laws = None
+    if args.laws_from:
+        from ..hf.case_file import read_case
+        laws = read_case(args.laws_from)["materials"]
+    CalculixReader = named_state(CalculixReader, args.deck, args.laws_from, laws)  # noqa: N806
     frd = None if args.frd == "-" else args.frd
     translation = translate_deck(args.deck, umat_library=args.umat_library) if args.case else None
     status = _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
