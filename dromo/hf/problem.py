@@ -321,14 +321,8 @@ class Problem:
         if self.temperature is None:
             return np.zeros(self.dm.n_ip_local)
         if self._T_series is not None:
-            times, values = self._T_series
-            if t <= times[0]:
-                return values[0].copy()
-            if t >= times[-1]:
-                return values[-1].copy()
-            j = int(np.searchsorted(times, t, side="right")) - 1
-            w = (t - times[j]) / (times[j + 1] - times[j])
-            return (1 - w) * values[j] + w * values[j + 1]
+            from .points import interpolate_series
+            return interpolate_series(*self._T_series, t)
         with collective(self.comm):
             out = self.temperature.evaluate(self._ip_x, t, self._T_amp(t))
         return out
