@@ -40,6 +40,22 @@ def interpolate_series(times, values, t):
     return (1 - w) * values[j] + w * values[j + 1]
 
 
+def update_groups(groups, rows, n, eps_old, deps, internal_old, T_old, T_new, dt, time):
+    """Backward-Euler update of every group's law (``groups[i].law``) over its points ``rows[i]`` of ``n``
+    points: ``(stress (n, 6), internal list, tangent (n, 6, 6), number of points that failed here)``."""
+    stress = np.empty((n, 6))
+    tangent = np.empty((n, 6, 6))
+    internal = []
+    failed = 0
+    for g, r, st in zip(groups, rows, internal_old):
+        res = g.law.update(eps_old[r], deps[r], st, T_old[r], T_new[r], dt, time)
+        stress[r] = res.stress
+        tangent[r] = res.tangent
+        internal.append(res.state)
+        failed += int(np.count_nonzero(res.failed))
+    return stress, internal, tangent, failed
+
+
 def gather_internal(groups, rows, internal, name, size, n):
     """One internal variable ``(n, size)`` over points whose groups (``groups``, each with a ``law``) hold
     the points ``rows[i]`` and the internal variables ``internal[i]``; zeros where a law lacks it."""
@@ -134,18 +150,8 @@ class PointProblem:
 
         Returns ``(stress (n, 6), internal (list per group), tangent (n, 6, 6), n_failed)``.
         """
-        n = self.n
-        stress = np.empty((n, 6))
-        tangent = np.empty((n, 6, 6))
-        internal = []
-        failed = 0
-        for g, st in zip(self.groups, internal_old):
-            r = g.law.update(eps_old[g.rows], deps[g.rows], st, T_old[g.rows], T_new[g.rows], dt, time)
-            stress[g.rows] = r.stress
-            tangent[g.rows] = r.tangent
-            internal.append(r.state)
-            failed += int(np.count_nonzero(r.failed))
-        return stress, internal, tangent, failed
+        return update_groups(self.groups, [g.rows for g in self.groups], self.n, eps_old, deps, internal_old,
+                             T_old, T_new, dt, time)
 
     def internal_field(self, internal, name):
         """One internal variable at all points ``(n, size)`` (zeros where the law lacks it)."""

@@ -52,7 +52,7 @@ class _Line:
         return f"{self.file}:{self.no}"
 
 
-def _parse_options(text):
+def parse_options(text):
     """'*ELEMENT, TYPE=C3D4, ELSET=A' -> ('ELEMENT', {'TYPE': 'C3D4', 'ELSET': 'A'}) (keys upper)."""
     parts = [p.strip() for p in text.split(",")]
     kw = parts[0].lstrip("*").strip().upper()
@@ -69,7 +69,7 @@ def _parse_options(text):
     return kw, opts
 
 
-def _lines(path, stack=()):
+def deck_lines(path, stack=()):
     """Yield the non-comment, non-blank lines of a deck with *INCLUDE files spliced in."""
     path = os.path.abspath(path)
     if path in stack:
@@ -84,14 +84,14 @@ def _lines(path, stack=()):
             if not s or s.startswith("**"):
                 continue
             if s.startswith("*") and s[1:].lstrip().upper().startswith("INCLUDE"):
-                _kw, opts = _parse_options(s)
+                _kw, opts = parse_options(s)
                 inc = opts.get("INPUT")
                 if not inc:
                     raise InputError(f"{path}:{no}: *INCLUDE without INPUT=")
                 full = inc if os.path.isabs(inc) else os.path.join(os.path.dirname(path), inc)
                 if not os.path.isfile(full):
                     raise InputError(f"{path}:{no}: *INCLUDE file not found: {inc} (looked for {full})")
-                yield from _lines(full, stack + (path,))
+                yield from deck_lines(full, stack + (path,))
                 continue
             yield _Line(path, no, s)
 
@@ -206,11 +206,11 @@ class _InpReader:
     # ---------------------------------------------------------------- driver
     def run(self):
         kw, opts, head, data = None, None, None, []
-        for line in _lines(self.path):
+        for line in deck_lines(self.path):
             if line.text.startswith("*"):
                 if kw is not None:
                     self.block(kw, opts, head, data)
-                kw, opts = _parse_options(line.text)
+                kw, opts = parse_options(line.text)
                 head, data = line, []
             elif kw is not None:
                 data.append(line)

@@ -50,12 +50,12 @@ def law_layout(law):
 def deck_layout(deck):
     """``(layout, why)`` from the material cards of a CalculiX deck (``*INCLUDE`` followed): the layout of
     the materials its ``*SOLID SECTION`` cards use, or ``(None, reason)``."""
-    from ...mesh.inp import _lines, _parse_options
+    from ...mesh.inp import deck_lines, parse_options
     materials, current, used = {}, None, set()
-    for line in _lines(deck):
+    for line in deck_lines(deck):
         if not line.text.startswith("*"):
             continue
-        kw, opts = _parse_options(line.text)
+        kw, opts = parse_options(line.text)
         if kw == "MATERIAL":
             current = opts.get("NAME", "").upper()
             materials[current] = {"user": False, "depvar": False}
