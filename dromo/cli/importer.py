@@ -18,9 +18,22 @@ from mpi4py import MPI
 
 
 def _run(args, make_reader):
+    from ..errors import InputError
     from ..io.adapters import import_results
+    from ..parallel import collective
     comm = MPI.COMM_WORLD
-    reader = make_reader() if comm.rank == 0 else None
+    reader = None
+    with collective(comm):
+        if comm.rank == 0:
+            try:
+                reader = make_reader()
+            except (InputError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001 - one line naming the input, no traceback
+                files = ", ".join(str(getattr(args, a)) for a in ("deck", "frd", "dat", "mesh")
+                                  if getattr(args, a, None) not in (None, "-"))
+                raise InputError(f"{files}: cannot read the input ({type(exc).__name__}: "
+                                 f"{str(exc)[:200]})") from None
     written = import_results(reader, args.output, comm)
     if comm.rank == 0:
         if args.json:
@@ -35,14 +48,19 @@ def _calculix(args):
     frd = None if args.frd == "-" else args.frd
     return _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
                                              units=args.units, stress_units=args.stress_units,
-                                             allow_incomplete=args.allow_incomplete))
+                                             allow_incomplete=args.allow_incomplete,
+                                             allow_nonfinite=args.allow_nonfinite,
+                                             allow_inverted=args.allow_inverted))
 
 
 def _meshio(args):
     from ..io.adapters.meshio_series import MeshioSeriesReader
     mesh = None if args.mesh == "-" else args.mesh
-    return _run(args, lambda: MeshioSeriesReader(mesh, args.series, fields=args.fields,
-                                                 times=args.times))
+    def make():
+        reader = MeshioSeriesReader(mesh, args.series, fields=args.fields, times=args.times)
+        reader.allow_nonfinite, reader.allow_inverted = args.allow_nonfinite, args.allow_inverted
+        return reader
+    return _run(args, make)
 
 
 def register(sub):
@@ -57,7 +75,7 @@ def register(sub):
     c.add_argument("--stress-units", default="", help="stress units (stored with S_nodal)")
     c.add_argument("--allow-incomplete", action="store_true",
                    help="accept a .frd without its end record (ccx stopped early): import its "
-                        "complete blocks")
+                        "complete blocks; accept a .dat and a .frd that end at different increments")
     c.set_defaults(func=_calculix)
     m = s.add_parser("meshio", help="mesh + XDMF time series / PVD / VTU files through meshio")
     m.add_argument("mesh", help="mesh file, or - to take it from the first series")
@@ -69,3 +87,7 @@ def register(sub):
         q.add_argument("-o", "--output", required=True, help="the dromo archive to write (.h5)")
         q.add_argument("--fields", nargs="+", default=None, help="archive field names to import")
         q.add_argument("--json", action="store_true", help="print one JSON line")
+        q.add_argument("--allow-nonfinite", action="store_true",
+                       help="keep NaN/Inf result values (default: an error naming file, line and item)")
+        q.add_argument("--allow-inverted", action="store_true",
+                       help="keep inverted or degenerate cells (default: an error naming the element)")

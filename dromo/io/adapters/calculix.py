@@ -52,7 +52,8 @@ import numpy as np
 
 from ...errors import InputError
 from ...parallel import get_logger
-from . import FieldSpec, NodeIndex, ResultReader, Step, check_coverage, register_reader
+from . import (FieldSpec, NodeIndex, ResultReader, Step, bad_name as _bad_name, check_coverage,
+               register_reader)
 
 log = get_logger("dromo.import")
 
@@ -72,6 +73,8 @@ FRD_FIELDS = {
     "NDTEMP": ("T", "nodal temperature"),
 }
 FRD_SKIP = {"ERROR", "ERRORI"}
+#: component type codes of a -5 record: scalar, vector, tensor, complex vector, complex tensor
+FRD_ICTYPES = {1, 2, 4, 12, 14}
 CHUNK_BYTES = 1 << 20
 
 
@@ -142,6 +145,8 @@ class FrdFile:
         no = 0
         step = inc = 0
         end = False
+        pstep = None          # line of the last 1PSTEP record (None: the file has none)
+        after_pstep = False   # the previous line was a 1PSTEP record
         while True:
             line = f.readline()
             if not line:
@@ -157,11 +162,19 @@ class FrdFile:
                         inc, step = int(t[2]), int(t[3])
                     except (IndexError, ValueError):
                         raise InputError(f"{self._where(no)}: bad 1PSTEP record {line!r}") from None
+                    pstep, after_pstep = no, True
+                    continue
+                after_pstep = False
                 continue
+            if key == b"100" and pstep is not None and not after_pstep:
+                # ccx writes a 1PSTEP record (step and increment numbers) before every result block
+                raise InputError(f"{self._where(no)}: result block without its 1PSTEP record (the "
+                                 f"last one is at line {pstep}; corrupted .frd file)")
+            after_pstep = False
             if key == b"2":
                 no = self._node_block(f, line, no)
             elif key == b"3":
-                no = self._skip_to_end(f, no, "element block 3C")
+                no = self._element_block(f, line, no)
             elif key == b"100":
                 no = self._result_block(f, line, no, step, inc)
             elif key == b"9999":
@@ -183,49 +196,61 @@ class FrdFile:
             raise InputError(f"{self.path}: no node block (2C) in the .frd file")
         # group the result blocks into increments: a new increment when (numstp, time) changes
         prev = None
+        last = {}                               # block name -> index of its previous block
         for i, b in enumerate(self.blocks):
             key = (b.numstp, b.time, b.step)
             if key != prev:
                 self.increments.append([])
-                prev = key
+                prev, first = key, i
+            j = None if b.name in FRD_SKIP else last.get(b.name)
+            if j is not None and (b.time < self.blocks[j].time or j >= first):
+                p = self.blocks[j]
+                why = "out of time order" if b.time < p.time else "twice in one increment"
+                raise InputError(f"{self._where(b.header_line)}: block {b.name} (time {b.time:g}, "
+                                 f"step {b.step}, increment {b.increment}) after block {b.name} of "
+                                 f"line {p.header_line} (time {p.time:g}): {why}")
+            last[b.name] = i
             self.increments[-1].append(i)
 
-    def _skip_to_end(self, f, no, what):
-        """Seek past the next line starting with `` -3`` (chunked search); returns the line number."""
-        start, pos, carry = no, f.tell(), b"\n"
+    def _skip_to_end(self, f, no, what, n_records=None):
+        """Seek past the block's end record `` -3`` (chunked), checking on the way that every line
+        before it is a record line (`` -1`` or `` -2``) and, if ``n_records`` is given, that the block
+        holds that many `` -1`` records. ``no`` is the line number of the block's last header line;
+        returns the line number of the `` -3`` line."""
+        start, count = no, 0
+        pos = f.tell()                       # file offset of buf[0]
+        carry = b""
         while True:
             chunk = f.read(1 << 20)
             if not chunk:
                 raise InputError(f"{self._where(start)}: {what} has no end record -3 "
-                                 f"(truncated .frd file, ends at line {no})")
+                                 f"(truncated .frd file, ends at line {no + (1 if carry else 0)})")
             buf = carry + chunk
-            k = buf.find(b"\n -3")
-            if k >= 0:
-                no += buf.count(b"\n", len(carry), k + 1) + 1
-                end = buf.find(b"\n", k + 1)
-                if end < 0:
-                    f.seek(pos + len(chunk))
-                    rest = f.readline()
-                    if not rest.endswith(b"\n"):
-                        raise InputError(f"{self._where(no)}: the file ends inside a line "
-                                         f"(truncated .frd file)")
-                    return no
-                f.seek(pos - len(carry) + end + 1)
+            cut = buf.rfind(b"\n") + 1
+            body, carry = buf[:cut], buf[cut:]
+            if not body:
+                continue
+            nl_body = b"\n" + body
+            k3 = nl_body.find(b"\n -3")
+            region = nl_body if k3 < 0 else nl_body[:k3 + 1]
+            n_lines = region.count(b"\n") - 1
+            n_rec = region.count(b"\n -1")
+            if n_rec + region.count(b"\n -2") != n_lines:
+                lines = region[1:].split(b"\n")
+                j = next(i for i, l in enumerate(lines) if not l.startswith((b" -1", b" -2")))
+                raise InputError(f"{self._where(no + 1 + j)}: {what} (line {start}) ends without its "
+                                 f"end record -3: found {lines[j][:30]!r}, expected a -1/-2 record "
+                                 f"or -3 (corrupted .frd file)")
+            count += n_rec
+            no += n_lines
+            if k3 >= 0:
+                no += 1
+                if n_records is not None and count != n_records:
+                    raise InputError(f"{self._where(start)}: {what} declares {n_records} records, "
+                                     f"found {count} before its end record (line {no})")
+                f.seek(pos + body.index(b"\n", k3) + 1)
                 return no
-            no += chunk.count(b"\n")
-            pos += len(chunk)
-            carry = chunk[-3:]
-
-    def _skip_to_end_lines(self, f, no, what):
-        start = no
-        while True:
-            line = f.readline()
-            if not line:
-                raise InputError(f"{self._where(start)}: {what} has no end record -3 "
-                                 f"(truncated .frd file, ends at line {no})")
-            no += 1
-            if line.startswith(b" -3"):
-                return no
+            pos += len(body)
 
     @staticmethod
     def _int(s, default=None):
@@ -234,12 +259,22 @@ class FrdFile:
         except ValueError:
             return default
 
-    def _node_block(self, f, line, no):
+    def _count_header(self, line, no, what):
+        """(record count, format) of a ``2C``/``3C`` header; InputError unless the count is >= 0."""
         t = line.split()
         n = self._int(t[1]) if len(t) > 1 else None
         fmt = self._int(t[-1]) if len(t) > 2 else 1
-        if n is None:
-            raise InputError(f"{self._where(no)}: bad node block header {line!r}")
+        if n is None or n < 0:
+            raise InputError(f"{self._where(no)}: bad {what} header {line.rstrip()[:80]!r}"
+                             + (f" (negative count {n})" if n is not None else ""))
+        return n, fmt
+
+    def _element_block(self, f, line, no):
+        n, _fmt = self._count_header(line, no, "element block 3C")
+        return self._skip_to_end(f, no, "element block 3C", n_records=n)
+
+    def _node_block(self, f, line, no):
+        n, fmt = self._count_header(line, no, "node block 2C")
         if fmt not in (0, 1):
             raise InputError(f"{self._where(no)}: binary .frd (format {fmt}) is not supported: "
                              f"write ASCII output (CalculiX's default)")
@@ -254,7 +289,7 @@ class FrdFile:
         self.node_line = blk.header_line
         f.seek(blk.data_offset + (blk.rec_len * n if blk.uniform else 0))
         if not blk.uniform:
-            return self._skip_to_end(f, blk.data_line - 1, "node block 2C")
+            return self._skip_to_end(f, blk.data_line - 1, "node block 2C", n_records=n)
         f.readline()
         return no
 
@@ -277,6 +312,13 @@ class FrdFile:
         if fmt not in (0, 1):
             raise InputError(f"{self._where(no)}: binary .frd (format {fmt}) is not supported: "
                              f"write ASCII output (CalculiX's default)")
+        if n < 0:
+            raise InputError(f"{self._where(no)}: result header (100C) declares a negative number "
+                             f"of records ({n})")
+        if not np.isfinite(time):
+            raise InputError(f"{self._where(no)}: result header (100C) has a non-finite time "
+                             f"{line[12:24].decode(errors='replace').strip()!r} (step {step}, "
+                             f"increment {inc})")
         h4 = f.readline()
         no += 1
         if not h4.startswith(b" -4"):
@@ -285,8 +327,12 @@ class FrdFile:
         name = h4[5:13].decode(errors="replace").strip()
         ncomp = self._int(h4[13:18])
         irtype = self._int(h4[18:23], 1)
-        if ncomp is None:
-            raise InputError(f"{self._where(no)}: bad -4 record {h4!r}")
+        if ncomp is None or ncomp < 0:
+            raise InputError(f"{self._where(no)}: bad -4 record {h4.rstrip()[:60]!r}")
+        bad_name = _bad_name(name)
+        if bad_name:
+            raise InputError(f"{self._where(no)}: result block name {name!r} {bad_name} "
+                             f"(corrupted .frd file?)")
         comps = []
         for _ in range(ncomp):
             h5 = f.readline()
@@ -297,6 +343,10 @@ class FrdFile:
             cname = h5[5:13].decode(errors="replace").strip()
             vals = [self._int(h5[13 + 5 * k: 18 + 5 * k], 0) for k in range(5)]
             _menu, ictype, i1, i2, iexist = vals
+            if ictype not in FRD_ICTYPES:
+                raise InputError(f"{self._where(no)}: block {name}: component {cname!r} has the "
+                                 f"unknown type code {h5[18:23].decode(errors='replace').strip()!r} "
+                                 f"(known: {', '.join(map(str, sorted(FRD_ICTYPES)))})")
             if iexist == 1:        # computed by the post-processor (e.g. ALL), not stored
                 continue
             comps.append((cname, ictype, i1, i2))
@@ -405,7 +455,10 @@ class FrdFile:
                         rows.append(cur)
                     elif cur is None:
                         raise ValueError("continuation before a record")
-                    data = body[3 + w:]
+                    data = body[3 + w:].rstrip(b" ")
+                    if len(data) % 12 or not data:
+                        raise ValueError(f"{len(data)} characters of values, not 12 per value: "
+                                         f"a fixed-width field was cut or widened")
                     cur.extend(float(data[i:i + 12]) for i in range(0, len(data), 12)
                                if data[i:i + 12].strip())
                 except ValueError as exc:
@@ -488,6 +541,19 @@ def _first_bad(a, cols, idw, values):
     return 0
 
 
+def _check_finite(vals, ids, blk, pos, frd):
+    """InputError naming the line, node, component and increment of the first NaN/Inf value."""
+    ok = np.isfinite(vals)
+    if ok.all():
+        return
+    r, c = np.argwhere(~ok)[0]
+    line = blk.data_line + (pos + r) * blk.lines_per_record + c // 6
+    raise InputError(f"{frd.path}:{line}: block {blk.name}, node {ids[r]}, component "
+                     f"{blk.comps[c][0]}: value {vals[r, c]} (step {blk.step}, increment "
+                     f"{blk.increment}, time {blk.time:g}) is not finite (--allow-nonfinite "
+                     f"keeps such values)")
+
+
 def tensor_conversion(comps):
     """(permutation, scale) turning a ``.frd`` tensor block (6 comps, ictype 4) into Mandel, or None."""
     if len(comps) != 6 or any(c[1] != 4 for c in comps):
@@ -520,11 +586,15 @@ class CalculixReader(ResultReader):
     fields : archive field names to import (default: all found)
     units : units of length (stored as the units of U); stresses are stored with ``stress_units``
     allow_incomplete : accept a ``.frd`` without its end record ``9999`` (ccx stopped early, e.g. no
-        convergence) and import its complete blocks; a block cut in the middle is still an error
+        convergence) and import its complete blocks; a block cut in the middle is still an error.
+        Also accepts a ``.dat`` and a ``.frd`` whose last increments differ.
+    allow_nonfinite : keep NaN/Inf values of the ``.frd`` and ``.dat`` (default: an error naming the
+        file, line, block, node/element and increment)
+    allow_inverted : keep inverted or degenerate cells (default: an error naming the element)
     """
 
     def __init__(self, deck, frd=None, dat=None, fields=None, units="", stress_units="",
-                 allow_incomplete=False):
+                 allow_incomplete=False, allow_nonfinite=False, allow_inverted=False):
         self.deck = os.fspath(deck)
         self.frd_path = None if frd is None else os.fspath(frd)
         self.dat_path = None if dat is None else os.fspath(dat)
@@ -538,6 +608,8 @@ class CalculixReader(ResultReader):
         self._dat = None
         self._frd_fields = None
         self.allow_incomplete = allow_incomplete
+        self.allow_nonfinite = allow_nonfinite
+        self.allow_inverted = allow_inverted
 
     def attrs(self):
         return {"provenance": "dromo import calculix", "source_deck": os.path.abspath(self.deck),
@@ -594,13 +666,34 @@ class CalculixReader(ResultReader):
                 specs.append(spec)
         if self.dat_path is not None:
             from .calculix_dat import DatFile
-            self._dat = DatFile(self.dat_path, mesh)
+            self._dat = DatFile(self.dat_path, mesh, allow_nonfinite=self.allow_nonfinite)
             specs += [s for s in self._dat.fields() if self._want(s.name)]
+            if self._frd is not None and not self.allow_incomplete:
+                self._check_same_end()
         names = [s.name for s in specs]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise InputError(f"{self.source}: field names {sorted(dup)} come from both files")
         return specs
+
+    def _check_same_end(self):
+        """The ``.frd`` and the ``.dat`` of one analysis end at the same increment (ccx always writes
+        the last increment of a step): InputError listing the increments of each otherwise."""
+        frd = self._frd
+        ft = [frd.blocks[g[0]].time for g in frd.increments
+              if any(frd.blocks[i].name in self._frd_fields for i in g)]
+        dt = self._dat.increment_times()
+        if not ft or not dt or _same_time(ft[-1], dt[-1]):
+            return
+
+        def describe(t):
+            return f"{len(t)} increment{'s' if len(t) != 1 else ''} (times " + (
+                ", ".join(f"{x:g}" for x in t) if len(t) <= 6 else
+                f"{t[0]:g}, {t[1]:g}, ... {t[-2]:g}, {t[-1]:g}") + ")"
+        line = max(v[-1][1] for q, v in self._dat.times.items() if q in self._dat.quantities)
+        raise InputError(f"{self._dat.path}:{line}: the .dat and {frd.path} do not end at the same "
+                         f"increment: the .dat holds {describe(dt)}, the .frd {describe(ft)} (a "
+                         f"truncated file? --allow-incomplete imports what each holds)")
 
     # ------------------------------------------------------------------ steps
     def _frd_steps(self):
@@ -621,6 +714,8 @@ class CalculixReader(ResultReader):
                 pos, all_rows, same = 0, [], cache_ids is not None and len(cache_ids) == b.n_records
                 for ids, vals in frd.read_block(b):
                     k = len(ids)
+                    if not self.allow_nonfinite:
+                        _check_finite(vals, ids, b, pos, frd)
                     if same and np.array_equal(ids, cache_ids[pos:pos + k]):
                         rows = cache_rows[pos:pos + k]
                     else:

@@ -86,23 +86,46 @@ class _Quantity:
 class DatFile:
     """Streaming reader of the ``*EL PRINT`` blocks of a ``.dat`` file for one mesh."""
 
-    def __init__(self, path, mesh):
+    def __init__(self, path, mesh, allow_nonfinite=False):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise InputError(f"{self.path}: .dat file not found")
         self.mesh = mesh
+        self.allow_nonfinite = allow_nonfinite
         self.ips = IpIndex(mesh)
         self.quantities = {}
-        # fields from the first time group (later unknown quantities are skipped with a warning)
+        #: quantity -> [(time, header line)] of its blocks, one entry per time (header pass)
+        self.times = {}
+        # fields from the first time group (later unknown quantities are skipped with a warning);
+        # the header pass reads the whole file so that a truncated file fails before any writing
         first_time = None
         for head, _rows in self._blocks(values=False):
             if first_time is None:
                 first_time = head["t"]
-            elif head["t"] != first_time:
-                break
-            self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
+            if head["t"] == first_time:
+                self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
+            seen = self.times.setdefault(head["q"], [])
+            if seen and head["t"] < seen[-1][0]:
+                raise InputError(f"{self.path}:{head['line']}: {head['q']} at time {head['t']:g} "
+                                 f"after time {seen[-1][0]:g} (line {seen[-1][1]}): times out of "
+                                 f"order")
+            if not seen or head["t"] != seen[-1][0]:
+                seen.append((head["t"], head["line"]))
         if not self.quantities:
             log.warning("%s: no *EL PRINT integration-point blocks", self.path)
+        # every quantity is written at the last increment (ccx always prints the last increment of
+        # a step): a quantity that ends earlier lost its trailing blocks
+        if self.times:
+            t_end = max(v[-1][0] for v in self.times.values())
+            for q, v in self.times.items():
+                if q in self.quantities and v[-1][0] != t_end:
+                    raise InputError(f"{self.path}:{v[-1][1]}: {q}: last block at time "
+                                     f"{v[-1][0]:g}, other quantities go on to time {t_end:g} "
+                                     f"(truncated .dat file?)")
+
+    def increment_times(self):
+        """Sorted times at which the imported quantities have blocks."""
+        return sorted({t for q, v in self.times.items() if q in self.quantities for t, _ in v})
 
     def fields(self):
         return [q.spec for q in self.quantities.values()]
@@ -131,7 +154,10 @@ class DatFile:
                 try:
                     t = float(m.group("t"))
                 except ValueError:
-                    raise InputError(f"{self.path}:{no}: bad time {m.group('t')!r}") from None
+                    t = None
+                if t is None or not np.isfinite(t):
+                    raise InputError(f"{self.path}:{no}: {q}: bad time "
+                                     f"{m.group('t').decode(errors='replace')!r}")
                 lines = []
                 first_data = None
                 while True:
@@ -159,16 +185,71 @@ class DatFile:
                 if not values:
                     yield head, None
                     continue
-                arr = np.fromstring(b" ".join(lines), sep=" ") if lines else np.zeros(0)
-                if arr.size != len(lines) * n_tok:
-                    for k, l in enumerate(lines):
-                        if len(l.split()) != n_tok:
-                            raise InputError(f"{self.path}:{first_data + k}: {q}: expected {n_tok} "
-                                             f"numbers, got {l[:60]!r} (truncated .dat file?)")
-                    raise InputError(f"{self.path}:{first_data}: {q}: unreadable numbers")
-                arr = arr.reshape(len(lines), n_tok)
-                yield head, (arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2:],
-                             first_data)
+                yield head, self._parse_rows(lines, n_tok, first_data, head)
+
+    def _parse_rows(self, lines, n_tok, first_data, head):
+        """Data lines -> (element ids, point numbers, values, first line): every field must parse
+        completely (ids: positive integers; values: finite numbers unless ``allow_nonfinite``)."""
+        q = head["q"]
+        toks = b" ".join(lines).split()
+        if len(toks) != len(lines) * n_tok:
+            for k, l in enumerate(lines):
+                if len(l.split()) != n_tok:
+                    raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): "
+                                     f"expected {n_tok} numbers, got {l[:60]!r} (truncated .dat "
+                                     f"file?)")
+        if not lines:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_tok - 2)), first_data
+        a = np.array(toks).reshape(len(lines), n_tok)
+        ids = a[:, :2]
+        ok = np.char.isdigit(ids) & (np.char.str_len(ids) <= 18)
+        if not ok.all():
+            r, c = np.argwhere(~ok)[0]
+            raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}): "
+                             f"{('element id', 'integration point')[c]} "
+                             f"{ids[r, c].decode(errors='replace')!r} is not a positive integer")
+        elem, ip = ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64)
+        try:
+            v = a[:, 2:].astype(np.float64)
+        except ValueError:
+            for r in range(len(a)):
+                for c in range(2, n_tok):
+                    try:
+                        float(a[r, c])
+                    except ValueError:
+                        raise InputError(
+                            f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
+                            f"{elem[r]}, point {ip[r]}: value {c - 1} "
+                            f"{a[r, c].decode(errors='replace')!r} is not a number (truncated or "
+                            f"corrupted .dat file?)") from None
+            raise
+        if not self.allow_nonfinite:
+            bad = ~np.isfinite(v)
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
+                                 f"{elem[r]}, point {ip[r]}: value {c + 1} "
+                                 f"{a[r, c + 2].decode(errors='replace')!r} is not finite "
+                                 f"(--allow-nonfinite keeps such values)")
+        # ccx prints every value with one fixed format (%E, 6 digits): a field that lost or gained a
+        # character still parses, but not with the block's layout
+        vt = np.char.upper(a[:, 2:])
+        neg = np.char.startswith(vt, b"-").astype(np.int64)
+        e_pos = np.char.find(vt, b"E") - neg
+        exp_len = np.char.str_len(vt) - neg - e_pos
+        dot = np.char.find(vt, b".") - neg
+        fin = np.isfinite(v)
+        ref = e_pos[fin][0] if fin.any() else 0
+        ok = (e_pos == ref) & (exp_len >= 4) & (exp_len <= 5) & (dot == 1) & (e_pos > 1)
+        ok |= ~fin                          # kept on request (allow_nonfinite): written as nan/inf
+        if vt.size and not ok.all():
+            r, c = np.argwhere(~ok)[0]
+            raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
+                             f"{elem[r]}, point {ip[r]}: value {c + 1} "
+                             f"{a[r, c + 2].decode(errors='replace')!r} does not have the block's "
+                             f"fixed format (like {a[0, 2].decode(errors='replace')!r}): a cut or "
+                             f"corrupted field")
+        return elem, ip, v, first_data
 
     def steps(self, select=None):
         """Yield ``(time, {field: (n_ip, C) array})`` per time, merging the blocks of one time."""
