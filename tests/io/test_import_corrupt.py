@@ -169,8 +169,8 @@ def test_dat_and_frd_must_end_at_the_same_increment(case, tmp_path):
     assert imp(tmp_path / "ok.h5", deck, frd, bad, allow_incomplete=True)["S"] == 3
     # one quantity of the last increment missing (cut between two blocks of the last time)
     bad = write_lines(tmp_path / "short2.dat", L[:last[-1]])
-    refused(tmp_path, deck, frd, bad, r"short2\.dat:\d+: internal state variables: last block "
-            r"at time 0\.75")
+    refused(tmp_path, deck, frd, bad, r"short2\.dat:\d+: internal state variables: no block at "
+            r"time 1 \(it has 3 of the file's 4 times, the last at time 0\.75\)")
 
 
 def test_dat_ids_are_integers(case, tmp_path):

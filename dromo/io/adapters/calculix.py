@@ -157,11 +157,17 @@ class FrdFile:
             key = line[:5].strip()
             if key == b"1":
                 if line[5:10] == b"PSTEP":
-                    t = line.split()
+                    t = line[10:].split()
                     try:
-                        inc, step = int(t[2]), int(t[3])
-                    except (IndexError, ValueError):
+                        if len(t) != 3:
+                            raise ValueError
+                        inc, step = int(t[1]), int(t[2])
+                    except ValueError:
                         raise InputError(f"{self._where(no)}: bad 1PSTEP record {line!r}") from None
+                    if pstep is None and self.blocks:
+                        raise InputError(f"{self._where(no)}: 1PSTEP record after result blocks "
+                                         f"without one (line {self.blocks[0].header_line}): a "
+                                         f"deleted 1PSTEP record? (corrupted .frd file)")
                     pstep, after_pstep = no, True
                     continue
                 after_pstep = False
@@ -211,6 +217,33 @@ class FrdFile:
                                  f"line {p.header_line} (time {p.time:g}): {why}")
             last[b.name] = i
             self.increments[-1].append(i)
+        first = {}
+        for b in self.blocks:
+            f0 = first.setdefault(b.name, b)
+            if b.comps != f0.comps:
+                raise InputError(f"{self._where(b.header_line)}: block {b.name} has the components "
+                                 f"{[c[:4] for c in b.comps]}, its first block (line "
+                                 f"{f0.header_line}) {[c[:4] for c in f0.comps]}")
+        if not self.allow_incomplete:
+            self._check_step_ends()
+
+    def _check_step_ends(self):
+        """ccx writes every requested block at the last increment of a step: a block that a step
+        holds but not at its last increment lost blocks (or its name is corrupted)."""
+        step_last = {}                         # step -> blocks of its last increment
+        for g in self.increments:
+            step_last[self.blocks[g[0]].step] = {self.blocks[i].name for i in g}
+        seen = {}
+        for g in self.increments:
+            for i in g:
+                b = self.blocks[i]
+                seen[(b.step, b.name)] = b
+        for (step, name), b in seen.items():
+            if name not in FRD_SKIP and name not in step_last[step]:
+                raise InputError(f"{self._where(b.header_line)}: block {name} (step {step}, last at "
+                                 f"time {b.time:g}, increment {b.increment}) is missing from the "
+                                 f"last increment of its step: lost blocks or a corrupted block "
+                                 f"name (--allow-incomplete imports what the file holds)")
 
     def _skip_to_end(self, f, no, what, n_records=None):
         """Seek past the block's end record `` -3`` (chunked), checking on the way that every line
@@ -512,7 +545,10 @@ def _decode_e12(d):
     np.negative(val, out=val, where=t[0] == 45)
     bad = np.flatnonzero(~ok)
     if bad.size:
-        val[bad] = np.ascontiguousarray(d[bad]).view("S12").ravel().astype(np.float64)
+        odd = d[bad]
+        if ((odd < 32) | (odd > 126)).any():      # numpy would drop trailing NUL bytes silently
+            raise ValueError("control or non-ASCII byte in a number field")
+        val[bad] = np.ascontiguousarray(odd).view("S12").ravel().astype(np.float64)
     return val
 
 
@@ -564,6 +600,16 @@ def tensor_conversion(comps):
     perm = np.empty(6, dtype=np.int64)
     perm[slots] = np.arange(6)          # Mandel slot s takes file column perm[s]
     return perm, np.array([1.0, 1.0, 1.0, SQ2, SQ2, SQ2])
+
+
+def vector_conversion(comps):
+    """(permutation, ones) putting the columns of a vector block (ictype 2) in the order of their
+    index (D1, D2, D3 -> x, y, z), or None when they already are or the indices are not 1..n."""
+    idx = [c[2] for c in comps]
+    if any(c[1] != 2 for c in comps) or sorted(idx) != list(range(1, len(comps) + 1)) \
+            or idx == sorted(idx):
+        return None
+    return np.argsort(idx), np.ones(len(comps))
 
 
 @dataclass
@@ -655,6 +701,7 @@ class CalculixReader(ResultReader):
                         desc += " (Mandel)"
                 elif b.name in ("DISP", "FORC"):
                     comps, units = ["x", "y", "z"][:b.n_values], self.units if b.name == "DISP" else ""
+                    conv = vector_conversion(b.comps)
                 else:
                     comps, units = [c[0] for c in b.comps], ""
                 if conv is None and len(comps) != b.n_values:
@@ -666,7 +713,8 @@ class CalculixReader(ResultReader):
                 specs.append(spec)
         if self.dat_path is not None:
             from .calculix_dat import DatFile
-            self._dat = DatFile(self.dat_path, mesh, allow_nonfinite=self.allow_nonfinite)
+            self._dat = DatFile(self.dat_path, mesh, allow_nonfinite=self.allow_nonfinite,
+                                allow_incomplete=self.allow_incomplete)
             specs += [s for s in self._dat.fields() if self._want(s.name)]
             if self._frd is not None and not self.allow_incomplete:
                 self._check_same_end()

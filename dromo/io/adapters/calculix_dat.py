@@ -43,6 +43,7 @@ log = get_logger("dromo.import")
 MANDEL = ["xx", "yy", "zz", "xy", "xz", "yz"]
 _HEAD = re.compile(rb"^\s*(?P<q>[A-Za-z][^(]*?)\s*\(elem,\s*integ\.\s*pnt\.,?(?P<c>[^)]*)\)\s*for set\s+"
                    rb"(?P<set>\S+)\s+and time\s+(?P<t>\S+)")
+_ODD_BYTE = re.compile(rb"[^\x20-\x7e\t\r]")
 _ANY_HEAD = re.compile(rb"^\s*[A-Za-z][^(]*\(.*\)\s*for set\s+\S+\s+and time")
 DAT_FIELDS = {"stresses": ("S", "stress at the integration points (Mandel)"),
               "strains": ("E", "total strain at the integration points (Mandel)"),
@@ -86,7 +87,7 @@ class _Quantity:
 class DatFile:
     """Streaming reader of the ``*EL PRINT`` blocks of a ``.dat`` file for one mesh."""
 
-    def __init__(self, path, mesh, allow_nonfinite=False):
+    def __init__(self, path, mesh, allow_nonfinite=False, allow_incomplete=False):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise InputError(f"{self.path}: .dat file not found")
@@ -96,14 +97,9 @@ class DatFile:
         self.quantities = {}
         #: quantity -> [(time, header line)] of its blocks, one entry per time (header pass)
         self.times = {}
-        # fields from the first time group (later unknown quantities are skipped with a warning);
-        # the header pass reads the whole file so that a truncated file fails before any writing
-        first_time = None
+        # the header pass reads the whole file, so that a truncated file fails before any writing
         for head, _rows in self._blocks(values=False):
-            if first_time is None:
-                first_time = head["t"]
-            if head["t"] == first_time:
-                self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
+            self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
             seen = self.times.setdefault(head["q"], [])
             if seen and head["t"] < seen[-1][0]:
                 raise InputError(f"{self.path}:{head['line']}: {head['q']} at time {head['t']:g} "
@@ -113,19 +109,29 @@ class DatFile:
                 seen.append((head["t"], head["line"]))
         if not self.quantities:
             log.warning("%s: no *EL PRINT integration-point blocks", self.path)
-        # every quantity is written at the last increment (ccx always prints the last increment of
-        # a step): a quantity that ends earlier lost its trailing blocks
-        if self.times:
-            t_end = max(v[-1][0] for v in self.times.values())
-            for q, v in self.times.items():
-                if q in self.quantities and v[-1][0] != t_end:
-                    raise InputError(f"{self.path}:{v[-1][1]}: {q}: last block at time "
-                                     f"{v[-1][0]:g}, other quantities go on to time {t_end:g} "
-                                     f"(truncated .dat file?)")
+        if not allow_incomplete:
+            self._check_every_time()
+
+    def _check_every_time(self):
+        """ccx prints every *EL PRINT quantity at the same increments (FREQUENCYF applies to all
+        print requests) and always at the last increment: a quantity missing at one time lost its
+        block (truncated file, deleted or corrupted header)."""
+        every = self.increment_times()
+        for q, v in self.times.items():
+            mine = {t for t, _ in v}
+            missing = [t for t in every if t not in mine]
+            if missing:
+                after = [line for t, line in v if t > missing[0]]
+                where = f"{self.path}:{after[0]}" if after else f"{self.path}:{v[-1][1]}"
+                last = "" if after else f", the last at time {v[-1][0]:g}"
+                raise InputError(f"{where}: {q}: no block at time {missing[0]:g} (it has "
+                                 f"{len(mine)} of the file's {len(every)} times{last}): truncated "
+                                 f".dat file, or a deleted or corrupted block header? "
+                                 f"(--allow-incomplete imports what each quantity holds)")
 
     def increment_times(self):
         """Sorted times at which the imported quantities have blocks."""
-        return sorted({t for q, v in self.times.items() if q in self.quantities for t, _ in v})
+        return sorted({t for v in self.times.values() for t, _ in v})
 
     def fields(self):
         return [q.spec for q in self.quantities.values()]
@@ -136,6 +142,7 @@ class DatFile:
         with open(self.path, "rb") as f:
             no = 0
             pending = None
+            last_row = gap = False     # the last non-blank line was a data row / and a blank followed
             while True:
                 line = pending if pending is not None else f.readline()
                 if pending is None:
@@ -145,6 +152,22 @@ class DatFile:
                     return
                 m = _HEAD.match(line)
                 if m is None:
+                    s = line.strip()
+                    low = s.lower()
+                    if (b"integ" in low and b"pnt" in low) or (
+                            (b"for set" in low or b"and time" in low) and not _ANY_HEAD.match(line)):
+                        raise InputError(f"{self.path}:{no}: unreadable block header {s[:80]!r} "
+                                         f"(corrupted .dat file?)")
+                    if not s:
+                        gap = last_row
+                    elif s[:1].isdigit() or s[:1] == b"-":
+                        if gap:
+                            raise InputError(f"{self.path}:{no}: a data row after the end of a "
+                                             f"block, without a header line (header deleted or "
+                                             f"corrupted?)")
+                        last_row = True
+                    else:
+                        last_row = gap = False
                     continue
                 head_no = no
                 q = m.group("q").decode(errors="replace").strip().lower()
@@ -179,6 +202,10 @@ class DatFile:
                     lines.append(s)
                 if pending is not None:
                     no += 1
+                last_row, gap = bool(lines), bool(lines) and pending is None
+                if not lines:
+                    raise InputError(f"{self.path}:{head_no}: {q} (time {t:g}): a block header "
+                                     f"without data rows (corrupted .dat file?)")
                 n_tok = len(lines[0].split()) if lines else 2 + len(comps)
                 head = {"q": q, "c": comps, "t": t, "set": m.group("set").decode(), "n": n_tok - 2,
                         "line": head_no}
@@ -191,6 +218,10 @@ class DatFile:
         """Data lines -> (element ids, point numbers, values, first line): every field must parse
         completely (ids: positive integers; values: finite numbers unless ``allow_nonfinite``)."""
         q = head["q"]
+        for k, l in enumerate(lines):
+            if _ODD_BYTE.search(l):
+                raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): control "
+                                 f"or non-ASCII byte in a data line {l[:60]!r} (corrupted .dat file)")
         toks = b" ".join(lines).split()
         if len(toks) != len(lines) * n_tok:
             for k, l in enumerate(lines):
