@@ -56,11 +56,9 @@ def _calculix(args):
 def _meshio(args):
     from ..io.adapters.meshio_series import MeshioSeriesReader
     mesh = None if args.mesh == "-" else args.mesh
-    def make():
-        reader = MeshioSeriesReader(mesh, args.series, fields=args.fields, times=args.times)
-        reader.allow_nonfinite, reader.allow_inverted = args.allow_nonfinite, args.allow_inverted
-        return reader
-    return _run(args, make)
+    return _run(args, lambda: MeshioSeriesReader(mesh, args.series, fields=args.fields,
+                                                 times=args.times, allow_nonfinite=args.allow_nonfinite,
+                                                 allow_inverted=args.allow_inverted))
 
 
 def register(sub):

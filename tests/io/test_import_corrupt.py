@@ -354,3 +354,19 @@ def test_cli_one_line_and_no_output(case, tmp_path):
     err = [l for l in p.stderr.splitlines() if "error" in l]
     assert len(err) == 1 and "e.frd:" in err[0] and "Traceback" not in p.stderr, p.stderr
     assert not leftovers(out)
+
+
+def test_failed_sidecar_leaves_no_archive(case, tmp_path, monkeypatch):
+    """Item 9: the XDMF sidecar failed after out.h5 was renamed into place, leaving a valid-looking
+    archive without its sidecar. A failure while finishing the output now removes both."""
+    _d, deck, frd, _dat = case
+    import dromo.io.xdmf as xdmf
+
+    def broken(path, comm=None):
+        open(os.path.splitext(path)[0] + ".xdmf", "w").write("<Xdmf")
+        raise KeyError("sidecar")
+    monkeypatch.setattr(xdmf, "write_xdmf", broken)
+    out = tmp_path / "out.h5"
+    with pytest.raises(KeyError):
+        imp(out, deck, frd)
+    assert not leftovers(out), leftovers(out)

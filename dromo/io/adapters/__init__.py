@@ -44,7 +44,15 @@ on the other ranks):
   :mod:`dromo.materials.tensors`); state variables and other fields are stored as the code wrote them.
 * Errors raise :class:`~dromo.errors.InputError` naming the file and the line or record.
 * Optional: ``parameter_names`` (a tuple; then ``Step.parameters`` has that length), ``attrs()``
-  (provenance attributes for the archive root), ``close()``.
+  (provenance attributes for the archive root), ``close()``, ``allow_nonfinite`` /
+  ``allow_inverted`` (keep NaN/Inf values / inverted cells; both refused by default).
+
+Checks made for every reader (:func:`check_mesh`, ``_check_step``): set and field names the archive
+can store (not blank, ``.``, or holding ``/``), positive ids, finite coordinates, no inverted or
+degenerate cell (det J > 0 at every integration point), finite values and times, times of a field in
+order. Any exception of a reader that is not an :class:`~dromo.errors.InputError` (an input it did
+not foresee) becomes one naming its files, so a user never sees a traceback; a failed import leaves
+no output (the archive, its XDMF sidecar included, exists only once complete).
 
 :func:`import_results` broadcasts the mesh and the field list, writes the mesh, then streams: rank 0
 pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
@@ -478,7 +486,7 @@ def _check_step(step, spec_of, n_items, P, source, k, last_time=None, allow_nonf
             r, c = np.argwhere(~np.isfinite(step.values[n]))[0]
             raise InputError(f"{source}: step {k + 1} (time {step.time:g}): field {n}, item {r}, "
                              f"component {spec_of[n].components[c]} is {step.values[n][r, c]} "
-                             f"(not finite; allow_nonfinite keeps such values)")
+                             f"(not finite; --allow-nonfinite keeps such values)")
         if last_time is not None:
             if n in last_time and step.time < last_time[n]:
                 raise InputError(f"{source}: step {k + 1}: field {n} at time {step.time:g} after "

@@ -38,6 +38,13 @@ Nodal records map to dromo's nodes by their external id; the ``.frd`` node block
 deck's (element-referenced) nodes, and every result block must cover every node once, or an
 :class:`~dromo.errors.InputError` names the file and line.
 
+Corrupt input is never imported as valid data: every block must close (``-3``) where its header
+says, with the declared number of records of fixed-width fields; every result block follows its
+``1PSTEP`` record, keeps the components of the first block of its name, is in time order and is
+present at the last increment of its step; NaN/Inf values and times are refused (naming line,
+block, node, increment) unless ``allow_nonfinite``; a ``.dat`` and a ``.frd`` must end at the same
+increment (``allow_incomplete`` accepts a ``.frd`` without its end record and mismatched ends).
+
 Speed: a result block is read in chunks of records of fixed width; the numbers are converted by numpy
 (``S12 -> float64``, exact decimal conversion) on whole chunks, never per value in Python. A header
 pass (seeking over the data) runs first, so a truncated file fails before anything is written.
