@@ -190,8 +190,8 @@ def bad_name(name):
         return "is not a name"
     if "/" in name:
         return "contains '/'"
-    if not name.isprintable():
-        return "contains control characters"
+    if not name.isprintable() or "\ufffd" in name:
+        return "contains control characters or undecodable bytes"
     return ""
 
 

@@ -383,6 +383,9 @@ class FrdFile:
             cname = h5[5:13].decode(errors="replace").strip()
             vals = [self._int(h5[13 + 5 * k: 18 + 5 * k], 0) for k in range(5)]
             _menu, ictype, i1, i2, iexist = vals
+            if not cname or not cname.isascii() or not cname.isprintable():
+                raise InputError(f"{self._where(no)}: block {name}: bad component name {cname!r} "
+                                 f"(corrupted .frd file?)")
             if ictype not in FRD_ICTYPES:
                 raise InputError(f"{self._where(no)}: block {name}: component {cname!r} has the "
                                  f"unknown type code {h5[18:23].decode(errors='replace').strip()!r} "

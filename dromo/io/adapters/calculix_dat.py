@@ -50,6 +50,7 @@ DAT_FIELDS = {"stresses": ("S", "stress at the integration points (Mandel)"),
               "mechanical strains": ("ME", "mechanical strain at the integration points (Mandel)"),
               "internal state variables": ("SDV", "state variables at the integration points"),
               "equivalent plastic strain": ("PEEQ", "equivalent plastic strain")}
+_TENSORS = ("stresses", "strains", "mechanical strains")
 _PAIR = {"xx": 0, "yy": 1, "zz": 2, "xy": 3, "yx": 3, "xz": 4, "zx": 4, "yz": 5, "zy": 5}
 SQ2 = np.sqrt(2.0)
 
@@ -84,6 +85,35 @@ class _Quantity:
         self.n_values = n_values
 
 
+def _bytes(a):
+    """(..., W) uint8 view of a fixed-width bytes array (NUL-padded)."""
+    return np.ascontiguousarray(a).view(np.uint8).reshape(a.shape + (a.dtype.itemsize,))
+
+
+def _is_uint(a):
+    """Elementwise: the token is a positive integer of at most 18 digits."""
+    b = _bytes(a)
+    digit = (b >= 48) & (b <= 57)
+    n = (b != 0).sum(axis=-1)
+    return (digit | (b == 0)).all(axis=-1) & (n >= 1) & (n <= 18) & (b[..., 0] != 0)
+
+
+def _fixed_format(a):
+    """Elementwise: the token has the layout of ccx's ``%E`` values, the same for the whole block:
+    ``[-]d.dddddd E±dd[d]`` with the ``E`` at one position (a field that lost or gained a character
+    still parses as a number, but not with this layout)."""
+    b = _bytes(a)
+    neg = (b[..., 0] == 45).astype(np.int64)
+    n = (b != 0).sum(axis=-1) - neg
+    e_pos = np.argmax((b == 69) | (b == 101), axis=-1) - neg
+    has_e = ((b == 69) | (b == 101)).any(axis=-1)
+    dot = np.argmax(b == 46, axis=-1) - neg
+    exp_len = n - e_pos
+    ok = has_e & (dot == 1) & (e_pos > 1) & (exp_len >= 4) & (exp_len <= 5)
+    ref = e_pos[ok].flat[0] if ok.any() else 0
+    return ok & (e_pos == ref)
+
+
 class DatFile:
     """Streaming reader of the ``*EL PRINT`` blocks of a ``.dat`` file for one mesh."""
 
@@ -98,8 +128,17 @@ class DatFile:
         #: quantity -> [(time, header line)] of its blocks, one entry per time (header pass)
         self.times = {}
         # the header pass reads the whole file, so that a truncated file fails before any writing
+        first = {}
         for head, _rows in self._blocks(values=False):
-            self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
+            h0 = first.setdefault(head["q"], head)
+            if (head["c"], head["n"]) != (h0["c"], h0["n"]):
+                raise InputError(f"{self.path}:{head['line']}: {head['q']} has the components "
+                                 f"{head['c']} ({head['n']} values), its first block (line "
+                                 f"{h0['line']}) {h0['c']} ({h0['n']} values)")
+            qty = self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
+            if head["q"] in _TENSORS and qty.perm is None:
+                raise InputError(f"{self.path}:{head['line']}: {head['q']}: components "
+                                 f"{head['c']} are not the six of a symmetric tensor")
             seen = self.times.setdefault(head["q"], [])
             if seen and head["t"] < seen[-1][0]:
                 raise InputError(f"{self.path}:{head['line']}: {head['q']} at time {head['t']:g} "
@@ -151,6 +190,9 @@ class DatFile:
                 if not line:
                     return
                 m = _HEAD.match(line)
+                if m is not None and _ODD_BYTE.search(line.rstrip(b"\r\n")):
+                    raise InputError(f"{self.path}:{no}: control or non-ASCII byte in the block "
+                                     f"header {line.strip()[:80]!r} (corrupted .dat file)")
                 if m is None:
                     s = line.strip()
                     low = s.lower()
@@ -218,11 +260,13 @@ class DatFile:
         """Data lines -> (element ids, point numbers, values, first line): every field must parse
         completely (ids: positive integers; values: finite numbers unless ``allow_nonfinite``)."""
         q = head["q"]
-        for k, l in enumerate(lines):
-            if _ODD_BYTE.search(l):
-                raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): control "
-                                 f"or non-ASCII byte in a data line {l[:60]!r} (corrupted .dat file)")
-        toks = b" ".join(lines).split()
+        joined = b" ".join(lines)
+        if _ODD_BYTE.search(joined):
+            k = next(k for k, l in enumerate(lines) if _ODD_BYTE.search(l))
+            raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): control "
+                             f"or non-ASCII byte in a data line {lines[k][:60]!r} (corrupted .dat "
+                             f"file)")
+        toks = joined.split()
         if len(toks) != len(lines) * n_tok:
             for k, l in enumerate(lines):
                 if len(l.split()) != n_tok:
@@ -233,7 +277,7 @@ class DatFile:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_tok - 2)), first_data
         a = np.array(toks).reshape(len(lines), n_tok)
         ids = a[:, :2]
-        ok = np.char.isdigit(ids) & (np.char.str_len(ids) <= 18)
+        ok = _is_uint(ids)
         if not ok.all():
             r, c = np.argwhere(~ok)[0]
             raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}): "
@@ -264,16 +308,9 @@ class DatFile:
                                  f"(--allow-nonfinite keeps such values)")
         # ccx prints every value with one fixed format (%E, 6 digits): a field that lost or gained a
         # character still parses, but not with the block's layout
-        vt = np.char.upper(a[:, 2:])
-        neg = np.char.startswith(vt, b"-").astype(np.int64)
-        e_pos = np.char.find(vt, b"E") - neg
-        exp_len = np.char.str_len(vt) - neg - e_pos
-        dot = np.char.find(vt, b".") - neg
-        fin = np.isfinite(v)
-        ref = e_pos[fin][0] if fin.any() else 0
-        ok = (e_pos == ref) & (exp_len >= 4) & (exp_len <= 5) & (dot == 1) & (e_pos > 1)
+        ok, fin = _fixed_format(a[:, 2:]), np.isfinite(v)
         ok |= ~fin                          # kept on request (allow_nonfinite): written as nan/inf
-        if vt.size and not ok.all():
+        if v.size and not ok.all():
             r, c = np.argwhere(~ok)[0]
             raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
                              f"{elem[r]}, point {ip[r]}: value {c + 1} "
