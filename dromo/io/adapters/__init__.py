@@ -217,18 +217,24 @@ def check_mesh(mesh, source, allow_inverted=False):
         raise InputError(f"{source}: node {mesh.node_ids[r]} has non-finite coordinates {pts[r]}")
     if allow_inverted:
         return
-    from ...fem.kinematics import jacobians
+    from ...fem.kinematics import _raise_inverted
     from ...mesh.elements import get_element
     from ...mesh.quadrature import element_rule
     for b in mesh.blocks:
-        rule = getattr(b, "rule", "full")
-        dN = get_element(b.type).dshape(element_rule(b.type, rule).points)
-        for s in range(0, len(b.cells), 50000):
-            e = min(len(b.cells), s + 50000)
-            try:
-                jacobians(pts[b.cells[s:e]], dN, b.ids[s:e], b.type)
-            except InputError as exc:
-                raise InputError(f"{source}: {exc} (--allow-inverted keeps such cells)") from None
+        dN = get_element(b.type).dshape(element_rule(b.type, getattr(b, "rule", "full")).points)
+        step = max(1, (1 << 16) // len(dN))            # bounded memory: 65536 points at a time
+        for s in range(0, len(b.cells), step):
+            e = min(len(b.cells), s + step)
+            # det J at every integration point, as fem.kinematics.jacobians computes it
+            J = np.matmul(np.swapaxes(pts[b.cells[s:e]], 1, 2)[:, None], dN[None])
+            g0, g1, g2 = J[..., 0], J[..., 1], J[..., 2]
+            det = np.einsum("eqi,eqi->eq", g0, np.cross(g1, g2))
+            bad = ~(det > 0)
+            if bad.any():
+                try:
+                    _raise_inverted(bad, det, b.ids[s:e], b.type)
+                except InputError as exc:
+                    raise InputError(f"{source}: {exc} (--allow-inverted keeps such cells)") from None
 
 
 # ------------------------------------------------------------------------------ numbering helpers
