@@ -170,7 +170,8 @@ def test_dat_and_frd_must_end_at_the_same_increment(case, tmp_path):
     # one quantity of the last increment missing (cut between two blocks of the last time)
     bad = write_lines(tmp_path / "short2.dat", L[:last[-1]])
     refused(tmp_path, deck, frd, bad, r"short2\.dat:\d+: internal state variables: no block at "
-            r"time 1 \(it has 3 of the file's 4 times, the last at time 0\.75\)")
+            r"time 1 \(its step's last printed time; it has 3 of the step's 4 times, the last at "
+            r"time 0\.75\)")
 
 
 def test_dat_ids_are_integers(case, tmp_path):
@@ -370,3 +371,19 @@ def test_failed_sidecar_leaves_no_archive(case, tmp_path, monkeypatch):
     with pytest.raises(KeyError):
         imp(out, deck, frd)
     assert not leftovers(out), leftovers(out)
+
+
+def test_valid_frequency_results_still_import(case, tmp_path):
+    """The checks accept what ccx writes for other procedures: a *FREQUENCY step puts 1PGM, 1PGK,
+    1PHID, 1PSUBC, 1PMODE records between 1PSTEP and each result block."""
+    d, deck, _frd, _dat = case
+    folder = tmp_path / "freq"
+    folder.mkdir()
+    (folder / "mesh.inp").write_text(open(os.path.join(os.path.dirname(deck), "mesh.inp")).read())
+    (folder / "f.inp").write_text("*INCLUDE,INPUT=mesh.inp\n*MATERIAL,NAME=EL\n*ELASTIC\n210000.,.3\n"
+                                  "*DENSITY\n7.8e-9\n*SOLID SECTION,ELSET=ALL,MATERIAL=EL\n*BOUNDARY\n"
+                                  "XMIN,1,3,0.\n*STEP\n*FREQUENCY\n3\n*NODE FILE\nU\n*EL FILE\nS\n"
+                                  "*END STEP\n")
+    frd, _ = run_ccx(str(folder / "f.inp"))
+    assert b"1PMODE" in open(frd, "rb").read()
+    assert imp(tmp_path / "f.h5", str(folder / "f.inp"), frd) == {"U": 3, "S_nodal": 3}

@@ -176,9 +176,7 @@ class FrdFile:
                                          f"without one (line {self.blocks[0].header_line}): a "
                                          f"deleted 1PSTEP record? (corrupted .frd file)")
                     pstep, after_pstep = no, True
-                    continue
-                after_pstep = False
-                continue
+                continue            # other 1P/1U user records (1PGM, 1PMODE ...) may follow 1PSTEP
             if key == b"100" and pstep is not None and not after_pstep:
                 # ccx writes a 1PSTEP record (step and increment numbers) before every result block
                 raise InputError(f"{self._where(no)}: result block without its 1PSTEP record (the "
@@ -233,6 +231,15 @@ class FrdFile:
                                  f"{f0.header_line}) {[c[:4] for c in f0.comps]}")
         if not self.allow_incomplete:
             self._check_step_ends()
+
+    def step_times(self):
+        """[(first time, last time)] of the increments of each analysis step (1PSTEP numbers)."""
+        spans = {}
+        for g in self.increments:
+            b = self.blocks[g[0]]
+            lo, hi = spans.get(b.step, (b.time, b.time))
+            spans[b.step] = (min(lo, b.time), max(hi, b.time))
+        return list(spans.values())
 
     def _check_step_ends(self):
         """ccx writes every requested block at the last increment of a step: a block that a step
@@ -728,6 +735,7 @@ class CalculixReader(ResultReader):
             specs += [s for s in self._dat.fields() if self._want(s.name)]
             if self._frd is not None and not self.allow_incomplete:
                 self._check_same_end()
+                self._dat.check_step_ends(self._frd.step_times())
         names = [s.name for s in specs]
         dup = {n for n in names if names.count(n) > 1}
         if dup:

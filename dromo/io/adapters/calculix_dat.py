@@ -153,20 +153,39 @@ class DatFile:
 
     def _check_every_time(self):
         """ccx prints every *EL PRINT quantity at the same increments (FREQUENCYF applies to all
-        print requests) and always at the last increment: a quantity missing at one time lost its
-        block (truncated file, deleted or corrupted header)."""
+        print requests): a quantity missing at a time between two of its blocks lost a block
+        (deleted or corrupted header). A quantity may start or stop with a step (new requests)."""
         every = self.increment_times()
         for q, v in self.times.items():
             mine = {t for t, _ in v}
-            missing = [t for t in every if t not in mine]
+            missing = [t for t in every if v[0][0] < t < v[-1][0] and t not in mine]
             if missing:
                 after = [line for t, line in v if t > missing[0]]
-                where = f"{self.path}:{after[0]}" if after else f"{self.path}:{v[-1][1]}"
-                last = "" if after else f", the last at time {v[-1][0]:g}"
-                raise InputError(f"{where}: {q}: no block at time {missing[0]:g} (it has "
-                                 f"{len(mine)} of the file's {len(every)} times{last}): truncated "
-                                 f".dat file, or a deleted or corrupted block header? "
-                                 f"(--allow-incomplete imports what each quantity holds)")
+                self._incomplete(q, missing[0], after[0], f"it has {len(mine)} of the file's "
+                                 f"{len(every)} times")
+
+    def check_step_ends(self, steps):
+        """ccx prints every requested quantity at the last increment of a step: ``steps`` is a list
+        of (first time, last time) of the analysis steps (from the ``.frd``); a quantity printed in
+        a step but not at its last printed time lost its trailing blocks (truncated .dat file)."""
+        every = self.increment_times()
+        for lo, hi in steps:
+            tol = 1e-5 * max(abs(lo), abs(hi)) + 1e-300
+            ts = [t for t in every if lo - tol <= t <= hi + tol]
+            if not ts:
+                continue
+            for q, v in self.times.items():
+                mine = [t for t, _ in v if lo - tol <= t <= hi + tol]
+                if mine and mine[-1] != ts[-1]:
+                    line = [ln for t, ln in v if t == mine[-1]][0]
+                    self._incomplete(q, ts[-1], line, f"its step's last printed time; it has "
+                                     f"{len(mine)} of the step's {len(ts)} times, the last at time "
+                                     f"{mine[-1]:g}")
+
+    def _incomplete(self, q, t, line, detail):
+        raise InputError(f"{self.path}:{line}: {q}: no block at time {t:g} ({detail}): truncated "
+                         f".dat file, or a deleted or corrupted block header? (--allow-incomplete "
+                         f"imports what each quantity holds)")
 
     def increment_times(self):
         """Sorted times at which the imported quantities have blocks."""
