@@ -387,3 +387,32 @@ def test_valid_frequency_results_still_import(case, tmp_path):
     frd, _ = run_ccx(str(folder / "f.inp"))
     assert b"1PMODE" in open(frd, "rb").read()
     assert imp(tmp_path / "f.h5", str(folder / "f.inp"), frd) == {"U": 3, "S_nodal": 3}
+
+
+def test_what_ccx_writes_for_other_procedures_is_accepted(case, tmp_path):
+    """False alarms found by importing 160 decks of CalculiX's test suite: a *FREQUENCY step's
+    blocks carry eigenfrequencies (not sorted) as "time"; *NODE PRINT, contact and energy prints,
+    and heat-flux headers without a blank after "for set" are other print blocks, skipped."""
+    from dromo.io.adapters.calculix import FrdFile
+    _d, deck, frd, dat = case
+    L = lines_of(frd)
+    heads = [i for i, l in enumerate(L) if l.startswith(b"  100CL")]
+    M = list(L)
+    for first, t in ((4, b" 9.50000E+00"), (8, b" 3.00000E+00"), (12, b" 2.00000E+00")):
+        for i in heads[first:first + 4]:           # increments 2..4 become "modes", unsorted
+            M[i] = M[i][:12] + t + M[i][24:56] + b" 2" + M[i][58:]
+    f = FrdFile(write_lines(tmp_path / "modal.frd", M))
+    assert [f.blocks[g[0]].time for g in f.increments] == [0.25, 9.5, 3.0, 2.0]
+    M = list(L)
+    i = heads[8]
+    M[i] = M[i][:12] + b" 3.00000E-01" + M[i][24:]        # static: 0.3 after 0.5 is out of order
+    with pytest.raises(InputError, match="out of time order"):
+        FrdFile(write_lines(tmp_path / "static.frd", M))
+    extra = (b"\n temperatures for set NALL and time  0.2500000E+00\n\n         1  2.000000E+01\n"
+             b"\n relative contact displacement (slave node,normal,tang1,tang2) for all contact "
+             b"elements and time 0.2500000E+00\n\n         3  0.000000E+00  1.000000E+00  0.000000E+00\n"
+             b"\n heat flux (elem, integ.pnt.,qx,qy,qz) for setEALL and time  0.2500000E+00\n\n"
+             b"         1   1  1.000000E+00  2.000000E+00  3.000000E+00\n"
+             b"\n total internal energy for set EALL and time  0.2500000E+00\n\n        1.000000E+00\n")
+    (tmp_path / "x.dat").write_bytes(extra + open(dat, "rb").read())
+    assert imp(tmp_path / "x.h5", deck, frd, str(tmp_path / "x.dat"))["S"] == 4

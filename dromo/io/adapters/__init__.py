@@ -49,10 +49,10 @@ on the other ranks):
 
 Checks made for every reader (:func:`check_mesh`, ``_check_step``): set and field names the archive
 can store (not blank, ``.``, or holding ``/``), positive ids, finite coordinates, no inverted or
-degenerate cell (det J > 0 at every integration point), finite values and times, times of a field in
-order. Any exception of a reader that is not an :class:`~dromo.errors.InputError` (an input it did
-not foresee) becomes one naming its files, so a user never sees a traceback; a failed import leaves
-no output (the archive, its XDMF sidecar included, exists only once complete).
+degenerate cell (det J > 0 at every integration point), finite values and times. Any exception
+of a reader that is not an :class:`~dromo.errors.InputError` (an input it did not foresee) becomes
+one naming its files, so a user never sees a traceback; a failed import leaves no output (the
+archive, its XDMF sidecar included, exists only once complete).
 
 :func:`import_results` broadcasts the mesh and the field list, writes the mesh, then streams: rank 0
 pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
@@ -392,7 +392,6 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                                 attrs=dict(s.attrs, source=source))
             it = reader.steps() if root else None
             k = 0
-            last_time = {}
             while True:
                 step, exc, header = None, None, None
                 if root:
@@ -400,7 +399,7 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                         with _reading(reader):
                             step = next(it, None)
                         if step is not None:
-                            header = _check_step(step, spec_of, n_items, P, source, k, last_time,
+                            header = _check_step(step, spec_of, n_items, P, source, k,
                                                  reader.allow_nonfinite)
                     except Exception as e:  # noqa: BLE001 - raised collectively below
                         exc = e
@@ -469,7 +468,7 @@ class _reading:
                          f"({exc_type.__name__}: {msg})") from None
 
 
-def _check_step(step, spec_of, n_items, P, source, k, last_time=None, allow_nonfinite=False):
+def _check_step(step, spec_of, n_items, P, source, k, allow_nonfinite=False):
     unknown = [n for n in step.values if n not in spec_of]
     if unknown:
         raise InputError(f"{source}: step {k + 1} carries undeclared fields {unknown}")
@@ -493,10 +492,5 @@ def _check_step(step, spec_of, n_items, P, source, k, last_time=None, allow_nonf
             raise InputError(f"{source}: step {k + 1} (time {step.time:g}): field {n}, item {r}, "
                              f"component {spec_of[n].components[c]} is {step.values[n][r, c]} "
                              f"(not finite; --allow-nonfinite keeps such values)")
-        if last_time is not None:
-            if n in last_time and step.time < last_time[n]:
-                raise InputError(f"{source}: step {k + 1}: field {n} at time {step.time:g} after "
-                                 f"time {last_time[n]:g} (times out of order)")
-            last_time[n] = step.time
     info = {str(a): float(b) for a, b in (step.info or {}).items()}
     return float(step.time), params, present, info

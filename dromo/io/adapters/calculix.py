@@ -103,6 +103,9 @@ class FrdBlock:
     uniform: bool = True   # fixed-width records (fast path)
     rec_len: int = 0
     line_lens: list = field(default_factory=list)
+    #: analysis type of the 100CL record (0 static: the time is the total time; 1 time step;
+    #: 2 frequency: the "time" is an eigenfrequency; None: unknown)
+    atype: Optional[int] = None
 
     @property
     def n_values(self):
@@ -214,7 +217,10 @@ class FrdFile:
                 self.increments.append([])
                 prev, first = key, i
             j = None if b.name in FRD_SKIP else last.get(b.name)
-            if j is not None and (b.time < self.blocks[j].time or j >= first):
+            # time order within a static step only (analysis type 0: the total time); the "time"
+            # of a *FREQUENCY step is an eigenfrequency, of a steady-state dynamics step a phase
+            if j is not None and ((b.time < self.blocks[j].time and b.step == self.blocks[j].step
+                                   and b.atype == 0 == self.blocks[j].atype) or j >= first):
                 p = self.blocks[j]
                 why = "out of time order" if b.time < p.time else "twice in one increment"
                 raise InputError(f"{self._where(b.header_line)}: block {b.name} (time {b.time:g}, "
@@ -233,10 +239,13 @@ class FrdFile:
             self._check_step_ends()
 
     def step_times(self):
-        """[(first time, last time)] of the increments of each analysis step (1PSTEP numbers)."""
+        """[(first time, last time)] of the increments of each static analysis step (1PSTEP numbers;
+        other steps' "times" are frequencies or phases)."""
         spans = {}
         for g in self.increments:
             b = self.blocks[g[0]]
+            if b.atype != 0:
+                continue
             lo, hi = spans.get(b.step, (b.time, b.time))
             spans[b.step] = (min(lo, b.time), max(hi, b.time))
         return list(spans.values())
@@ -342,12 +351,14 @@ class FrdFile:
 
     def _result_block(self, f, line, no, step, inc):
         head_no = no
+        atype = None
         try:
             if len(line.rstrip(b"\r\n")) >= 75:
                 time = float(line[12:24])
                 n = int(line[24:36])
                 numstp = int(line[58:63])
                 fmt = int(line[73:75])
+                atype = self._int(line[56:58])
             else:
                 raise ValueError
         except ValueError:
@@ -402,6 +413,7 @@ class FrdFile:
             comps.append((cname, ictype, i1, i2))
         idw = 10 if fmt == 1 else 5
         blk = FrdBlock(name, comps, n, time, step, inc, numstp, head_no, no + 1, f.tell(), idw)
+        blk.atype = atype
         if irtype not in (1, None) or not comps:
             blk.uniform = False
             log.warning("%s: block %s (result type %s) is not nodal data; skipped",
@@ -746,11 +758,14 @@ class CalculixReader(ResultReader):
         """The ``.frd`` and the ``.dat`` of one analysis end at the same increment (ccx always writes
         the last increment of a step): InputError listing the increments of each otherwise."""
         frd = self._frd
-        ft = [frd.blocks[g[0]].time for g in frd.increments
-              if any(frd.blocks[i].name in self._frd_fields for i in g)]
+        incs = [g for g in frd.increments if any(frd.blocks[i].name in self._frd_fields for i in g)]
+        ft = [frd.blocks[g[0]].time for g in incs]
         dt = self._dat.increment_times()
-        if not ft or not dt or _same_time(ft[-1], dt[-1]):
+        if not ft or not dt or frd.blocks[incs[-1][0]].atype != 0 or _same_time(ft[-1], dt[-1]):
             return
+        lo, hi = frd.step_times()[-1]
+        if not any(lo - 1e-5 * abs(lo) <= t <= hi + 1e-5 * abs(hi) for t in dt):
+            return                  # no *EL PRINT in the last step (print requests changed)
 
         def describe(t):
             return f"{len(t)} increment{'s' if len(t) != 1 else ''} (times " + (

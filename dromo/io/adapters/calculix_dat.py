@@ -44,7 +44,12 @@ MANDEL = ["xx", "yy", "zz", "xy", "xz", "yz"]
 _HEAD = re.compile(rb"^\s*(?P<q>[A-Za-z][^(]*?)\s*\(elem,\s*integ\.\s*pnt\.,?(?P<c>[^)]*)\)\s*for set\s+"
                    rb"(?P<set>\S+)\s+and time\s+(?P<t>\S+)")
 _ODD_BYTE = re.compile(rb"[^\x20-\x7e\t\r]")
-_ANY_HEAD = re.compile(rb"^\s*[A-Za-z][^(]*\(.*\)\s*for set\s+\S+\s+and time")
+_ANY_HEAD = re.compile(rb"^\s*[A-Za-z][^(]*(\(.*\))?\s*for (set\s*\S+|all [a-z ]+?)\s+and time\s+"
+                       rb"[-+0-9.Ee]+\s*$")
+#: ccx writes some headers without the blank after "for set" (heat flux of *HEAT TRANSFER): such
+#: blocks are skipped, as other print blocks are
+_HEAD_NOBLANK = re.compile(_HEAD.pattern.replace(rb"for set\s+", rb"for set\s*"))
+_LOOSE_HEAD = re.compile(rb"for\s*set|and\s*time", re.I)          # what a header line holds
 DAT_FIELDS = {"stresses": ("S", "stress at the integration points (Mandel)"),
               "strains": ("E", "total strain at the integration points (Mandel)"),
               "mechanical strains": ("ME", "mechanical strain at the integration points (Mandel)"),
@@ -215,8 +220,8 @@ class DatFile:
                 if m is None:
                     s = line.strip()
                     low = s.lower()
-                    if (b"integ" in low and b"pnt" in low) or (
-                            (b"for set" in low or b"and time" in low) and not _ANY_HEAD.match(line)):
+                    if _LOOSE_HEAD.search(s) and not _HEAD_NOBLANK.match(line) and (
+                            b"integ" in low or b"pnt" in low or not _ANY_HEAD.match(line)):
                         raise InputError(f"{self.path}:{no}: unreadable block header {s[:80]!r} "
                                          f"(corrupted .dat file?)")
                     if not s:
