@@ -142,7 +142,7 @@ def baseline_greedy(J, w, tol):
 def worker(args):
     from mpi4py import MPI
     from dromo.parallel.comm import partition_range
-    from dromo.reduction.ecm import compress_integrand, ecm_greedy
+    from dromo.reduction import compress_integrand, ecm_greedy
     comm = MPI.COMM_WORLD
     n, m = args.n, args.m
     dims = grid(n)

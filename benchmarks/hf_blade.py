@@ -44,7 +44,7 @@ def worker(case, t_end, folder):
         print(json.dumps(dict(dofs=pb.dm.n_dofs_global, setup_s=setup, total_s=s["seconds"],
                               increments=s["increments"], cutbacks=s["cutbacks"],
                               per_increment_s=s["seconds"] / max(s["increments"], 1),
-                              solver=pb._newton.mode, newton=s["newton_iterations"],
+                              solver=s["linear_solver"], newton=s["newton_iterations"],
                               ksp=s["ksp_iterations"], p_max=p_max, peak_mb_ranks=mem)))
 
 

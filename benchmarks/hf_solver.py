@@ -76,12 +76,12 @@ def worker(element, n, dt, t_end, folder):
     mem = comm.allreduce(peak_rss_mb(), op=MPI.MAX)
     if comm.rank == 0:
         print(json.dumps(dict(dofs=pb.dm.n_dofs_global, per_increment_s=per, setup_s=setup,
-                              total_s=s["seconds"], increments=s["increments"], solver=pb._newton.mode, p_max=p_max,
+                              total_s=s["seconds"], increments=s["increments"], solver=s["linear_solver"], p_max=p_max,
                               newton=s["newton_iterations"], ksp=s["ksp_iterations"], peak_mb=mem)))
 
 
 def run_ccx(element, n, dt, t_end, folder):
-    from dromo.mesh.readers import write_inp
+    from dromo.mesh.inp import write_inp
     mesh = _mesh(element, n)
     write_inp(mesh, os.path.join(folder, f"mesh_{element}.inp"))
     ts, amp = _amplitude(dt, t_end)
@@ -132,7 +132,7 @@ def main():
     if a.worker:
         worker(a.worker[0], int(a.worker[1]), float(a.worker[2]), float(a.worker[3]), a.worker[4])
         return
-    from dromo.mesh.readers import write_inp
+    from dromo.mesh.inp import write_inp
     sizes = {"hex8": 6, "tet10": 3} if a.quick else {"hex8": 18, "tet10": 9}
     n_inc = a.increments or (2 if a.quick else 3)
     repeat = a.repeat or (1 if a.quick else 2)

@@ -52,7 +52,7 @@ def case(n, n_inc):
         return deck, frd
     os.makedirs(folder, exist_ok=True)
     from dromo.mesh.generate import box_mesh
-    from dromo.mesh.readers import write_inp
+    from dromo.mesh.inp import write_inp
     m = box_mesh(n, n, n, lengths=(1.0, 1.0, 1.0), element="hex8")
     write_inp(m, os.path.join(folder, "mesh.inp"))
     with open(deck, "w") as f:

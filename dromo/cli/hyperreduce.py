@@ -1,6 +1,6 @@
 """``dromo hyperreduce``: reduced integration (ECM) and dual-quantity operators (QDEIM + Gappy-POD).
 
-    dromo hyperreduce SNAPSHOTS.h5 [--basis BASIS.h5] [--u-tol 1e-6] [--max-modes K] [--tol 1e-4]
+    dromo hyperreduce SNAPSHOTS.h5 [MORE.h5 ...] [--basis BASIS.h5] [--u-tol 1e-6] [--max-modes K] [--tol 1e-4]
                       [--variant global|partitioned] [--subdomains-per-rank N] [--max-points N]
                       [--stress-tol EPS] [--dual S p] [--dual-tol 1e-5] [--steps 0:20] -o ROM.h5
 
@@ -9,8 +9,8 @@ SNAPSHOTS.h5 is a dromo archive with the mesh, the displacement field (``U``, no
 basis is computed (``--u-tol``) unless ``--basis`` gives a ``dromo pod`` archive. The output archive holds
 the displacement modes, the reduced points (natural ids, weights, owning ranks, elements, local point
 index, coordinates, the strain of every mode at the points) and, for every dual field, its modes and
-their restriction to the points; layout in :mod:`dromo.reduction.hyperreduce`. Same result at any rank
-count with the global variant.
+their restriction to the points; layout in :mod:`dromo.rom.model`. Same result at any rank count with
+the global variant. Several archives of one mesh are read in turn (their snapshots together).
 """
 
 
@@ -30,15 +30,16 @@ def run(args):
     from ..reduction.hyperreduce import hyperreduce
     log = get_logger("dromo.cli.hyperreduce")
     comm = MPI.COMM_WORLD
-    s = hyperreduce(args.snapshots, args.output, comm, basis=args.basis, u_field=args.u_field,
-                    stress_field=args.stress_field, u_tol=args.u_tol, u_max_modes=args.max_modes, tol=args.tol,
-                    variant=args.variant, max_points=args.max_points,
-                    subdomains_per_rank=args.subdomains_per_rank, stress_tol=args.stress_tol,
-                    dual_fields=args.dual, dual_tol=args.dual_tol, steps=_steps(args.steps))
-    log.info("%d reduced points (%d ECM, integration error %.3e%s); %d displacement modes; dual: %s",
-             s["n_points"], s["n_ecm_points"], s["ecm_error"], "" if s["converged"] else ", NOT CONVERGED",
-             s["n_displacement_modes"],
-             ", ".join(f"{f} ({d['n_modes']} modes, Lebesgue {d['lebesgue']:.3g})" for f, d in s["dual"].items())
+    rom = hyperreduce(args.snapshots, args.output, comm, basis=args.basis, u_field=args.u_field,
+                      stress_field=args.stress_field, u_tol=args.u_tol, u_max_modes=args.max_modes, tol=args.tol,
+                      variant=args.variant, max_points=args.max_points,
+                      subdomains_per_rank=args.subdomains_per_rank, stress_tol=args.stress_tol,
+                      dual_fields=args.dual, dual_tol=args.dual_tol, steps=_steps(args.steps))
+    q = rom.quadrature
+    log.info("%d reduced points (%d ECM; relative error of the reduced internal-force integrals over the "
+             "training snapshots %.3e%s); %d displacement modes; dual: %s", rom.n_points, q["n_ecm_points"],
+             q["error"], "" if q["converged"] else ", NOT CONVERGED", rom.n_modes,
+             ", ".join(f"{f} ({d.n_modes} modes, Lebesgue {d.fit.lebesgue:.3g})" for f, d in rom.duals.items())
              or "none")
     return 0
 
@@ -46,7 +47,7 @@ def run(args):
 def register(sub):
     p = sub.add_parser("hyperreduce", help="ECM reduced integration + QDEIM/Gappy-POD dual operators",
                        description=__doc__.split("\n\n")[0])
-    p.add_argument("snapshots", help="dromo archive with the mesh, U (node) and S (ip) snapshots")
+    p.add_argument("snapshots", nargs="+", help="dromo archive(s) of one mesh with U (node) and S (ip) snapshots")
     p.add_argument("--basis", default=None, help="dromo pod archive holding the displacement basis")
     p.add_argument("--u-field", default="U", help="displacement field (default U)")
     p.add_argument("--stress-field", default="S", help="stress field (default S)")

@@ -4,7 +4,8 @@
   mesh and sets from the deck, every increment of the ``.frd`` (DISP -> U, STRESS -> S_nodal,
   TOSTRAIN -> E_nodal, SDV -> SDV_nodal, ...), integration-point values of ``*EL PRINT`` from the
   ``.dat`` (S, E, SDV, ...); tensors converted to Mandel. ``RESULTS.frd`` may be ``-`` to import the
-  ``.dat`` only.
+  ``.dat`` only. ``--case CASE.toml`` also writes the dromo case file equivalent to the deck
+  (``dromo case from-calculix``), translated before the import starts.
 * ``dromo import meshio MESH [SERIES ...] -o SNAPSHOTS.h5``  a mesh (Gmsh, VTU, XDMF, .inp, MED) and
   nodal/cell time series (XDMF time series, PVD collections, single VTU/XDMF files); ``MESH`` may be
   ``-`` to take the mesh from the first series.
@@ -15,6 +16,8 @@ collectively (:func:`dromo.io.adapters.import_results`). The archive is written 
 import json
 
 from mpi4py import MPI
+
+from .case import add_translation_options, translate_deck
 
 
 def _run(args, make_reader):
@@ -46,11 +49,17 @@ def _run(args, make_reader):
 def _calculix(args):
     from ..io.adapters.calculix import CalculixReader
     frd = None if args.frd == "-" else args.frd
-    return _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
-                                             units=args.units, stress_units=args.stress_units,
-                                             allow_incomplete=args.allow_incomplete,
-                                             allow_nonfinite=args.allow_nonfinite,
-                                             allow_inverted=args.allow_inverted))
+    translation = translate_deck(args.deck, umat_library=args.umat_library) if args.case else None
+    status = _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
+                                               units=args.units, stress_units=args.stress_units,
+                                               allow_incomplete=args.allow_incomplete,
+                                               allow_nonfinite=args.allow_nonfinite,
+                                               allow_inverted=args.allow_inverted))
+    if translation is not None:                  # rank 0
+        translation.write(args.case)
+        print(f"wrote {args.case}" + (f" ({len(translation.warnings)} card(s) not translated, "
+                                      f"listed in its header)" if translation.warnings else ""))
+    return status
 
 
 def _meshio(args):
@@ -74,6 +83,9 @@ def register(sub):
     c.add_argument("--allow-incomplete", action="store_true",
                    help="accept a .frd without its end record (ccx stopped early): import its "
                         "complete blocks; accept a .dat and a .frd that end at different increments")
+    c.add_argument("--case", default=None, metavar="CASE.toml",
+                   help="also write the dromo case file equivalent to the deck")
+    add_translation_options(c)
     c.set_defaults(func=_calculix)
     m = s.add_parser("meshio", help="mesh + XDMF time series / PVD / VTU files through meshio")
     m.add_argument("mesh", help="mesh file, or - to take it from the first series")

@@ -17,9 +17,12 @@ SUBCOMMANDS = [
     "dromo.cli.mesh",
     "dromo.cli.pod",
     "dromo.cli.hyperreduce",
+    "dromo.cli.offline",
+    "dromo.cli.online",
     "dromo.cli.solve",
     "dromo.cli.case",
     "dromo.cli.importer",
+    "dromo.cli.compare",
 ]
 
 

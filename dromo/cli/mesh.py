@@ -55,7 +55,7 @@ def _box(args):
     mesh = box_mesh(*args.cells, lengths=args.lengths, element=args.element, distort=args.distort)
     if args.output.endswith(".inp"):
         if comm.rank == 0:
-            from ..mesh.readers import write_inp
+            from ..mesh.inp import write_inp
             write_inp(mesh, args.output)
     else:
         from ..io.archive import Archive

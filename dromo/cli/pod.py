@@ -58,34 +58,17 @@ def run(args):
 
 def _inner_product(archive, info, args):
     """(inner-product spec, redistributor) for ``--inner-product l2|energy`` on the archive's mesh."""
-    import numpy as np
     from ..errors import InputError
     from ..mesh.distributed import DistributedMesh
     from ..parallel.errors import collective
-    loc, C = info["location"], info["n_components"]
+    from ..reduction.pod import inner_product
     with collective(archive.comm):
-        if loc not in ("node", "ip"):
-            raise InputError(f"--inner-product {args.inner_product}: field {args.field} is a {loc} field "
-                             "(only node and ip fields have a mesh inner product)")
-        if loc == "node" and C != 3:
-            raise InputError(f"--inner-product {args.inner_product}: nodal field {args.field} has {C} "
-                             "components; the mass/stiffness products are defined on 3-component fields")
-        if loc == "ip" and args.inner_product == "energy":
-            raise InputError("--inner-product energy is defined for nodal displacement fields only")
-        if args.inner_product == "energy" and args.young is None:
-            raise InputError("--inner-product energy needs --young (and --poisson) for the stiffness")
         if not archive.has_mesh():
             raise InputError(f"{args.snapshots}: no mesh in the archive: needed for --inner-product "
                              f"{args.inner_product}")
     dm = DistributedMesh(archive.read_mesh(), archive.comm)
-    if loc == "ip":
-        from ..fem.operators import ip_weights
-        return np.repeat(ip_weights(dm), C), dm.redistributor("ip")
-    from ..fem.operators import mass_matrix, stiffness_matrix
-    if args.inner_product == "l2":
-        return mass_matrix(dm), dm.redistributor("node")
-    from ..materials.tensors import isotropic_stiffness
-    return stiffness_matrix(dm, isotropic_stiffness(args.young, args.poisson)), dm.redistributor("node")
+    return inner_product(dm, args.inner_product, info["location"], info["n_components"], young=args.young,
+                         poisson=args.poisson)
 
 
 def register(sub):

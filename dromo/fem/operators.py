@@ -24,7 +24,8 @@ CHUNK = 8192
 SUB = 1024
 
 
-def _chunks(block):
+def cell_chunks(block):
+    """``(start, stop)`` ranges of at most :data:`CHUNK` cells covering a local block (``block.cells``)."""
     n = len(block.cells)
     for s in range(0, n, CHUNK):
         yield s, min(n, s + CHUNK)
@@ -97,7 +98,7 @@ def stiffness_matrix(dmesh, elasticity, scheme=None):
     D = _material_lookup(dmesh, elasticity, "stiffness_matrix")
     asm = BlockMatrixAssembler(dmesh)
     for b, blk in enumerate(dmesh.blocks):
-        for s, e in _chunks(blk):
+        for s, e in cell_chunks(blk):
             g = block_geometry(dmesh, blk, scheme, s, e)
             asm.add(blk.cells[s:e], _chunk_stiffness(g.dNdx, D(b, s, e), g.dV))
     return asm.assemble()
@@ -114,19 +115,27 @@ def cached_geometry(dmesh):
     if cache is None:
         cache = []
         for blk in dmesh.blocks:
-            for s, e in _chunks(blk):
+            for s, e in cell_chunks(blk):
                 g = block_geometry(dmesh, blk, None, s, e)
                 cache.append((blk, s, e, g.dNdx, g.dV))
         dmesh._fem_geometry_cache = cache
     return cache
 
 
-def _geometry_chunks(dmesh, cache):
+def geometry_chunks(dmesh, cache=False):
+    """Element geometry of the local cells, chunk by chunk: yields ``(block, start, stop, dNdx, dV)``.
+
+    ``block`` is a local block of ``dmesh``, ``start:stop`` its cells of the chunk (:func:`cell_chunks`),
+    ``dNdx`` ``(ne, nq, nn, 3)`` the shape-function gradients and ``dV`` ``(ne, nq)`` the integration
+    weights ``w_q detJ`` at the points of the block's rule. The points of cell ``c`` of the block are the
+    local integration points ``block.ip_start + c · block.n_qp + q``. ``cache``: reuse (and keep) the
+    geometry of every chunk on ``dmesh`` (:func:`cached_geometry`), for repeated assemblies.
+    """
     if cache:
         yield from cached_geometry(dmesh)
         return
     for blk in dmesh.blocks:
-        for s, e in _chunks(blk):
+        for s, e in cell_chunks(blk):
             g = block_geometry(dmesh, blk, None, s, e)
             yield blk, s, e, g.dNdx, g.dV
 
@@ -141,7 +150,7 @@ def tangent_matrix(dmesh, tangent, assembler=None, cache=True):
     """
     asm = assembler if assembler is not None else BlockMatrixAssembler(dmesh)
     tangent = np.asarray(tangent, dtype=float)
-    for blk, s, e, dNdx, dV in _geometry_chunks(dmesh, cache):
+    for blk, s, e, dNdx, dV in geometry_chunks(dmesh, cache):
         if tangent.ndim == 2:
             C = tangent
         else:
@@ -160,7 +169,7 @@ def mass_matrix(dmesh, density=1.0, scheme="mass"):
     asm = BlockMatrixAssembler(dmesh)
     eye = np.eye(3)
     for b, blk in enumerate(dmesh.blocks):
-        for s, e in _chunks(blk):
+        for s, e in cell_chunks(blk):
             g = block_geometry(dmesh, blk, scheme, s, e)
             r = np.asarray(rho(b, s, e), dtype=float)
             w = g.dV * (r[:, None] if r.ndim == 1 else r)
@@ -204,7 +213,7 @@ def strain_at_ips(dmesh, u_local, cache=False):
     from .kinematics import strain_at_points
     u_local = np.asarray(u_local).reshape(dmesh.n_local_nodes, 3)
     out = np.empty((dmesh.n_ip_local, 6))
-    for blk, s, e, dNdx, _dV in _geometry_chunks(dmesh, cache):
+    for blk, s, e, dNdx, _dV in geometry_chunks(dmesh, cache):
         eps = strain_at_points(dNdx, u_local[blk.cells[s:e]])     # (ne, nq, 6)
         out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = eps.reshape(-1, 6)
     return out
@@ -217,7 +226,7 @@ def internal_force(dmesh, stress, vec=None, cache=False):
     """
     local = np.zeros(3 * dmesh.n_local_nodes)
     stress = np.asarray(stress).reshape(dmesh.n_ip_local, 6)
-    for blk, s, e, dNdx, dV in _geometry_chunks(dmesh, cache):
+    for blk, s, e, dNdx, dV in geometry_chunks(dmesh, cache):
         sig = stress[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp].reshape(e - s, blk.n_qp, 6)
         fe = np.concatenate([np.einsum("eqid,eqi,eq->ed", strain_displacement(dNdx[a:b]), sig[a:b], dV[a:b],
                                        optimize=True) for a, b in _sub_blocks(e - s)])
@@ -233,7 +242,7 @@ def ip_weights(dmesh):
     """Quadrature weights w_q·detJ [L³] of this rank's integration points: (n_ip_local,)."""
     out = np.empty(dmesh.n_ip_local)
     for blk in dmesh.blocks:
-        for s, e in _chunks(blk):
+        for s, e in cell_chunks(blk):
             g = block_geometry(dmesh, blk, None, s, e)
             out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = g.dV.reshape(-1)
     return out
@@ -243,7 +252,7 @@ def ip_coordinates(dmesh):
     """Physical coordinates of this rank's integration points: (n_ip_local, 3)."""
     out = np.empty((dmesh.n_ip_local, 3))
     for blk in dmesh.blocks:
-        for s, e in _chunks(blk):
+        for s, e in cell_chunks(blk):
             g = block_geometry(dmesh, blk, None, s, e)
             out[blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = g.points.reshape(-1, 3)
     return out
@@ -259,7 +268,7 @@ def body_force(dmesh, force, vec=None, density=None):
     local = np.zeros(3 * dmesh.n_local_nodes)
     rho = None if density is None else _material_lookup(dmesh, density, "body_force")
     for b, blk in enumerate(dmesh.blocks):
-        for s, e in _chunks(blk):
+        for s, e in cell_chunks(blk):
             g = block_geometry(dmesh, blk, "mass", s, e)
             bx = force(g.points.reshape(-1, 3)) if callable(force) else \
                 np.broadcast_to(np.asarray(force, float), (g.points.size // 3, 3))

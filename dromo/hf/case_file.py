@@ -58,7 +58,11 @@ Format (paths relative to the case file; every table is checked for unknown keys
     ksp_type = "cg"
 """
 import os
-import tomllib
+
+try:                                   # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:            # pragma: no cover - Python 3.9/3.10 (pyproject declares tomli)
+    import tomli as tomllib
 
 from mpi4py import MPI
 
@@ -139,7 +143,7 @@ def read_case(path):
         _check_keys(t, {"value", "expression", "file", "field", "amplitude"}, f"{path} [temperature]")
         if "file" in t:
             t["file"] = os.path.join(base, t["file"])
-        temperature = Temperature(**t)
+        temperature = Temperature(**t, source=path)
     try:
         time = TimeStepping.from_dict(d.get("time", {}), f"{path} [time]")
     except TypeError as e:

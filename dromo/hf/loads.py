@@ -12,8 +12,9 @@ its value times its amplitude ``a(t)`` (1 when there is none).
 * :class:`Centrifugal` — body force ρ ω² r⊥ (r⊥: distance vector from the axis); the amplitude
   multiplies the force (i.e. ω²).
 * :class:`Temperature` — temperature at the integration points: a constant (times the amplitude), an
-  expression in ``x, y, z, t, a`` (a = amplitude value; numpy functions ``exp sin cos sqrt abs
-  tanh minimum maximum where pi``), a Python function ``T(x (n, 3), t) -> (n,)``, or a nodal time
+  expression in ``x, y, z, t, a`` (a = amplitude value; the functions and syntax of
+  :mod:`dromo.expressions`: ``exp log sqrt abs sin cos tan sinh cosh tanh arctan2 minimum maximum where``,
+  ``pi``, arithmetic, comparisons, ``A if C else B``), a Python function ``T(x (n, 3), t) -> (n,)``, or a nodal time
   series from a dromo archive (linear in time, interpolated to the points by the shape functions).
 """
 import dataclasses
@@ -23,6 +24,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import InputError
+from ..expressions import Expression
 
 COMPONENTS = {"x": 0, "y": 1, "z": 2, 0: 0, 1: 1, 2: 2, "0": 0, "1": 1, "2": 2}
 
@@ -145,17 +147,17 @@ class Centrifugal:
         return f
 
 
-_EXPR_NAMES = {k: getattr(np, k) for k in ("exp", "sin", "cos", "tan", "sqrt", "abs", "tanh", "log",
-                                           "minimum", "maximum", "where", "arctan2", "cosh", "sinh")}
-_EXPR_NAMES["pi"] = np.pi
+_EXPR_VARIABLES = ("x", "y", "z", "t", "a")
 
 
 @dataclass
 class Temperature:
     """Temperature field T(x, t) at the integration points (see the module docstring).
 
-    Exactly one of ``value`` (constant, times the amplitude), ``expression`` (str in x, y, z, t, a),
+    Exactly one of ``value`` (constant, times the amplitude), ``expression`` (str in x, y, z, t, a,
+    checked and evaluated by :class:`dromo.expressions.Expression`: never run as Python code),
     ``function`` (Python ``T(x, t)``) or ``file`` (dromo archive with the nodal field ``field``).
+    ``source`` (the case file, when there is one) only serves the error messages.
     """
     value: Optional[float] = None
     expression: Optional[str] = None
@@ -163,32 +165,20 @@ class Temperature:
     file: Optional[str] = None
     field: str = "T"
     amplitude: Union[None, str, Callable, Sequence] = None
-    _code: object = dataclasses.field(default=None, repr=False)
+    source: Optional[str] = dataclasses.field(default=None, repr=False, compare=False)
+    _expr: object = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def _where(self):
+        return f"{self.source} [temperature]" if self.source else "temperature"
 
     def __post_init__(self):
         given = [k for k in ("value", "expression", "function", "file") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise InputError(f"temperature: give exactly one of value, expression, function, file "
+            raise InputError(f"{self._where}: give exactly one of value, expression, function, file "
                              f"(got {given or 'none'})")
         if self.expression is not None:
-            try:
-                self._code = compile(str(self.expression), "<temperature expression>", "eval")
-            except SyntaxError as e:
-                raise InputError(f"temperature: bad expression {self.expression!r}: {e.msg}") from None
-            bad = [n for n in self._code.co_names if n not in _EXPR_NAMES and n not in "xyzta"]
-            if bad:
-                raise InputError(f"temperature: unknown name(s) {bad} in expression {self.expression!r} "
-                                 f"(allowed: x, y, z, t, a, {', '.join(sorted(_EXPR_NAMES))})")
-
-    def __getstate__(self):
-        d = dict(self.__dict__)
-        d["_code"] = None                        # code objects do not pickle (MPI broadcast)
-        return d
-
-    def __setstate__(self, d):
-        self.__dict__.update(d)
-        if self.expression is not None:
-            self._code = compile(str(self.expression), "<temperature expression>", "eval")
+            self._expr = Expression(self.expression, _EXPR_VARIABLES, f"{self._where} expression")
 
     def evaluate(self, x, t, a):
         """T at points ``x (n, 3)`` and time t (amplitude value a); not for ``file`` temperatures."""
@@ -196,11 +186,12 @@ class Temperature:
         if self.value is not None:
             return np.full(n, float(self.value) * a)
         if self.expression is not None:
-            ns = dict(_EXPR_NAMES, x=x[:, 0], y=x[:, 1], z=x[:, 2], t=float(t), a=float(a))
-            out = eval(self._code, {"__builtins__": {}}, ns)   # noqa: S307 - names checked above
+            x = np.asarray(x, dtype=float).reshape(n, 3)
+            out = self._expr.evaluate(x=x[:, 0], y=x[:, 1], z=x[:, 2], t=float(t), a=float(a))
         else:
             out = self.function(x, t)
         out = np.broadcast_to(np.asarray(out, dtype=float), (n,)).copy()
         if not np.isfinite(out).all():
-            raise InputError(f"temperature: non-finite values at t = {t:g}")
+            what = f"expression {self.expression!r}" if self.expression is not None else "function"
+            raise InputError(f"{self._where}: non-finite values at t = {t:g} from the {what}")
         return out

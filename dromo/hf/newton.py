@@ -1,6 +1,6 @@
 """One implicit increment: global Newton–Raphson with the consistent tangent (the one-increment API).
 
-``hf_increment(problem, state, dt) -> State`` computes the state at ``state.time + dt`` from any full
+``hf_increment(problem, state, dt, solver) -> State`` computes the state at ``state.time + dt`` from any full
 state (a converged one, a restarted one, or one reconstructed by the ROM), or raises
 :class:`~dromo.errors.ConvergenceError` on every rank (the caller cuts the step). ``state`` is never
 modified.
@@ -15,7 +15,7 @@ Algorithm (t₁ = t₀ + dt):
 
 Failure (raised collectively as ConvergenceError): a law that did not converge at some point
 (LawResult.failed on any rank), more than ``max_iterations``, a non-finite or exploding residual, a
-diverged KSP. Linear solves (:class:`NewtonSolver`): MUMPS LU up to ``time.direct_max_dofs`` dofs,
+diverged KSP. Linear solves (:class:`TangentSolver`): MUMPS LU up to ``time.direct_max_dofs`` dofs,
 CG/GMRES + GAMG with the rigid-body near-null space beyond, the factors / hierarchy reused over Newton
 iterations and increments until they go stale; inexact Newton (Eisenstat–Walker KSP tolerance). Every PETSc option passes
 through (``-hf_ksp_type preonly -hf_pc_type lu`` … with the ``hf_`` prefix, or the prefix of
@@ -34,8 +34,10 @@ from .state import State
 log = get_logger(__name__)
 
 
-class NewtonSolver:
-    """Per-problem solver resources (assembler with the kept pattern, KSP, work vectors).
+class TangentSolver:
+    """The linear solver of the Newton iterations of one problem: the tangent's assembler (with its
+    kept sparsity pattern), the KSP/PC and its reuse policy, work vectors. Create one per problem and
+    pass it to every :func:`hf_increment` of a run (``solver=``) so factors and hierarchies are reused.
 
     Linear solver (``problem.time.linear_solver``, overridden by any ``-<prefix>ksp_type`` /
     ``-<prefix>pc_type`` option):
@@ -248,16 +250,12 @@ def _forcing_term(rnorm, rprev, eta_prev, target, eta_min):
     return max(eta, eta_min)
 
 
-def _solver(problem):
-    s = getattr(problem, "_newton", None)
-    if s is None:
-        s = problem._newton = NewtonSolver(problem)
-    return s
-
-
-def hf_increment(problem, state, dt, rtol=None, atol=None, max_iterations=None):
+def hf_increment(problem, state, dt, solver=None, rtol=None, atol=None, max_iterations=None):
     """One HF increment from ``state`` over ``dt``: returns the new :class:`State` (collective).
 
+    ``solver``: the problem's :class:`TangentSolver` (reused over the increments of a run); without
+    one, a fresh solver is built for this increment (a new assembly pattern and factorization: fine for
+    one increment, wasteful in a loop).
     Raises :class:`ConvergenceError` (on every rank) when the increment fails; ``state`` is unchanged.
     ``info`` of the returned state: ``iterations``, ``ksp_iterations``, ``residuals``, ``seconds``.
     """
@@ -269,7 +267,7 @@ def hf_increment(problem, state, dt, rtol=None, atol=None, max_iterations=None):
     max_it = ts.max_iterations if max_iterations is None else max_iterations
     dm = problem.dm
     comm = dm.comm
-    S = _solver(problem)
+    S = solver if solver is not None else TangentSolver(problem)
     t0, dt = float(state.time), float(dt)
     if not dt > 0:
         raise ConvergenceError(f"time increment must be > 0, got {dt}")
@@ -290,7 +288,7 @@ def hf_increment(problem, state, dt, rtol=None, atol=None, max_iterations=None):
     fext_norm = fext.norm()
     eta_prev = None
     for it in range(max_it + 1):
-        stress, internal, tangent, n_failed = problem.integrate(state.eps, deps, state.internal, T0, T1,
+        stress, internal, tangent, n_failed = problem.update_laws(state.eps, deps, state.internal, T0, T1,
                                                                 dt, t0)
         if n_failed:
             raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}), Newton iteration {it}: the local law "

@@ -174,7 +174,8 @@ class Problem:
                         raise InputError(f"{self.name}: element {blk.ids[clash][0]} is in element sets "
                                          f"{other!r} and {elset!r}, both with a material")
                     which[b][masks[b]] = k
-            self.groups.append(MaterialGroup(elset, law, density, None))
+            self.groups.append(MaterialGroup(elset, law, density, None,
+                                             dict(spec) if isinstance(spec, dict) else None))
         with collective(self.comm):
             for b, blk in enumerate(dm.blocks):
                 if (which[b] < 0).any():
@@ -203,9 +204,9 @@ class Problem:
         from ..fem.linear import owned_dofs_of_nodes
         from ..fem.operators import body_force, pressure_load
         dm = self.dm
-        dofs, vals, amp_idx = [], [], []
-        self._dirichlet_amps = []
-        self._neumann = []                  # (Vec, amplitude)
+        dofs, vals, term_idx = [], [], []
+        self._dirichlet_terms = []
+        self._neumann_terms = []
         for i, ld in enumerate(self.loads):
             where = f"{self.name}: load {i + 1} ({type(ld).__name__.lower()})"
             if isinstance(ld, Displacement):
@@ -214,16 +215,17 @@ class Problem:
                     if self.comm.allreduce(len(nodes)) == 0 and len(self.mesh.node_sets[ld.set]) == 0:
                         raise InputError(f"{where}: node set {ld.set!r} is empty")
                     amp = resolve_amplitude(ld.amplitude, self.amplitudes, where)
-                self._dirichlet_amps.append(amp)
                 for c, v in ld.values.items():
                     d = owned_dofs_of_nodes(dm, nodes, (c,))
                     dofs.append(d)
                     vals.append(np.full(d.size, v))
-                    amp_idx.append(np.full(d.size, len(self._dirichlet_amps) - 1))
+                    term_idx.append(np.full(d.size, len(self._dirichlet_terms)))
+                    self._dirichlet_terms.append(DirichletTerm(("displacement", ld.set, "xyz"[c]), None, v, amp))
             elif isinstance(ld, Pressure):
                 with collective(self.comm):
                     amp = resolve_amplitude(ld.amplitude, self.amplitudes, where)
-                self._neumann.append((pressure_load(dm, ld.set, float(ld.value)), amp))
+                self._neumann_terms.append(NeumannTerm(("pressure", ld.set), pressure_load(dm, ld.set, 1.0),
+                                                       float(ld.value), amp))
             elif isinstance(ld, (Gravity, Centrifugal)):
                 with collective(self.comm):
                     amp = resolve_amplitude(ld.amplitude, self.amplitudes, where)
@@ -236,41 +238,59 @@ class Problem:
                         f = acc
                     else:
                         f = ld.force_density()
-                self._neumann.append((body_force(dm, f, density=self.density), amp))
+                key = ("gravity",) if isinstance(ld, Gravity) else ("centrifugal",)
+                self._neumann_terms.append(NeumannTerm(key, body_force(dm, f, density=self.density), 1.0, amp))
             else:
                 raise InputError(f"{where}: unknown load type {type(ld).__name__}")
         if dofs:
             d = np.concatenate(dofs)
             v = np.concatenate(vals)
-            a = np.concatenate(amp_idx)
+            a = np.concatenate(term_idx)
             # the last load on a dof wins
             order = np.arange(d.size)[::-1]
             _u, first = np.unique(d[order], return_index=True)
             keep = np.sort(order[first])
-            self.dirichlet_dofs, self._dirichlet_values, self._dirichlet_amp_index = d[keep], v[keep], a[keep]
+            self.dirichlet_dofs, self._dirichlet_value, self._dirichlet_term = d[keep], v[keep], a[keep]
         else:
             self.dirichlet_dofs = np.zeros(0, np.int64)
-            self._dirichlet_values = np.zeros(0)
-            self._dirichlet_amp_index = np.zeros(0, np.int64)
+            self._dirichlet_value = np.zeros(0)
+            self._dirichlet_term = np.zeros(0, np.int64)
+        for k, term in enumerate(self._dirichlet_terms):
+            term.dofs = self.dirichlet_dofs[self._dirichlet_term == k]
         n_d = self.comm.allreduce(self.dirichlet_dofs.size)
         if n_d == 0:
             log.warning("%s: no imposed displacement: the problem is only defined if the loads are "
                         "self-equilibrated and the KSP handles the rigid modes", self.name)
 
+    def dirichlet_terms(self):
+        """The imposed displacements as affine terms: a list of :class:`DirichletTerm`, one per
+        (node set, component) of the case's ``Displacement`` loads, in case order. ``term.dofs`` are the
+        owned global dofs where that term is imposed (where several loads impose the same dof, the last
+        one wins, so the terms' dofs are disjoint and their union is :attr:`dirichlet_dofs`); the imposed
+        value there at time t is ``term.value * term.amplitude(t)``."""
+        return list(self._dirichlet_terms)
+
+    def neumann_terms(self):
+        """The external forces as affine terms: a list of :class:`NeumannTerm`, one per load, in case
+        order; ``f_ext(t) = Σ term.scale · term.amplitude(t) · term.vector``. Pressure terms hold the nodal
+        forces of a unit pressure (``scale`` = the case's pressure); body-force terms (gravity,
+        centrifugal) their full force (``scale`` = 1)."""
+        return list(self._neumann_terms)
+
     def prescribed_values(self, t):
         """Imposed displacement values at time t on :attr:`dirichlet_dofs` (owned, global dofs)."""
-        if not self._dirichlet_amps:
+        if not self._dirichlet_terms:
             return np.zeros(0)
-        a = np.array([amp(t) for amp in self._dirichlet_amps])
-        return self._dirichlet_values * a[self._dirichlet_amp_index]
+        a = np.array([term.value * term.amplitude(t) for term in self._dirichlet_terms])
+        return a[self._dirichlet_term]
 
     def external_force(self, t, vec=None):
         """f_ext(t) = Σ a_i(t) f_i (ghosted Vec)."""
         if vec is None:
             vec = self.dm.create_vector(3)
         vec.set(0.0)
-        for f, amp in self._neumann:
-            vec.axpy(amp(t), f)
+        for term in self._neumann_terms:
+            vec.axpy(term.scale * term.amplitude(t), term.vector)
         return vec
 
     # ------------------------------------------------------------------ temperature
@@ -314,8 +334,9 @@ class Problem:
         return out
 
     # ------------------------------------------------------------------ constitutive update
-    def integrate(self, eps_old, deps, internal_old, T_old, T_new, dt, time):
-        """All laws over their points: returns (stress, internal list, tangent, n_failed (global))."""
+    def update_laws(self, eps_old, deps, internal_old, T_old, T_new, dt, time):
+        """Every law over its points (backward Euler over one increment): returns (stress (n_ip_local, 6),
+        internal list (per material group), tangent (n_ip_local, 6, 6), n_failed (global count))."""
         n = self.dm.n_ip_local
         stress = np.empty((n, 6))
         tangent = np.empty((n, 6, 6))
@@ -334,19 +355,68 @@ class Problem:
     def initial_internal(self):
         return [g.law.initial_state(len(g.ips)) for g in self.groups]
 
+    # ------------------------------------------------------------------ restriction to points
+    def restrict(self, point_ids):
+        """The case's laws, internal variables and temperature at the integration points ``point_ids``
+        (natural ids, any order, replicated) that this rank owns: a :class:`~dromo.hf.points.PointProblem`
+        whose points are those, in increasing natural id, with the extra attribute ``rows`` (their
+        indices among this rank's integration points). Local (no communication).
+        """
+        from .points import PointGroup, PointProblem, PointTemperature
+        dm = self.dm
+        want = np.unique(np.asarray(point_ids, dtype=np.int64))
+        nat = np.asarray(dm.ip_natural, dtype=np.int64)
+        rows = np.flatnonzero(np.isin(nat, want))
+        rows = rows[np.argsort(nat[rows], kind="stable")]
+        mat = self.ip_material[rows]
+        groups = [PointGroup(g.elset, g.law, np.flatnonzero(mat == k)) for k, g in enumerate(self.groups)]
+        T = self.temperature
+        if T is None:
+            temp = PointTemperature(rows.size)
+        elif self._T_series is not None:
+            times, values = self._T_series
+            temp = PointTemperature(rows.size, series=(times, values[:, rows]))
+        else:
+            temp = PointTemperature(rows.size, spec=T, coordinates=self._ip_x[rows], amplitude=self._T_amp)
+        pp = PointProblem(groups, temp, self.time, nat[rows], name=self.name)
+        pp.rows = rows
+        return pp
+
+
+@dataclass
+class DirichletTerm:
+    """One imposed (node set, component): ``key = ("displacement", set, "x"|"y"|"z")``; the value at
+    time t is ``value * amplitude(t)`` [L] on ``dofs`` (owned global dofs where this term wins)."""
+    key: tuple
+    dofs: np.ndarray
+    value: float
+    amplitude: object
+
+
+@dataclass
+class NeumannTerm:
+    """One external load: ``key`` (``("pressure", set)``, ``("gravity",)``, ``("centrifugal",)``),
+    ``vector`` (ghosted PETSc Vec of nodal forces [F]), contributing ``scale * amplitude(t) * vector``."""
+    key: tuple
+    vector: object
+    scale: float
+    amplitude: object
+
 
 @dataclass
 class MaterialGroup:
-    """The integration points of one element set with one law."""
+    """The integration points of one element set with one law (``spec``: the law table it was made
+    from, when it was given as a table)."""
     elset: str
     law: object
     density: float
     ips: np.ndarray
+    spec: dict = None
 
 
 def _nodal_series_at_ips(dm, path, field):
     """Read a nodal scalar time series from a dromo archive, interpolate it to the local points."""
-    from ..fem.operators import _chunks
+    from ..fem.operators import cell_chunks as _chunks
     from ..io.archive import Archive
     from ..mesh.elements import get_element
     from ..mesh.quadrature import element_rule

@@ -2,11 +2,10 @@
 
 ``run(problem, output, restart=None, checkpoint_every=10)`` (collective):
 
-* increments of ``dt`` (the last one shortened to land on ``time.end``); on a failed increment
-  (:class:`~dromo.errors.ConvergenceError` from :func:`~dromo.hf.newton.hf_increment`: global Newton,
-  local law, KSP) the step is cut by ``time.cutback`` and retried from the last converged state; after
-  ``time.easy_increments`` consecutive increments converged in ≤ ``time.easy_iterations`` Newton
-  iterations it grows by ``time.growth`` (up to ``time.dt_max``). ``time.fixed``: neither.
+* the time loop is :func:`~dromo.hf.march.march` (cut-back on a failed increment —
+  :class:`~dromo.errors.ConvergenceError` from :func:`~dromo.hf.newton.hf_increment`: global Newton,
+  local law, KSP —, regrowth after easy increments, or fixed steps), with one
+  :class:`~dromo.hf.newton.TangentSolver` for the whole run;
 * every converged increment is appended to the output archive (:class:`~dromo.hf.state.OutputWriter`;
   the initial state is step 0);
 * every ``checkpoint_every`` increments the state is written into ``/checkpoint`` and the archive is
@@ -18,12 +17,11 @@
   checkpointed, the archive closed, and ConvergenceError raised saying so.
 """
 import os
-import time as _time
-
 
 from ..errors import ConvergenceError
 from ..parallel.log import get_logger
-from .newton import hf_increment
+from .march import march, new_stepping
+from .newton import TangentSolver, hf_increment
 from .state import OutputWriter, initial_state, read_checkpoint, write_checkpoint
 
 log = get_logger(__name__)
@@ -39,13 +37,14 @@ def _open_append(path, final, comm):
 def run(problem, output, restart=None, checkpoint_every=10, write_initial=True):
     """Solve ``problem`` over its time span into the archive ``output``. Returns (final State, summary).
 
+    ``summary``: increments, cutbacks, newton_iterations, ksp_iterations, increment_seconds, seconds, time,
+    linear_solver (the mode the :class:`TangentSolver` chose: "direct", "iterative" or "user").
     Raises ConvergenceError after saving the last converged state (checkpoint in ``output``).
     """
     from ..io.archive import Archive
     comm = problem.comm
-    ts = problem.time
     output = os.fspath(output)
-    tic = _time.perf_counter()
+    solver = TangentSolver(problem)
     if restart is not None:
         restart = os.fspath(restart)
         ar = _open_append(restart, output, comm)
@@ -59,64 +58,40 @@ def run(problem, output, restart=None, checkpoint_every=10, write_initial=True):
         state = initial_state(problem)
         if write_initial:
             writer.write(state)
-        stepping = dict(dt=ts.dt, easy=0)
-    summary = dict(increments=0, cutbacks=0, newton_iterations=0, ksp_iterations=0, increment_seconds=[])
-    eps_t = 1e-9 * ts.dt
+        stepping = new_stepping(problem.time)
+    box = {"archive": ar}
+
+    def step(st, dt):
+        return hf_increment(problem, st, dt, solver=solver)
+
+    def converged(st, dt):
+        writer.write(st)
+
+    def checkpoint(st, stepping_):
+        write_checkpoint(box["archive"], problem, st, stepping_, writer.n_steps())
+        box["archive"].close()
+        box["archive"] = writer.archive = _open_append(output, output, comm)
+        # a restart from here starts with a fresh solver: so does the uninterrupted run
+        solver.reset()
+
+    def failed(st, stepping_):
+        write_checkpoint(box["archive"], problem, st, stepping_, writer.n_steps())
+        box["archive"].close()
+        box["archive"] = None
+
     try:
-        while ts.end - state.time > eps_t and state.increment < ts.max_increments:
-            dt = min(stepping["dt"], ts.end - state.time)
-            if ts.end - (state.time + dt) < 1e-6 * dt:
-                dt = ts.end - state.time
-            try:
-                new = hf_increment(problem, state, dt)
-            except ConvergenceError as exc:
-                summary["cutbacks"] += 1
-                if ts.fixed or stepping["dt"] * ts.cutback < ts.dt_min * (1 - 1e-12):
-                    write_checkpoint(ar, problem, state, stepping, writer.n_steps())
-                    ar.close()
-                    ar = None
-                    raise ConvergenceError(
-                        f"{problem.name}: increment from t = {state.time:g} failed at the "
-                        f"{'fixed' if ts.fixed else 'minimum'} time step {dt:g}: {exc}. The last converged "
-                        f"state (t = {state.time:g}, increment {state.increment}) is in {output} "
-                        f"(restart with --restart {output})") from exc
-                stepping["dt"] *= ts.cutback
-                stepping["easy"] = 0
-                log.info("cut-back: %s; retrying with dt = %g", exc, stepping["dt"])
-                continue
-            state = new
-            info = state.info
-            summary["increments"] += 1
-            summary["newton_iterations"] += info["iterations"]
-            summary["ksp_iterations"] += info["ksp_iterations"]
-            summary["increment_seconds"].append(info["seconds"])
-            writer.write(state)
-            log.info("increment %d: t = %g, dt = %g, %d Newton iterations (%d KSP), %.2f s",
-                     state.increment, state.time, dt, info["iterations"], info["ksp_iterations"],
-                     info["seconds"])
-            if not ts.fixed:
-                if info["iterations"] <= ts.easy_iterations:
-                    stepping["easy"] += 1
-                    if stepping["easy"] >= ts.easy_increments and stepping["dt"] < ts.dt_max:
-                        stepping["dt"] = min(stepping["dt"] * ts.growth, ts.dt_max)
-                        stepping["easy"] = 0
-                else:
-                    stepping["easy"] = 0
-            if checkpoint_every and state.increment % int(checkpoint_every) == 0 and \
-                    ts.end - state.time > eps_t:
-                write_checkpoint(ar, problem, state, stepping, writer.n_steps())
-                ar.close()
-                ar = _open_append(output, output, comm)
-                writer.archive = ar
-                # a restart from here starts with a fresh solver: so does the uninterrupted run
-                if getattr(problem, "_newton", None) is not None:
-                    problem._newton.reset()
-        write_checkpoint(ar, problem, state, stepping, writer.n_steps())
-        ar.close()
-        ar = None
+        try:
+            state, summary = march(step, state, problem.time, on_converged=converged, on_checkpoint=checkpoint,
+                                   on_failure=failed, stepping=stepping, checkpoint_every=checkpoint_every,
+                                   label=problem.name, describe=("ksp_iterations",))
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"{exc}. The last converged state is in {output} (restart with --restart "
+                                   f"{output})") from exc
+        write_checkpoint(box["archive"], problem, state, summary["stepping"], writer.n_steps())
+        box["archive"].close()
+        box["archive"] = None
     finally:
-        if ar is not None:
-            ar.close(success=False)
-    summary["seconds"] = _time.perf_counter() - tic
-    summary["time"] = state.time
+        if box["archive"] is not None:
+            box["archive"].close(success=False)
+    summary["linear_solver"] = solver.mode
     return state, summary

@@ -20,7 +20,8 @@ Layout (``F`` = number of steps of a field, ``N`` = its items, ``C`` = its compo
     /<group>/...              free-form groups written by other stages (bases, ROM operators)
 
 Integration points are numbered cell by cell in natural cell order, point by point within a cell in the
-rule's order (:mod:`dromo.mesh.quadrature`). Symmetric tensors are Mandel (see :mod:`dromo`).
+rule's order (:mod:`dromo.mesh.quadrature`). Field names (``U``, ``S``, ``E``, ``T``, ``p``) and component
+orders (Mandel for symmetric tensors): :mod:`dromo.io.fields`.
 
 Writes are atomic: :meth:`Archive.create` writes ``PATH.tmp-XXXX`` and renames it to ``PATH`` only when
 :meth:`Archive.close` is reached without error; a failure (on any rank) removes the temporary file, so a
@@ -37,10 +38,10 @@ from .. import __version__
 from ..errors import InputError
 from ..parallel.comm import partition_range
 from ..parallel.errors import collective, raise_collectively
+from .fields import LOCATIONS
 
 FORMAT = "dromo-archive"
 FORMAT_VERSION = 1
-_LOCATIONS = ("node", "ip", "cell", "global")
 
 
 def _h5py():
@@ -250,14 +251,14 @@ class Archive:
             return sum(b["ids"].shape[0] for b in blocks)
         if location == "ip":
             return sum(b["ids"].shape[0] * int(b.attrs["n_qp"]) for b in blocks)
-        raise InputError(f"unknown field location {location!r} (one of {_LOCATIONS})")
+        raise InputError(f"unknown field location {location!r} (one of {LOCATIONS})")
 
     # ------------------------------------------------------------------ fields (time series)
     def create_field(self, name, location, n_components, n_items=None, components=None, units="",
                      description="", n_parameters=0, attrs=None, chunk_items=1 << 16):
         """Create an empty, growable series ``/fields/<name>`` of shape (0, n_items, n_components)."""
-        if location not in _LOCATIONS:
-            raise InputError(f"field {name}: unknown location {location!r} (one of {_LOCATIONS})")
+        if location not in LOCATIONS:
+            raise InputError(f"field {name}: unknown location {location!r} (one of {LOCATIONS})")
         if n_items is None:
             n_items = 1 if location == "global" else self.n_items(location)
         g = self.h5.require_group("fields").create_group(name)
@@ -355,6 +356,23 @@ class Archive:
         # independent read: a rank with nothing to read simply does not take part
         return ds[sel, start:stop, :]
 
+    def read_items(self, name, items, steps=slice(None)):
+        """Values of field ``name`` at a few natural ``items`` of this rank's choice (any order, repeats
+        allowed; each rank its own, possibly none) for ``steps``: ``(n_steps, len(items), C)``. For small
+        item sets (e.g. the nodes around a ROM's reduced points). Collective (checks); the reads are
+        independent."""
+        g = self._field_group(name)
+        ds = g["values"]
+        F, N, C = ds.shape
+        items = np.asarray(items, dtype=np.int64).reshape(-1)
+        with collective(self.comm):
+            bad = items[(items < 0) | (items >= N)]
+            if bad.size:
+                raise InputError(f"{self.final_path}: field {name} has {N} items, asked for item {int(bad[0])}")
+        uniq, inv = np.unique(items, return_inverse=True)
+        sel = ds[steps, uniq.tolist(), :] if uniq.size else np.zeros((len(range(F))[steps].__len__(), 0, C))
+        return np.ascontiguousarray(np.asarray(sel)[:, inv, :], dtype=np.float64)
+
     def field_source(self, name, redistributor=None, components=None):
         """A :class:`~dromo.reduction.sources.SnapshotSource`-like streaming reader over the steps of a field.
 
@@ -377,10 +395,92 @@ class Archive:
         return ds
 
     def read_array(self, path):
+        """The whole array at ``path``, replicated on every rank."""
         with collective(self.comm):
             if path not in self.h5:
                 raise InputError(f"{self.final_path}: no dataset {path}")
             return self.h5[path][...]
+
+    def write_natural(self, path, block, n_items):
+        """Write an item-distributed array at ``path``: shape ``(n_items,) + block.shape[1:]`` float64.
+
+        ``block`` is this rank's contiguous natural block of the items, ``partition_range(n_items)``
+        (what :meth:`Redistributor.owned_to_natural <dromo.parallel.Redistributor.owned_to_natural>`
+        yields); an existing dataset at ``path`` is replaced. One collective MPI-IO write.
+        """
+        block = np.ascontiguousarray(block, dtype=np.float64)
+        start, stop = partition_range(n_items, self.comm)
+        if block.shape[0] != stop - start:
+            raise ValueError(f"{path}: rank block has {block.shape[0]} rows, expected {stop - start}")
+        if path in self.h5:
+            del self.h5[path]
+        ds = self.h5.create_dataset(path, shape=(int(n_items),) + block.shape[1:], dtype=np.float64)
+        _collective_write(ds, slice(start, stop), block, stop == start or block.size == 0)
+        return ds
+
+    def read_natural(self, path, n_items=None):
+        """This rank's natural block ``partition_range(n_items)`` of the array at ``path`` (any rank count).
+
+        ``n_items`` (the length of the first axis) is checked when given.
+        """
+        with collective(self.comm):
+            if path not in self.h5:
+                raise InputError(f"{self.final_path}: no dataset {path}")
+            ds = self.h5[path]
+            if n_items is not None and ds.shape[0] != n_items:
+                raise InputError(f"{self.final_path}: {path} has {ds.shape[0]} items, expected {n_items}")
+        start, stop = partition_range(ds.shape[0], self.comm)
+        if stop == start:
+            return np.zeros((0,) + ds.shape[1:], dtype=ds.dtype)
+        return ds[start:stop]           # independent read: a rank with nothing to read does not take part
+
+    # ------------------------------------------------------------------ groups and attributes
+    def has(self, path):
+        """Whether a group or dataset exists at ``path`` (no communication)."""
+        return path in self.h5
+
+    def require_group(self, path):
+        """Create the group ``path`` (and its parents) unless it exists; returns ``path``."""
+        self.h5.require_group(path)
+        return path
+
+    def delete(self, path):
+        """Remove the group or dataset at ``path`` if present."""
+        if path in self.h5:
+            del self.h5[path]
+
+    def set_attrs(self, path, attrs):
+        """Set attributes (a dict; same values on every rank) on the group or dataset ``path``.
+
+        A missing ``path`` is created as a group.
+        """
+        obj = self.h5[path] if path in self.h5 else self.h5.require_group(path)
+        for k, v in attrs.items():
+            obj.attrs[k] = v
+
+    def get_attrs(self, path):
+        """The attributes of ``path`` as a dict: strings decoded, numpy scalars as Python numbers."""
+        with collective(self.comm):
+            if path not in self.h5:
+                raise InputError(f"{self.final_path}: no group or dataset {path}")
+            return {k: _plain(v) for k, v in self.h5[path].attrs.items()}
+
+    def truncate_steps(self, n_steps):
+        """Drop the steps beyond ``n_steps`` of every field (e.g. after a restart from an older checkpoint)."""
+        for name in self.fields():
+            g = self.h5["fields"][name]
+            if g["values"].shape[0] > n_steps:
+                for k in ("values", "time", "parameters"):
+                    g[k].resize(int(n_steps), axis=0)
+
+
+def _plain(v):
+    """An HDF5 attribute value as a plain Python value (bytes → str, numpy scalar → int/float)."""
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
 class FieldSource:

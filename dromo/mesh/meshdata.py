@@ -299,6 +299,18 @@ class MeshData:
                     return False
         return True
 
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the geometry and topology: points (float64), each block's type and
+        connectivity (int64), in order. Two meshes with the same fingerprint number their nodes,
+        cells and integration points alike (sets and ids are not part of it)."""
+        import hashlib
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.points, dtype="<f8").tobytes())
+        for b in self.blocks:
+            h.update(str(b.type).encode())
+            h.update(np.ascontiguousarray(b.cells, dtype="<i8").tobytes())
+        return h.hexdigest()
+
     def summary(self) -> str:
         """One line: counts per type and set names."""
         per = ", ".join(f"{len(b)} {b.type}" + ("(R)" if b.rule == "reduced" else "") for b in self.blocks)
@@ -390,6 +402,17 @@ def locate_facets(mesh: MeshData, facets: np.ndarray, cells=None):
     return cell, face
 
 
+def require_facet_cells(mesh: MeshData, facets: np.ndarray, what: str):
+    """:func:`locate_facets`, raising InputError (``what: facet [nodes] (0-based) is no face of any
+    volume cell``) when a facet bounds no cell.  Returns ``(cell, face)``."""
+    cell, face = locate_facets(mesh, facets)
+    if (cell < 0).any():
+        i = int(np.flatnonzero(cell < 0)[0])
+        raise InputError(f"{what}: facet with nodes {facets[i].tolist()} (0-based) is no face of any "
+                         f"volume cell")
+    return cell, face
+
+
 # corner neighbours (right-handed triad) of every corner, for the corner-Jacobian check
 _CORNER_TRIADS = {
     "tet4": [(0, 1, 2, 3), (1, 2, 0, 3), (2, 0, 1, 3), (3, 0, 2, 1)],
@@ -411,3 +434,30 @@ def corner_jacobians(points: np.ndarray, cells: np.ndarray, cell_type: str) -> n
     p = points[cells[:, tri]]                     # (n, nc, 4, 3)
     e = p[:, :, 1:, :] - p[:, :, :1, :]            # (n, nc, 3, 3) rows = edges
     return np.linalg.det(e)
+
+
+def drop_unused_nodes(points, node_ids, blocks, node_sets, facet_sets, source):
+    """Drop the nodes referenced by no volume cell; renumber cells, node sets and facet sets.
+
+    Returns ``(points, node_ids, blocks, node_sets, facet_sets)`` (the inputs when every node is used).
+    Node-set members that are dropped leave their set; a facet on a dropped node raises InputError
+    naming ``source`` and the facet set.
+    """
+    used = np.zeros(len(points), dtype=bool)
+    for b in blocks:
+        used[b.cells.ravel()] = True
+    if used.all():
+        return points, node_ids, blocks, node_sets, facet_sets
+    new = np.full(len(points), -1, dtype=np.int64)
+    new[used] = np.arange(int(used.sum()))
+    blocks = [CellBlock(b.type, new[b.cells], b.ids, b.rule) for b in blocks]
+    node_sets = {k: new[v][new[v] >= 0] for k, v in node_sets.items()}
+    fs = {}
+    for k, d in facet_sets.items():
+        fs[k] = {}
+        for t, a in d.items():
+            if a.size and (new[a] < 0).any():
+                raise InputError(f"{source}: facet set {k!r} uses nodes of no volume cell")
+            fs[k][t] = new[a]
+    return points[used], node_ids[used], blocks, node_sets, fs
+

@@ -1,4 +1,4 @@
-"""Mesh readers and writers: Gmsh ``.msh``, VTU/XDMF (through meshio) and Abaqus/CalculiX ``.inp``.
+"""Mesh readers and writers: Gmsh ``.msh``, VTU/XDMF (through meshio); ``.inp`` through :mod:`.inp`.
 
 ``read_mesh(path)`` returns a serial, global :class:`~dromo.mesh.meshdata.MeshData`.
 
@@ -16,27 +16,21 @@ Conventions
   0/1 arrays ``nodeset:NAME`` (point data) and ``cellset:NAME`` (cell data) round-trips every set.
 * Nodes referenced by no volume cell are dropped (``prune=True``); ``node_ids`` keep the external ids.
   For meshio formats, external node ids are the 1-based point positions in the file.
-* Abaqus/CalculiX ``.inp`` is read by dromo's own parser (meshio's drops sets and surfaces):
-  ``*NODE``, ``*ELEMENT`` (C3D4, C3D10, C3D8, C3D8R, C3D8I, C3D20, C3D20R, C3D6), ``*NSET``/``*ELSET``
-  (``GENERATE``, references to earlier sets by name, ``*NSET, ELSET=``), ``*SURFACE`` (``TYPE=ELEMENT``
-  with faces ``S1..S6`` -> facet sets; ``TYPE=NODE`` -> node sets), ``*INCLUDE, INPUT=`` (path relative
-  to the including file; lines are spliced in place as CalculiX does), ``**`` comments, continuation
-  of element data lines ending with a comma (or filling 16 entries), case-insensitive keywords.  Other
-  keywords and their data are skipped.  **Set and surface names are stored upper-case** (CalculiX
-  semantics: names are case-insensitive).  ``CellBlock.rule`` is ``"reduced"`` for C3D8R/C3D20R.
+* Abaqus/CalculiX ``.inp`` is read by dromo's own parser, :mod:`dromo.mesh.inp` (meshio's drops
+  sets and surfaces); :func:`read_mesh` dispatches ``.inp`` files to :func:`dromo.mesh.inp.read_inp`.
 """
 from __future__ import annotations
 
 import os
-import re
 from typing import Dict, List, Optional
 
 import numpy as np
 
 from ..errors import InputError
-from .meshdata import FACES, NODES_PER_CELL, CellBlock, MeshData, locate_facets
+from .inp import read_inp
+from .meshdata import FACES, CellBlock, MeshData, drop_unused_nodes, require_facet_cells
 
-__all__ = ["read_mesh", "read_inp", "write_inp", "from_meshio", "to_meshio", "ABAQUS_TYPES"]
+__all__ = ["read_mesh", "from_meshio", "to_meshio", "translate_mixed_cells", "MixedCellsFix"]
 
 # ------------------------------------------------------------------------------------------ common
 
@@ -50,15 +44,6 @@ _DROMO_TO_MESHIO = {v: k for k, v in {**MESHIO_VOLUME, **MESHIO_FACET}.items()}
 _MESHIO_DIM = {**{k: 3 for k in MESHIO_VOLUME}, **{k: 2 for k in MESHIO_FACET},
                "line": 1, "line3": 1, "line4": 1, "vertex": 0}
 _TAG_ARRAYS = ("gmsh:physical", "CellEntityIds", "medit:ref", "cell_tags")
-
-#: Abaqus/CalculiX element type -> (dromo type, integration rule)
-ABAQUS_TYPES = {"C3D4": ("tet4", "full"), "C3D10": ("tet10", "full"), "C3D8": ("hex8", "full"),
-                "C3D8R": ("hex8", "reduced"), "C3D8I": ("hex8", "full"), "C3D20": ("hex20", "full"),
-                "C3D20R": ("hex20", "reduced"), "C3D6": ("wedge6", "full")}
-_TO_ABAQUS = {("tet4", "full"): "C3D4", ("tet10", "full"): "C3D10", ("hex8", "full"): "C3D8",
-              ("hex8", "reduced"): "C3D8R", ("hex20", "full"): "C3D20", ("hex20", "reduced"): "C3D20R",
-              ("wedge6", "full"): "C3D6", ("tet4", "reduced"): "C3D4", ("tet10", "reduced"): "C3D10",
-              ("wedge6", "reduced"): "C3D6"}
 
 _FORMATS = {".msh": "gmsh", ".vtu": "vtu", ".vtk": "vtk", ".xdmf": "xdmf", ".xmf": "xdmf",
             ".inp": "abaqus", ".med": "med"}
@@ -92,7 +77,7 @@ def read_mesh(path, format: Optional[str] = None, prune: bool = True) -> MeshDat
         raise InputError(f"{path}: empty mesh file")
     try:
         if mfmt == "xdmf":
-            with _xdmf_mixed_fix():
+            with MixedCellsFix():
                 m = meshio.read(path, file_format=mfmt)
         else:
             m = meshio.read(path, file_format=mfmt)
@@ -104,18 +89,26 @@ def read_mesh(path, format: Optional[str] = None, prune: bool = True) -> MeshDat
     return from_meshio(m, source=path, prune=prune)
 
 
-class _xdmf_mixed_fix:
-    """meshio 5.3 cannot read quadratic cells from XDMF "Mixed" topologies (it lacks their node
-    counts); swap in a complete, run-vectorized translation while reading."""
+class MixedCellsFix:
+    """Context manager: while active, ``MODULE.translate_mixed_cells`` is :func:`translate_mixed_cells`.
+
+    meshio 5.3 cannot read quadratic cells from XDMF "Mixed" topologies (it lacks their node counts);
+    both its mesh reader (``meshio.xdmf.main``, the default) and its time-series reader
+    (``meshio.xdmf.time_series``) call a module-level ``translate_mixed_cells``, swapped here.
+    """
+
+    def __init__(self, module: str = "meshio.xdmf.main"):
+        self.module = module
 
     def __enter__(self):
+        import importlib
         try:
-            import meshio.xdmf.main as xm
+            self.mod = importlib.import_module(self.module)
         except ImportError:  # pragma: no cover
             self.mod = None
             return self
-        self.mod, self.orig = xm, xm.translate_mixed_cells
-        xm.translate_mixed_cells = _translate_mixed_cells
+        self.orig = self.mod.translate_mixed_cells
+        self.mod.translate_mixed_cells = translate_mixed_cells
         return self
 
     def __exit__(self, *exc):
@@ -124,7 +117,14 @@ class _xdmf_mixed_fix:
         return False
 
 
-def _translate_mixed_cells(data):
+def translate_mixed_cells(data):
+    """XDMF "Mixed" topology array -> list of ``meshio.CellBlock`` (consecutive cells of one type
+    grouped, run by run, vectorized).
+
+    ``data``: the flat XDMF array (type code, [node count for polylines,] node indices, ...). Every
+    linear and quadratic XDMF cell type is known.  Raises ValueError on an unknown type code or a
+    truncated cell (meshio turns it into its read error).
+    """
     from meshio import CellBlock as MCB
     from meshio.xdmf.common import xdmf_idx_to_meshio_type as names
     nodes = {1: 1, 2: 2, 4: 3, 5: 4, 6: 4, 7: 5, 8: 6, 9: 8, 0x22: 3, 0x23: 9, 0x24: 6, 0x25: 8,
@@ -152,37 +152,13 @@ def _translate_mixed_cells(data):
     return [MCB(t, d) for t, d in out]
 
 
-def _prune(points, node_ids, blocks, node_sets, facet_sets, source):
-    used = np.zeros(len(points), dtype=bool)
-    for b in blocks:
-        used[b.cells.ravel()] = True
-    if used.all():
-        return points, node_ids, blocks, node_sets, facet_sets
-    new = np.full(len(points), -1, dtype=np.int64)
-    new[used] = np.arange(int(used.sum()))
-    blocks = [CellBlock(b.type, new[b.cells], b.ids, b.rule) for b in blocks]
-    node_sets = {k: new[v][new[v] >= 0] for k, v in node_sets.items()}
-    fs = {}
-    for k, d in facet_sets.items():
-        fs[k] = {}
-        for t, a in d.items():
-            if a.size and (new[a] < 0).any():
-                raise InputError(f"{source}: facet set {k!r} uses nodes of no volume cell")
-            fs[k][t] = new[a]
-    return points[used], node_ids[used], blocks, node_sets, fs
-
-
 def _orient_facets(mesh_blocks_only: MeshData, name: str, facets: Dict[str, np.ndarray], source):
     """Replace facet node lists by the outward-ordered face of a cell they bound."""
     out: Dict[str, list] = {}
     for ft, f in facets.items():
         if not len(f):
             continue
-        cell, face = locate_facets(mesh_blocks_only, f)
-        if (cell < 0).any():
-            i = int(np.flatnonzero(cell < 0)[0])
-            raise InputError(f"{source}: facet set {name!r}: {ft} facet with nodes "
-                             f"{f[i].tolist()} (0-based) is no face of any volume cell")
+        cell, face = require_facet_cells(mesh_blocks_only, f, f"{source}: facet set {name!r} ({ft})")
         bi, loc = mesh_blocks_only.locate_cells(cell)
         for b in np.unique(bi):
             blk = mesh_blocks_only.blocks[b]
@@ -285,7 +261,7 @@ def from_meshio(m, source: str = "", prune: bool = True) -> MeshData:
     mesh = MeshData(points, blocks, node_ids, source=src)
     fs = {k: _orient_facets(mesh, k, d, src) for k, d in fs_raw.items()}
     if prune:
-        points, node_ids, blocks, ns, fs = _prune(points, node_ids, blocks, ns, fs, src)
+        points, node_ids, blocks, ns, fs = drop_unused_nodes(points, node_ids, blocks, ns, fs, src)
     return MeshData(points, blocks, node_ids, ns, es, fs, source=source).validate()
 
 
@@ -323,474 +299,3 @@ def to_meshio(mesh: MeshData):
         a[s] = 1
         point_data[f"nodeset:{nm}"] = a
     return meshio.Mesh(mesh.points, cells, point_data=point_data, cell_data=cell_data)
-
-
-# ------------------------------------------------------------------------------------ Abaqus .inp
-
-class _Line:
-    __slots__ = ("file", "no", "text")
-
-    def __init__(self, file, no, text):
-        self.file, self.no, self.text = file, no, text
-
-    def where(self):
-        return f"{self.file}:{self.no}"
-
-
-def _parse_options(text):
-    """'*ELEMENT, TYPE=C3D4, ELSET=A' -> ('ELEMENT', {'TYPE': 'C3D4', 'ELSET': 'A'}) (keys upper)."""
-    parts = [p.strip() for p in text.split(",")]
-    kw = parts[0].lstrip("*").strip().upper()
-    kw = re.sub(r"\s+", " ", kw)
-    opts = {}
-    for p in parts[1:]:
-        if not p:
-            continue
-        if "=" in p:
-            k, v = p.split("=", 1)
-            opts[k.strip().upper()] = v.strip().strip('"').strip("'")
-        else:
-            opts[p.strip().upper()] = ""
-    return kw, opts
-
-
-def _lines(path, stack=()):
-    """Yield the non-comment, non-blank lines of a deck with *INCLUDE files spliced in."""
-    path = os.path.abspath(path)
-    if path in stack:
-        raise InputError(f"{stack[-1]}: *INCLUDE loop through {path}")
-    try:
-        fh = open(path, "r", errors="replace")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc}") from exc
-    with fh:
-        for no, raw in enumerate(fh, 1):
-            s = raw.strip()
-            if not s or s.startswith("**"):
-                continue
-            if s.startswith("*") and s[1:].lstrip().upper().startswith("INCLUDE"):
-                _kw, opts = _parse_options(s)
-                inc = opts.get("INPUT")
-                if not inc:
-                    raise InputError(f"{path}:{no}: *INCLUDE without INPUT=")
-                full = inc if os.path.isabs(inc) else os.path.join(os.path.dirname(path), inc)
-                if not os.path.isfile(full):
-                    raise InputError(f"{path}:{no}: *INCLUDE file not found: {inc} (looked for {full})")
-                yield from _lines(full, stack + (path,))
-                continue
-            yield _Line(path, no, s)
-
-
-def _tokens(line):
-    return line.text.replace(",", " ").split()
-
-
-def _floats(tokens, line):
-    try:
-        return [float(t) for t in tokens]
-    except ValueError:
-        try:
-            return [float(t.upper().replace("D", "E")) for t in tokens]
-        except ValueError:
-            raise InputError(f"{line.where()}: expected numbers, got {line.text!r}") from None
-
-
-def _ints(tokens, line, what="integer"):
-    try:
-        return [int(t) for t in tokens]
-    except ValueError:
-        raise InputError(f"{line.where()}: expected {what}s, got {line.text!r}") from None
-
-
-class _InpReader:
-    def __init__(self, path):
-        self.path = os.path.abspath(path)
-        self.node_chunks_id: List[np.ndarray] = []
-        self.node_chunks_xyz: List[np.ndarray] = []
-        self.node_lines: List[tuple] = []  # (ids array, first line) for duplicate reporting
-        self.elem: List[dict] = []   # each: type, rule, ids, conn, lines(where per element)
-        self.nsets: Dict[str, List[np.ndarray]] = {}
-        self.esets: Dict[str, List[np.ndarray]] = {}
-        self.nset_from_elset: List[tuple] = []  # (nset, elset, line)
-        self.surfaces: Dict[str, List[tuple]] = {}  # name -> [(elset name or id, face, line)]
-        self.set_order: List[tuple] = []
-
-    # ---------------------------------------------------------------- driver
-    def run(self):
-        kw, opts, head, data = None, None, None, []
-        for line in _lines(self.path):
-            if line.text.startswith("*"):
-                if kw is not None:
-                    self.block(kw, opts, head, data)
-                kw, opts = _parse_options(line.text)
-                head, data = line, []
-            elif kw is not None:
-                data.append(line)
-            else:
-                raise InputError(f"{line.where()}: data line before any keyword: {line.text!r}")
-        if kw is not None:
-            self.block(kw, opts, head, data)
-
-    def block(self, kw, opts, head, data):
-        if kw == "NODE":
-            self.nodes(opts, head, data)
-        elif kw == "ELEMENT":
-            self.elements(opts, head, data)
-        elif kw == "NSET":
-            self.sets(opts, head, data, "NSET")
-        elif kw == "ELSET":
-            self.sets(opts, head, data, "ELSET")
-        elif kw == "SURFACE":
-            self.surface(opts, head, data)
-        # every other keyword (and its data lines) is skipped
-
-    # ---------------------------------------------------------------- *NODE
-    def nodes(self, opts, head, data):
-        if not data:
-            return
-        toks = [_tokens(l) for l in data]
-        counts = np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks))
-        short = np.flatnonzero(counts < 4)
-        if short.size:
-            l = data[int(short[0])]
-            raise InputError(f"{l.where()}: *NODE line has too few coordinates (need id, x, y, z): "
-                             f"{l.text!r}")
-        if (counts == 4).all():
-            flat = [t for tt in toks for t in tt]
-            try:
-                arr = np.array(flat, dtype=np.float64).reshape(-1, 4)
-            except ValueError:
-                arr = np.array([_floats(t, l) for t, l in zip(toks, data)], dtype=np.float64)
-        else:
-            arr = np.array([_floats(t[:4], l) for t, l in zip(toks, data)], dtype=np.float64)
-        ids = arr[:, 0]
-        if not np.all(ids == np.round(ids)) or (ids < 1).any():
-            i = int(np.flatnonzero((ids != np.round(ids)) | (ids < 1))[0])
-            raise InputError(f"{data[i].where()}: bad node id in {data[i].text!r}")
-        ids = ids.astype(np.int64)
-        self.node_chunks_id.append(ids)
-        self.node_chunks_xyz.append(arr[:, 1:4])
-        self.node_lines.append((ids, data))
-        if opts.get("NSET"):
-            self.nsets.setdefault(opts["NSET"].upper(), []).append(ids)
-
-    # ---------------------------------------------------------------- *ELEMENT
-    def elements(self, opts, head, data):
-        t = opts.get("TYPE", "").upper()
-        if not t:
-            raise InputError(f"{head.where()}: *ELEMENT without TYPE=")
-        if t not in ABAQUS_TYPES:
-            raise InputError(f"{head.where()}: unknown element type {t} (dromo reads "
-                             f"{', '.join(ABAQUS_TYPES)})")
-        etype, rule = ABAQUS_TYPES[t]
-        nn = NODES_PER_CELL[etype]
-        if not data:
-            return
-        toks = [_tokens(l) for l in data]
-        counts = np.fromiter((len(x) for x in toks), dtype=np.int64, count=len(toks))
-        trailing = np.fromiter((l.text.endswith(",") for l in data), dtype=bool, count=len(data))
-        if (counts == nn + 1).all() and not trailing.any():
-            try:
-                arr = np.array([x for tt in toks for x in tt], dtype=np.int64).reshape(-1, nn + 1)
-            except ValueError:
-                arr = np.array([_ints(x, l, "node id") for x, l in zip(toks, data)], dtype=np.int64)
-            where = data
-        else:  # records spanning several lines
-            recs, where, cur, first = [], [], [], None
-            for x, l, tr in zip(toks, data, trailing):
-                if first is None:
-                    first = l
-                cur.extend(_ints(x, l, "node id"))
-                # a record continues after a trailing comma, or after a full line of 16 entries
-                if tr or (len(x) == 16 and len(cur) < nn + 1):
-                    if len(cur) < nn + 1:
-                        continue
-                if len(cur) != nn + 1:
-                    raise InputError(
-                        f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} nodes, "
-                        f"{t} needs {nn} (truncated or misformatted line?)")
-                recs.append(cur)
-                where.append(first)
-                cur, first = [], None
-            if cur:
-                raise InputError(f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} "
-                                 f"nodes, {t} needs {nn} (truncated file?)")
-            arr = np.array(recs, dtype=np.int64).reshape(-1, nn + 1)
-        self.elem.append({"type": etype, "rule": rule, "abaqus": t, "ids": arr[:, 0],
-                          "conn": arr[:, 1:], "where": where})
-        if opts.get("ELSET"):
-            self.esets.setdefault(opts["ELSET"].upper(), []).append(arr[:, 0])
-
-    # ---------------------------------------------------------------- *NSET / *ELSET
-    def sets(self, opts, head, data, kind):
-        name = opts.get(kind, "").upper()
-        if not name:
-            raise InputError(f"{head.where()}: *{kind} without {kind}=")
-        store = self.nsets if kind == "NSET" else self.esets
-        lst = store.setdefault(name, [])
-        if kind == "NSET" and opts.get("ELSET"):
-            self.nset_from_elset.append((name, opts["ELSET"].upper(), head))
-        generate = "GENERATE" in opts
-        for l in data:
-            toks = _tokens(l)
-            if generate:
-                v = _ints(toks, l, "integer (GENERATE start, end, step)")
-                if len(v) not in (2, 3):
-                    raise InputError(f"{l.where()}: GENERATE needs start, end[, step]: {l.text!r}")
-                a, b, s = v[0], v[1], (v[2] if len(v) == 3 else 1)
-                if s <= 0 or b < a:
-                    raise InputError(f"{l.where()}: bad GENERATE range {l.text!r}")
-                lst.append(np.arange(a, b + 1, s, dtype=np.int64))
-                continue
-            nums = []
-            for tok in toks:
-                try:
-                    nums.append(int(tok))
-                except ValueError:
-                    ref = tok.upper()
-                    if ref not in store:
-                        what = "node set" if kind == "NSET" else "element set"
-                        raise InputError(f"{l.where()}: unknown {what} {tok!r} referenced in "
-                                         f"*{kind} {name}")
-                    lst.extend(list(store[ref]) if ref != name else [])
-            if nums:
-                lst.append(np.array(nums, dtype=np.int64))
-
-    # ---------------------------------------------------------------- *SURFACE
-    def surface(self, opts, head, data):
-        name = opts.get("NAME", "").upper()
-        if not name:
-            raise InputError(f"{head.where()}: *SURFACE without NAME=")
-        stype = opts.get("TYPE", "ELEMENT").upper()
-        if stype == "NODE":
-            lst = self.nsets.setdefault(name, [])
-            for l in data:
-                tok = [x.strip() for x in l.text.split(",") if x.strip()][:1]
-                if not tok:
-                    continue
-                try:
-                    lst.append(np.array([int(tok[0])], dtype=np.int64))
-                except ValueError:
-                    ref = tok[0].upper()
-                    if ref not in self.nsets:
-                        raise InputError(f"{l.where()}: unknown node set {tok[0]!r} in *SURFACE "
-                                         f"{name}") from None
-                    lst.extend(self.nsets[ref])
-            return
-        if stype != "ELEMENT":
-            raise InputError(f"{head.where()}: *SURFACE TYPE={stype} not supported (ELEMENT, NODE)")
-        lst = self.surfaces.setdefault(name, [])
-        for l in data:
-            parts = [x.strip() for x in l.text.split(",") if x.strip()]
-            if len(parts) < 2:
-                raise InputError(f"{l.where()}: *SURFACE {name} line needs 'element or elset, Sn': "
-                                 f"{l.text!r}")
-            m = re.fullmatch(r"S(\d)", parts[1].upper())
-            if not m:
-                raise InputError(f"{l.where()}: unknown face label {parts[1]!r} in *SURFACE {name} "
-                                 f"(expected S1..S6)")
-            lst.append((parts[0], int(m.group(1)) - 1, l))
-
-    # ---------------------------------------------------------------- assemble
-    def finish(self, prune=True) -> MeshData:
-        src = self.path
-        if not self.node_chunks_id:
-            raise InputError(f"{src}: no *NODE data (truncated or not an Abaqus/CalculiX deck?)")
-        if not self.elem:
-            raise InputError(f"{src}: no *ELEMENT data with volume elements")
-        nid = np.concatenate(self.node_chunks_id)
-        xyz = np.concatenate(self.node_chunks_xyz)
-        order = np.argsort(nid, kind="stable")
-        snid = nid[order]
-        dup = np.flatnonzero(snid[1:] == snid[:-1])
-        if dup.size:
-            raise InputError(f"{src}: node id {snid[dup[0]]} defined more than once")
-
-        def node_index(ids):
-            pos = np.searchsorted(snid, ids)
-            pos = np.minimum(pos, len(snid) - 1)
-            ok = snid[pos] == ids
-            return order[pos], ok
-
-        # group element chunks by (type, rule), in order of first appearance
-        groups: Dict[tuple, list] = {}
-        for e in self.elem:
-            groups.setdefault((e["type"], e["rule"]), []).append(e)
-        blocks = []
-        for (etype, rule), chunks in groups.items():
-            ids = np.concatenate([c["ids"] for c in chunks])
-            conn = np.concatenate([c["conn"] for c in chunks])
-            idx, ok = node_index(conn.ravel())
-            if not ok.all():
-                bad = int(np.flatnonzero(~ok)[0])
-                row = bad // conn.shape[1]
-                # find the line of that element
-                k = row
-                for c in chunks:
-                    if k < len(c["ids"]):
-                        where = c["where"][k].where()
-                        break
-                    k -= len(c["ids"])
-                raise InputError(f"{where}: element {ids[row]} references undefined node "
-                                 f"{conn.ravel()[bad]}")
-            blocks.append(CellBlock(etype, idx.reshape(conn.shape), ids, rule))
-        all_eids = np.concatenate([b.ids for b in blocks])
-        eorder = np.argsort(all_eids, kind="stable")
-        seid = all_eids[eorder]
-        dup = np.flatnonzero(seid[1:] == seid[:-1])
-        if dup.size:
-            raise InputError(f"{src}: element id {seid[dup[0]]} defined more than once")
-
-        def elem_index(ids, what):
-            ids = np.asarray(ids, dtype=np.int64)
-            pos = np.minimum(np.searchsorted(seid, ids), len(seid) - 1)
-            ok = seid[pos] == ids
-            if not ok.all():
-                raise InputError(f"{src}: {what} references undefined element "
-                                 f"{ids[np.flatnonzero(~ok)[0]]}")
-            return eorder[pos]
-
-        element_sets = {}
-        for name, parts in self.esets.items():
-            ids = np.concatenate(parts) if parts else np.empty(0, np.int64)
-            element_sets[name] = elem_index(ids, f"*ELSET {name}")
-        node_sets = {}
-        mesh0 = MeshData(xyz, blocks, nid, source=src)
-        for name, parts in self.nsets.items():
-            ids = np.concatenate(parts) if parts else np.empty(0, np.int64)
-            idx, ok = node_index(ids)
-            if not ok.all():
-                raise InputError(f"{src}: *NSET {name} references undefined node "
-                                 f"{ids[np.flatnonzero(~ok)[0]]}")
-            node_sets[name] = idx
-        for name, eset, head in self.nset_from_elset:
-            if eset not in element_sets:
-                raise InputError(f"{head.where()}: unknown element set {eset!r} in *NSET {name}")
-            extra = np.concatenate([mesh0.blocks[b].cells[l].ravel() for b, l in
-                                    zip(*mesh0.locate_cells(element_sets[eset]))] or
-                                   [np.empty(0, np.int64)])
-            node_sets[name] = np.concatenate([node_sets.get(name, np.empty(0, np.int64)), extra])
-        facet_sets = {}
-        for name, items in self.surfaces.items():
-            cells_l, faces_l = [], []
-            for ref, face, l in items:
-                try:
-                    c = elem_index([int(ref)], f"{l.where()}: *SURFACE {name}")
-                except ValueError:
-                    if ref.upper() not in element_sets:
-                        raise InputError(f"{l.where()}: unknown element set {ref!r} in *SURFACE "
-                                         f"{name}") from None
-                    c = element_sets[ref.upper()]
-                cells_l.append(c)
-                faces_l.append(np.full(len(c), face, dtype=np.int64))
-            cells = np.concatenate(cells_l) if cells_l else np.empty(0, np.int64)
-            faces = np.concatenate(faces_l) if faces_l else np.empty(0, np.int64)
-            bi, loc = mesh0.locate_cells(cells)
-            out: Dict[str, list] = {}
-            for b in np.unique(bi):
-                blk = blocks[b]
-                nf = len(FACES[blk.type])
-                for k in np.unique(faces[bi == b]):
-                    if k >= nf:
-                        c0 = cells[(bi == b) & (faces == k)][0]
-                        raise InputError(f"{src}: *SURFACE {name}: face S{k + 1} of element "
-                                         f"{all_eids[c0]} ({blk.type}) does not exist "
-                                         f"(S1..S{nf})")
-                    ft, idx = FACES[blk.type][k]
-                    out.setdefault(ft, []).append(blk.cells[loc[(bi == b) & (faces == k)]][:, idx])
-            facet_sets[name] = {t: np.concatenate(v) for t, v in out.items()}
-        if prune:
-            xyz, nid, blocks, node_sets, facet_sets = _prune(xyz, nid, blocks, node_sets,
-                                                             facet_sets, src)
-        return MeshData(xyz, blocks, nid, node_sets, element_sets, facet_sets, source=src).validate()
-
-
-def read_inp(path, prune: bool = True) -> MeshData:
-    """Read an Abaqus/CalculiX deck's mesh and sets (see the module docstring)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: mesh file not found")
-    r = _InpReader(path)
-    r.run()
-    mesh = r.finish(prune=prune)
-    mesh.source = path
-    return mesh
-
-
-# ------------------------------------------------------------------------------------ .inp writer
-
-def _set_name(name):
-    """A name CalculiX accepts: letters, digits and underscores, upper-case, at most 80 chars."""
-    s = re.sub(r"[^A-Za-z0-9_]", "_", str(name)).upper()
-    if not s or not (s[0].isalpha() or s[0] == "_"):
-        s = "S_" + s
-    return s[:80]
-
-
-def _write_ids(fh, ids, per_line=16):
-    ids = np.asarray(ids, dtype=np.int64)
-    full = len(ids) // per_line * per_line
-    if full:
-        np.savetxt(fh, ids[:full].reshape(-1, per_line), fmt="%d", delimiter=",")
-    if full < len(ids):
-        fh.write(",".join(map(str, ids[full:].tolist())) + "\n")
-
-
-def write_inp(mesh: MeshData, path, heading: str = "") -> None:
-    """Write the mesh and its sets as an Abaqus/CalculiX deck fragment.
-
-    Writes ``*NODE``, one ``*ELEMENT`` per block (TYPE from the block's type and rule: tet4 C3D4,
-    tet10 C3D10, hex8 C3D8/C3D8R, hex20 C3D20/C3D20R, wedge6 C3D6), ``*NSET`` per node set, ``*ELSET``
-    per element set and ``*SURFACE, TYPE=ELEMENT`` per facet set (each facet located on a cell face,
-    written as ``element id, Sk``).  Set names are made CalculiX-safe (upper-case, ``[A-Z0-9_]``).
-    External ids (``node_ids``, ``CellBlock.ids``) are written as they are.  No materials or steps:
-    ``*INCLUDE`` the file from a deck.
-    """
-    path = os.fspath(path)
-    mesh.validate()
-    cell_ids = mesh.cell_ids
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(f"** {heading or 'mesh written by dromo'}\n")
-        fh.write("*NODE\n")
-        arr = np.column_stack([mesh.node_ids.astype(np.float64), mesh.points])
-        np.savetxt(fh, arr, fmt=["%d", "%.17g", "%.17g", "%.17g"], delimiter=",")
-        for b in mesh.blocks:
-            t = _TO_ABAQUS[(b.type, b.rule)]
-            fh.write(f"*ELEMENT, TYPE={t}\n")
-            data = np.column_stack([b.ids, b.cells + 0]).astype(np.int64)
-            data[:, 1:] = mesh.node_ids[b.cells]
-            if data.shape[1] <= 16:
-                np.savetxt(fh, data, fmt="%d", delimiter=",")
-            else:  # hex20: id + 15 nodes, trailing comma, then the remaining nodes
-                lines = np.char.add(np.char.add(_join(data[:, :16]), ",\n"), _join(data[:, 16:]))
-                fh.write("\n".join(lines.tolist()) + "\n")
-        for name, s in mesh.node_sets.items():
-            fh.write(f"*NSET, NSET={_set_name(name)}\n")
-            _write_ids(fh, mesh.node_ids[s])
-        for name, s in mesh.element_sets.items():
-            fh.write(f"*ELSET, ELSET={_set_name(name)}\n")
-            _write_ids(fh, cell_ids[s])
-        for name, d in mesh.facet_sets.items():
-            rows = []
-            for t, f in d.items():
-                if not len(f):
-                    continue
-                cell, face = locate_facets(mesh, f)
-                if (cell < 0).any():
-                    i = int(np.flatnonzero(cell < 0)[0])
-                    raise InputError(f"{path}: facet set {name!r}: facet {f[i].tolist()} is no "
-                                     f"cell face; cannot write it as an element surface")
-                rows.append(np.column_stack([cell_ids[cell], face + 1]))
-            fh.write(f"*SURFACE, NAME={_set_name(name)}, TYPE=ELEMENT\n")
-            if rows:
-                np.savetxt(fh, np.concatenate(rows), fmt="%d,S%d")
-    os.replace(tmp, path)
-
-
-def _join(a):
-    """(n, k) int array -> (n,) strings 'a,b,c'."""
-    out = a[:, 0].astype(str)
-    for j in range(1, a.shape[1]):
-        out = np.char.add(np.char.add(out, ","), a[:, j].astype(str))
-    return out

@@ -19,22 +19,19 @@ def is_root(comm=None):
     return (comm or MPI.COMM_WORLD).rank == 0
 
 
-def allreduce_sum(array, comm=None):
-    """Element-wise MPI sum of a numpy array (float64 or int64), returned on every rank."""
-    comm = comm or MPI.COMM_WORLD
-    a = np.ascontiguousarray(array)
-    out = np.empty_like(a)
-    comm.Allreduce(a, out, op=MPI.SUM)
-    return out
+def partition_offsets(n, n_parts):
+    """Starts of the contiguous blocks of ``range(n)`` split in ``n_parts``: ``(n_parts + 1,)`` int64.
+
+    PETSc's default (``PETSC_DECIDE``) split: the first ``n % n_parts`` blocks get one item more. Block ``r``
+    is ``[offsets[r], offsets[r + 1])``.
+    """
+    base, extra = divmod(int(n), int(n_parts))
+    r = np.arange(int(n_parts) + 1, dtype=np.int64)
+    return r * base + np.minimum(r, extra)
 
 
 def partition_range(n, comm=None):
-    """Contiguous block ``[start, stop)`` of ``range(n)`` for this rank, PETSc's default split.
-
-    Ranks below ``n % size`` get one item more, as ``PETSC_DECIDE`` does.
-    """
+    """Contiguous block ``[start, stop)`` of ``range(n)`` for this rank (:func:`partition_offsets`)."""
     comm = comm or MPI.COMM_WORLD
-    p, r = comm.size, comm.rank
-    base, extra = divmod(int(n), p)
-    start = r * base + min(r, extra)
-    return start, start + base + (1 if r < extra else 0)
+    off = partition_offsets(n, comm.size)
+    return int(off[comm.rank]), int(off[comm.rank + 1])

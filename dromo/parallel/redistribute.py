@@ -15,7 +15,7 @@ plus its owned items.
 import numpy as np
 from mpi4py import MPI
 
-from .comm import partition_range
+from .comm import partition_offsets, partition_range
 
 
 class Redistributor:
@@ -39,7 +39,7 @@ class Redistributor:
         p = self.comm.size
         self.start, self.stop = partition_range(self.n_global, self.comm)
         # Block owner of each natural id: the rank whose block contains it.
-        bounds = np.array([self._block_start(r) for r in range(p + 1)], dtype=np.int64)
+        bounds = partition_offsets(self.n_global, p)
         dest = np.searchsorted(bounds, ids, side="right") - 1
         order = np.argsort(dest, kind="stable")
         self._send_order = order                       # owned positions, grouped by destination
@@ -54,10 +54,6 @@ class Redistributor:
         if recv_ids.size != self.stop - self.start or (
                 recv_ids.size and np.bincount(self._recv_pos, minlength=self.stop - self.start).max() != 1):
             raise ValueError("owned natural ids do not form a permutation of range(n_global)")
-
-    def _block_start(self, r):
-        base, extra = divmod(self.n_global, self.comm.size)
-        return r * base + min(r, extra)
 
     def _alltoallv(self, send, recv, scounts, rcounts, width=1):
         sdispl = np.concatenate(([0], np.cumsum(scounts)[:-1])) * width

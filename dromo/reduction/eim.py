@@ -19,14 +19,17 @@ of the DEIM/QDEIM error bounds; the selection does not depend on the scaling of 
 Both return rows; the selected *points* are the items of those rows (a stress point brings its 6
 components: all of them enter the fit).
 
-Gappy-POD (Everson & Sirovich 1995) — :class:`GappyPOD`
--------------------------------------------------------
+Gappy-POD (Everson & Sirovich 1995) — :class:`GappyFit`, :class:`GappyPOD`
+------------------------------------------------------------------------
 Modal coefficients by least squares from the values at the points: ``c = argmin ‖U_P c − y‖``, solved
 through the QR factorization of the restricted basis ``U_P = Q R`` (``c = R⁻¹ Qᵀ y``: no normal equations,
 so the accuracy is ``cond(U_P) · eps`` rather than its square), then the field ``U c`` on the whole mesh
 (local rows, no communication). Reported: ``condition`` = ``cond(U_P)``, ``lebesgue`` = ``‖(V_P)⁺‖₂``
 (the amplification of the best-approximation error in point values, ≥ 1) and the normalized fit residual
 ``‖y − U_P c‖ / ‖y‖`` (the error indicator of Casenave & Akkari 2019 for ``p``).
+
+:class:`GappyFit` is the fit alone (the restricted modes ``U_P``, replicated, no MPI: what the online
+stage loads); :class:`GappyPOD` builds it collectively from the distributed modes and reconstructs.
 """
 from dataclasses import dataclass
 
@@ -35,9 +38,9 @@ from mpi4py import MPI
 
 from ..errors import InputError
 from ..parallel import get_logger
-from .ecm import _allreduce, fetch_rows
+from ..parallel.collectives import allreduce_sum, argmax_smallest_id, broadcast_row, fetch_rows
 
-__all__ = ["PointSelection", "qdeim", "deim", "GappyPOD", "euclidean_orthonormal"]
+__all__ = ["PointSelection", "qdeim", "deim", "GappyFit", "GappyPOD", "euclidean_orthonormal"]
 
 _log = get_logger("dromo.reduction.eim")
 _TIE = 1e-10
@@ -84,7 +87,7 @@ def euclidean_orthonormal(U, comm):
     T = np.eye(k)
     V = U
     for _ in range(2):
-        C = _allreduce(np.ascontiguousarray(V.T @ V), comm)
+        C = allreduce_sum(V.T @ V, comm)
         C = 0.5 * (C + C.T)
         try:
             L = np.linalg.cholesky(C)
@@ -104,20 +107,11 @@ def euclidean_orthonormal(U, comm):
 
 
 def _pick(score, row_ids, comm, exclude):
-    """Global argmax of ``score`` with the deterministic tie-break; returns (global row id, owner, max)."""
-    size, rank = comm.size, comm.rank
+    """Global argmax of ``score`` over the rows not ``exclude``-d, deterministic tie-break
+    (:func:`~dromo.parallel.collectives.argmax_smallest_id`); returns (global row id, owner, max)."""
     sc = score.copy()
     sc[exclude] = -np.inf
-    loc = float(sc.max()) if sc.size else -np.inf
-    gmax = loc if size == 1 else comm.allreduce(loc, op=MPI.MAX)
-    if not np.isfinite(gmax):
-        return -1, -1, gmax
-    cand = np.flatnonzero(sc >= gmax - _TIE * abs(gmax))
-    key = int(row_ids[cand].min()) * size + rank if cand.size else np.iinfo(np.int64).max
-    if size > 1:
-        key = comm.allreduce(key, op=MPI.MIN)
-    gid, owner = divmod(key, size)
-    return gid, owner, gmax
+    return argmax_smallest_id(sc, row_ids, comm, _TIE)
 
 
 def _finish(rows, owners, nc, method):
@@ -153,14 +147,10 @@ def qdeim(U, ids, comm=None, n_components=1):
 
 def _take_row(A, gid, owner, row_ids, chosen, comm):
     """Row ``gid`` of the row-distributed ``A`` on every rank; the owner marks it ``chosen``."""
-    v = np.empty(A.shape[1])
-    if owner == comm.rank:
-        li = int(np.flatnonzero(row_ids == gid)[0])
-        v[:] = A[li]
+    li = int(np.flatnonzero(row_ids == gid)[0]) if owner == comm.rank else -1
+    if li >= 0:
         chosen[li] = True
-    if comm.size > 1:
-        comm.Bcast(v, root=owner)
-    return v
+    return broadcast_row(A, li, owner, comm)
 
 
 def deim(U, ids, comm=None, n_components=1):
@@ -188,8 +178,104 @@ def deim(U, ids, comm=None, n_components=1):
     return _finish(rows, owners, n_components, "deim")
 
 
+class GappyFit:
+    """The Gappy-POD least-squares fit at the points: small, replicated, no communication.
+
+    Needs only the restricted modes, so the online stage never loads the ``O(N)`` basis unless it
+    reconstructs the field on the mesh (that is :class:`GappyPOD`).
+
+    Parameters
+    ----------
+    restricted : (n_points · nc, k) the modes at the points, point-major (row ``i · nc + c`` = component
+        ``c`` at point ``point_ids[i]``) in the order of the *sorted* ``point_ids``
+    point_ids : (n_points,) natural ids of the points, increasing and unique
+    n_components : nc
+    lebesgue : optional ``‖(V_P)⁺‖₂`` (needs the full basis: computed by :class:`GappyPOD` and passed in;
+        ``None`` when unknown)
+
+    Attributes
+    ----------
+    point_ids, nc, k, restricted, sigma_max, sigma_min (extreme singular values of ``U_P``), rank
+    (numerical rank of ``U_P``), condition (``σ_max / σ_min``, inf when rank-deficient), lebesgue.
+    """
+
+    def __init__(self, restricted, point_ids, n_components=1, lebesgue=None):
+        self.nc = int(n_components)
+        self.point_ids = np.asarray(point_ids, dtype=np.int64).reshape(-1)
+        if self.point_ids.size and np.any(np.diff(self.point_ids) <= 0):
+            raise InputError("Gappy fit: point ids must be increasing and unique")
+        R = np.asarray(restricted, dtype=np.float64)
+        if R.ndim != 2 or R.shape[0] != self.point_ids.size * self.nc:
+            raise InputError(f"Gappy fit: restricted modes of shape {R.shape}, expected "
+                             f"({self.point_ids.size} points × {self.nc} components, k)")
+        self.restricted = R
+        k = self.k = R.shape[1]
+        s = np.linalg.svd(R, compute_uv=False) if R.size else np.zeros(0)
+        self.sigma_max = float(s[0]) if s.size else 0.0
+        self.sigma_min = float(s[k - 1]) if s.size >= k and s.size else 0.0
+        self.rank = int(np.count_nonzero(s > max(R.shape) * np.finfo(float).eps * self.sigma_max)) \
+            if s.size else 0
+        self.condition = self.sigma_max / self.sigma_min if self.sigma_min > 0 else np.inf
+        self.lebesgue = None if lebesgue is None else float(lebesgue)
+        self._Q, self._R = np.linalg.qr(R) if self.rank == k and k else (None, None)
+
+    @property
+    def n_points(self):
+        return int(self.point_ids.size)
+
+    def coefficients(self, values):
+        """Least-squares modal coefficients ``(k,)`` or ``(k, c)`` from point values ``(n_points · nc,)`` or
+        ``(n_points · nc, c)`` (point-major, in the order of ``point_ids``).
+
+        ``c = R⁻¹ Qᵀ y`` with ``U_P = Q R`` when ``U_P`` has full column rank, the minimum-norm solution
+        otherwise.
+        """
+        y = np.asarray(values, dtype=np.float64)
+        vec = y.ndim == 1
+        y2 = y.reshape(self.restricted.shape[0], -1)
+        if self._Q is not None:
+            from scipy.linalg import solve_triangular
+            c = solve_triangular(self._R, self._Q.T @ y2)
+        else:
+            c = np.linalg.lstsq(self.restricted, y2, rcond=None)[0]
+        return c[:, 0] if vec else c
+
+    def residual(self, values):
+        """Normalized fit residual ``‖y − U_P c‖ / ‖y‖`` per column (0 for zero columns): the error
+        indicator of Casenave & Akkari (2019) for ``p``."""
+        y = np.asarray(values, dtype=np.float64).reshape(self.restricted.shape[0], -1)
+        c = self.coefficients(y)
+        r = np.linalg.norm(y - self.restricted @ c, axis=0)
+        ny = np.linalg.norm(y, axis=0)
+        return np.divide(r, ny, out=np.zeros_like(r), where=ny > 0)
+
+    def to_archive(self, archive, path):
+        """Write the fit to the group ``path`` of a writable :class:`~dromo.io.archive.Archive`. Collective.
+
+        ``path/restricted`` (n_points · nc, k), ``path/point_ids`` (n_points,); attrs ``n_components``,
+        ``n_modes``, ``condition``, ``lebesgue`` (NaN when unknown).
+        """
+        archive.write_array(f"{path}/restricted", self.restricted)
+        archive.write_array(f"{path}/point_ids", self.point_ids)
+        archive.set_attrs(path, {"kind": "gappy-fit", "n_components": self.nc, "n_modes": self.k,
+                                 "condition": float(self.condition),
+                                 "lebesgue": np.nan if self.lebesgue is None else self.lebesgue})
+
+    @classmethod
+    def from_archive(cls, archive, path):
+        """The fit written by :meth:`to_archive` (replicated; any rank count). Collective."""
+        attrs = archive.get_attrs(path)
+        leb = attrs.get("lebesgue", np.nan)
+        return cls(archive.read_array(f"{path}/restricted"), archive.read_array(f"{path}/point_ids"),
+                   int(attrs["n_components"]), lebesgue=None if np.isnan(leb) else leb)
+
+
 class GappyPOD:
     """Gappy-POD reconstruction of a field from its values at given points. Construction is collective.
+
+    The distributed side: the local rows of the modes (for :meth:`reconstruct` and the Lebesgue
+    constant) and the gathering of point values; the fit itself is the replicated :attr:`fit`
+    (:class:`GappyFit`), which is all an online stage needs to compute coefficients and residuals.
 
     Parameters
     ----------
@@ -198,48 +284,57 @@ class GappyPOD:
     point_ids : natural ids of the points where the field is known (e.g. the reduced points:
         ECM ∪ QDEIM); all their ``nc`` components are used
     comm, n_components
+    fit : optional :class:`GappyFit` of these modes already computed (e.g.
+        :meth:`GappyFit.from_archive`): then ``point_ids`` may be ``None`` (the fit's are used) and
+        nothing is recomputed
 
     Attributes
     ----------
-    point_ids (sorted), restricted (``U_P``, replicated ``(n_points · nc, k)``), condition, lebesgue,
-    sigma_min (of ``U_P``), rank (numerical rank of ``U_P``).
+    fit (:class:`GappyFit`), modes, ids, point_ids (sorted), point_ranks, and, from the fit, restricted
+    (``U_P``, replicated ``(n_points · nc, k)``), condition, lebesgue, sigma_min, sigma_max, rank (numerical
+    rank of ``U_P``), nc, k.
     """
 
-    def __init__(self, modes, ids, point_ids, comm=None, n_components=1):
+    def __init__(self, modes, ids, point_ids, comm=None, n_components=1, fit=None):
         comm = comm or MPI.COMM_WORLD
         self.comm = comm
-        self.nc = int(n_components)
-        U, ids, _ = _check(modes, ids, self.nc, comm)
+        nc = int(n_components)
+        U, ids, _ = _check(modes, ids, nc, comm)
         self.modes = U
         self.ids = ids
-        self.point_ids = np.unique(np.asarray(point_ids, dtype=np.int64))
         k = U.shape[1]
-        self.k = k
-        rows3 = U.reshape(ids.size, self.nc * k)
-        up, self.point_ranks = fetch_rows(rows3, ids, self.point_ids, comm)
-        self.restricted = up.reshape(-1, k)                     # (n_points · nc, k)
-        s = np.linalg.svd(self.restricted, compute_uv=False) if self.restricted.size else np.zeros(0)
-        self.sigma_max = float(s[0]) if s.size else 0.0
-        self.sigma_min = float(s[min(k, s.size) - 1]) if s.size and s.size >= k else 0.0
-        self.rank = int(np.count_nonzero(s > max(self.restricted.shape) * np.finfo(float).eps * self.sigma_max)) \
-            if s.size else 0
-        self.condition = self.sigma_max / self.sigma_min if self.sigma_min > 0 else np.inf
+        if fit is not None:
+            # the fit is known (e.g. read from an archive): only the owners of the points are looked up
+            if fit.nc != nc or fit.k != k:
+                raise InputError(f"Gappy-POD: fit of {fit.k} modes × {fit.nc} components for a basis of {k} "
+                                 f"modes × {nc} components")
+            _, self.point_ranks = fetch_rows(np.zeros((ids.size, 0)), ids, fit.point_ids, comm)
+            self.fit = fit
+            return
+        point_ids = np.unique(np.asarray(point_ids, dtype=np.int64))
+        up, self.point_ranks = fetch_rows(U.reshape(ids.size, nc * k), ids, point_ids, comm)
+        restricted = up.reshape(-1, k)                          # (n_points · nc, k)
         _V, T = euclidean_orthonormal(U, comm)
-        if T.shape[1] == k and self.restricted.size:
-            sv = np.linalg.svd(self.restricted @ T, compute_uv=False)
-            self.lebesgue = float(1.0 / sv[-1]) if sv.size >= k and sv[-1] > 0 else np.inf
-        else:
-            self.lebesgue = np.inf
-        self._Q, self._R = np.linalg.qr(self.restricted) if self.rank == k and k else (None, None)
+        lebesgue = np.inf
+        if T.shape[1] == k and restricted.size:
+            sv = np.linalg.svd(restricted @ T, compute_uv=False)
+            lebesgue = float(1.0 / sv[-1]) if sv.size >= k and sv[-1] > 0 else np.inf
+        self.fit = GappyFit(restricted, point_ids, nc, lebesgue=lebesgue)
         if self.rank < k:
             _log.warning("Gappy-POD: the %d modes are not determined by the values at the %d points "
-                         "(rank %d); minimum-norm coefficients are used", k, self.point_ids.size, self.rank)
-        _log.debug("Gappy-POD: %d modes, %d points, cond %.3g, Lebesgue %.3g", k, self.point_ids.size,
+                         "(rank %d); minimum-norm coefficients are used", k, point_ids.size, self.rank)
+        _log.debug("Gappy-POD: %d modes, %d points, cond %.3g, Lebesgue %.3g", k, point_ids.size,
                    self.condition, self.lebesgue)
+
+    def __getattr__(self, name):
+        # the fit's attributes (point_ids, nc, k, restricted, condition, lebesgue, sigma_min, sigma_max, rank)
+        if name in _FIT_ATTRS and "fit" in self.__dict__:
+            return getattr(self.__dict__["fit"], name)
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     @property
     def n_points(self):
-        return int(self.point_ids.size)
+        return self.fit.n_points
 
     def values_at_points(self, field_local):
         """Replicated values ``(n_points · nc, ...)`` of a local field ``(n_items_local · nc, ...)`` or
@@ -252,25 +347,12 @@ class GappyPOD:
         return vals.reshape((self.point_ids.size * self.nc,) + tuple(trailing))
 
     def coefficients(self, values):
-        """Least-squares modal coefficients from point values ``(n_points · nc,)`` or ``(n_points · nc, c)``
-        (point-major, in the order of ``point_ids``). Local (replicated data)."""
-        y = np.asarray(values, dtype=np.float64)
-        vec = y.ndim == 1
-        y2 = y.reshape(self.restricted.shape[0], -1)
-        if self._Q is not None:
-            from scipy.linalg import solve_triangular
-            c = solve_triangular(self._R, self._Q.T @ y2)
-        else:
-            c = np.linalg.lstsq(self.restricted, y2, rcond=None)[0]
-        return c[:, 0] if vec else c
+        """See :meth:`GappyFit.coefficients` (local, replicated data)."""
+        return self.fit.coefficients(values)
 
     def residual(self, values):
-        """Normalized fit residual ``‖y − U_P c‖ / ‖y‖`` per column (0 for zero columns)."""
-        y = np.asarray(values, dtype=np.float64).reshape(self.restricted.shape[0], -1)
-        c = self.coefficients(y)
-        r = np.linalg.norm(y - self.restricted @ c, axis=0)
-        ny = np.linalg.norm(y, axis=0)
-        return np.divide(r, ny, out=np.zeros_like(r), where=ny > 0)
+        """See :meth:`GappyFit.residual` (local, replicated data)."""
+        return self.fit.residual(values)
 
     def reconstruct(self, coeffs):
         """Local rows ``U c`` of the reconstructed field (no communication)."""
@@ -279,3 +361,7 @@ class GappyPOD:
     def fit_reconstruct(self, values):
         """``reconstruct(coefficients(values))``."""
         return self.reconstruct(self.coefficients(values))
+
+
+_FIT_ATTRS = frozenset({"point_ids", "nc", "k", "restricted", "condition", "lebesgue", "sigma_min",
+                        "sigma_max", "rank"})

@@ -1,30 +1,33 @@
-"""The offline hyper-reduction step: snapshots archive → reduced integration points and dual operators.
+"""The offline hyper-reduction step: snapshots → reduced integration points and dual operators.
 
-``hyperreduce(snapshots, output, ...)`` (collective, any rank count):
+Three steps, each usable on its own (collective, any rank count):
 
-1. distributed mesh from the snapshots archive; displacement snapshots ``U`` (node, 3) read on the owned
-   nodes; their POD (``u_tol``; all PODs here use the accurate TSQR path) — or the basis of a ``dromo pod`` archive (``basis=``);
-2. mode strains ``ε(ψ_j)`` at the integration points; the stress snapshots ``S`` (ip, 6 Mandel) —
-   optionally compressed first by a weighted POD (``stress_tol``: the integrand uses the stress modes
-   scaled by their singular values, which spans the same functions with far fewer columns);
-3. the integrand ``ε(ψ_j) : σ_i`` (:func:`~dromo.reduction.ecm.force_integrand`), its ``√w``-weighted
-   compression, the constant, the ECM (global or partitioned variant, :mod:`dromo.reduction.ecm`);
-4. every dual field (default ``S`` and ``p`` when stored): weighted POD (``dual_tol``), QDEIM points
-   (:mod:`dromo.reduction.eim`) added to the ECM set with zero weight, Gappy-POD on all the reduced
-   points (conditioning and Lebesgue constant reported);
-5. output archive (written collectively, natural numbering):
+1. **read** (:func:`read_training`): the snapshots of one or several archives of the same mesh, streamed
+   archive after archive (displacement ``U`` on the owned nodes, stress ``S`` and the dual fields on the
+   local integration points);
+2. **reduce** (:func:`reduce`): given the displacement modes,
 
-   ``/mesh``; the field ``U`` = displacement modes (:func:`~dromo.reduction.pod.write_basis`);
-   ``/rom/points/{ids, weights, ranks, cells, elements, qp, coordinates, ecm}`` — natural ip ids
-   (increasing), weights (0 for dual-only points), owning ranks *of this run*, natural cell index,
-   external element id, point index in the cell's rule, coordinates (n, 3), ``ecm`` (1 = ECM point);
-   ``/rom/points/strain_modes`` (n, 6, k) — ``ε(ψ_j)(x_k)``, the B-matrix of every mode at the points;
-   ``/rom/points`` attrs: tol, error, variant, n_ecm_points, n_basis, converged, n_ranks;
-   for every dual field ``F``: the field ``dual_F`` (ip modes, :func:`write_basis`) and
-   ``/rom/dual/F/restricted`` (n · nc, k_F) the modes at the reduced points (point-major), attrs
-   n_components, condition, lebesgue, n_modes; ``/rom/dual/F/qdeim_points`` the QDEIM point ids.
+   * mode strains ``ε(ψ_j)`` at the integration points (:func:`~dromo.fem.points.mode_strains`);
+   * the stress snapshots ``S`` (ip, 6 Mandel) — optionally compressed first by a weighted POD
+     (``stress_tol``: the integrand uses the stress modes scaled by their singular values, which spans
+     the same functions with far fewer columns);
+   * the integrand ``ε(ψ_j) : σ_i`` (:func:`~dromo.fem.points.force_integrand`), its ``√w``-weighted
+     compression, the constant, the ECM (global or partitioned variant) — or, with ``full=True``, every
+     integration point with its quadrature weight (a Galerkin ROM without hyper-reduction, for checks);
+   * every dual field (default ``S`` and ``p`` when stored): weighted POD (``dual_tol``), QDEIM points
+     added to the ECM set with zero weight, Gappy-POD on all the reduced points (conditioning and
+     Lebesgue constant reported);
+3. **write**: :meth:`~dromo.rom.model.ReducedModel.save` (layout in :mod:`dromo.rom.model`).
+
+:func:`hyperreduce` runs the three for ``dromo hyperreduce`` and returns the
+:class:`~dromo.rom.model.ReducedModel` (points and dual operators, without case terms: a model that can
+solve is built by ``dromo offline``, :mod:`dromo.rom.offline`, which calls :func:`reduce` too).
+
+What is measured: the ECM error is the relative error of the reduced integration of the internal-force
+integrand over the training snapshots, ``‖b − J_Sᵀ ω‖ / ‖b‖`` (b: the exact integrals of the compressed
+integrand basis).
 """
-import os
+from dataclasses import dataclass
 
 import numpy as np
 from mpi4py import MPI
@@ -32,167 +35,247 @@ from mpi4py import MPI
 from ..errors import InputError
 from ..parallel import get_logger
 
-__all__ = ["hyperreduce", "read_reduced_points"]
+__all__ = ["hyperreduce", "reduce", "read_training", "Hyperreduction", "DualOperator", "Training"]
 
 _log = get_logger("dromo.reduction.hyperreduce")
 
 
-def _owned_to_natural_rows(dm, rows_owned, location, nc):
-    """(n_owned · nc, k) owned rows → this rank's natural block rows (n_block · nc, k)."""
-    k = rows_owned.shape[1]
-    red = dm.redistributor(location)
-    blk = red.owned_to_natural(np.ascontiguousarray(rows_owned.reshape(-1, nc, k)))
-    return blk.reshape(-1, k)
+@dataclass
+class DualOperator:
+    """A dual field's POD basis (local ip rows), its QDEIM points and its Gappy-POD on all the points."""
+    name: str
+    basis: object            # PODBasis, rows = local ips × nc (rank order)
+    selection: object        # PointSelection
+    gappy: object            # GappyPOD
+    n_components: int
+    components: list
 
 
-def _with_modes(basis, modes):
-    from dataclasses import replace
-    from .pod import InnerProduct
-    return replace(basis, modes=modes, inner_product=InnerProduct(None, modes.shape[0], basis.comm))
+@dataclass
+class Hyperreduction:
+    """Result of :func:`reduce`: the reduced rule on all points (ECM points with their weights, dual points
+    with zero weight), the ECM point ids, the integrand basis size, the mode strains at every local point
+    ``(n_ip_local, 6, k)`` and the dual operators."""
+    quadrature: object       # ReducedQuadrature
+    ecm_ids: np.ndarray
+    n_integrand_basis: int
+    mode_strains: np.ndarray
+    duals: dict
+
+
+@dataclass
+class Training:
+    """Snapshots read by :func:`read_training` (local rows, columns = snapshots of all archives in turn).
+
+    U (3 n_owned_nodes, m) owned nodal rows; S (n_ip_local, 6, m); duals {F: (X (n_ip_local · nc, m),
+    nc, components)}; times (m,) and source (m,) archive index of every snapshot; mesh (MeshData), dm.
+    """
+    U: np.ndarray
+    S: np.ndarray
+    duals: dict
+    times: np.ndarray
+    source: np.ndarray
+    mesh: object
+    dm: object
+
+
+def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", dual_fields=None, steps=None):
+    """Read the snapshots of one or several archives of the same mesh (module docstring, step 1).
+
+    ``archives``: a path or a list of paths; ``steps``: None (all), one index array for every archive, or
+    a list with one entry (None or an index array) per archive. ``dm``: an existing DistributedMesh of the same mesh (built from the first archive
+    otherwise). Archives whose mesh differs from the first raise :class:`InputError` naming them.
+    """
+    from ..io.archive import Archive
+    from ..mesh.distributed import DistributedMesh
+    from .sources import read_block
+    comm = comm or MPI.COMM_WORLD
+    archives = [archives] if isinstance(archives, (str, bytes)) or hasattr(archives, "__fspath__") else \
+        list(archives)
+    if not archives:
+        raise InputError("hyper-reduction: no snapshot archive given")
+    per_archive = isinstance(steps, (list, tuple)) and len(steps) == len(archives) and \
+        all(s is None or np.ndim(s) == 1 for s in steps)
+    steps = list(steps) if per_archive else [steps] * len(archives)
+    U, S, times, source = [], [], [], []
+    duals = {}
+    mesh = None
+    for a, path in enumerate(archives):
+        with Archive.open(path, comm) as ar:
+            m = ar.read_mesh()
+            if mesh is None:
+                mesh = m
+                if dm is None:
+                    dm = DistributedMesh(mesh, comm)
+                elif m.fingerprint() != dm.global_mesh.fingerprint():
+                    raise InputError(f"{path}: its mesh differs from the mesh of the training cases")
+            elif m.fingerprint() != mesh.fingerprint():
+                raise InputError(f"{path}: its mesh differs from the mesh of {archives[0]} (all snapshot archives "
+                                 f"must share one mesh)")
+            fields = ar.fields()
+            for f in (u_field, stress_field):
+                if f not in fields:
+                    raise InputError(f"{path}: no field {f!r} (fields: {', '.join(fields) or 'none'})")
+            info = ar.field_info(u_field)
+            sel = np.arange(info["n_steps"]) if steps[a] is None else np.asarray(steps[a], dtype=np.int64)
+            usrc = ar.field_source(u_field, redistributor=dm.redistributor("node"))
+            U.append(read_block(usrc, 0, usrc.n_snapshots)[:, sel])
+            ssrc = ar.field_source(stress_field, redistributor=dm.redistributor("ip"))
+            S.append(read_block(ssrc, 0, ssrc.n_snapshots)[:, sel].reshape(dm.n_ip_local, 6, -1))
+            times.append(np.asarray(info["time"], dtype=float)[sel])
+            source.append(np.full(sel.size, a))
+            if dual_fields is None:
+                dual_fields = [f for f in (stress_field, "p") if f in fields]
+            for f in dual_fields:
+                if f not in fields:
+                    raise InputError(f"{path}: no dual field {f!r} (fields: {', '.join(fields)})")
+                finfo = ar.field_info(f)
+                if finfo["location"] != "ip":
+                    raise InputError(f"{path}: dual field {f!r} is at {finfo['location']}, not at integration "
+                                     f"points")
+                src = ar.field_source(f, redistributor=dm.redistributor("ip"))
+                X = read_block(src, 0, src.n_snapshots)[:, sel]
+                if f in duals:
+                    duals[f][0].append(X)
+                else:
+                    duals[f] = ([X], finfo["n_components"], list(finfo["components"]))
+    duals = {f: (np.concatenate(xs, axis=1), nc, comps) for f, (xs, nc, comps) in duals.items()}
+    return Training(np.concatenate(U, axis=1), np.concatenate(S, axis=2), duals, np.concatenate(times),
+                    np.concatenate(source), mesh, dm)
+
+
+def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same", variant="global",
+           max_points=None, subdomains_per_rank=1, stress_tol=None, dual_tol=1e-5, dual_max_modes=None,
+           full=False):
+    """Reduced integration and dual operators (module docstring, step 2). Collective.
+
+    u_modes : (3 n_owned_nodes, k) displacement modes (owned rows); stress : (n_ip_local, 6, m) stress
+    snapshots; duals : {F: (X (n_ip_local · nc, m), nc, components)}. Returns a :class:`Hyperreduction`.
+    """
+    from ..fem.operators import ip_weights
+    from ..fem.points import force_integrand, mode_strains
+    from .ecm import empirical_cubature
+    from .reduced_quadrature import ReducedQuadrature
+    from .eim import GappyPOD, qdeim
+    from .pod import pod
+    comm = comm or MPI.COMM_WORLD
+    w = ip_weights(dm)
+    ids = dm.ip_natural
+    E = mode_strains(dm, u_modes)                                    # (n_ip_local, 6, k)
+    k = E.shape[2]
+    if full:
+        order = np.argsort(ids, kind="stable")
+        all_ids = np.concatenate(comm.allgather(ids[order]))
+        all_w = np.concatenate(comm.allgather(w[order]))
+        all_r = np.concatenate(comm.allgather(np.full(ids.size, comm.rank, np.int64)))
+        o = np.argsort(all_ids, kind="stable")
+        rq = ReducedQuadrature(all_ids[o], all_w[o], all_r[o], 0.0, 0.0, True, "full")
+        n_basis = 0
+    else:
+        if stress_tol is not None:
+            sb = pod(stress.reshape(dm.n_ip_local * 6, -1), comm=comm, tol=stress_tol, inner=np.repeat(w, 6),
+                     inner_name="quadrature", method="svd")
+            Sx = (sb.modes * sb.singular_values[None, :sb.n_kept]).reshape(dm.n_ip_local, 6, -1)
+        else:
+            Sx = stress
+        G = force_integrand(E, Sx)
+        labels = None
+        if variant == "partitioned" and subdomains_per_rank > 1:
+            labels = (np.arange(dm.n_ip_local) * int(subdomains_per_rank)) // max(dm.n_ip_local, 1)
+        rq, ib = empirical_cubature(G, w, ids, comm, tol=tol, compress_tol=compress_tol, max_points=max_points,
+                                    variant=variant, subdomains=labels)
+        del G
+        n_basis = ib.n_basis
+    ecm_ids = rq.ids.copy()
+    _log.info("hyper-reduction: %d displacement modes, %d snapshots, %d integration points -> %d %s points",
+              k, stress.shape[2], dm.n_ip_global, ecm_ids.size, "(all)" if full else "ECM")
+    out = {}
+    for f, (X, nc, comps) in duals.items():
+        db = pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=np.repeat(w, nc),
+                 inner_name="quadrature", method="svd")
+        qs = qdeim(db.modes, ids, comm, nc)
+        if not full:
+            rq = rq.with_points(qs.ids, qs.ranks)
+        out[f] = DualOperator(f, db, qs, None, nc, comps)
+    for f, d in out.items():
+        d.gappy = GappyPOD(d.basis.modes, ids, rq.ids, comm, d.n_components)
+        _log.info("dual field %s: %d modes, %d QDEIM points, Gappy-POD on %d points: cond %.3g, Lebesgue %.3g",
+                  f, d.basis.n_kept, d.selection.n_points, d.gappy.n_points, d.gappy.condition, d.gappy.lebesgue)
+    return Hyperreduction(rq, ecm_ids, n_basis, E, out)
+
+
+def point_data(dm, hr, extra_local=None):
+    """Replicated :class:`~dromo.rom.model.PointData` of the reduced points of ``hr`` (a
+    :class:`Hyperreduction`). ``extra_local``: {name: (n_ip_local, ...) array} fetched at the points too
+    (e.g. ``strain_liftings``, ``group``). Collective."""
+    from ..fem.operators import ip_coordinates
+    from ..fem.points import point_info
+    from ..parallel.collectives import fetch_rows
+    from ..rom.model import PointData
+    rq = hr.quadrature
+    ids = dm.ip_natural
+    k = hr.mode_strains.shape[2]
+    pinfo = point_info(dm, rq.ids)
+    strain_pts, _ = fetch_rows(hr.mode_strains.reshape(dm.n_ip_local, 6 * k), ids, rq.ids, comm=dm.comm)
+    xyz, _ = fetch_rows(ip_coordinates(dm), ids, rq.ids, comm=dm.comm)
+    extra = {}
+    for name, arr in (extra_local or {}).items():
+        a = np.asarray(arr)
+        rows, _ = fetch_rows(a.reshape(dm.n_ip_local, -1).astype(np.float64), ids, rq.ids, comm=dm.comm)
+        extra[name] = rows.reshape((-1,) + a.shape[1:]).astype(a.dtype)
+    return PointData(ids=rq.ids, weights=rq.weights, ecm=np.isin(rq.ids, hr.ecm_ids), cells=pinfo["cell"],
+                     elements=pinfo["element"], qp=pinfo["qp"], coordinates=xyz,
+                     strain_modes=strain_pts.reshape(-1, 6, k), **extra)
+
+
+def quadrature_summary(hr, tol, variant):
+    """The JSON-able description of the reduced rule stored with a model."""
+    rq = hr.quadrature
+    return {"tol": float(tol), "error": float(rq.error), "variant": variant,
+            "n_ecm_points": int(hr.ecm_ids.size), "n_points": int(rq.n_points),
+            "n_basis": int(hr.n_integrand_basis), "converged": bool(rq.converged)}
 
 
 def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_field="S", u_tol=1e-6,
                 u_max_modes=None, tol=1e-4, compress_tol="same", variant="global", max_points=None,
                 subdomains_per_rank=1, stress_tol=None, dual_fields=None, dual_tol=1e-5, dual_max_modes=None,
                 steps=None):
-    """Run the hyper-reduction pipeline (module docstring) and write ``output``. Collective.
+    """Read, reduce and write (module docstring) for ``dromo hyperreduce``. Collective.
 
-    Returns a summary dict (points, errors, modes, conditioning), identical on every rank.
+    ``snapshots``: one archive or a list of archives of the same mesh. The displacement basis is the POD
+    of their ``U`` (``u_tol``, TSQR) or the basis of a ``dromo pod`` archive (``basis=``). Returns the
+    :class:`~dromo.rom.model.ReducedModel` written to ``output``.
     """
-    from ..fem.operators import ip_coordinates, ip_weights
     from ..io.archive import Archive
-    from ..mesh.distributed import DistributedMesh
-    from .ecm import empirical_cubature, fetch_rows, force_integrand, mode_strains, point_info
-    from .eim import GappyPOD, qdeim
-    from .pod import pod, write_basis
+    from ..rom.model import DualField, ReducedModel
+    from ..rom.offline import FullOperators
+    from .pod import PODBasis, pod
     from .sources import read_block
-
     comm = comm or MPI.COMM_WORLD
-    with Archive.open(snapshots, comm) as ar:
-        mesh = ar.read_mesh()
-        dm = DistributedMesh(mesh, comm)
-        fields = ar.fields()
-        for f in (u_field, stress_field):
-            if f not in fields:
-                raise InputError(f"{snapshots}: no field {f!r} (fields: {', '.join(fields) or 'none'})")
-        n_steps = ar.field_info(u_field)["n_steps"]
-        sel = np.arange(n_steps) if steps is None else np.asarray(steps, dtype=np.int64)
-        usrc = ar.field_source(u_field, redistributor=dm.redistributor("node"))
-        U = read_block(usrc, 0, usrc.n_snapshots)[:, sel]
-        ssrc = ar.field_source(stress_field, redistributor=dm.redistributor("ip"))
-        S = read_block(ssrc, 0, ssrc.n_snapshots)[:, sel].reshape(dm.n_ip_local, 6, -1)
-        if dual_fields is None:
-            dual_fields = [f for f in (stress_field, "p") if f in fields]
-        duals = {}
-        for f in dual_fields:
-            if f not in fields:
-                raise InputError(f"{snapshots}: no dual field {f!r} (fields: {', '.join(fields)})")
-            info = ar.field_info(f)
-            if info["location"] != "ip":
-                raise InputError(f"{snapshots}: dual field {f!r} is at {info['location']}, not at integration "
-                                 f"points")
-            src = ar.field_source(f, redistributor=dm.redistributor("ip"))
-            duals[f] = (read_block(src, 0, src.n_snapshots)[:, sel], info["n_components"], info)
-    w = ip_weights(dm)
-    ids = dm.ip_natural
-
-    # 1. displacement basis
+    tr = read_training(snapshots, comm, u_field=u_field, stress_field=stress_field, dual_fields=dual_fields,
+                       steps=steps)
+    dm = tr.dm
     if basis is None:
-        ub = pod(U, comm=comm, tol=u_tol, max_modes=u_max_modes, inner_name="euclid", method="svd")
+        ub = pod(tr.U, comm=comm, tol=u_tol, max_modes=u_max_modes, inner_name="euclid", method="svd")
     else:
         with Archive.open(basis, comm) as bar:
             src = bar.field_source(u_field, redistributor=dm.redistributor("node"))
             modes = read_block(src, 0, src.n_snapshots)
             sv = bar.read_array(f"bases/{u_field}/singular_values")
-        from .pod import PODBasis
         ub = PODBasis(modes=modes, singular_values=sv, n_kept=modes.shape[1], tol=None, energy=1.0,
                       inner="euclid", method="read", n_snapshots=modes.shape[1], comm=comm)
-    k = ub.n_kept
-    E = mode_strains(dm, ub.modes)                                   # (n_ip_local, 6, k)
-    _log.info("hyper-reduction: %d displacement modes, %d snapshots, %d integration points", k, len(sel),
-              dm.n_ip_global)
-
-    # 2-3. integrand and ECM
-    if stress_tol is not None:
-        sb = pod(S.reshape(dm.n_ip_local * 6, -1), comm=comm, tol=stress_tol, inner=np.repeat(w, 6),
-                 inner_name="quadrature", method="svd")
-        Sx = (sb.modes * sb.singular_values[None, :sb.n_kept]).reshape(dm.n_ip_local, 6, -1)
-    else:
-        Sx = S
-    G = force_integrand(E, Sx)
-    labels = None
-    if variant == "partitioned" and subdomains_per_rank > 1:
-        labels = (np.arange(dm.n_ip_local) * int(subdomains_per_rank)) // max(dm.n_ip_local, 1)
-    rq, ib = empirical_cubature(G, w, ids, comm, tol=tol, compress_tol=compress_tol, max_points=max_points,
-                                variant=variant, subdomains=labels)
-    del G
-    n_ecm = rq.n_points
-    ecm_ids = rq.ids.copy()
-
-    # 4. dual quantities
-    dual_out = {}
-    for f, (X, nc, info) in duals.items():
-        wf = np.repeat(w, nc)
-        db = pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=wf, inner_name="quadrature",
-                 method="svd")
-        qs = qdeim(db.modes, ids, comm, nc)
-        rq = rq.with_points(qs.ids, qs.ranks)
-        dual_out[f] = (db, qs, nc, info)
-    for f, (db, qs, nc, info) in dual_out.items():
-        gp = GappyPOD(db.modes, ids, rq.ids, comm, nc)
-        dual_out[f] = (db, qs, nc, info, gp)
-        _log.info("dual field %s: %d modes, %d QDEIM points, Gappy-POD on %d points: cond %.3g, Lebesgue %.3g",
-                  f, db.n_kept, qs.n_points, gp.n_points, gp.condition, gp.lebesgue)
-
-    # 5. point data (replicated) and output
-    pinfo = point_info(dm, rq.ids)
-    strain_pts, _ = fetch_rows(E.reshape(dm.n_ip_local, 6 * k), ids, rq.ids, comm)
-    xyz, _ = fetch_rows(ip_coordinates(dm), ids, rq.ids, comm)
-    is_ecm = np.isin(rq.ids, ecm_ids).astype(np.int8)
-    prov = {"snapshots": os.path.abspath(os.fspath(snapshots)), "field": u_field, "n_ranks": comm.size}
-    with Archive.create(output, comm, attrs={"content": "rom"}) as out:
-        out.write_mesh(mesh)
-        write_basis(out, _with_modes(ub, _owned_to_natural_rows(dm, ub.modes, "node", 3)), u_field,
-                    location="node", n_components=3, components=["x", "y", "z"], provenance=prov)
-        g = "rom/points"
-        out.write_array(f"{g}/ids", rq.ids)
-        out.write_array(f"{g}/weights", rq.weights)
-        out.write_array(f"{g}/ranks", rq.ranks)
-        out.write_array(f"{g}/cells", pinfo["cell"])
-        out.write_array(f"{g}/elements", pinfo["element"])
-        out.write_array(f"{g}/qp", pinfo["qp"])
-        out.write_array(f"{g}/coordinates", xyz)
-        out.write_array(f"{g}/ecm", is_ecm)
-        out.write_array(f"{g}/strain_modes", strain_pts.reshape(-1, 6, k),
-                        attrs={"description": "strain of each displacement mode at the points (n, 6, k), "
-                                              "Mandel"})
-        attrs = {"tol": float(tol), "error": float(rq.error), "variant": variant, "n_ecm_points": int(n_ecm),
-                 "n_points": int(rq.n_points), "n_basis": int(ib.n_basis), "converged": int(rq.converged),
-                 "n_ranks": int(comm.size), "n_displacement_modes": int(k)}
-        for key, v in attrs.items():
-            out.h5[g].attrs[key] = v
-        for f, (db, qs, nc, info, gp) in dual_out.items():
-            write_basis(out, _with_modes(db, _owned_to_natural_rows(dm, db.modes, "ip", nc)), f"dual_{f}",
-                        location="ip", n_components=nc, components=info["components"],
-                        units=info.get("units", ""), provenance=prov)
-            out.write_array(f"rom/dual/{f}/restricted", gp.restricted,
-                            attrs={"n_components": int(nc), "condition": float(gp.condition),
-                                   "lebesgue": float(gp.lebesgue), "n_modes": int(db.n_kept)})
-            out.write_array(f"rom/dual/{f}/qdeim_points", qs.ids)
-    summary = {"n_points": rq.n_points, "n_ecm_points": n_ecm, "ecm_error": rq.error,
-               "converged": rq.converged, "n_displacement_modes": k, "n_integrand_basis": ib.n_basis,
-               "dual": {f: {"n_modes": v[0].n_kept, "n_qdeim_points": v[1].n_points,
-                            "condition": v[4].condition, "lebesgue": v[4].lebesgue}
-                        for f, v in dual_out.items()}}
-    _log.info("reduced points: %d (%d ECM, relative integration error %.3e) written to %s", rq.n_points, n_ecm,
-              rq.error, output)
-    return summary
-
-
-def read_reduced_points(archive):
-    """The ``/rom/points`` group of an open ROM archive as a dict of arrays (+ ``attrs``). Collective."""
-    g = "rom/points"
-    out = {k: archive.read_array(f"{g}/{k}") for k in ("ids", "weights", "ranks", "cells", "elements", "qp",
-                                                        "coordinates", "ecm", "strain_modes")}
-    out["attrs"] = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in archive.h5[g].attrs.items()}
-    return out
+    hr = reduce(dm, ub.modes, tr.S, tr.duals, comm, tol=tol, compress_tol=compress_tol, variant=variant,
+                max_points=max_points, subdomains_per_rank=subdomains_per_rank, stress_tol=stress_tol,
+                dual_tol=dual_tol, dual_max_modes=dual_max_modes)
+    duals = {f: DualField(f, d.gappy.fit, d.basis.n_kept, d.components, d.selection.ids) for f, d in hr.duals.items()}
+    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, point_data(dm, hr), duals,
+                       quadrature_summary(hr, tol, variant), None, comm,
+                       operators=FullOperators(dm, ub, None, hr.duals, provenance={
+                           "snapshots": [str(s) for s in ([snapshots] if isinstance(snapshots, str) else snapshots)],
+                           "field": u_field}),
+                       mesh=tr.mesh)
+    rom.save(output, comm)
+    _log.info("reduced points: %d (%d ECM, relative integration error of the internal-force integrand over "
+              "the training snapshots %.3e) written to %s", rom.n_points, hr.ecm_ids.size, hr.quadrature.error,
+              output)
+    return rom

@@ -15,9 +15,8 @@ def plot_singular_values(singular_values, path, n_kept=None, tol=None, title=Non
     """
     if comm is not None and comm.rank != 0:
         return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plotting import finish_figure, pyplot
+    plt = pyplot()
     s = np.asarray(singular_values, dtype=np.float64)
     s = s[s > 0]
     if s.size == 0:
@@ -33,12 +32,4 @@ def plot_singular_values(singular_values, path, n_kept=None, tol=None, title=Non
         ax.axvline(n_kept, color="k", lw=0.8, ls=":", label=f"{n_kept} modes kept")
     if tol:
         ax.axhline(tol, color="r", lw=0.8, ls=":", label=f"tolerance {tol:g}")
-    ax.set_xlabel("mode i")
-    ax.set_ylabel("relative value")
-    ax.set_title(title or "POD singular value decay")
-    ax.grid(True, which="both", lw=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+    return finish_figure(fig, ax, path, "mode i", "relative value", title or "POD singular value decay")

@@ -35,10 +35,12 @@ from mpi4py import MPI
 
 from ..errors import InputError
 from ..parallel import get_logger
+from ..parallel.collectives import allreduce_sum
 from .sources import ArraySource, SnapshotSource, as_source, check_finite, read_block
 from .svd import fix_signs, tsqr_svd
 
-__all__ = ["InnerProduct", "PODBasis", "pod", "truncation_rank", "write_basis", "read_basis"]
+__all__ = ["InnerProduct", "inner_product", "PODBasis", "pod", "truncation_rank", "write_basis",
+           "read_basis"]
 
 _log = get_logger("dromo.reduction.pod")
 _ROW_CHUNK_BYTES = 16 << 20     # rows per chunk for the weighted Gram (bounded extra memory)
@@ -158,7 +160,7 @@ class InnerProduct:
     def gram(self, X, Y=None):
         """Global ``Xᵀ M Y`` on every rank (one Allreduce; result bitwise identical on all ranks)."""
         G = np.ascontiguousarray(self.gram_local(X, Y))
-        return _allreduce_bcast(G, self.comm)
+        return allreduce_sum(G, self.comm)
 
     def norms2(self, X):
         """Global squared M-norms of the columns of ``X`` (``(c,)``), collective."""
@@ -166,16 +168,53 @@ class InnerProduct:
             loc = np.einsum("ij,ij->j", X, X)
         else:
             loc = np.einsum("ij,ij->j", X, self.apply(X))
-        return _allreduce_bcast(np.ascontiguousarray(loc), self.comm)
+        return allreduce_sum(np.ascontiguousarray(loc), self.comm)
 
 
-def _allreduce_bcast(a, comm):
-    if comm.size == 1:
-        return a
-    out = np.empty_like(a)
-    comm.Allreduce(a, out, op=MPI.SUM)
-    comm.Bcast(out, root=0)     # guarantee bitwise-identical replicated data (eigh, signs)
-    return out
+def inner_product(dm, kind, location="node", n_components=3, young=None, poisson=0.3):
+    """A mesh inner product for the POD of a field on ``dm``: ``(spec, redistributor)``. Collective.
+
+    dm : :class:`~dromo.mesh.DistributedMesh`; kind : "euclid" | "l2" | "energy"
+    location : "node" (rows: owned nodes × ``n_components``, PETSc order) | "ip" (rows: local integration
+        points × ``n_components``)
+    young, poisson : isotropic elasticity of the "energy" product (Young's modulus in the units of the
+        stresses)
+
+    * "euclid": ``None`` (the identity);
+    * "l2": nodal 3-component fields — the assembled consistent mass matrix (density 1); integration-point
+      fields — the quadrature weights ``w_q detJ`` repeated per component;
+    * "energy": nodal 3-component fields only — the linear-elastic stiffness matrix (modes K-orthonormal).
+
+    ``spec`` is what :func:`pod` / :class:`InnerProduct` take as ``inner``; ``redistributor``
+    (``dm.redistributor(location)``) gives the row layout it refers to (a field source read through it has
+    matching rows). Wrong combinations raise :class:`~dromo.errors.InputError` on every rank.
+    """
+    from ..parallel.errors import collective
+    with collective(dm.comm):
+        if kind not in ("euclid", "l2", "energy"):
+            raise InputError(f"unknown inner product {kind!r} (euclid, l2, energy)")
+        if location not in ("node", "ip"):
+            raise InputError(f"inner product {kind}: a {location} field has no mesh inner product (only node "
+                             "and ip fields)")
+        if kind != "euclid" and location == "node" and n_components != 3:
+            raise InputError(f"inner product {kind}: the nodal field has {n_components} components; the "
+                             "mass/stiffness products are defined on 3-component fields")
+        if kind == "energy" and location == "ip":
+            raise InputError("inner product energy is defined for nodal displacement fields only")
+        if kind == "energy" and young is None:
+            raise InputError("inner product energy needs Young's modulus (and Poisson's ratio) for the "
+                             "stiffness")
+    red = dm.redistributor(location)
+    if kind == "euclid":
+        return None, red
+    if location == "ip":
+        from ..fem.operators import ip_weights
+        return np.repeat(ip_weights(dm), n_components), red
+    from ..fem.operators import mass_matrix, stiffness_matrix
+    if kind == "l2":
+        return mass_matrix(dm), red
+    from ..materials.tensors import isotropic_stiffness
+    return stiffness_matrix(dm, isotropic_stiffness(young, poisson)), red
 
 
 # --------------------------------------------------------------------------------------------------
@@ -273,6 +312,26 @@ class PODBasis:
                    inner=str(t["inner_product"]), method=str(t["method"]),
                    n_snapshots=int(t.get("n_snapshots", 0)), max_modes=None if mm < 0 else mm,
                    comm=comm, inner_product=ip)
+
+
+    def to_archive(self, archive, name, location="node", n_components=1, components=None, units="",
+                   provenance=None, redistributor=None):
+        """Write the basis to a writable :class:`~dromo.io.archive.Archive`: :func:`write_basis`. Collective.
+
+        The modes go to the field ``name`` in natural numbering (readable at any rank count); the rows of
+        this basis are the rank's natural block, or its owned items in ``redistributor``'s order.
+        """
+        write_basis(archive, self, name, location=location, n_components=n_components, components=components,
+                    units=units, provenance=provenance, redistributor=redistributor)
+
+    @classmethod
+    def from_archive(cls, archive, name, comm=None, redistributor=None, inner=None):
+        """The basis ``name`` written by :meth:`to_archive` / :func:`write_basis`, at any rank count.
+
+        Rows: this rank's owned items in ``redistributor``'s order (e.g. ``dm.redistributor("node")``), or
+        its natural block without one. ``inner``: the inner-product spec on those rows when not Euclidean.
+        """
+        return read_basis(archive, name, comm=comm, inner=inner, redistributor=redistributor)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -445,7 +504,7 @@ def _pod_snapshots_out_of_core(src, ip, tol, max_modes, budget, check):
         del MUi
     if ip.kind == "mat":
         C = 0.5 * (C + C.T)
-    C = _allreduce_bcast(C, comm)
+    C = allreduce_sum(C, comm)
     sigma, V, lam, k, energy = _eig_truncate(C, m, tol, max_modes, comm, _src_name(src))
     W = V / np.sqrt(lam)[None, :]
     # Pass 2: modes = Σ_blocks U_b W_b, modes (n × k) resident.
@@ -523,16 +582,18 @@ def write_basis(archive, basis, name, location="node", n_components=1, component
     archive.write_array(f"bases/{name}/singular_values", np.asarray(basis.singular_values), attrs=attrs)
 
 
-def read_basis(archive, name, comm=None, inner=None):
-    """Read a basis written by :func:`write_basis` (at any rank count): rows = this rank's natural block.
+def read_basis(archive, name, comm=None, inner=None, redistributor=None):
+    """Read a basis written by :func:`write_basis` (at any rank count). Collective.
 
-    ``inner``: the inner-product spec (weights or Mat) when it is not Euclidean (only its name is stored).
+    Rows: this rank's natural block, or, with a :class:`~dromo.parallel.redistribute.Redistributor`, its
+    owned items in that redistributor's order (items × components, item-major).
+    ``inner``: the inner-product spec (weights or Mat) on those rows when it is not Euclidean (only its
+    name is stored).
     """
     comm = comm or archive.comm
     sv = archive.read_array(f"bases/{name}/singular_values")
-    attrs = dict(archive.h5[f"bases/{name}/singular_values"].attrs)
-    src = archive.field_source(name)
+    attrs = archive.get_attrs(f"bases/{name}/singular_values")
+    src = archive.field_source(name, redistributor)
     modes = read_block(src, 0, src.n_snapshots, check=False)
-    attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
     return PODBasis.from_dict({"arrays": {"modes": modes, "singular_values": sv}, "attrs": attrs},
                               comm=comm, inner=inner)

@@ -22,6 +22,8 @@ import numpy as np
 from mpi4py import MPI
 from scipy.linalg import lapack
 
+from ..parallel.collectives import broadcast_arrays
+
 __all__ = ["local_r", "tsqr_r", "tsqr_svd"]
 
 _CHUNK_BYTES = 8 << 20      # about 8 MB of rows per local QR chunk
@@ -68,7 +70,7 @@ def tsqr_r(local, comm=None, sqrt_weights=None):
     out = np.empty((m, m))
     if comm.rank == 0:
         out[:] = np.triu(np.linalg.qr(stack, mode="r"))
-    comm.Bcast(out, root=0)
+    broadcast_arrays([out], comm)
     return out
 
 
@@ -90,9 +92,7 @@ def tsqr_svd(local, comm=None, sqrt_weights=None):
         _x, s, yt = np.linalg.svd(R)
         Y[:] = fix_signs(yt.T)
         sigma[:] = s
-    if comm.size > 1:
-        comm.Bcast(sigma, root=0)
-        comm.Bcast(Y, root=0)
+    broadcast_arrays([sigma, Y], comm)
     return sigma, Y
 
 

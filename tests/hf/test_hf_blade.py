@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from dromo.hf import hf_increment, initial_state, internal_field, load_case
+from dromo.hf import TangentSolver, hf_increment, initial_state, internal_field, load_case
 from dromo.hf.cases import CASES, blade, write_case
 from dromo.mesh.readers import read_mesh
 
@@ -43,8 +43,9 @@ def test_blade_small_runs_a_few_increments_at_any_rank_count(comm, shared_tmp):
     def final(c):
         pb, _opts = load_case(path, c)
         st = initial_state(pb)
+        solver = TangentSolver(pb)
         for dt in (0.5, 0.5, 0.5):                 # start-up to full speed and temperature
-            st = hf_increment(pb, st, dt)
+            st = hf_increment(pb, st, dt, solver=solver)
         return pb, st
 
     pb, st = final(comm)

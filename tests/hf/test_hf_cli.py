@@ -8,7 +8,7 @@ import pytest
 from dromo.errors import InputError
 from dromo.hf.case_file import read_case
 from dromo.mesh.generate import box_mesh
-from dromo.mesh.readers import write_inp
+from dromo.mesh.inp import write_inp
 
 from .._mpi import dromo_cmd, run_mpi, serial_only
 

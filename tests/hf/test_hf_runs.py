@@ -7,7 +7,8 @@ import pytest
 
 import dromo.hf.solver as solver_mod
 from dromo.errors import ConvergenceError, InputError
-from dromo.hf import (Displacement, Pressure, Problem, TimeStepping, hf_increment, initial_state, run)
+from dromo.hf import (Displacement, Pressure, Problem, TangentSolver, TimeStepping, hf_increment, initial_state,
+                      run)
 from dromo.hf.loads import Amplitude
 from dromo.mesh.generate import box_mesh
 
@@ -41,10 +42,10 @@ def test_run_writes_every_increment_and_restart_is_identical(comm, shared_tmp, m
     killed = os.path.join(str(shared_tmp), f"killed_{linear_solver}.h5")
     real = solver_mod.hf_increment
 
-    def dying(pb, st, dt):
+    def dying(pb, st, dt, **kw):
         if st.increment == 7:
             raise RuntimeError("killed")
-        return real(pb, st, dt)
+        return real(pb, st, dt, **kw)
     monkeypatch.setattr(solver_mod, "hf_increment", dying)
     with pytest.raises(RuntimeError):
         run(_problem_(comm), killed, checkpoint_every=3)
@@ -78,8 +79,9 @@ def test_one_increment_api_reproduces_the_run(comm, shared_tmp):
     pb = _problem(comm, TimeStepping(end=1.0, dt=0.25, fixed=True))
     final, _ = run(pb, out)
     st = initial_state(pb)
+    solver = TangentSolver(pb)
     for _ in range(4):
-        st = hf_increment(pb, st, 0.25)
+        st = hf_increment(pb, st, 0.25, solver=solver)
     assert st.time == pytest.approx(1.0)
     assert np.abs(st.u - final.u).max() <= 1e-9 * np.abs(final.u).max()
     for a, b in zip(st.internal, final.internal):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from dromo.hf import Displacement, Pressure, Problem, TimeStepping, hf_increment, initial_state
+from dromo.hf import Displacement, Pressure, Problem, TangentSolver, TimeStepping, hf_increment, initial_state
 from dromo.hf.state import internal_field
 from dromo.fem.operators import ip_coordinates
 
@@ -16,8 +16,9 @@ A, B, E, NU = 1.0, 2.0, 200e3, 0.3
 def _solve_steps(pb, n):
     st = initial_state(pb)
     dt = (pb.time.end - pb.time.start) / n
+    solver = TangentSolver(pb)
     for _ in range(n):
-        st = hf_increment(pb, st, dt)
+        st = hf_increment(pb, st, dt, solver=solver)
     return st
 
 

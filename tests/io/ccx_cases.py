@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dromo.mesh.generate import box_mesh
-from dromo.mesh.readers import write_inp
+from dromo.mesh.inp import write_inp
 
 HAVE_CCX = shutil.which("ccx") is not None
 needs_ccx = pytest.mark.skipif(not HAVE_CCX, reason="CalculiX (ccx) not installed")

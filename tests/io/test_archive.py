@@ -167,3 +167,43 @@ def test_fields_with_fewer_items_than_ranks(shared_tmp, comm):
         if e > s:
             assert np.array_equal(block[:, 0, 0], [0.0, 1.0, 2.0])
         assert ar.field_info("two")["n_steps"] == 4
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("n_items", [1, 11])
+def test_natural_arrays_attributes_groups_and_truncation(shared_tmp, comm, n_items):
+    """write_natural/read_natural (any rank count, ranks without items included), attributes on groups,
+    require_group/has/delete, truncate_steps of every field."""
+    from dromo.parallel import partition_range
+    path = str(shared_tmp / "natural.h5")
+    full = np.arange(n_items * 4, dtype=float).reshape(n_items, 2, 2)
+    s, e = partition_range(n_items, comm)
+    with Archive.create(path, comm) as ar:
+        ar.write_mesh(box_mesh(1, 1, 1))
+        ar.write_natural("checkpoint/u", full[s:e], n_items)
+        ar.write_natural("checkpoint/u", full[s:e] + 1.0, n_items)           # replaced
+        assert ar.require_group("rom/points") == "rom/points" and ar.has("rom/points")
+        ar.set_attrs("checkpoint", {"time": 1.5, "increment": 3, "name": "x", "n_state": [2, 7]})
+        ar.set_attrs("rom/dual/S", {"n_components": 6})                     # created as a group
+        ar.write_array("scratch/a", np.ones(2))
+        ar.delete("scratch")
+        assert not ar.has("scratch")
+        for name in ("U", "p"):
+            ar.create_field(name, "global", 1, n_items=1)
+            for k in range(4):
+                ar.append_step(name, np.full((len(range(*partition_range(1, comm))), 1), k), float(k))
+        ar.truncate_steps(2)
+        assert [ar.field_info(f)["n_steps"] for f in ("U", "p")] == [2, 2]
+    for c in (comm, MPI.COMM_SELF):
+        with Archive.open(path, c) as ar:
+            a, b = partition_range(n_items, c)
+            assert np.array_equal(ar.read_natural("checkpoint/u", n_items), full[a:b] + 1.0)
+            attrs = ar.get_attrs("checkpoint")
+            assert attrs["time"] == 1.5 and type(attrs["increment"]) is int and attrs["name"] == "x"
+            assert list(attrs["n_state"]) == [2, 7]
+            assert ar.get_attrs("rom/dual/S") == {"n_components": 6}
+            assert np.array_equal(ar.field_info("U")["time"], [0.0, 1.0])
+            with pytest.raises(DromoError, match="expected 3"):
+                ar.read_natural("checkpoint/u", 3)
+            with pytest.raises(DromoError, match="no group or dataset"):
+                ar.get_attrs("nothing")

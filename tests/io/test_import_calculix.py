@@ -10,7 +10,7 @@ from dromo.errors import InputError
 from dromo.io.adapters import import_results
 from dromo.io.adapters.calculix import CalculixReader
 from dromo.io.archive import Archive
-from dromo.mesh.readers import read_inp
+from dromo.mesh.inp import read_inp
 from dromo.parallel import collective
 
 from .._mpi import dromo_cmd, run_mpi, serial_only
@@ -111,7 +111,7 @@ def test_tensor_conventions_homogeneous_shear(shared_tmp, comm):
     with collective(comm):
         if comm.rank == 0:
             from dromo.mesh.generate import box_mesh
-            from dromo.mesh.readers import write_inp
+            from dromo.mesh.inp import write_inp
             d = shared_tmp / "shear"
             d.mkdir()
             m = box_mesh(1, 1, 1)

@@ -19,7 +19,7 @@ from dromo.errors import InputError
 from dromo.io.adapters import import_results
 from dromo.io.adapters.calculix import CalculixReader
 from dromo.io.archive import Archive
-from dromo.mesh.readers import read_inp
+from dromo.mesh.inp import read_inp
 
 from .._mpi import ROOT, dromo_cmd, serial_only
 from .ccx_cases import needs_ccx, run_ccx, write_case

@@ -9,7 +9,8 @@ import pytest
 from dromo.errors import InputError
 from dromo.mesh.generate import box_mesh
 from dromo.mesh.meshdata import CORNERS, EDGES, CellBlock, MeshData, cell_faces, corner_jacobians
-from dromo.mesh.readers import read_inp, read_mesh, to_meshio, write_inp
+from dromo.mesh.inp import read_inp, write_inp
+from dromo.mesh.readers import read_mesh, to_meshio
 
 gmsh = pytest.importorskip("gmsh")
 meshio = pytest.importorskip("meshio")

@@ -8,8 +8,9 @@ from mpi4py import MPI
 
 from dromo.errors import InputError
 from dromo.reduction import pod
-from dromo.reduction.ecm import (ECMToleranceWarning, compress_integrand, ecm_greedy, empirical_cubature,
-                                 force_integrand, mode_strains)
+from dromo.fem.points import force_integrand, mode_strains
+from dromo.reduction.compression import compress_integrand
+from dromo.reduction.ecm import ECMToleranceWarning, ecm_greedy, empirical_cubature
 
 from .test_ecm_helpers import hf_snapshots, reduced_setup, serial_copy
 
@@ -230,3 +231,25 @@ def test_randomized_compression_rank_count_independent(comm, sketch):
     assert np.allclose(rq.weights, rs.weights, rtol=1e-6, atol=1e-8 * rs.weights.max())
     full = G.T @ w
     assert np.linalg.norm(G[rq.ids].T @ rq.weights - full) <= 2e-4 * np.linalg.norm(full)
+
+
+@pytest.mark.mpi
+def test_reduced_quadrature_round_trips_through_the_archive(comm, shared_tmp):
+    from dromo.io.archive import Archive
+    from dromo.reduction import ReducedQuadrature
+    rq = ReducedQuadrature(np.array([2, 7, 40], np.int64), np.array([0.5, 1.25, 0.0]),
+                           np.array([0, 1, 0], np.int64) % comm.size, 3.5e-5, 1e-4, True, "global", 4, 12, 1,
+                           [1.0, 0.1, 1e-3, 3.5e-5])
+    path = shared_tmp / "rq.h5"
+    with Archive.create(path, comm) as ar:
+        rq.to_archive(ar, "rom/points")
+    for c in (comm, MPI.COMM_SELF):
+        with Archive.open(path, c) as ar:
+            back = ReducedQuadrature.from_archive(ar, "rom/points")
+        for name in ("ids", "weights", "ranks"):
+            assert np.array_equal(getattr(back, name), getattr(rq, name))
+            assert getattr(back, name).dtype == getattr(rq, name).dtype
+        assert (back.error, back.tol, back.converged, back.variant, back.n_iterations, back.n_basis,
+                back.n_subdomains, back.history) == (rq.error, rq.tol, rq.converged, rq.variant, rq.n_iterations,
+                                                     rq.n_basis, rq.n_subdomains, rq.history)
+        assert type(back.converged) is bool and type(back.variant) is str

@@ -23,7 +23,7 @@ def hf_snapshots(comm):
     if key in _CACHE:
         return _CACHE[key]
     from dromo.fem.operators import ip_weights
-    from dromo.hf import Displacement, Problem, TimeStepping, hf_increment, initial_state, internal_field
+    from dromo.hf import Displacement, Problem, TangentSolver, TimeStepping, hf_increment, initial_state, internal_field
     from dromo.mesh.generate import box_mesh
     mesh = box_mesh(6, 2, 2, lengths=(4.0, 1.0, 1.0), element="hex8", distort=0.2, seed=1)
     dt = 0.25
@@ -33,11 +33,12 @@ def hf_snapshots(comm):
                  amplitudes={"cyc": [[0, 0], [1, 1], [2, -1], [3, 0.5], [4, 1.2]]},
                  time=TimeStepping(end=4.0, dt=dt, fixed=True), comm=comm)
     st = initial_state(pb)
+    solver = TangentSolver(pb)
     U, S, P, C = [], [], [], []
     for _ in range(16):
-        new = hf_increment(pb, st, dt)
+        new = hf_increment(pb, st, dt, solver=solver)
         T = new.temperature
-        _s, _i, tan, _f = pb.integrate(st.eps, new.eps - st.eps, st.internal, st.temperature, T, dt, new.time)
+        _s, _i, tan, _f = pb.update_laws(st.eps, new.eps - st.eps, st.internal, st.temperature, T, dt, new.time)
         U.append(new.u.reshape(-1))
         S.append(new.stress)
         P.append(internal_field(pb, new, "p")[:, 0])
@@ -73,7 +74,7 @@ def serial_copy(d):
 def reduced_setup(d, u_tol=1e-6, comm=None):
     """POD of the training displacements and the mode strains: (basis, strains (n_ip, 6, k))."""
     from dromo.reduction import pod
-    from dromo.reduction.ecm import mode_strains
+    from dromo.fem.points import mode_strains
     comm = comm or d["dm"].comm
     basis = pod(d["U"][:, d["train"]], comm=comm, tol=u_tol, method="svd")
     return basis, mode_strains(d["dm"], basis.modes)

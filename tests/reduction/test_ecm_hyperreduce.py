@@ -7,7 +7,8 @@ import pytest
 from mpi4py import MPI
 
 from dromo.io.archive import Archive
-from dromo.reduction.hyperreduce import hyperreduce, read_reduced_points
+from dromo.reduction.hyperreduce import hyperreduce
+from dromo.rom.model import U_MODES, ReducedModel
 
 from .._mpi import dromo_cmd, run_mpi, serial_only
 from .test_ecm_helpers import LAW
@@ -30,36 +31,41 @@ def test_hyperreduce_writes_points_operators_and_dual_fits(comm, shared_tmp):
     snap = os.path.join(str(shared_tmp), "snap.h5")
     rom = os.path.join(str(shared_tmp), "rom.h5")
     _snapshots(snap, comm)
-    s = hyperreduce(snap, rom, comm, tol=1e-3, u_tol=1e-6, dual_tol=1e-4)
-    assert s["converged"] and s["ecm_error"] <= 1e-3 and set(s["dual"]) == {"S", "p"}
+    built = hyperreduce(snap, rom, comm, tol=1e-3, u_tol=1e-6, dual_tol=1e-4)
+    q = built.quadrature
+    assert q["converged"] and q["error"] <= 1e-3 and set(built.duals) == {"S", "p"}
+    m = ReducedModel.load(rom, comm)                       # what the online stage reads: no O(N) data
+    assert m.n_points == built.n_points and m.n_modes == built.n_modes and m.case is None
+    pts = m.points
     with Archive.open(rom, comm) as ar:
-        pts = read_reduced_points(ar)
         mesh = ar.read_mesh()
-        qd = {f: ar.read_array(f"rom/dual/{f}/qdeim_points") for f in ("S", "p")}
-        restricted = ar.read_array("rom/dual/S/restricted")
-        modes_u = ar.read_steps("U", slice(None))
+        modes_u = ar.read_steps(U_MODES, slice(None))
+    assert m.mesh_hash == mesh.fingerprint()
+    qd = {f: m.duals[f].qdeim_ids for f in ("S", "p")}
+    restricted = m.duals["S"].fit.restricted
     from dromo.mesh.distributed import DistributedMesh
     from dromo.fem.operators import ip_coordinates
-    from dromo.reduction.ecm import fetch_rows, mode_strains
-    ids, wts = pts["ids"], pts["weights"]
-    assert np.all(np.diff(ids) > 0) and pts["attrs"]["n_ecm_points"] == int((wts > 0).sum())
-    assert np.array_equal(pts["ecm"].astype(bool), wts > 0)
+    from dromo.fem.points import mode_strains
+    from dromo.parallel.collectives import fetch_rows
+    ids, wts = pts.ids, pts.weights
+    assert np.all(np.diff(ids) > 0) and m.quadrature["n_ecm_points"] == int((wts > 0).sum())
+    assert np.array_equal(pts.ecm.astype(bool), wts > 0)
     for f in ("S", "p"):
         assert np.isin(qd[f], ids).all()                                  # dual points added, zero weight
     assert restricted.shape[0] == 6 * ids.size
     # element / point index / coordinates / B-matrices consistent with an independent computation
     dm = DistributedMesh(mesh, comm)
-    assert np.array_equal(pts["cells"] * 8 + pts["qp"], ids)              # hex8: 8 points per cell
-    assert np.array_equal(pts["elements"], mesh.blocks[0].ids[pts["cells"]])
+    assert np.array_equal(pts.cells * 8 + pts.qp, ids)                    # hex8: 8 points per cell
+    assert np.array_equal(pts.elements, mesh.blocks[0].ids[pts.cells])
     xyz, owners = fetch_rows(ip_coordinates(dm), dm.ip_natural, ids, comm)
-    assert np.allclose(xyz, pts["coordinates"]) and np.array_equal(owners, dm.part[pts["cells"]])
-    k = pts["strain_modes"].shape[2]
+    assert np.allclose(xyz, pts.coordinates) and np.array_equal(owners, dm.part[pts.cells])
+    k = pts.strain_modes.shape[2]
     red = dm.redistributor("node")
     modes_nat = np.moveaxis(modes_u, 0, -1)                               # (block nodes, 3, k)
     owned = red.natural_to_owned(modes_nat).reshape(-1, k)
     E = mode_strains(dm, owned).reshape(dm.n_ip_local, -1)
     Ep, _ = fetch_rows(E, dm.ip_natural, ids, comm)
-    assert np.allclose(Ep.reshape(-1, 6, k), pts["strain_modes"], atol=1e-12 * np.abs(Ep).max())
+    assert np.allclose(Ep.reshape(-1, 6, k), pts.strain_modes, atol=1e-12 * np.abs(Ep).max())
     assert abs(wts.sum() - 4.0) <= 1e-3 * 4.0                             # the volume of the bar
 
 
@@ -74,8 +80,9 @@ def test_cli_same_points_at_1_and_2_ranks(tmp_path):
                     timeout=300)
         assert p.returncode == 0, p.stderr[-3000:]
         with h5py.File(out, "r") as f:
-            outs.append({k: f[f"rom/points/{k}"][...] for k in ("ids", "weights", "strain_modes")})
-            assert f["rom/points"].attrs["n_ranks"] == n
+            assert f.attrs["n_ranks_written"] == n
+        m = ReducedModel.load(out, MPI.COMM_WORLD)
+        outs.append({k: getattr(m.points, k) for k in ("ids", "weights", "strain_modes")})
     assert np.array_equal(outs[0]["ids"], outs[1]["ids"])
     assert np.allclose(outs[0]["weights"], outs[1]["weights"], rtol=1e-7)
     p = run_mpi(1, dromo_cmd() + ["hyperreduce", snap, "--stress-field", "nope", "-o", str(tmp_path / "x.h5")])

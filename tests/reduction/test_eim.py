@@ -102,3 +102,52 @@ def test_gappy_pod_on_more_points_and_rank_deficient_cases():
         GappyPOD(U, ids, [n + 1], MPI.COMM_SELF)
     with pytest.raises(InputError, match="expected"):
         qdeim(U[:-1], ids, MPI.COMM_SELF)
+
+
+@pytest.mark.mpi
+def test_gappy_fit_is_the_replicated_part_and_round_trips_through_the_archive(comm, shared_tmp):
+    from dromo.io.archive import Archive
+    from dromo.reduction.eim import GappyFit
+    rng = np.random.default_rng(3)
+    n, nc, k = 60, 2, 4
+    Ug, _ = np.linalg.qr(rng.standard_normal((n * nc, k)))
+    lo, hi = (n * comm.rank) // comm.size, (n * (comm.rank + 1)) // comm.size
+    ids = np.arange(lo, hi)
+    gp = GappyPOD(Ug[lo * nc:hi * nc], ids, [50, 3, 17, 31, 8], comm, nc)
+    fit = gp.fit
+    assert np.array_equal(fit.point_ids, [3, 8, 17, 31, 50]) and fit.nc == nc and fit.k == k
+    rows = (fit.point_ids[:, None] * nc + np.arange(nc)).reshape(-1)
+    assert np.array_equal(fit.restricted, Ug[rows])
+    # the fit alone, from the restricted modes, gives the same coefficients and residuals
+    alone = GappyFit(Ug[rows], fit.point_ids, nc)
+    y = rng.standard_normal((rows.size, 3))
+    assert np.array_equal(alone.coefficients(y), gp.coefficients(y))
+    assert np.array_equal(alone.residual(y), gp.residual(y))
+    assert alone.lebesgue is None and alone.condition == gp.condition and alone.rank == k
+    path = shared_tmp / "fit.h5"
+    with Archive.create(path, comm) as ar:
+        fit.to_archive(ar, "rom/dual/S")
+    for c in (comm, MPI.COMM_SELF):                # readable at any rank count
+        with Archive.open(path, c) as ar:
+            back = GappyFit.from_archive(ar, "rom/dual/S")
+        assert np.array_equal(back.restricted, fit.restricted) and np.array_equal(back.point_ids, fit.point_ids)
+        assert back.lebesgue == fit.lebesgue and back.condition == fit.condition and back.nc == nc
+        assert np.array_equal(back.coefficients(y), gp.coefficients(y))
+    with pytest.raises(InputError, match="increasing"):
+        GappyFit(Ug[rows], fit.point_ids[::-1], nc)
+
+
+@pytest.mark.mpi
+def test_gappy_pod_rebuilt_from_a_stored_fit(comm):
+    rng = np.random.default_rng(4)
+    n, nc, k = 40, 3, 3
+    Ug = rng.standard_normal((n * nc, k))
+    lo, hi = (n * comm.rank) // comm.size, (n * (comm.rank + 1)) // comm.size
+    ids = np.arange(lo, hi)
+    gp = GappyPOD(Ug[lo * nc:hi * nc], ids, [1, 9, 22, 39], comm, nc)
+    again = GappyPOD(Ug[lo * nc:hi * nc], ids, None, comm, nc, fit=gp.fit)
+    assert again.fit is gp.fit and np.array_equal(again.point_ranks, gp.point_ranks)
+    y = gp.values_at_points(Ug[lo * nc:hi * nc] @ np.ones(k))
+    assert np.array_equal(again.fit_reconstruct(y), gp.fit_reconstruct(y))
+    with pytest.raises(InputError, match="fit of 3 modes"):
+        GappyPOD(Ug[lo * nc:hi * nc, :2], ids, None, comm, nc, fit=gp.fit)

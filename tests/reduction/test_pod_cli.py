@@ -138,3 +138,42 @@ def test_cli_mesh_inner_products(tmp_path_factory, product):
         A.mult(v, w)
         gram[:, i] = COMM.allreduce(modes.T @ w.getArray())
     assert np.allclose(gram, np.eye(k), atol=1e-8)
+
+
+@needs_mpi_h5
+@pytest.mark.mpi
+def test_pod_basis_archive_round_trip_on_owned_rows(tmp_path_factory):
+    """PODBasis.to_archive/from_archive with the owned-node layout; the mesh inner product from Python."""
+    from dromo.io.archive import Archive
+    from dromo.mesh.distributed import DistributedMesh
+    from dromo.mesh.generate import box_mesh
+    from dromo.reduction import PODBasis, inner_product, pod
+    d = _tmpdir(tmp_path_factory)
+    mesh = box_mesh(3, 2, 2, element="hex8", distort=0.1)
+    dm = DistributedMesh(mesh, COMM)
+    M, rn = inner_product(dm, "l2")
+    x = dm.points[:dm.n_owned_nodes]
+    U = np.stack([np.stack([np.sin((k + 1) * x[:, 0]), x[:, 1] ** (k % 3 + 1), np.cos(k * x[:, 2])], 1)
+                  .reshape(-1) for k in range(6)], 1)
+    basis = pod(U, comm=COMM, tol=1e-8, inner=M, inner_name="l2")
+    path = os.path.join(d, "basis.h5")
+    with Archive.create(path, COMM) as ar:
+        ar.write_mesh(mesh)
+        basis.to_archive(ar, "U", location="node", n_components=3, redistributor=rn)
+    with Archive.open(path, COMM) as ar:
+        back = PODBasis.from_archive(ar, "U", redistributor=rn, inner=M)
+    assert np.array_equal(back.modes, basis.modes) and back.n_kept == basis.n_kept and back.inner == "l2"
+    assert np.array_equal(back.singular_values, basis.singular_values) and back.energy == basis.energy
+    assert np.allclose(back.project(U), basis.project(U))
+    # at another rank count: the natural rows
+    with Archive.open(path, MPI.COMM_SELF) as ar:
+        serial = PODBasis.from_archive(ar, "U", comm=MPI.COMM_SELF)
+    nat = np.concatenate(COMM.allgather(rn.owned_to_natural(basis.modes.reshape(dm.n_owned_nodes, -1))))
+    assert np.array_equal(serial.modes, nat.reshape(serial.modes.shape))
+    w, ri = inner_product(dm, "l2", "ip", 6)
+    assert w.shape == (6 * dm.n_ip_local,) and ri.n_owned == dm.n_ip_local
+    assert inner_product(dm, "euclid")[0] is None
+    with pytest.raises(InputError, match="nodal displacement fields only"):
+        inner_product(dm, "energy", "ip", 1, young=1.0)
+    with pytest.raises(InputError, match="Young"):
+        inner_product(dm, "energy")

@@ -75,7 +75,7 @@ import numpy as np
 from mpi4py import MPI
 
 from ...errors import InputError
-from ...parallel import collective, get_logger, raise_collectively
+from ...parallel import collective, get_logger, partition_offsets, raise_collectively
 
 __all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
            "import_results", "NodeIndex", "IpIndex", "n_items_of"]
@@ -217,15 +217,14 @@ def check_mesh(mesh, source, allow_inverted=False):
         raise InputError(f"{source}: node {mesh.node_ids[r]} has non-finite coordinates {pts[r]}")
     if allow_inverted:
         return
-    from ...fem.kinematics import _raise_inverted
-    from ...mesh.elements import get_element
+    from ...mesh.elements import _raise_inverted, get_element
     from ...mesh.quadrature import element_rule
     for b in mesh.blocks:
         dN = get_element(b.type).dshape(element_rule(b.type, getattr(b, "rule", "full")).points)
         step = max(1, (1 << 16) // len(dN))            # bounded memory: 65536 points at a time
         for s in range(0, len(b.cells), step):
             e = min(len(b.cells), s + step)
-            # det J at every integration point, as fem.kinematics.jacobians computes it
+            # det J at every integration point, as mesh.elements.jacobians computes it
             J = np.matmul(np.swapaxes(pts[b.cells[s:e]], 1, 2)[:, None], dN[None])
             g0, g1, g2 = J[..., 0], J[..., 1], J[..., 2]
             det = np.einsum("eqi,eqi->eq", g0, np.cross(g1, g2))
@@ -317,17 +316,12 @@ def check_coverage(rows, n, where, what):
 
 # ------------------------------------------------------------------------------ the generic import
 
-def _block_sizes(n, size):
-    base, extra = divmod(int(n), size)
-    return np.array([base + (1 if r < extra else 0) for r in range(size)], dtype=np.int64)
-
-
 def _scatter(full, n, C, comm):
     """Rank 0's (n, C) natural array -> this rank's natural block (partition_range)."""
     if comm.size == 1:
         return full
-    sizes = _block_sizes(n, comm.size)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    offsets = partition_offsets(n, comm.size)
+    sizes, starts = np.diff(offsets), offsets[:-1]
     r = comm.rank
     if r == 0:
         full = np.ascontiguousarray(full, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 :class:`CalculixReader` (registered as ``"calculix"``) reads
 
-* the mesh and sets from the deck (:func:`dromo.mesh.readers.read_inp`: ``*NODE``, ``*ELEMENT``
+* the mesh and sets from the deck (:func:`dromo.mesh.inp.read_inp`: ``*NODE``, ``*ELEMENT``
   C3D4/C3D10/C3D8/C3D8R/C3D20/C3D20R/C3D6, ``*NSET``, ``*ELSET``, ``*SURFACE``, ``*INCLUDE``);
 * every increment of the ``.frd`` (:class:`FrdFile`, ASCII; CalculiX 2.20 writes ASCII only), its
   nodal result blocks (``100CL``) and their times;
@@ -693,7 +693,7 @@ class CalculixReader(ResultReader):
 
     def mesh(self):
         if self._mesh is None:
-            from ...mesh.readers import read_inp
+            from ...mesh.inp import read_inp
             self._mesh = read_inp(self.deck)
         return self._mesh
 

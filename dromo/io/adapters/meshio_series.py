@@ -103,22 +103,6 @@ def _is_time_series(path):
     return any(g.get("CollectionType") == "Temporal" for g in root.iter("Grid"))
 
 
-class _mixed_fix:
-    """meshio 5.3 cannot read quadratic cells from XDMF "Mixed" topologies; use dromo's translation
-    (:func:`dromo.mesh.readers._translate_mixed_cells`) in the time-series reader too."""
-
-    def __enter__(self):
-        import meshio.xdmf.time_series as ts
-        from ...mesh.readers import _translate_mixed_cells
-        self.mod, self.orig = ts, ts.translate_mixed_cells
-        ts.translate_mixed_cells = _translate_mixed_cells
-        return self
-
-    def __exit__(self, *exc):
-        self.mod.translate_mixed_cells = self.orig
-        return False
-
-
 def _xdmf_times(path):
     """Times of the grids of an XDMF temporal collection (from the XML, without reading data)."""
     root = ET.parse(path).getroot()
@@ -194,8 +178,10 @@ class MeshioSeriesReader(ResultReader):
     @staticmethod
     def _load_series(path, k):
         import meshio
+
+        from ...mesh.readers import MixedCellsFix
         try:
-            with _mixed_fix(), meshio.xdmf.TimeSeriesReader(path) as r:
+            with MixedCellsFix("meshio.xdmf.time_series"), meshio.xdmf.TimeSeriesReader(path) as r:
                 points, cells = r.read_points_cells()
                 _t, pd, cd = r.read_data(k)
         except Exception as exc:  # noqa: BLE001

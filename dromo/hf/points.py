@@ -1,0 +1,147 @@
+"""A case's constitutive physics at a few integration points: :class:`PointProblem`.
+
+The online ROM never touches the mesh: it needs, at its reduced points only, the law of each point
+(with its internal variables), the temperature and the time stepping. :class:`PointProblem` holds
+exactly that. It is built either from a full :class:`~dromo.hf.problem.Problem` by
+:meth:`Problem.restrict(point_ids) <dromo.hf.problem.Problem.restrict>` (offline: the HF case restricted
+to the points this rank owns), or directly from its parts (online: laws from the online case file,
+point coordinates and temperature interpolation data from the ROM archive).
+
+Nothing here is collective: a PointProblem is a rank's share of the points, its methods are local
+(the caller sums what it needs across ranks).
+
+Conventions: stresses, strains and tangents in Mandel notation (``xx, yy, zz, xy, xz, yz``, shears
+× √2), temperatures in the case's unit, times in the case's unit.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+
+
+@dataclass
+class PointGroup:
+    """The points of one element set with one law: ``rows`` index the PointProblem's points."""
+    elset: str
+    law: object
+    rows: np.ndarray
+
+
+class PointTemperature:
+    """Temperature at a set of points over time.
+
+    Either ``evaluate(t) -> (n,)`` from a :class:`~dromo.hf.loads.Temperature` (value, expression or
+    function) evaluated at the point coordinates ``x (n, 3)`` with the amplitude ``amplitude(t)``, or
+    a nodal time series already interpolated to the points: ``series = (times (F,), values (F, n))``,
+    linear in time and constant beyond its ends. ``None`` temperature gives zeros.
+    """
+
+    def __init__(self, n, spec=None, coordinates=None, amplitude=None, series=None):
+        self.n = int(n)
+        self.spec = spec
+        self.x = None if coordinates is None else np.asarray(coordinates, dtype=float).reshape(-1, 3)
+        self.amplitude = amplitude
+        self.series = series
+        if spec is not None and series is None and self.x is None:
+            raise InputError("temperature at points: point coordinates are needed for this temperature")
+
+    def __call__(self, t):
+        if self.series is not None:
+            times, values = self.series
+            if t <= times[0]:
+                return values[0].copy()
+            if t >= times[-1]:
+                return values[-1].copy()
+            j = int(np.searchsorted(times, t, side="right")) - 1
+            w = (t - times[j]) / (times[j + 1] - times[j])
+            return (1 - w) * values[j] + w * values[j + 1]
+        if self.spec is None:
+            return np.zeros(self.n)
+        if self.n == 0:
+            return np.zeros(0)
+        return self.spec.evaluate(self.x, t, self.amplitude(t))
+
+
+class PointProblem:
+    """Laws, internal variables and temperature at ``n`` points (a rank's share). Not collective.
+
+    Parameters
+    ----------
+    groups : list of :class:`PointGroup` (their ``rows`` partition ``range(n)``)
+    temperature : :class:`PointTemperature`
+    time : :class:`~dromo.hf.problem.TimeStepping`
+    ids : (n,) natural integration-point ids (for messages and output)
+    name : case name
+    """
+
+    def __init__(self, groups, temperature, time, ids, name="case"):
+        self.groups = list(groups)
+        self.temperature = temperature
+        self.time = time
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.name = name
+        self.n = self.ids.size
+        seen = np.zeros(self.n, int)
+        for g in self.groups:
+            seen[g.rows] += 1
+        if self.n and not (seen == 1).all():
+            raise InputError(f"{name}: points without a law or with two laws: natural ids "
+                             f"{self.ids[seen != 1][:10].tolist()}")
+
+    @property
+    def state_layout(self):
+        """Internal variable name -> size, over all laws (as :attr:`Problem.state_layout`)."""
+        layout = {}
+        for g in self.groups:
+            for nm in g.law.state_names:
+                layout.setdefault(nm, g.law.state_sizes[nm])
+        return layout
+
+    def initial_internal(self):
+        """Virgin internal variables: list over groups of ``(n_group, n_state)``."""
+        return [g.law.initial_state(len(g.rows)) for g in self.groups]
+
+    def temperature_at(self, t):
+        """Temperature at the points, ``(n,)``."""
+        return self.temperature(t)
+
+    def update_laws(self, eps_old, deps, internal_old, T_old, T_new, dt, time):
+        """Every law over its points for one increment (local, no MPI).
+
+        Returns ``(stress (n, 6), internal (list per group), tangent (n, 6, 6), n_failed)``.
+        """
+        n = self.n
+        stress = np.empty((n, 6))
+        tangent = np.empty((n, 6, 6))
+        internal = []
+        failed = 0
+        for g, st in zip(self.groups, internal_old):
+            r = g.law.update(eps_old[g.rows], deps[g.rows], st, T_old[g.rows], T_new[g.rows], dt, time)
+            stress[g.rows] = r.stress
+            tangent[g.rows] = r.tangent
+            internal.append(r.state)
+            failed += int(np.count_nonzero(r.failed))
+        return stress, internal, tangent, failed
+
+    def internal_field(self, internal, name):
+        """One internal variable at all points ``(n, size)`` (zeros where the law lacks it)."""
+        size = self.state_layout[name]
+        out = np.zeros((self.n, size))
+        for g, st in zip(self.groups, internal):
+            if name in g.law.state_names:
+                out[g.rows] = g.law.state_view(st, name).reshape(len(g.rows), size)
+        return out
+
+    def packed_internal(self, internal):
+        """Internal variables packed per point ``(n, max n_state)`` (zero padded)."""
+        width = max([g.law.n_state for g in self.groups] + [1])
+        out = np.zeros((self.n, width))
+        for g, st in zip(self.groups, internal):
+            out[g.rows, :st.shape[1]] = st
+        return out
+
+    def unpack_internal(self, packed):
+        """Inverse of :meth:`packed_internal`."""
+        packed = np.asarray(packed, dtype=float).reshape(self.n, -1)
+        return [packed[g.rows, :g.law.n_state].copy() for g in self.groups]

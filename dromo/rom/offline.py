@@ -1,0 +1,237 @@
+"""The offline stage: training cases and their HF results → a :class:`~dromo.rom.model.ReducedModel`.
+
+:func:`build` (collective, any rank count) takes training runs — each a
+:class:`~dromo.hf.problem.Problem` (its case) on one common :class:`~dromo.mesh.DistributedMesh` and
+the archive of its HF result (from ``dromo solve`` or ``dromo import``) — and computes:
+
+1. **Liftings** of the imposed displacements: for every imposed term ``i`` (node set, component, in
+   case order; :meth:`Problem.dirichlet_terms`) the linear-elastic response ``L_i`` of the first case
+   (its laws' tangent in the virgin state at the start temperature) to unit values on that term's dofs
+   and zero on the other imposed dofs. A state is ``u(t) = Σ a_i(t) L_i + Ψ γ(t)``, ``a_i(t)`` the
+   imposed value of term i;
+2. **the displacement basis** Ψ: POD (TSQR, relative energy tolerance ``u_tol``) of the snapshots minus
+   their lifting (``u_j − Σ a_i(t_j) L_i``, exactly zero on the imposed dofs), so every mode vanishes
+   on every imposed dof;
+3. **reduced integration and dual operators** (:func:`dromo.reduction.hyperreduce.reduce`): ECM on
+   the internal-force integrand of the stress snapshots, QDEIM + Gappy-POD for the dual fields;
+4. **point data**: per reduced point its material group, coordinates, cell nodes and shape values (for
+   nodal temperature series), strains of the modes and of the liftings;
+5. **reduced loads**, affine in what an online case may change: per pressure facet set, ``Ψᵀ f`` of a
+   unit pressure; with gravity or centrifugal loads in training, per material group the 12 vectors
+   ``Ψᵀ ∫ Nᵀ e_i ρ_g`` and ``Ψᵀ ∫ Nᵀ x_j e_i ρ_g`` (unit density on the group's element set): any
+   gravity and any centrifugal load (ω, axis) of the online case is a combination of them;
+6. the law table of every material group, the load types and the temperature kind of the training.
+"""
+import numpy as np
+from mpi4py import MPI
+
+from ..errors import InputError
+from ..parallel import get_logger
+from ..parallel.collectives import allreduce_sum
+
+log = get_logger("dromo.rom.offline")
+
+
+class FullOperators:
+    """The O(mesh) part of a model built offline (distributed): displacement modes (a PODBasis, owned
+    nodal rows), liftings ``(3 n_owned_nodes, n_L)`` or None, the dual operators
+    ({F: :class:`~dromo.reduction.hyperreduce.DualOperator`}). :meth:`write` puts them in ``/fields``."""
+
+    def __init__(self, dm, u_basis, liftings, duals, provenance=None):
+        self.dm = dm
+        self.u_basis = u_basis
+        self.liftings = liftings
+        self.duals = duals
+        self.provenance = dict(provenance or {})
+
+    def write(self, ar):
+        from ..reduction.pod import write_basis
+        from .model import LIFTING, U_MODES
+        dm = self.dm
+        prov = {k: (v if isinstance(v, (int, float, str)) else repr(v)) for k, v in self.provenance.items()}
+        write_basis(ar, self.u_basis, U_MODES, location="node", n_components=3, components=["x", "y", "z"],
+                    provenance=prov, redistributor=dm.redistributor("node"))
+        if self.liftings is not None and self.liftings.shape[1]:
+            nl = self.liftings.shape[1]
+            owned = self.liftings.reshape(dm.n_owned_nodes, 3, nl)
+            block = dm.redistributor("node").owned_to_natural(np.ascontiguousarray(owned))   # (blk, 3, nl)
+            ar.write_field(LIFTING, "node", np.moveaxis(block, -1, 0), times=np.arange(nl, dtype=float),
+                           components=["x", "y", "z"], description="liftings of the imposed displacements")
+        for f, d in self.duals.items():
+            write_basis(ar, d.basis, f"dual_{f}", location="ip", n_components=d.n_components,
+                        components=d.components, provenance=prov, redistributor=dm.redistributor("ip"))
+
+
+def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="global", max_points=None,
+          stress_tol=None, dual_fields=None, dual_tol=1e-5, dual_max_modes=None, full_quadrature=False,
+          training_info=None):
+    """Build a :class:`~dromo.rom.model.ReducedModel` from training runs (module docstring). Collective.
+
+    ``runs``: list of ``(problem, archive_path)`` (or ``(problem, archive_path, steps)``), every problem
+    on the same DistributedMesh, with the same imposed terms (keys, in order), element sets and law
+    types. ``full_quadrature``: keep every integration point with its quadrature weight (no ECM).
+    """
+    from ..reduction.hyperreduce import point_data, quadrature_summary, read_training, reduce
+    from ..reduction.pod import pod
+    from .model import CaseTerms, DualField, ReducedModel
+    comm = comm or MPI.COMM_WORLD
+    if not runs:
+        raise InputError("dromo offline: no training run")
+    runs = [tuple(r) + (None,) * (3 - len(r)) for r in runs]
+    pb0 = runs[0][0]
+    dm = pb0.dm
+    _check_compatible([r[0] for r in runs])
+    tr = read_training([r[1] for r in runs], comm, dm=dm, dual_fields=dual_fields, steps=[r[2] for r in runs])
+    # 1. liftings
+    terms = pb0.dirichlet_terms()
+    L = liftings(pb0) if terms else np.zeros((3 * dm.n_owned_nodes, 0))
+    # 2. displacement basis of the lifted snapshots
+    U = tr.U.copy()
+    imposed = np.asarray(pb0.dirichlet_dofs, dtype=np.int64) - dm.dof_range[0]
+    for j in range(U.shape[1]):
+        pb = runs[int(tr.source[j])][0]
+        a = np.array([t.value * t.amplitude(tr.times[j]) for t in pb.dirichlet_terms()])
+        if a.size:
+            U[:, j] -= L @ a
+    U[imposed] = 0.0
+    ub = pod(U, comm=comm, tol=u_tol, max_modes=u_max_modes, inner_name="euclid", method="svd")
+    del U
+    ub.modes[imposed] = 0.0
+    log.info("offline: %d snapshots from %d run(s), %d liftings, %d displacement modes (tol %.1e)",
+             tr.U.shape[1], len(runs), L.shape[1], ub.n_kept, u_tol)
+    # 3. reduced integration, dual operators
+    hr = reduce(dm, ub.modes, tr.S, tr.duals, comm, tol=ecm_tol, variant=variant, max_points=max_points,
+                stress_tol=stress_tol, dual_tol=dual_tol, dual_max_modes=dual_max_modes, full=full_quadrature)
+    # 4. point data
+    from ..fem.points import mode_strains
+    EL = mode_strains(dm, L)
+    pts = point_data(dm, hr, {"strain_liftings": EL, "group": pb0.ip_material.astype(np.int64)})
+    pts.cell_nodes, pts.shape = _cell_interpolation(dm.global_mesh, pts.cells, pts.qp)
+    # 5. reduced loads, 6. case terms
+    pressure, body, types = _reduced_loads(runs, ub.modes, comm)
+    groups = [{"elset": g.elset, "type": (g.spec or {}).get("type", type(g.law).__name__),
+               "spec": g.spec, "density": float(g.density), "state_names": list(g.law.state_names)}
+              for g in pb0.groups]
+    temp = "none" if pb0.temperature is None else ("nodal" if pb0.temperature.file is not None else "field")
+    case = CaseTerms(groups, [t.key for t in terms], pressure, body, types, temp, dict(training_info or {}))
+    duals = {f: DualField(f, d.gappy.fit, d.basis.n_kept, d.components, d.selection.ids)
+             for f, d in hr.duals.items()}
+    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, pts, duals,
+                       quadrature_summary(hr, ecm_tol, "full" if full_quadrature else variant), case, comm,
+                       operators=FullOperators(dm, ub, L, hr.duals,
+                                               provenance={"runs": ";".join(str(r[1]) for r in runs)}),
+                       mesh=tr.mesh)
+    log.info("offline: %s", rom.summary())
+    return rom
+
+
+def _check_compatible(problems):
+    """Same imposed terms, element sets and law types in every training case (InputError naming it)."""
+    p0 = problems[0]
+    keys0 = [t.key for t in p0.dirichlet_terms()]
+    sets0 = [(g.elset, type(g.law).__name__) for g in p0.groups]
+    for pb in problems[1:]:
+        keys = [t.key for t in pb.dirichlet_terms()]
+        if keys != keys0:
+            raise InputError(f"training case {pb.name!r}: its imposed displacements {keys} differ from those of "
+                             f"{p0.name!r} {keys0} (every training case must impose the same node sets and "
+                             f"components, in the same order; values and amplitudes may differ)")
+        sets = [(g.elset, type(g.law).__name__) for g in pb.groups]
+        if sets != sets0:
+            raise InputError(f"training case {pb.name!r}: element sets and laws {sets} differ from those of "
+                             f"{p0.name!r} {sets0}")
+        if pb.dm is not p0.dm:
+            raise InputError(f"training case {pb.name!r}: not on the same distributed mesh as {p0.name!r}")
+        if (pb.temperature is None) != (p0.temperature is None):
+            raise InputError(f"training case {pb.name!r}: one training case has a temperature and another has "
+                             f"none")
+
+
+def liftings(problem):
+    """Linear-elastic responses to unit imposed values, one per imposed term: ``(3 n_owned_nodes, n_L)``
+    owned nodal rows (module docstring, step 1). Collective."""
+    from ..hf.newton import TangentSolver
+    dm = problem.dm
+    t0 = problem.time.start
+    T0 = problem.temperature_at(t0)
+    zeros = np.zeros((dm.n_ip_local, 6))
+    _s, _i, tangent, _f = problem.update_laws(zeros, zeros, problem.initial_internal(), T0, T0, problem.time.dt,
+                                              t0)
+    solver = TangentSolver(problem)
+    rhs = dm.create_vector(3)
+    out = []
+    for term in problem.dirichlet_terms():
+        unit = np.isin(solver.rows, term.dofs).astype(float)
+        du, _its = solver.linear_solve(tangent, rhs, unit)
+        with du.localForm() as lf:
+            out.append(lf.array[:3 * dm.n_owned_nodes].copy())
+    solver.reset()
+    return np.stack(out, axis=1) if out else np.zeros((3 * dm.n_owned_nodes, 0))
+
+
+def _cell_interpolation(mesh, cells, qp):
+    """Natural node indices of each point's cell and the shape-function values at the point:
+    ``(n, m)`` int64 (-1 padded) and ``(n, m)`` float (0 padded), m = most nodes per cell."""
+    from ..mesh.elements import get_element
+    from ..mesh.quadrature import element_rule
+    n = len(cells)
+    b, local = mesh.locate_cells(cells)
+    m = max([mesh.blocks[i].cells.shape[1] for i in set(b.tolist())] + [1])
+    nodes = np.full((n, m), -1, np.int64)
+    shape = np.zeros((n, m))
+    for bi in set(b.tolist()):
+        blk = mesh.blocks[bi]
+        sel = np.flatnonzero(b == bi)
+        N = get_element(blk.type).shape_and_dshape(element_rule(blk.type, blk.rule).points)[0]   # (nq, nn)
+        nn = blk.cells.shape[1]
+        nodes[sel, :nn] = blk.cells[local[sel]]
+        shape[sel, :nn] = N[qp[sel]]
+    return nodes, shape
+
+
+def _reduced_loads(runs, modes, comm):
+    """Ψᵀ f of every pressure set and the body-force basis per material group (module docstring, 5)."""
+    from ..fem.operators import body_force, pressure_load
+    from ..hf.loads import Centrifugal, Gravity, Pressure
+    pb0 = runs[0][0]
+    dm = pb0.dm
+    no3 = 3 * dm.n_owned_nodes
+
+    def project(vec):
+        with vec.localForm() as lf:
+            f = lf.array[:no3].copy()
+        vec.destroy()
+        return allreduce_sum(np.ascontiguousarray(modes.T @ f), comm)
+
+    sets, types = [], set()
+    for pb, _a, _s in runs:
+        for ld in pb.loads:
+            if isinstance(ld, Pressure):
+                types.add("pressure")
+                if ld.set not in sets:
+                    sets.append(ld.set)
+            elif isinstance(ld, Gravity):
+                types.add("gravity")
+            elif isinstance(ld, Centrifugal):
+                types.add("centrifugal")
+    pressure = {s: project(pressure_load(dm, s, 1.0)) for s in sets}
+    body = {}
+    if types & {"gravity", "centrifugal"}:
+        for gi, g in enumerate(pb0.groups):
+            dens = {h.elset: (1.0 if h is g else 0.0) for h in pb0.groups}
+            const = np.stack([project(body_force(dm, np.eye(3)[i], density=dens)) for i in range(3)])
+            lin = np.empty((3, 3) + const.shape[1:])
+            for i in range(3):
+                for j in range(3):
+                    lin[i, j] = project(body_force(dm, _linear_field(i, j), density=dens))
+            body[gi] = (const, lin)
+    return pressure, body, sorted(types)
+
+
+def _linear_field(i, j):
+    """The body-force density ``x_j e_i`` as a function of the points ``x (n, 3)``."""
+    def f(x):
+        out = np.zeros_like(x)
+        out[:, i] = x[:, j]
+        return out
+    return f
