@@ -25,9 +25,22 @@ from .case import add_translation_options, translate_deck
 
 
 def _run(args, make_reader):
+    from ..errors import InputError
     from ..io.adapters import import_results
+    from ..parallel import collective
     comm = MPI.COMM_WORLD
-    reader = make_reader() if comm.rank == 0 else None
+    reader = None
+    with collective(comm):
+        if comm.rank == 0:
+            try:
+                reader = make_reader()
+            except (InputError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001 - one line naming the input, no traceback
+                files = ", ".join(str(getattr(args, a)) for a in ("deck", "frd", "dat", "mesh")
+                                  if getattr(args, a, None) not in (None, "-"))
+                raise InputError(f"{files}: cannot read the input ({type(exc).__name__}: "
+                                 f"{str(exc)[:200]})") from None
     written = import_results(reader, args.output, comm)
     if comm.rank == 0:
         if args.json:
@@ -50,7 +63,9 @@ def _calculix(args):
     translation = translate_deck(args.deck, umat_library=args.umat_library) if args.case else None
     status = _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
                                                units=args.units, stress_units=args.stress_units,
-                                               allow_incomplete=args.allow_incomplete))
+                                               allow_incomplete=args.allow_incomplete,
+                                               allow_nonfinite=args.allow_nonfinite,
+                                               allow_inverted=args.allow_inverted))
     if translation is not None:                  # rank 0
         translation.write(args.case)
         print(f"wrote {args.case}" + (f" ({len(translation.warnings)} card(s) not translated, "
@@ -62,7 +77,8 @@ def _meshio(args):
     from ..io.adapters.meshio_series import MeshioSeriesReader
     mesh = None if args.mesh == "-" else args.mesh
     return _run(args, lambda: MeshioSeriesReader(mesh, args.series, fields=args.fields,
-                                                 times=args.times))
+                                                 times=args.times, allow_nonfinite=args.allow_nonfinite,
+                                                 allow_inverted=args.allow_inverted))
 
 
 def register(sub):
@@ -80,7 +96,7 @@ def register(sub):
     c.add_argument("--stress-units", default="", help="stress units (stored with S_nodal)")
     c.add_argument("--allow-incomplete", action="store_true",
                    help="accept a .frd without its end record (ccx stopped early): import its "
-                        "complete blocks")
+                        "complete blocks; accept a .dat and a .frd that end at different increments")
     c.add_argument("--case", default=None, metavar="CASE.toml",
                    help="also write the dromo case file equivalent to the deck")
     add_translation_options(c)
@@ -95,3 +111,7 @@ def register(sub):
         q.add_argument("-o", "--output", required=True, help="the dromo archive to write (.h5)")
         q.add_argument("--fields", nargs="+", default=None, help="archive field names to import")
         q.add_argument("--json", action="store_true", help="print one JSON line")
+        q.add_argument("--allow-nonfinite", action="store_true",
+                       help="keep NaN/Inf result values (default: an error naming file, line and item)")
+        q.add_argument("--allow-inverted", action="store_true",
+                       help="keep inverted or degenerate cells (default: an error naming the element)")
