@@ -254,9 +254,12 @@ class ReducedNewton:
         self.E = np.ascontiguousarray(p.strain_modes[r])            # (n, 6, k)
         self.EL = np.ascontiguousarray(p.strain_liftings[r])        # (n, 6, n_L)
         self.w = np.asarray(p.weights[r], dtype=float)
-        self.k = self.E.shape[2]
-        self.Ew = self.E * self.w[:, None, None]
-        self.absEw = np.abs(self.Ew)
+        n, _, self.k = self.E.shape
+        # 2-D views for BLAS: rows = (point, component)
+        self.E2 = self.E.reshape(n * 6, self.k)
+        self.EL2 = self.EL.reshape(n * 6, -1)
+        self.Ew2 = np.ascontiguousarray((self.E * self.w[:, None, None]).reshape(n * 6, self.k).T)   # (k, 6n)
+        self.absEw2 = np.abs(self.Ew2)
 
     def initial_state(self):
         oc = self.oc
@@ -266,8 +269,11 @@ class ReducedNewton:
                             oc.points.initial_internal(), oc.points.temperature_at(t0))
 
     def strains(self, a, gamma):
-        """Strains at this rank's points for lifting values ``a`` and reduced coordinates ``gamma``."""
-        return self.EL @ a + self.E @ gamma
+        """Strains at this rank's points ``(n, 6)`` for lifting values ``a`` and reduced coordinates ``gamma``."""
+        eps = self.E2 @ gamma
+        if a.size:
+            eps += self.EL2 @ a
+        return eps.reshape(-1, 6)
 
     def increment(self, state, dt):
         """One implicit increment from ``state`` over ``dt`` (raises ConvergenceError on every rank)."""
@@ -290,10 +296,11 @@ class ReducedNewton:
                                                                       state.temperature, T1, dt, t0)
             n = eps.shape[0]
             buf = np.empty(k + k * k + k + 1)
-            buf[:k] = np.einsum("nck,nc->k", self.Ew, stress)
+            sig = stress.reshape(-1)
+            buf[:k] = self.Ew2 @ sig                                              # Σ w Eᵀ σ
             CE = np.matmul(tangent, self.E)                                      # (n, 6, k)
-            buf[k:k + k * k] = (self.Ew.reshape(n * 6, k).T @ CE.reshape(n * 6, k)).reshape(-1)
-            buf[k + k * k:-1] = np.einsum("nck,nc->k", self.absEw, np.abs(stress))
+            buf[k:k + k * k] = (self.Ew2 @ CE.reshape(n * 6, k)).reshape(-1)      # Σ w Eᵀ C E
+            buf[k + k * k:-1] = self.absEw2 @ np.abs(sig)
             buf[-1] = failed
             buf = allreduce_sum(buf, self.comm)
             if buf[-1] > 0:
