@@ -33,14 +33,16 @@ Write failures (full disk, quota, read-only or vanished folder). Every write fir
 that the file system holding the archive has room for the bytes it is about to write (plus
 :data:`SPACE_MARGIN` for HDF5's metadata): if not, :class:`OutputError` is raised on every rank naming the
 file, the bytes needed and the bytes free, before anything is written. A write that fails anyway (a quota,
-a race with another job, an I/O error) raises :class:`OutputError` on every rank. The archive is then
-*broken*: :meth:`Archive.close` removes the temporary file first and closes the HDF5 file under a time
-bound (:data:`CLOSE_SECONDS`): with this h5py, closing a file whose metadata cannot be flushed loops
-forever inside ``File.close``, so past the bound the process is ended (exit status 1, after the error
-was logged) rather than left spinning.
+a race with another job, an I/O error) raises :class:`OutputError` on every rank, or, when the failing
+rank cannot tell whether the others are stuck inside HDF5's collective call, aborts the job after
+:data:`WAIT_SECONDS` (status 74). The archive is then *broken*: :meth:`Archive.close` removes the
+temporary file and leaves the HDF5 file open, and the process ends with status 74 once the error is
+printed (:func:`_leave_open`: with this h5py, closing a file whose metadata cannot be flushed loops
+forever inside ``File.close``). ``DROMO_SPACE_CHECK=0`` turns the free-space check off (for file systems
+whose ``statvfs`` means nothing).
 """
+import atexit
 import datetime
-import faulthandler
 import glob
 import os
 import re
@@ -64,8 +66,6 @@ FORMAT_VERSION = 1
 #: bytes required on top of the data of every write: HDF5 metadata (object headers, B-trees, the
 #: superblock and the final flush at close)
 SPACE_MARGIN = 1 << 20
-#: bound (seconds) on closing an archive after a failed write; past it the process ends (status 1)
-CLOSE_SECONDS = float(os.environ.get("DROMO_CLOSE_SECONDS", "20"))
 #: bound (seconds) a rank whose write failed waits for the others before aborting the job (status 74)
 WAIT_SECONDS = float(os.environ.get("DROMO_IO_WAIT_SECONDS", "5"))
 #: exit status of a job aborted on a failed write (EX_IOERR of sysexits.h; the command line uses it too)
@@ -155,12 +155,11 @@ def _ensure_space(final, tmp, nbytes, what, comm):
         else:
             if free < need:
                 msg = (f"{final}: not enough space to write {what}: {_size(need)} needed (with "
-                       f"{_size(SPACE_MARGIN)} for HDF5 metadata), {_size(free)} free in {folder}; nothing "
-                       f"was written to {final}")
+                       f"{_size(SPACE_MARGIN)} for HDF5 metadata), {_size(free)} free in {folder}")
     raise_collectively(OutputError(msg) if msg else None, comm)
 
 
-def _prepare_output(path, tmp, nbytes, comm):
+def _prepare_output(path, tmp, nbytes, what, comm):
     """Before writing ``path`` through ``tmp`` (collective): the folder exists and is writable, stale
     temporaries of ``path`` are removed, and ``nbytes`` (+ margin) are free."""
     exc = None
@@ -173,27 +172,34 @@ def _prepare_output(path, tmp, nbytes, comm):
         else:
             remove_stale_temporaries(path)
     raise_collectively(exc, comm)
-    _ensure_space(path, tmp, nbytes, f"{tmp}", comm)
+    _ensure_space(path, tmp, nbytes, what, comm)
 
 
-def _bounded_close(h5, path, seconds=None):
-    """Close an h5py File whose writes failed, ending the process if that takes more than ``seconds``.
+_leaked = []          # h5py Files left open after a failed write (see _leave_open)
 
-    h5py 3.7's ``File.close`` loops on ``H5Idec_ref`` while the file id stays valid, and the id stays valid
-    when HDF5 cannot flush its metadata (ENOSPC, EDQUOT, EROFS): the rank spins at 100 % CPU forever,
-    holding the GIL. Only a C-level watchdog can end that: :func:`faulthandler.dump_traceback_later`
-    with ``exit=True`` (its own thread, no GIL needed) prints where it was and exits with status 1, and
-    mpirun then ends the other ranks. The temporary file is removed before calling this.
+
+def _exit_without_closing():
+    """atexit: end the process (status 74) before h5py's own atexit tries to close a broken file."""
+    if _leaked:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_OUTPUT)
+
+
+def _leave_open(h5):
+    """Leave an h5py File whose writes failed open until the process ends, which is then ended by
+    :func:`os._exit` with status :data:`EXIT_OUTPUT` (EX_IOERR).
+
+    Closing it is not an option with this h5py/HDF5 (3.7/1.10, MPI-IO): when HDF5 cannot flush the file's
+    metadata (ENOSPC, EDQUOT, EROFS), ``File.close`` loops on ``H5Idec_ref`` while the file id stays
+    valid (both ranks spin at 100 % CPU, holding the GIL, forever: what the issue saw), even after the
+    temporary is truncated to give the space back; and h5py's own close at interpreter exit spins or
+    segfaults the same way. The temporary file is removed before this is called. The handler registered
+    here runs before h5py's (atexit is last in, first out), after the error has been printed.
     """
-    seconds = CLOSE_SECONDS if seconds is None else seconds
-    sys.stderr.flush()
-    faulthandler.dump_traceback_later(seconds, exit=True)
-    try:
-        h5.close()
-    except Exception as exc:  # noqa: BLE001 - the file is already lost; its temporary is gone
-        log.debug("closing %s after a failed write: %s", path, exc)
-    finally:
-        faulthandler.cancel_dump_traceback_later()
+    if not _leaked:
+        atexit.register(_exit_without_closing)
+    _leaked.append(h5)
 
 
 def _h5py():
@@ -262,7 +268,7 @@ class Archive:
         comm = comm or MPI.COMM_WORLD
         path = os.fspath(path)
         tmp = comm.bcast(_temp_name(path) if comm.rank == 0 else None, root=0)
-        _prepare_output(path, tmp, 0, comm)
+        _prepare_output(path, tmp, 0, f"a new archive ({tmp})", comm)
         h5 = None
         try:
             with collective(comm):
@@ -272,7 +278,7 @@ class Archive:
                     raise OutputError(f"{path}: cannot create the temporary file {tmp} ({exc})") from exc
         except CollectiveError:
             if h5 is not None:
-                _bounded_close(h5, tmp)
+                _leave_open(h5)
             if comm.rank == 0 and os.path.exists(tmp):
                 os.remove(tmp)
             raise
@@ -298,7 +304,8 @@ class Archive:
         target = path
         if mode == "a":
             target = comm.bcast(_temp_name(path) if comm.rank == 0 else None, root=0)
-            _prepare_output(path, target, os.path.getsize(path) if comm.rank == 0 else 0, comm)
+            _prepare_output(path, target, os.path.getsize(path) if comm.rank == 0 else 0,
+                            f"a copy to add to ({target})", comm)
             with collective(comm):
                 try:
                     if comm.rank == 0:
@@ -362,19 +369,16 @@ class Archive:
         write_xdmf(self.final_path, self.comm)
 
     def _discard(self):
-        """Close without keeping the temporary file: removed first, then the HDF5 file closed (bounded when
-        a write failed). Collective."""
+        """Close without keeping the temporary file: removed first, then the HDF5 file closed (or, after a
+        failed write, left open until the process ends: :func:`_leave_open`). Collective."""
         if self.comm.rank == 0 and os.path.exists(self.path):
             try:
-                if self._broken:
-                    # give the space back first, so HDF5's last metadata flush at close can succeed
-                    os.truncate(self.path, 0)
                 os.remove(self.path)
             except OSError as exc:
                 log.error("%s: cannot remove the temporary %s (%s)", self.final_path, self.path, exc)
         self.comm.Barrier()
         if self._broken:
-            _bounded_close(self.h5, self.path)
+            _leave_open(self.h5)
         else:
             try:
                 self.h5.close()

@@ -92,17 +92,23 @@ def test_full_disk_during_solve_is_a_clear_error(case, small_fs):
         assert f.attrs["format"] == "dromo-archive" and f["checkpoint"].attrs["increment"] >= 4
 
 
-def test_full_disk_write_failure_ends_the_job(case, small_fs):
-    """Without the free-space check (DROMO_SPACE_CHECK=0) the write itself fails inside HDF5 (ENOSPC on
-    one rank while the other waits in the collective call): the job must still end within seconds."""
+@pytest.mark.parametrize("command", ["solve", "pod"])
+def test_full_disk_write_failure_ends_the_job(case, small_fs, command):
+    """Without the free-space check (DROMO_SPACE_CHECK=0) the write itself fails inside HDF5: on one rank
+    while the other waits in the collective call (solve: the job is aborted), or on every rank (pod: a
+    collective error, the broken file left unclosed). Either way the job ends within seconds, status 74."""
     out = os.path.join(small_fs, "r.h5")
     with open(out, "wb") as f:
         f.write(MARKER)
-    fill(small_fs, 400_000)
-    job = run(2, DROMO + ["solve", case["case"], "-o", out, "--checkpoint-every", "100"], case["dir"],
-              env={"DROMO_SPACE_CHECK": "0"})
+    if command == "solve":
+        fill(small_fs, 400_000)
+        args = ["solve", case["case"], "-o", out, "--checkpoint-every", "100"]
+    else:
+        fill(small_fs, 16_000)
+        args = ["pod", case["ref"], "--field", "U", "-o", out]
+    job = run(2, DROMO + args, case["dir"], env={"DROMO_SPACE_CHECK": "0"})
     _assert_clean_failure(job, small_fs, out)
-    assert "failed" in job.output, job.output
+    assert job.returncode == EXIT_OUTPUT and "failed" in job.output, job.output
 
 
 @pytest.mark.parametrize("command", ["pod", "hyperreduce", "import"])
