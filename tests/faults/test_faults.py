@@ -59,11 +59,13 @@ def _fields(path):
         return {k: f[f"fields/{k}/values"][...] for k in f["fields"]}
 
 
-def _assert_same_result(path, ref):
+def _assert_same_result(path, ref, rtol=0.0):
+    """Bit for bit (``rtol`` 0), or to ``rtol`` relative to the field's largest value (README, restart)."""
     a, b = _fields(path), _fields(ref)
     assert sorted(a) == sorted(b)
     for k in b:
-        assert a[k].shape == b[k].shape and np.array_equal(a[k], b[k]), k
+        assert a[k].shape == b[k].shape, k
+        assert np.abs(a[k] - b[k]).max() <= rtol * np.abs(b[k]).max(), (k, np.abs(a[k] - b[k]).max())
 
 
 def _assert_clean_failure(job, folder, out, bound=30, unchanged=True):
@@ -203,4 +205,5 @@ def test_signal_checkpoints_and_restart_gives_the_same_result(case, tmp_path, ho
     again = run(2, DROMO + ["solve", case["case"], "-o", out, "--checkpoint-every", "4", "--restart", out],
                 case["dir"])
     assert again.returncode == 0, again.output
-    _assert_same_result(out, case["ref"])
+    # bit for bit from a regular checkpoint; from a stop in between, to the Newton tolerance (README)
+    _assert_same_result(out, case["ref"], rtol=0.0 if stopped % 4 == 0 else 1e-8)
