@@ -16,5 +16,7 @@ fi
 # order, so a rerun or a restart at the same rank count is identical bit for bit.
 export OMPI_MCA_coll_tuned_use_dynamic_rules="${OMPI_MCA_coll_tuned_use_dynamic_rules:-1}"
 export OMPI_MCA_coll_tuned_allreduce_algorithm="${OMPI_MCA_coll_tuned_allreduce_algorithm:-2}"
+# One PT-Scotch thread: reproducible partitions (dromo/_env.py sets the same when unset).
+export SCOTCH_PTHREAD_NUMBER="${SCOTCH_PTHREAD_NUMBER:-1}"
 export OMPI_MCA_btl="${OMPI_MCA_btl:-self,vader,tcp}"
 export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"

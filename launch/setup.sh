@@ -2,7 +2,8 @@
 # The single source of dromo's install steps, used by `make setup`, `.ci/run` and docker/Dockerfile.
 # Idempotent: installs the Debian packages that are missing, creates .venv/ on /usr/bin/python3 with
 # the system site packages (Debian's PETSc/SLEPc/mpi4py/parallel h5py/numpy), installs dromo editable
-# with its test extras, and keeps pip from replacing Debian's numpy.
+# with its test extras, keeps pip from replacing Debian's numpy, and writes a hook into the venv so that
+# petsc4py/slepc4py import without launch/env.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
@@ -47,4 +48,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -c "$constraints" -e ".[test]"
   touch "$stamp"
 fi
+# Debian's petsc4py/slepc4py are importable only with PETSC_DIR/SLEPC_DIR set when python starts: a hook in
+# the venv sets them (resolved now), so .venv/bin/python and .venv/bin/dromo work from any shell, under
+# mpirun, cron or a batch job, without sourcing launch/env.sh.
+.venv/bin/python -c 'from dromo._env import write_venv_hook as w; d = w(); print("[setup] venv hook:", d or "none (PETSC_DIR/SLEPC_DIR from the environment)")'
 echo "[setup] ready: $(.venv/bin/python -c 'import dromo; print("dromo", dromo.__version__)')"

@@ -27,7 +27,7 @@ def _steps(text):
 def run(args):
     from mpi4py import MPI
     from ..parallel import get_logger
-    from ..reduction.hyperreduce import hyperreduce
+    from ..rom.offline import hyperreduce
     log = get_logger("dromo.cli.hyperreduce")
     comm = MPI.COMM_WORLD
     rom = hyperreduce(args.snapshots, args.output, comm, basis=args.basis, u_field=args.u_field,

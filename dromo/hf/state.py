@@ -82,20 +82,14 @@ def initial_state(problem, time=None):
 
 def internal_field(problem, state, name):
     """One internal variable over all local points (n_ip_local, size); zeros where the law lacks it."""
-    size = problem.state_layout[name]
-    out = np.zeros((problem.dm.n_ip_local, size))
-    for g, st in zip(problem.groups, state.internal):
-        if name in g.law.state_names:
-            out[g.ips] = g.law.state_view(st, name).reshape(len(g.ips), size)
-    return out
+    from .points import gather_internal
+    return gather_internal(problem.groups, [g.ips for g in problem.groups], state.internal, name,
+                           problem.state_layout[name], problem.dm.n_ip_local)
 
 
 def _packed_internal(problem, state):
-    width = max([g.law.n_state for g in problem.groups] + [1])
-    out = np.zeros((problem.dm.n_ip_local, width))
-    for g, st in zip(problem.groups, state.internal):
-        out[g.ips, :st.shape[1]] = st
-    return out
+    from .points import pack_internal
+    return pack_internal(problem.groups, [g.ips for g in problem.groups], state.internal, problem.dm.n_ip_local)
 
 
 # ---------------------------------------------------------------------------------------- output

@@ -23,9 +23,12 @@ differentiation (closed form). CalculiX stops its own Newton at |f| ≤ 1e-5 or 
 1e-3 in Δγ; dromo solves to ``local_rtol`` (1e-11): the two agree to the accuracy of CalculiX's stop.
 
 Constants (CalculiX order): ``C1111 C1122 C2222 C1133 C2233 C3333 C1212 C1313 C2323 r0 d1 d2 A n m``
-(C1212 … tensor components, i.e. shear moduli). Law dict::
+(C1212 … tensor components, i.e. shear moduli). Law dict, the constants by name (each a number or a
+temperature table, :mod:`dromo.materials.tables`) or as CalculiX's list::
 
-    {"type": "aniso_plas", "constants": [15 numbers]}                       # constant
+    {"type": "aniso_plas", "C1111": 2e5, "C1122": 8e4, ..., "r0": 100, "d1": 1e3, "d2": 1e4,
+     "A": 1e-6, "n": 3, "m": 0}                                             # by name
+    {"type": "aniso_plas", "constants": [15 numbers]}                       # CalculiX order
     {"type": "aniso_plas", "constants": [[15 numbers, T0], [15 numbers, T1], ...]}   # table in T
     optional: "viscous": true (false = CalculiX *STATIC), "alpha", "T_ref", "local_rtol", "max_iterations"
 
@@ -37,13 +40,28 @@ import numpy as np
 
 from ..errors import InputError
 from . import tensors as tn
-from .base import Law, col
-from .elastic import ThermalStrain, _check_ortho_stiffness
+from .base import Law, check_parameters, col
+from .elastic import COMMON, THERMAL, ThermalStrain, _check_ortho_stiffness
 from .newton import solve_decreasing
 from .tables import Param
 
 NAMES = ("C1111", "C1122", "C2222", "C1133", "C2233", "C3333", "C1212", "C1313", "C2323",
          "r0", "d1", "d2", "A", "n", "m")
+#: The state in CalculiX's SDV order: (dromo name, size, how CalculiX stores it). "tensor": tensor
+#: components xx, yy, zz, xy, xz, yz (converted to Mandel in dromo). Checked against ccx's .dat
+#: output on a one-element run (tests/materials/test_materials_aniso_plas.py).
+SDV_LAYOUT = (("p", 1, "plain"), ("eps_p", 6, "tensor"), ("alpha_1", 1, "plain"), ("alpha_2", 6, "tensor"))
+#: Parameters of ``type = "aniso_plas"`` (the case-file reference is generated from this table).
+PARAMETERS = dict(COMMON, **{
+    "constants": "the 15 constants in CalculiX's order (C1111 ... m), or rows of 15 constants + temperature "
+                 "(a table in T); or give them by name instead",
+    **{k: f"orthotropic stiffness {k} (tensor components, C1212 = G12)" for k in NAMES[:9]},
+    "r0": "initial yield stress r₀", "d1": "isotropic hardening modulus d₁ (R = r₀ + d₁ p)",
+    "d2": "kinematic hardening modulus d₂ (X = d₂ α₂)", "A": "creep factor A of ṗ = A ⟨√(3/2) f⟩ⁿ tᵐ",
+    "n": "creep exponent n (>= 1)", "m": "time exponent m",
+    "viscous": "true (default, CalculiX *VISCO) | false (rate-independent, CalculiX *STATIC)",
+    "local_rtol": "relative tolerance of the point-wise Newton (default 1e-11)",
+    "max_iterations": "iterations of the point-wise Newton (default 60)"}, **THERMAL)
 C0 = np.sqrt(2.0 / 3.0)
 P = tn.IDEV
 
@@ -79,28 +97,41 @@ def _spectral(C):
     return dict(C=C, V=V, Vinv=Vinv, lam=lam, W=W, CV=CV, lam_min=lam_dev_min)
 
 
+def _constants_list(constants, pre):
+    """Parameter specs of the 15 constants from CalculiX's list (or rows of 15 + temperature)."""
+    rows = np.asarray(constants, dtype=float)
+    if rows.ndim == 1:
+        if rows.size != 15:
+            raise InputError(f"material {pre!r}: 'constants' needs 15 values ({NAMES}), got {rows.size}")
+        return [float(v) for v in rows]
+    if rows.ndim == 2 and rows.shape[1] == 16:
+        return [{"T": rows[:, 15].tolist(), "values": rows[:, j].tolist()} for j in range(15)]
+    raise InputError(f"material {pre!r}: 'constants' must be 15 values or rows of 15 values + "
+                     f"temperature, got shape {rows.shape}")
+
+
 class AnisoPlas(Law):
     """CalculiX ``ANISO_PLAS`` (see the module docstring)."""
 
     def __init__(self, d, name="aniso_plas"):
         self.name = d.get("name", name)
         pre = self.name
-        extra = set(d) - {"type", "name", "constants", "viscous", "alpha", "T_ref", "local_rtol",
-                          "max_iterations"}
-        if extra:
-            raise InputError(f"material {pre!r}: unknown parameter(s) {sorted(extra)}")
-        if "constants" not in d:
-            raise InputError(f"material {pre!r}: missing 'constants' (15 values, CalculiX order {NAMES})")
-        rows = np.asarray(d["constants"], dtype=float)
-        if rows.ndim == 1:
-            if rows.size != 15:
-                raise InputError(f"material {pre!r}: 'constants' needs 15 values ({NAMES}), got {rows.size}")
-            specs = [float(v) for v in rows]
-        elif rows.ndim == 2 and rows.shape[1] == 16:
-            specs = [{"T": rows[:, 15].tolist(), "values": rows[:, j].tolist()} for j in range(15)]
+        check_parameters(d, PARAMETERS, f"material {pre!r}")
+        named = [k for k in NAMES if k in d]
+        if named and "constants" in d:
+            raise InputError(f"material {pre!r}: give the constants either by name or as 'constants', not both "
+                             f"(named: {named})")
+        if named:
+            missing = [k for k in NAMES if k not in d]
+            if missing:
+                raise InputError(f"material {pre!r}: missing constant(s) {missing} (all of {list(NAMES)}, or "
+                                 f"'constants' in that order)")
+            specs = [d[k] for k in NAMES]
+        elif "constants" not in d:
+            raise InputError(f"material {pre!r}: missing 'constants' (15 values, CalculiX order {NAMES}) or the "
+                             f"constants by name")
         else:
-            raise InputError(f"material {pre!r}: 'constants' must be 15 values or rows of 15 values + "
-                             f"temperature, got shape {rows.shape}")
+            specs = _constants_list(d["constants"], pre)
         checks = {"A": lambda v: None if np.all(v >= 0) else "must be >= 0",
                   "n": lambda v: None if np.all(v >= 1) else "must be >= 1",
                   "d1": lambda v: None if np.all(v >= 0) else "must be >= 0",
@@ -112,12 +143,13 @@ class AnisoPlas(Law):
         self.rtol = float(d.get("local_rtol", 1e-11))
         self.maxit = int(d.get("max_iterations", 60))
         self.elastic_const = all(self.p[k].constant for k in NAMES[:9])
-        temps = sorted({t for p in self.p.values() if not p.constant for t in p.temps})
+        # positive definiteness at the table nodes of the elastic constants (a constant C is one check)
+        temps = sorted({t for k in NAMES[:9] if not self.p[k].constant for t in self.p[k].temps})
         for C in (self._stiffness(np.asarray(temps)) if temps else [self._stiffness(np.zeros(1))]):
             _check_ortho_stiffness(C, pre)
         self._spec = _spectral(self._stiffness(np.zeros(1))) if self.elastic_const else None
-        self.state_names = ["p", "eps_p", "alpha_1", "alpha_2"]
-        self.state_sizes = {"p": 1, "eps_p": 6, "alpha_1": 1, "alpha_2": 6}
+        self.state_names = [nm for nm, _, _ in SDV_LAYOUT]
+        self.state_sizes = {nm: size for nm, size, _ in SDV_LAYOUT}
         self._layout()
 
     def _stiffness(self, T):

@@ -47,6 +47,14 @@ class LawResult:
     failed: np.ndarray
 
 
+def check_parameters(d, known, where):
+    """InputError naming every key of the table ``d`` that is not in ``known`` (a dict key -> doc, or a
+    set), with the keys that are accepted; ``where`` names the material (and sub-table)."""
+    extra = sorted(set(d) - set(known))
+    if extra:
+        raise InputError(f"{where}: unknown parameter(s) {extra} (known: {sorted(known)})")
+
+
 class Law:
     """Base class: named state layout, input checks and chunked evaluation.
 

@@ -20,11 +20,27 @@ import numpy as np
 
 from ..errors import InputError
 from . import tensors as tn
-from .base import Law
+from .base import Law, check_parameters
 from .tables import Param, poisson, positive
 
 ORTHO_TENSOR = ("C1111", "C1122", "C2222", "C1133", "C2233", "C3333", "C1212", "C1313", "C2323")
 ORTHO_ENG = ("E1", "E2", "E3", "nu12", "nu13", "nu23", "G12", "G13", "G23")
+
+#: Keys every law takes (the case-file reference, docs/case-file.md, is generated from these tables).
+COMMON = {"type": "the law: elastic, von_mises (aliases viscoplastic, chaboche), aniso_plas, umat",
+          "name": "material name in messages (default: the [materials.NAME] table name)"}
+#: Thermal expansion keys (elastic, von_mises, aniso_plas, umat).
+THERMAL = {"alpha": "secant expansion coefficient α(T) [1/K]: a number, a temperature table, or 3 values "
+                    "(α1, α2, α3 along x, y, z); default none",
+           "T_ref": "reference temperature of the expansion (default 0)"}
+#: Parameters of ``type = "elastic"`` (each number may be a temperature table).
+PARAMETERS = dict(COMMON, **{
+    "symmetry": "isotropic (default: E, nu) | cubic (C11, C12, C44) | orthotropic (the nine C1111 ... C2323, "
+                "or the nine E1 ... G23)",
+    "E": "Young's modulus (isotropic)", "nu": "Poisson's ratio (isotropic)",
+    "C11": "cubic stiffness C11", "C12": "cubic stiffness C12", "C44": "cubic shear stiffness C44 (tensor)",
+    **{k: f"orthotropic stiffness {k} (tensor components, C1212 = G12)" for k in ORTHO_TENSOR},
+    **{k: f"orthotropic engineering constant {k}" for k in ORTHO_ENG}}, **THERMAL)
 
 
 class ThermalStrain:
@@ -127,6 +143,7 @@ class Elastic(Law):
 
     def __init__(self, d, name="elastic"):
         self.name = d.get("name", name)
+        check_parameters(d, PARAMETERS, f"material {self.name!r}")
         self.stiffness = ElasticStiffness(d, self.name)
         self.thermal = ThermalStrain(d, self.name)
         self.state_names, self.state_sizes = [], {}

@@ -42,8 +42,8 @@ import numpy as np
 
 from ..errors import InputError
 from . import tensors as tn
-from .base import Law
-from .elastic import ThermalStrain
+from .base import Law, check_parameters
+from .elastic import COMMON, THERMAL, ThermalStrain
 
 _NARGS = 37
 _VOIGT_E = np.array([1.0, 1.0, 1.0, tn.SQ2, tn.SQ2, tn.SQ2])     # Mandel -> engineering strain
@@ -110,12 +110,30 @@ def load_umat(path, symbol="umat_"):
     return lib, fn
 
 
+#: Parameters of ``type = "umat"``, and of the entries of its ``state`` list.
+PARAMETERS = dict(COMMON, **{
+    "library": "path of the UMAT shared library",
+    "symbol": "exported name of the subroutine (default umat_)",
+    "props": "PROPS array (list of numbers)", "nstatv": "number of state variables (STATEV)",
+    "state": "optional naming of STATEV: a list of tables {name, size, kind}",
+    "cmname": "CMNAME passed to the UMAT (default: the material name)",
+    "python_loop": "call the UMAT from a Python loop instead of the C driver (tests; default false)"},
+    **THERMAL)
+STATE = {"name": "internal variable name (as written to archives)", "size": "number of STATEV entries (default 1)",
+         "kind": "plain (default) | strain (engineering shear) | stress (tensor components): 6-entry "
+                 "tensors stored in Mandel"}
+
+
 class UmatLaw(Law):
     """A user's compiled UMAT used like a built-in law (see the module docstring)."""
 
     def __init__(self, d, name="umat"):
         self.name = d.get("name", name)
         pre = self.name
+        check_parameters(d, PARAMETERS, f"material {pre!r}")
+        for k, item in enumerate(d.get("state") or []):
+            if isinstance(item, dict):
+                check_parameters(item, STATE, f"material {pre!r} state[{k}]")
         if "library" not in d:
             raise InputError(f"material {pre!r}: missing 'library' (path of the UMAT shared library)")
         self.library = str(d["library"])

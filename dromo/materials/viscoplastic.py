@@ -39,8 +39,8 @@ import numpy as np
 
 from ..errors import InputError
 from . import tensors as tn
-from .base import Law, col
-from .elastic import ThermalStrain
+from .base import Law, check_parameters, col
+from .elastic import COMMON, THERMAL, ThermalStrain
 from .newton import solve_decreasing
 from .tables import Param, at_least_one, nonnegative, poisson, positive
 
@@ -59,17 +59,38 @@ def _as_list(x):
     return list(x)
 
 
+#: Parameters of ``type = "von_mises"`` (numbers may be temperature tables), and of its sub-tables.
+PARAMETERS = dict(COMMON, **{
+    "E": "Young's modulus", "nu": "Poisson's ratio", "R0": "initial yield stress",
+    "H": "linear isotropic hardening modulus (default 0)",
+    "voce": "Voce isotropic hardening terms: a table or a list of tables {Q, b}",
+    "kinematic": "back stresses: a table or a list of tables {C, D} (Prager when D = 0, else "
+                 "Armstrong-Frederick)",
+    "flow": "\"rate_independent\" (default), or a table {type = \"norton\", K, n} or "
+            "{type = \"power\", A, n, m}",
+    "symmetry": "isotropic only (the default)",
+    "local_rtol": "relative tolerance of the point-wise Newton (default 1e-11)",
+    "max_iterations": "iterations of the point-wise Newton (default 60)"}, **THERMAL)
+VOCE = {"Q": "saturation of the Voce term", "b": "rate of the Voce term"}
+KINEMATIC = {"C": "modulus of the back stress (X = 2/3 C α)", "D": "dynamic recovery (default 0)"}
+FLOW = {"type": "rate_independent | norton | power", "K": "Norton: drag stress", "n": "Norton/power: exponent",
+        "A": "power: factor A of ṗ = A ⟨f⟩ⁿ tᵐ", "m": "power: time exponent (default 0)"}
+
+
 class VonMises(Law):
     """Von Mises elasto(visco)plastic law (see the module docstring)."""
 
     def __init__(self, d, name="von_mises"):
         self.name = d.get("name", name)
         pre = self.name
-        known = {"type", "name", "E", "nu", "R0", "H", "voce", "kinematic", "flow", "alpha", "T_ref",
-                 "local_rtol", "max_iterations", "symmetry"}
-        extra = set(d) - known
-        if extra:
-            raise InputError(f"material {pre!r}: unknown parameter(s) {sorted(extra)}")
+        check_parameters(d, PARAMETERS, f"material {pre!r}")
+        for key, known in (("voce", VOCE), ("kinematic", KINEMATIC)):
+            for j, sub in enumerate(_as_list(d.get(key))):
+                if not isinstance(sub, dict):
+                    raise InputError(f"material {pre!r}: {key}[{j}] must be a table of {sorted(known)}")
+                check_parameters(sub, known, f"material {pre!r} {key}[{j}]")
+        if isinstance(d.get("flow"), dict):
+            check_parameters(d["flow"], FLOW, f"material {pre!r} flow")
         if d.get("symmetry", "isotropic") != "isotropic":
             raise InputError(f"material {pre!r}: von_mises supports isotropic elasticity only "
                              f"(use aniso_plas for orthotropic elasticity)")

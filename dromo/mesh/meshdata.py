@@ -128,6 +128,49 @@ def _as_facets(ftype, a):
     return a
 
 
+class SetDict(dict):
+    """Named sets (name -> members) looked up without regard to case, as CalculiX and Abaqus do (``NSET=Fix``
+    is ``FIX``): ``"fix" in sets``, ``sets["fix"]`` and ``sets.get("fix")`` find ``"FIX"``. An exact match
+    wins; the keys keep their spelling (iteration, archives). :class:`MeshData` refuses two names that
+    differ only by case, so a lookup is never ambiguous there."""
+
+    def key(self, name):
+        """The stored spelling of ``name`` (exact, else case-insensitive), or ``None``."""
+        if dict.__contains__(self, name):
+            return name
+        if isinstance(name, str):
+            folded = name.casefold()
+            for k in self:
+                if isinstance(k, str) and k.casefold() == folded:
+                    return k
+        return None
+
+    def __missing__(self, name):
+        k = self.key(name)
+        if k is None:
+            raise KeyError(name)
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, name):
+        return self.key(name) is not None
+
+    def get(self, name, default=None):
+        k = self.key(name)
+        return default if k is None else dict.__getitem__(self, k)
+
+
+def _set_dict(sets, kind, source):
+    """``sets`` as a :class:`SetDict`; InputError on two names differing only by case."""
+    seen = {}
+    for k in sets:
+        f = str(k).casefold()
+        if f in seen:
+            raise InputError(f"{source or 'mesh'}: {kind} names {seen[f]!r} and {k!r} differ only by case; "
+                             f"set names are case-insensitive (as in CalculiX and Abaqus): rename one")
+        seen[f] = k
+    return SetDict(sets)
+
+
 @dataclass
 class MeshData:
     """A serial, global mesh: points, cell blocks and named sets.
@@ -145,6 +188,8 @@ class MeshData:
         Sorted unique global cell indices.
     facet_sets : dict name -> {facet type: (nf, nfn) int64}
         Facets as node indices, oriented outward from the cell they bound (see :data:`FACES`).
+        The three are :class:`SetDict`: names are matched without regard to case (two names of one
+        kind that differ only by case are an error).
     source : str
         The file the mesh came from ("" if generated).
     """
@@ -167,10 +212,12 @@ class MeshData:
             self.node_ids = np.arange(1, len(self.points) + 1, dtype=np.int64)
         else:
             self.node_ids = np.ascontiguousarray(self.node_ids, dtype=np.int64)
-        self.node_sets = {k: _as_index_array(v) for k, v in self.node_sets.items()}
-        self.element_sets = {k: _as_index_array(v) for k, v in self.element_sets.items()}
-        self.facet_sets = {k: {t: _as_facets(t, a) for t, a in v.items()}
-                           for k, v in self.facet_sets.items()}
+        self.node_sets = _set_dict({k: _as_index_array(v) for k, v in self.node_sets.items()}, "node set",
+                                   self.source)
+        self.element_sets = _set_dict({k: _as_index_array(v) for k, v in self.element_sets.items()},
+                                      "element set", self.source)
+        self.facet_sets = _set_dict({k: {t: _as_facets(t, a) for t, a in v.items()}
+                                     for k, v in self.facet_sets.items()}, "facet set", self.source)
 
     # ------------------------------------------------------------------ sizes
     @property

@@ -10,7 +10,7 @@ Modules: :mod:`~dromo.reduction.pod` (POD bases, inner products, basis archive I
 (the resulting rule), :mod:`~.eim` (DEIM/QDEIM points, Gappy-POD fit and reconstruction),
 :mod:`~.hyperreduce` (the offline pipeline).
 """
-from .sources import SnapshotSource, ArraySource, as_source
+from .sources import SnapshotSource, ArraySource, ArchiveSeriesSource, as_source
 from .pod import InnerProduct, inner_product, PODBasis, pod, truncation_rank, write_basis, read_basis
 from .svd import tsqr_r, tsqr_svd
 from .incremental import IncrementalPOD
@@ -19,7 +19,7 @@ from .reduced_quadrature import ReducedQuadrature
 from .ecm import ECMToleranceWarning, ecm_greedy, empirical_cubature
 from .eim import PointSelection, qdeim, deim, GappyFit, GappyPOD
 
-__all__ = ["SnapshotSource", "ArraySource", "as_source", "InnerProduct", "inner_product", "PODBasis", "pod",
+__all__ = ["SnapshotSource", "ArraySource", "ArchiveSeriesSource", "as_source", "InnerProduct", "inner_product", "PODBasis", "pod",
            "truncation_rank", "write_basis", "read_basis", "tsqr_r", "tsqr_svd", "IncrementalPOD",
            "IntegrandBasis", "compress_integrand", "ReducedQuadrature", "ECMToleranceWarning", "ecm_greedy",
            "empirical_cubature", "PointSelection", "qdeim", "deim", "GappyFit", "GappyPOD",

@@ -21,6 +21,16 @@ Accurate path (``method="svd"``): TSQR (:mod:`dromo.reduction.svd`), singular va
 absolute (down to about ``1e-14 σ₁``). Euclidean and diagonal-weight inner products only; the whole
 local block must fit in memory.
 
+Choice (``method="auto"``, the default): the method of snapshots loses ``‖ΨᵀMΨ − I‖ ≈ eps (σ₁/σ_k)²`` of
+orthonormality in its last kept mode ``k``; with the energy criterion ``σ_k/σ₁`` is about ``tol``, so a
+tolerance below :data:`SNAPSHOTS_MIN_TOL` (1e-5: loss about 1e-6, already 4e-4 at ``tol = 1e-6``) or no
+tolerance at all (keep every mode) asks for more than it can deliver, and the accurate path is used
+(logged). Where the accurate path is impossible (a PETSc-matrix inner product, or snapshots out of core)
+the method of snapshots runs with a warning. An explicit ``method="snapshots"`` with ``tol`` below
+:data:`SNAPSHOTS_MIN_TOL` is refused. Every basis carries its measured ``orthonormality``
+``‖ΨᵀMΨ − I‖₂`` (logged, and written with the basis); with ``"auto"``, a method-of-snapshots basis whose
+measured loss exceeds ``tol`` is recomputed by the accurate path when possible.
+
 Out-of-core: pass a :class:`~dromo.reduction.sources.SnapshotSource` and ``memory_budget`` (bytes per
 rank). Pass 1 streams column blocks and accumulates ``C`` block by block (two blocks in memory); pass 2
 re-streams the blocks to form the modes. Results equal the in-memory ones up to round-off.
@@ -40,11 +50,13 @@ from .sources import ArraySource, SnapshotSource, as_source, check_finite, read_
 from .svd import fix_signs, tsqr_svd
 
 __all__ = ["InnerProduct", "inner_product", "PODBasis", "pod", "truncation_rank", "write_basis",
-           "read_basis"]
+           "read_basis", "SNAPSHOTS_MIN_TOL", "orthonormality"]
 
 _log = get_logger("dromo.reduction.pod")
 _ROW_CHUNK_BYTES = 16 << 20     # rows per chunk for the weighted Gram (bounded extra memory)
 _MAT_COLS = 64                  # columns per PETSc Mat × dense product (bounded extra memory)
+#: Smallest energy tolerance the method of snapshots is trusted with (module docstring, "Choice").
+SNAPSHOTS_MIN_TOL = 1e-5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -234,6 +246,7 @@ class PODBasis:
     energy : float — fraction of the energy kept, ``Σ_{i≤k} σ_i² / Σ_i σ_i²``
     inner : str — inner-product name ("euclid", "weights", "l2", "energy", ...)
     method : str — "snapshots", "svd" or "incremental"
+    orthonormality : float — measured ``‖ΨᵀMΨ − I‖₂`` of the modes (NaN when not measured)
     n_snapshots : int — number of snapshots the basis was computed from
     max_modes : int or None
     comm : MPI.Comm
@@ -250,6 +263,7 @@ class PODBasis:
     max_modes: Optional[int] = None
     comm: MPI.Comm = field(default=None, repr=False)
     inner_product: Optional[InnerProduct] = field(default=None, repr=False)
+    orthonormality: float = float("nan")
 
     def __post_init__(self):
         if self.comm is None:
@@ -294,7 +308,8 @@ class PODBasis:
         attrs = {"n_kept": int(self.n_kept), "tol": -1.0 if self.tol is None else float(self.tol),
                  "energy": float(self.energy), "inner_product": self.inner, "method": self.method,
                  "n_snapshots": int(self.n_snapshots),
-                 "max_modes": -1 if self.max_modes is None else int(self.max_modes)}
+                 "max_modes": -1 if self.max_modes is None else int(self.max_modes),
+                 "orthonormality": float(self.orthonormality)}
         return {"arrays": {"modes": self.modes, "singular_values": self.singular_values}, "attrs": attrs}
 
     @classmethod
@@ -305,13 +320,14 @@ class PODBasis:
         modes = np.asarray(a["modes"], dtype=np.float64)
         tol = float(t["tol"])
         mm = int(t.get("max_modes", -1))
+        ortho = float(t.get("orthonormality", float("nan")))
         ip = InnerProduct(inner, modes.shape[0], comm, name=str(t["inner_product"])) \
             if inner is not None else None
         return cls(modes=modes, singular_values=np.asarray(a["singular_values"], dtype=np.float64),
                    n_kept=int(t["n_kept"]), tol=None if tol < 0 else tol, energy=float(t["energy"]),
                    inner=str(t["inner_product"]), method=str(t["method"]),
                    n_snapshots=int(t.get("n_snapshots", 0)), max_modes=None if mm < 0 else mm,
-                   comm=comm, inner_product=ip)
+                   comm=comm, inner_product=ip, orthonormality=ortho)
 
 
     def to_archive(self, archive, name, location="node", n_components=1, components=None, units="",
@@ -358,8 +374,8 @@ def truncation_rank(energies, tol=None, max_modes=None, discarded=0.0, total=Non
 
 
 def _validate(tol, max_modes, method, m, comm):
-    if method not in ("snapshots", "svd"):
-        raise InputError(f"unknown POD method {method!r} (use 'snapshots' or 'svd')")
+    if method not in ("auto", "snapshots", "svd"):
+        raise InputError(f"unknown POD method {method!r} (use 'auto', 'snapshots' or 'svd')")
     if tol is not None and not (np.isfinite(tol) and 0.0 < tol < 1.0):
         raise InputError(f"POD tolerance must be in (0, 1), got {tol}")
     if max_modes is not None and int(max_modes) < 1:
@@ -371,7 +387,17 @@ def _validate(tol, max_modes, method, m, comm):
 # --------------------------------------------------------------------------------------------------
 # POD
 # --------------------------------------------------------------------------------------------------
-def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=None, method="snapshots",
+def orthonormality(modes, ip):
+    """Measured ``‖ΨᵀMΨ − I‖₂`` of row-distributed ``modes`` ``(n_local, k)`` in the inner product ``ip``
+    (an :class:`InnerProduct`), the same on every rank. Collective; costs one ``k × k`` Gram."""
+    k = modes.shape[1]
+    if k == 0:
+        return 0.0
+    G = ip.gram(modes)
+    return float(np.linalg.norm(G - np.eye(k), 2))
+
+
+def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=None, method="auto",
         memory_budget=None, inner_name=None, check=True):
     """Proper orthogonal decomposition of a row-distributed snapshot matrix. Collective.
 
@@ -384,7 +410,10 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
         ``Σ σ_i² ≤ ε² Σ σ²``. ``None``: keep all numerically nonzero modes (subject to ``max_modes``).
     max_modes : int, optional — at most this many modes.
     inner : None | "euclid" | weights (n_local,) | PETSc Mat — the inner product ``M`` (module docstring).
-    method : "snapshots" (Gram + eigh, fast) or "svd" (TSQR, accurate small singular values).
+    method : "auto" (default), "snapshots" (Gram + eigh, fast) or "svd" (TSQR, accurate small singular
+        values). "auto" takes the method of snapshots when ``tol >= SNAPSHOTS_MIN_TOL`` and TSQR otherwise
+        (also without ``tol``), where TSQR is possible; see the module docstring, "Choice". An explicit
+        "snapshots" with ``tol < SNAPSHOTS_MIN_TOL`` raises InputError.
     memory_budget : int, optional — bytes per rank for streamed snapshot blocks and the modes; when the
         whole local block does not fit, the method of snapshots runs out-of-core (two passes).
     inner_name : str, optional — name recorded for the inner product ("l2", "energy", ...).
@@ -392,12 +421,13 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
 
     Returns
     -------
-    PODBasis
+    PODBasis — with its measured ``orthonormality`` ``‖ΨᵀMΨ − I‖₂`` (also logged).
 
     Raises (on every rank)
     ------
     InputError — empty snapshot set, tol ∉ (0, 1), NaN/Inf snapshot, wrong-size inner product, all-zero
-    snapshots, method "svd" with a matrix inner product or with data not fitting the budget.
+    snapshots, method "svd" with a matrix inner product or with data not fitting the budget, method
+    "snapshots" with a tolerance below ``SNAPSHOTS_MIN_TOL``.
     """
     if isinstance(source_or_local_array, SnapshotSource) and not isinstance(source_or_local_array,
                                                                            np.ndarray):
@@ -415,17 +445,49 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
     fits = memory_budget is None or in_memory or 8.0 * n * m * 2 <= memory_budget
     fits = bool(comm.allreduce(int(fits), op=MPI.MIN)) if comm.size > 1 else fits
 
+    too_fine = tol is None or tol < SNAPSHOTS_MIN_TOL
+    if method == "snapshots" and tol is not None and tol < SNAPSHOTS_MIN_TOL:
+        raise InputError(f"POD tolerance {tol:g} with the method of snapshots: it resolves singular values "
+                         f"only down to about 1e-7 σ₁ and its modes lose about eps·(σ₁/σ_k)² of "
+                         f"orthonormality (4e-4 at tol 1e-6); below tol {SNAPSHOTS_MIN_TOL:g} use method "
+                         f"'svd' (TSQR) or 'auto'")
+    why_not_svd = None
+    if ip.kind == "mat":
+        why_not_svd = ("method 'svd' (TSQR) supports the Euclidean and diagonal-weight inner products only; "
+                       "use method 'snapshots' with an assembled inner-product matrix")
+    elif not fits:
+        why_not_svd = (f"method 'svd' needs the local snapshot block in memory ({8 * n * m} bytes per rank > "
+                       f"memory budget {memory_budget}); use method 'snapshots'")
     if method == "svd":
-        if ip.kind == "mat":
-            raise InputError("method='svd' (TSQR) supports the Euclidean and diagonal-weight inner products "
-                             "only; use method='snapshots' with an assembled inner-product matrix")
-        if not fits:
-            raise InputError(f"method='svd' needs the local snapshot block in memory ({8 * n * m} bytes "
-                             f"per rank > memory budget {memory_budget}); use method='snapshots'")
-        return _pod_svd(src, ip, tol, max_modes, check)
+        if why_not_svd:
+            raise InputError(why_not_svd)
+        return _measured(_pod_svd(src, ip, tol, max_modes, check))
+    if method == "auto" and too_fine:
+        asked = "no tolerance (keep every mode)" if tol is None else f"tolerance {tol:g}"
+        if why_not_svd is None:
+            _log.info("POD: %s asks for singular values below what the method of snapshots resolves "
+                      "(tolerances below %g); using the accurate TSQR path (method svd)", asked, SNAPSHOTS_MIN_TOL)
+            return _measured(_pod_svd(src, ip, tol, max_modes, check))
+        _log.warning("POD: %s asks for more accuracy than the method of snapshots delivers, and TSQR is not "
+                     "possible here (%s): the modes may be orthonormal only to about eps·(σ₁/σ_k)², see the "
+                     "measured value below", asked, why_not_svd.split(";")[0])
     if fits:
-        return _pod_snapshots_in_memory(src, ip, tol, max_modes, check)
-    return _pod_snapshots_out_of_core(src, ip, tol, max_modes, int(memory_budget), check)
+        basis = _measured(_pod_snapshots_in_memory(src, ip, tol, max_modes, check))
+    else:
+        basis = _measured(_pod_snapshots_out_of_core(src, ip, tol, max_modes, int(memory_budget), check))
+    if method == "auto" and why_not_svd is None and tol is not None and basis.orthonormality > tol:
+        _log.info("POD: the method of snapshots gave modes orthonormal only to %.2e (> tol %g); recomputing "
+                  "them by the accurate TSQR path (method svd)", basis.orthonormality, tol)
+        return _measured(_pod_svd(src, ip, tol, max_modes, check))
+    return basis
+
+
+def _measured(basis):
+    """``basis`` with its measured orthonormality set and logged."""
+    basis.orthonormality = orthonormality(basis.modes, basis.inner_product)
+    _log.info("POD (%s): %d modes of %d snapshots, orthonormality ‖ΨᵀMΨ − I‖₂ = %.2e", basis.method,
+              basis.n_kept, basis.n_snapshots, basis.orthonormality)
+    return basis
 
 
 def _load_all(src, check):

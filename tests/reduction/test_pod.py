@@ -165,7 +165,7 @@ def test_rank_deficient_round_off_eigenvalues_dropped():
     G, _, _ = synthetic(N, 6, np.logspace(0, -2, 6), seed=5)   # N × 6 of rank 6
     G = np.hstack([G, G @ np.random.default_rng(5).standard_normal((6, m - 6))])   # rank 6, m columns
     U, _ = local_rows(G)
-    b = pod(U)
+    b = pod(U, method="snapshots")
     assert b.n_kept == 6
     assert np.all(b.singular_values[6:] == 0.0)
     I = COMM.allreduce(b.modes.T @ b.modes)
