@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Template SLURM job for dromo: copy, adapt the #SBATCH lines and the command, then `sbatch slurm_job.sh`.
+# For a long `dromo solve` that may reach its time limit, use slurm_solve.sh (early warning signal,
+# clean checkpoint, requeue).
 #SBATCH --job-name=dromo
 #SBATCH --ntasks=4
 #SBATCH --cpus-per-task=1

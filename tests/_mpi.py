@@ -9,17 +9,21 @@ from mpi4py import MPI
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_mpi(n, args, timeout=300, env=None, cwd=None):
-    """Run ``launch/mpirun.sh -n n ARGS`` as a subprocess (only from serial tests). Returns CompletedProcess."""
+def mpi_env(env=None):
+    """The environment of a child ``mpirun``: this one without its MPI singleton variables, plus ``env``."""
     full_env = dict(os.environ)
-    # a child mpirun must not inherit this process's MPI singleton environment
     for k in list(full_env):
         if k.startswith(("OMPI_", "PMIX_", "PMI_")) and k not in (
                 "OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"):
             full_env.pop(k)
     full_env.update(env or {})
+    return full_env
+
+
+def run_mpi(n, args, timeout=300, env=None, cwd=None):
+    """Run ``launch/mpirun.sh -n n ARGS`` as a subprocess (only from serial tests). Returns CompletedProcess."""
     cmd = [os.path.join(ROOT, "launch", "mpirun.sh"), "-n", str(n)] + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=mpi_env(env), cwd=cwd)
 
 
 def dromo_cmd():

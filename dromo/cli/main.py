@@ -4,11 +4,22 @@ Every subcommand module in :data:`SUBCOMMANDS` exposes ``register(subparsers)``,
 and sets ``func(args) -> int``. Everything after a lone ``--petsc`` goes to PETSc's options database
 (e.g. ``dromo solve case.toml --petsc -ksp_type preonly -pc_type lu``).
 
-Errors: a :class:`~dromo.errors.DromoError` raised on every rank (e.g. a ``CollectiveError``) is printed
-once by rank 0 and every rank exits with status 1; any other uncaught exception aborts the MPI job.
+Exit status (the same on every rank):
+
+* 0 — success;
+* 1 — an error (bad input, no convergence: the message names the file, the field, the time...); a
+  :class:`~dromo.errors.DromoError` raised on every rank is printed once by rank 0; an error on one rank
+  only, or any other uncaught exception, aborts the MPI job (status 1);
+* 2 — bad command-line usage (argparse);
+* 74 (EX_IOERR) — an output cannot be written: full disk, quota, read-only or vanished folder
+  (:class:`~dromo.io.archive.OutputError`; nothing half-written is left, earlier outputs are untouched);
+* 75 (EX_TEMPFAIL) — stopped by SIGTERM or SIGUSR1 (a SLURM time limit) after saving a checkpoint: the
+  message gives the ``--restart`` command that continues the run (``solve``, ``online`` and ``adapt``
+  handle these signals; other commands keep the default behaviour: they are killed).
 """
 import argparse
 import importlib
+import shlex
 import sys
 
 SUBCOMMANDS = [
@@ -24,6 +35,40 @@ SUBCOMMANDS = [
     "dromo.cli.importer",
     "dromo.cli.compare",
 ]
+
+
+EXIT_ERROR = 1
+EXIT_OUTPUT = 74
+EXIT_INTERRUPTED = 75
+#: commands whose time loops stop cleanly on SIGTERM/SIGUSR1 (dromo.hf.march checks between increments)
+STOPPABLE = ("solve", "online", "adapt")
+
+
+def restart_command(argv, petsc_argv, output):
+    """The command line that continues an interrupted run: ``argv`` with ``--restart OUTPUT``."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--restart":
+            skip = True
+            continue
+        if a.startswith("--restart="):
+            continue
+        out.append(a)
+    out += ["--restart", output]
+    if petsc_argv:
+        out += ["--petsc"] + list(petsc_argv)
+    return shlex.join(["dromo"] + out)
+
+
+def _exit_status(exc):
+    """Exit status of a DromoError (module docstring)."""
+    from ..io.archive import OutputError
+    if isinstance(exc, OutputError) or any(t == "OutputError" for _r, t, _m in getattr(exc, "failures", ())):
+        return EXIT_OUTPUT
+    return EXIT_ERROR
 
 
 def _split_petsc_options(argv):
@@ -55,22 +100,41 @@ def main(argv=None):
     from mpi4py import MPI
     from ..errors import DromoError
     from ..parallel import configure_logging, install_excepthook
+    from ..parallel.signals import Interrupted, install_stop_handlers, restore_handlers, signal_name
     comm = MPI.COMM_WORLD
     install_excepthook(comm)
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level, comm)
+    if args.command in STOPPABLE:
+        from petsc4py import PETSc  # noqa: F401 - PetscInitialize installs its own SIGTERM handler: ours after
+        install_stop_handlers()
     try:
         status = args.func(args)
+        restore_handlers()
+    except Interrupted as exc:
+        # From here a SIGTERM must end the process again: mpirun sends one to the ranks still exiting when
+        # the first rank has returned a non-zero status (and waits odls_base_sigkill_timeout for them).
+        restore_handlers()
+        # raised on every rank together, after the checkpoint was written and the archive closed
+        if comm.rank == 0:
+            msg = f"dromo {args.command}: interrupted by {signal_name(exc.signum)}: {exc}\n"
+            if exc.output:
+                msg += f"dromo {args.command}: restart with: {restart_command(argv, petsc_argv, exc.output)}\n"
+            sys.stderr.write(msg)
+            sys.stderr.flush()
+        return EXIT_INTERRUPTED
     except DromoError as exc:
+        restore_handlers()
         # Raised collectively (every rank has it) or a local error: print once per failing rank.
         from ..errors import CollectiveError
+        status = _exit_status(exc)
         if not isinstance(exc, CollectiveError) or comm.rank == 0:
             sys.stderr.write(f"dromo {args.command}: error: {exc}\n")
             sys.stderr.flush()
         if not isinstance(exc, CollectiveError) and comm.size > 1:
-            comm.Abort(1)
-        return 1
+            comm.Abort(status)
+        return status
     return int(status or 0)
 
 

@@ -16,7 +16,14 @@ their steps alike:
   is called with the last converged state and :class:`ConvergenceError` is raised with a message naming
   the time, the step and the cause;
 * ``on_converged(new, dt)`` after every converged increment; ``on_checkpoint(state, stepping)`` every
-  ``checkpoint_every`` increments (not after the last one).
+  ``checkpoint_every`` increments (not after the last one);
+* before every increment ``should_stop()`` is asked whether to stop (a SLURM time limit: SIGTERM or
+  SIGUSR1). It is collective and returns the same on every rank, so all ranks stop together, between
+  increments: ``on_stop(state, stepping, reason)`` is called with the last converged state (e.g. to
+  write a checkpoint) and :class:`~dromo.parallel.signals.Interrupted` is raised. By default, when the
+  command line installed its stop handlers (:func:`~dromo.parallel.signals.install_stop_handlers`),
+  ``should_stop`` is :func:`~dromo.parallel.signals.stop_requested` on ``comm`` (``MPI.COMM_WORLD``
+  unless given: a loop running on a sub-communicator passes it, or ``should_stop=False``).
 
 ``stepping`` is the loop's own state (``{"dt": current step, "easy": counter}``): pass the one saved
 in a checkpoint to continue a run exactly where it stopped.
@@ -24,6 +31,7 @@ in a checkpoint to continue a run exactly where it stopped.
 import time as _time
 
 from ..errors import ConvergenceError
+from ..parallel import signals
 from ..parallel.log import get_logger
 
 log = get_logger(__name__)
@@ -35,7 +43,7 @@ def new_stepping(time):
 
 
 def march(step, state, time, on_converged=None, on_checkpoint=None, on_failure=None, stepping=None,
-          checkpoint_every=0, label="run", describe=None):
+          checkpoint_every=0, label="run", describe=None, should_stop=None, on_stop=None, comm=None):
     """Advance ``state`` to ``time.end`` (module docstring). Returns ``(final state, summary)``.
 
     ``summary``: increments, cutbacks, newton_iterations, seconds, increment_seconds (list), time,
@@ -48,7 +56,18 @@ def march(step, state, time, on_converged=None, on_checkpoint=None, on_failure=N
     summary.update({k: 0 for k in describe})
     tic = _time.perf_counter()
     eps_t = 1e-9 * ts.dt
+    if should_stop is None and signals.handlers_installed():
+        should_stop = lambda: signals.stop_requested(comm)  # noqa: E731
     while ts.end - state.time > eps_t and state.increment < ts.max_increments:
+        reason = should_stop() if should_stop else 0
+        if reason:
+            name = signals.signal_name(reason) if isinstance(reason, int) else str(reason)
+            log.warning("%s: %s received: stopping at t = %g (increment %d)", label, name, state.time,
+                        state.increment)
+            if on_stop is not None:
+                on_stop(state, stepping, reason)
+            raise signals.Interrupted(f"{label}: stopped by {name} at t = {state.time:g} (increment "
+                                      f"{state.increment})", reason, time=state.time)
         dt = min(stepping["dt"], ts.end - state.time)
         if ts.end - (state.time + dt) < 1e-6 * dt:
             dt = ts.end - state.time

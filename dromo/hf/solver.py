@@ -14,12 +14,17 @@
   and produces the same result as an uninterrupted one, bit for bit at the same rank count (the linear
   solver's history is reset at every checkpoint; the partition and the reductions are reproducible);
 * when the step would go below ``time.dt_min`` (or a fixed step fails) the last converged state is
-  checkpointed, the archive closed, and ConvergenceError raised saying so.
+  checkpointed, the archive closed, and ConvergenceError raised saying so;
+* on SIGTERM or SIGUSR1 (a SLURM time limit; when the command line installed its stop handlers,
+  :mod:`dromo.parallel.signals`) all ranks stop together before the next increment, the last converged
+  state is checkpointed, the archive closed (valid) and :class:`~dromo.parallel.signals.Interrupted`
+  raised naming the archive to restart from (the command line exits with status 75).
 """
 import os
 
 from ..errors import ConvergenceError
 from ..parallel.log import get_logger
+from ..parallel.signals import Interrupted
 from .march import march, new_stepping
 from .newton import TangentSolver, hf_increment
 from .state import OutputWriter, initial_state, read_checkpoint, write_checkpoint
@@ -74,7 +79,7 @@ def run(problem, output, restart=None, checkpoint_every=10, write_initial=True):
         # a restart from here starts with a fresh solver: so does the uninterrupted run
         solver.reset()
 
-    def failed(st, stepping_):
+    def failed(st, stepping_, reason=None):
         write_checkpoint(box["archive"], problem, st, stepping_, writer.n_steps())
         box["archive"].close()
         box["archive"] = None
@@ -83,10 +88,13 @@ def run(problem, output, restart=None, checkpoint_every=10, write_initial=True):
         try:
             state, summary = march(step, state, problem.time, on_converged=converged, on_checkpoint=checkpoint,
                                    on_failure=failed, stepping=stepping, checkpoint_every=checkpoint_every,
-                                   label=problem.name, describe=("ksp_iterations",))
+                                   label=problem.name, describe=("ksp_iterations",), on_stop=failed, comm=comm)
         except ConvergenceError as exc:
             raise ConvergenceError(f"{exc}. The last converged state is in {output} (restart with --restart "
                                    f"{output})") from exc
+        except Interrupted as exc:
+            raise Interrupted(f"{exc}; the state is saved in {output} (continue with --restart {output})",
+                              exc.signum, time=exc.time, output=output) from exc
         write_checkpoint(box["archive"], problem, state, summary["stepping"], writer.n_steps())
         box["archive"].close()
         box["archive"] = None

@@ -23,25 +23,183 @@ Integration points are numbered cell by cell in natural cell order, point by poi
 rule's order (:mod:`dromo.mesh.quadrature`). Field names (``U``, ``S``, ``E``, ``T``, ``p``) and component
 orders (Mandel for symmetric tensors): :mod:`dromo.io.fields`.
 
-Writes are atomic: :meth:`Archive.create` writes ``PATH.tmp-XXXX`` and renames it to ``PATH`` only when
-:meth:`Archive.close` is reached without error; a failure (on any rank) removes the temporary file, so a
-half-written archive never looks valid. ``mode="a"`` copies the archive to a temporary name first.
+Writes are atomic: :meth:`Archive.create` writes ``PATH.tmp-HOST-PID`` and renames it to ``PATH`` only
+when :meth:`Archive.close` is reached without error; a failure (on any rank) removes the temporary file,
+so a half-written archive never looks valid. ``mode="a"`` copies the archive to a temporary name first.
+Temporaries left by a killed run (``PATH.tmp-HOST-PID`` of a process that no longer exists on this host,
+or the older ``PATH.tmp-PID``) are removed, with a warning, by the next run writing ``PATH``.
+
+Write failures (full disk, quota, read-only or vanished folder). Every write first checks, collectively,
+that the file system holding the archive has room for the bytes it is about to write (plus
+:data:`SPACE_MARGIN` for HDF5's metadata): if not, :class:`OutputError` is raised on every rank naming the
+file, the bytes needed and the bytes free, before anything is written. A write that fails anyway (a quota,
+a race with another job, an I/O error) raises :class:`OutputError` on every rank, or, when the failing
+rank cannot tell whether the others are stuck inside HDF5's collective call, aborts the job after
+:data:`WAIT_SECONDS` (status 74). The archive is then *broken*: :meth:`Archive.close` removes the
+temporary file and leaves the HDF5 file open, and the process ends with status 74 once the error is
+printed (:func:`_leave_open`: with this h5py, closing a file whose metadata cannot be flushed loops
+forever inside ``File.close``). ``DROMO_SPACE_CHECK=0`` turns the free-space check off (for file systems
+whose ``statvfs`` means nothing).
 """
+import atexit
 import datetime
+import glob
 import os
+import re
 import shutil
+import socket
+import sys
+from contextlib import contextmanager
 
 import numpy as np
 from mpi4py import MPI
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import CollectiveError, DromoError, InputError
 from ..parallel.comm import partition_range
-from ..parallel.errors import collective, raise_collectively
+from ..parallel.errors import agree_or_abort, collective, raise_collectively
+from ..parallel.log import get_logger
 from .fields import LOCATIONS
 
 FORMAT = "dromo-archive"
 FORMAT_VERSION = 1
+#: bytes required on top of the data of every write: HDF5 metadata (object headers, B-trees, the
+#: superblock and the final flush at close)
+SPACE_MARGIN = 1 << 20
+#: bound (seconds) a rank whose write failed waits for the others before aborting the job (status 74)
+WAIT_SECONDS = float(os.environ.get("DROMO_IO_WAIT_SECONDS", "5"))
+#: exit status of a job aborted on a failed write (EX_IOERR of sysexits.h; the command line uses it too)
+EXIT_OUTPUT = 74
+
+log = get_logger(__name__)
+
+
+class OutputError(DromoError):
+    """An archive cannot be written: full disk, quota, read-only or vanished folder, I/O error."""
+
+
+def _size(n):
+    """A byte count for people: ``3.4 MB (3400000 bytes)``."""
+    n = int(n)
+    for unit, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= f:
+            return f"{n / f:.1f} {unit} ({n} bytes)"
+    return f"{n} bytes"
+
+
+def free_bytes(path):
+    """Bytes available to this user on the file system holding ``path`` (a file or a folder)."""
+    d = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    st = os.statvfs(d)
+    return st.f_bavail * st.f_frsize
+
+
+def _temp_name(path):
+    """The temporary name of ``path`` for this process: ``PATH.tmp-HOST-PID`` (rank 0 decides)."""
+    host = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+    return f"{path}.tmp-{host}-{os.getpid()}"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path):
+    """Remove ``PATH.tmp-HOST-PID`` (and the older ``PATH.tmp-PID``) files left by killed runs (local).
+
+    Only temporaries of *this* host whose process no longer exists are removed (each with a warning); a
+    run still alive keeps its temporary, and one of another host is reported but kept (its process cannot
+    be checked from here). Returns the list of removed files.
+    """
+    host = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+    removed = []
+    for tmp in sorted(glob.glob(glob.escape(path) + ".tmp-*")):
+        m = re.fullmatch(r"(?:(?P<host>.+)-)?(?P<pid>\d+)", tmp[len(path) + 5:])
+        if m is None:
+            continue
+        pid = int(m.group("pid"))
+        if m.group("host") not in (None, host):
+            log.warning("%s: temporary %s belongs to host %s; left alone (remove it if that run is over)",
+                        path, tmp, m.group("host"))
+            continue
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        try:
+            size = os.path.getsize(tmp)
+            os.remove(tmp)
+        except OSError as exc:
+            log.warning("%s: cannot remove stale temporary %s (%s)", path, tmp, exc)
+            continue
+        log.warning("removed %s (%s), the temporary of an earlier run (process %d) that did not finish",
+                    tmp, _size(size), pid)
+        removed.append(tmp)
+    return removed
+
+
+def _ensure_space(final, tmp, nbytes, what, comm):
+    """Raise OutputError on every rank unless ``nbytes`` + SPACE_MARGIN are free next to ``tmp``."""
+    need = int(nbytes) + SPACE_MARGIN
+    msg = None
+    if comm.rank == 0 and os.environ.get("DROMO_SPACE_CHECK", "1") != "0":
+        folder = os.path.dirname(os.path.abspath(tmp))
+        try:
+            free = free_bytes(folder)
+        except OSError as exc:
+            msg = f"{final}: cannot write {what}: output folder {folder} is not usable ({exc})"
+        else:
+            if free < need:
+                msg = (f"{final}: not enough space to write {what}: {_size(need)} needed (with "
+                       f"{_size(SPACE_MARGIN)} for HDF5 metadata), {_size(free)} free in {folder}")
+    raise_collectively(OutputError(msg) if msg else None, comm)
+
+
+def _prepare_output(path, tmp, nbytes, what, comm):
+    """Before writing ``path`` through ``tmp`` (collective): the folder exists and is writable, stale
+    temporaries of ``path`` are removed, and ``nbytes`` (+ margin) are free."""
+    exc = None
+    if comm.rank == 0:
+        d = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(d):
+            exc = OutputError(f"{path}: output folder {d} does not exist")
+        elif not os.access(d, os.W_OK | os.X_OK):
+            exc = OutputError(f"{path}: output folder {d} is not writable")
+        else:
+            remove_stale_temporaries(path)
+    raise_collectively(exc, comm)
+    _ensure_space(path, tmp, nbytes, what, comm)
+
+
+_leaked = []          # h5py Files left open after a failed write (see _leave_open)
+
+
+def _exit_without_closing():
+    """atexit: end the process (status 74) before h5py's own atexit tries to close a broken file."""
+    if _leaked:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_OUTPUT)
+
+
+def _leave_open(h5):
+    """Leave an h5py File whose writes failed open until the process ends, which is then ended by
+    :func:`os._exit` with status :data:`EXIT_OUTPUT` (EX_IOERR).
+
+    Closing it is not an option with this h5py/HDF5 (3.7/1.10, MPI-IO): when HDF5 cannot flush the file's
+    metadata (ENOSPC, EDQUOT, EROFS), ``File.close`` loops on ``H5Idec_ref`` while the file id stays
+    valid (both ranks spin at 100 % CPU, holding the GIL, forever: what the issue saw), even after the
+    temporary is truncated to give the space back; and h5py's own close at interpreter exit spins or
+    segfaults the same way. The temporary file is removed before this is called. The handler registered
+    here runs before h5py's (atexit is last in, first out), after the error has been printed.
+    """
+    if not _leaked:
+        atexit.register(_exit_without_closing)
+    _leaked.append(h5)
 
 
 def _h5py():
@@ -81,6 +239,16 @@ def _collective_write(ds, key, values, empty):
     ds.id.write(ms, fs, np.zeros(1, dtype=ds.dtype), dxpl=dxpl)
 
 
+def _chunked_bytes(ds, n_steps):
+    """Bytes HDF5 allocates for ``n_steps`` more steps (first axis) of the chunked dataset ``ds``: whole
+    chunks, so a partly filled last chunk counts in full."""
+    shape, chunks = ds.shape, ds.chunks or ds.shape
+    n = int(n_steps)
+    for size, c in zip(shape[1:], chunks[1:]):
+        n *= -(-int(size) // max(1, int(c))) * int(c)
+    return n * ds.dtype.itemsize
+
+
 class Archive:
     """A dromo archive open on every rank of ``comm`` (all methods are collective unless noted)."""
 
@@ -91,6 +259,7 @@ class Archive:
         self.comm = comm
         self.writable = writable
         self._closed = False
+        self._broken = False
 
     # ------------------------------------------------------------------ opening and closing
     @classmethod
@@ -98,20 +267,31 @@ class Archive:
         """Create a new archive at ``path`` (written under a temporary name until :meth:`close`)."""
         comm = comm or MPI.COMM_WORLD
         path = os.fspath(path)
-        tmp = comm.bcast(f"{path}.tmp-{os.getpid()}" if comm.rank == 0 else None, root=0)
-        with collective(comm):
-            d = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(d):
-                raise InputError(f"{path}: output folder {d} does not exist")
-        h5 = _open_h5(tmp, "w", comm)
-        h5.attrs["format"] = FORMAT
-        h5.attrs["format_version"] = FORMAT_VERSION
-        h5.attrs["dromo_version"] = __version__
-        h5.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-        h5.attrs["n_ranks_written"] = comm.size
-        for k, v in (attrs or {}).items():
-            h5.attrs[k] = v
-        return cls(h5, tmp, path, comm, True)
+        tmp = comm.bcast(_temp_name(path) if comm.rank == 0 else None, root=0)
+        _prepare_output(path, tmp, 0, f"a new archive ({tmp})", comm)
+        h5 = None
+        try:
+            with collective(comm):
+                try:
+                    h5 = _open_h5(tmp, "w", comm)
+                except OSError as exc:
+                    raise OutputError(f"{path}: cannot create the temporary file {tmp} ({exc})") from exc
+        except CollectiveError:
+            if h5 is not None:
+                _leave_open(h5)
+            if comm.rank == 0 and os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        ar = cls(h5, tmp, path, comm, True)
+        with ar.writing("the file attributes"):
+            h5.attrs["format"] = FORMAT
+            h5.attrs["format_version"] = FORMAT_VERSION
+            h5.attrs["dromo_version"] = __version__
+            h5.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            h5.attrs["n_ranks_written"] = comm.size
+            for k, v in (attrs or {}).items():
+                h5.attrs[k] = v
+        return ar
 
     @classmethod
     def open(cls, path, comm=None, mode="r"):
@@ -123,10 +303,17 @@ class Archive:
                 raise InputError(f"{path}: no such archive")
         target = path
         if mode == "a":
-            target = comm.bcast(f"{path}.tmp-{os.getpid()}" if comm.rank == 0 else None, root=0)
-            if comm.rank == 0:
-                shutil.copyfile(path, target)
-            comm.Barrier()
+            target = comm.bcast(_temp_name(path) if comm.rank == 0 else None, root=0)
+            _prepare_output(path, target, os.path.getsize(path) if comm.rank == 0 else 0,
+                            f"a copy to add to ({target})", comm)
+            with collective(comm):
+                try:
+                    if comm.rank == 0:
+                        shutil.copyfile(path, target)
+                except OSError as exc:
+                    if os.path.exists(target):
+                        os.remove(target)
+                    raise OutputError(f"{path}: cannot copy it to {target} to add to it ({exc})") from exc
         elif mode != "r":
             raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
         h5 = None
@@ -147,23 +334,97 @@ class Archive:
         return cls(h5, target, path, comm, mode == "a")
 
     def close(self, success=True):
-        """Close; when writing, rename the temporary file to its final name if ``success`` on all ranks."""
+        """Close; when writing, rename the temporary file to its final name if ``success`` on all ranks.
+
+        Raises :class:`OutputError` on every rank when the data cannot be flushed (the temporary is then
+        removed and ``final_path`` left as it was). After a failed write the close is bounded in time
+        (module docstring).
+        """
         if self._closed:
             return
         self._closed = True
-        self.h5.close()
         if not self.writable:
+            self.h5.close()
             return
-        ok = self.comm.allreduce(bool(success), op=MPI.LAND)
-        if self.comm.rank == 0:
-            if ok:
-                os.replace(self.path, self.final_path)
-            elif os.path.exists(self.path):
-                os.remove(self.path)
-        self.comm.Barrier()
+        ok = self.comm.allreduce(bool(success) and not self._broken, op=MPI.LAND)
+        err = None
         if ok:
-            from .xdmf import write_xdmf
-            write_xdmf(self.final_path, self.comm)
+            # Flush first: on a full disk a failed flush raises here, whereas h5py's File.close would spin.
+            try:
+                with self.writing("the last data (flush)"):
+                    self.h5.flush()
+            except OutputError as exc:
+                ok, err = False, exc
+        if not ok:
+            self._discard()
+            if err is not None:
+                raise err
+            return
+        with collective(self.comm):
+            self.h5.close()
+        with self.writing("the final name (rename)"):
+            if self.comm.rank == 0:
+                os.replace(self.path, self.final_path)
+        from .xdmf import write_xdmf
+        write_xdmf(self.final_path, self.comm)
+
+    def _discard(self):
+        """Close without keeping the temporary file: removed first, then the HDF5 file closed (or, after a
+        failed write, left open until the process ends: :func:`_leave_open`). Collective."""
+        if self.comm.rank == 0 and os.path.exists(self.path):
+            try:
+                os.remove(self.path)
+            except OSError as exc:
+                log.error("%s: cannot remove the temporary %s (%s)", self.final_path, self.path, exc)
+        self.comm.Barrier()
+        if self._broken:
+            _leave_open(self.h5)
+        else:
+            try:
+                self.h5.close()
+            except Exception as exc:  # noqa: BLE001 - already failing; the temporary is gone
+                log.debug("closing %s after a failure: %s", self.path, exc)
+
+    @contextmanager
+    def writing(self, what):
+        """Run a block that writes ``what`` into the archive on every rank; any failure becomes an
+        :class:`OutputError` raised on every rank naming the file and the free space, and marks the archive
+        broken (its close then discards it, bounded in time). Collective."""
+        exc = None
+        try:
+            yield
+        except CollectiveError:             # already raised on every rank (a nested collective section)
+            self._broken = True
+            raise
+        except Exception as e:  # noqa: BLE001 - re-raised collectively below
+            exc = e
+            if not isinstance(e, DromoError):
+                exc = OutputError(f"{self.final_path}: writing {what} failed: {e}{self._space_note()}")
+                exc.__cause__ = e
+        try:
+            # HDF5 calls are collective: a rank that failed may have left the others blocked inside one
+            agree_or_abort(exc, self.comm, WAIT_SECONDS, cleanup=self._remove_temporary, status=EXIT_OUTPUT)
+        except CollectiveError:
+            self._broken = True
+            raise
+
+    def _remove_temporary(self):
+        """Remove the temporary file (local; any rank may; a missing file is fine)."""
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+
+    def _space_note(self):
+        try:
+            return f" ({_size(free_bytes(self.path))} free in {os.path.dirname(os.path.abspath(self.path))})"
+        except OSError as exc:
+            return f" (the output folder cannot be checked: {exc})"
+
+    def ensure_space(self, nbytes, what):
+        """Raise :class:`OutputError` on every rank unless the file system has ``nbytes`` +
+        :data:`SPACE_MARGIN` free for ``what`` (one ``statvfs`` on rank 0, broadcast). Collective."""
+        _ensure_space(self.final_path, self.path, nbytes, what, self.comm)
 
     def abort(self):
         """Close without keeping anything that was written."""
@@ -182,6 +443,15 @@ class Archive:
 
         Dataset creation is collective; rank 0 writes the (replicated) mesh data.
         """
+        nbytes = mesh.points.size * 8 + len(mesh.node_ids) * 8 + sum(
+            np.asarray(b.cells).size * 8 + len(b.ids) * 8 for b in mesh.blocks) + 8 * sum(
+            np.asarray(v).size for sets in (mesh.node_sets, mesh.element_sets) for v in sets.values()) + 8 * sum(
+            np.asarray(a).size for fs in mesh.facet_sets.values() for a in fs.values())
+        self.ensure_space(nbytes, "the mesh")
+        with self.writing("the mesh"):
+            self._write_mesh(mesh)
+
+    def _write_mesh(self, mesh):
         from ..mesh.quadrature import element_rule
         g = self.h5.require_group("mesh")
         root = self.comm.rank == 0
@@ -261,6 +531,12 @@ class Archive:
             raise InputError(f"field {name}: unknown location {location!r} (one of {LOCATIONS})")
         if n_items is None:
             n_items = 1 if location == "global" else self.n_items(location)
+        with self.writing(f"field {name}"):
+            return self._create_field(name, location, n_components, n_items, components, units, description,
+                                      n_parameters, attrs, chunk_items)
+
+    def _create_field(self, name, location, n_components, n_items, components, units, description,
+                      n_parameters, attrs, chunk_items):
         g = self.h5.require_group("fields").create_group(name)
         chunks = (1, max(1, min(int(n_items), chunk_items)), max(1, int(n_components)))
         g.create_dataset("values", shape=(0, n_items, n_components), maxshape=(None, n_items, n_components),
@@ -308,14 +584,16 @@ class Archive:
         F, N, C = ds.shape
         start, stop = partition_range(N, self.comm)
         block_values = np.asarray(block_values, dtype=np.float64).reshape(stop - start, C)
-        ds.resize(F + 1, axis=0)
-        g["time"].resize(F + 1, axis=0)
-        g["parameters"].resize(F + 1, axis=0)
-        _collective_write(ds, (F, slice(start, stop), slice(None)), block_values, stop == start)
-        if self.comm.rank == 0:
-            g["time"][F] = float(time)
-            if g["parameters"].shape[1]:
-                g["parameters"][F, :] = np.asarray(parameters, dtype=np.float64)
+        self.ensure_space(_chunked_bytes(ds, 1), f"step {F} of field {name}")
+        with self.writing(f"step {F} of field {name}"):
+            ds.resize(F + 1, axis=0)
+            g["time"].resize(F + 1, axis=0)
+            g["parameters"].resize(F + 1, axis=0)
+            _collective_write(ds, (F, slice(start, stop), slice(None)), block_values, stop == start)
+            if self.comm.rank == 0:
+                g["time"][F] = float(time)
+                if g["parameters"].shape[1]:
+                    g["parameters"][F, :] = np.asarray(parameters, dtype=np.float64)
         return F
 
     def write_field(self, name, location, block_values, times, parameters=None, **kwargs):
@@ -328,14 +606,16 @@ class Archive:
         start, stop = partition_range(n_items, self.comm)
         if stop - start != _n:
             raise ValueError(f"field {name}: rank block has {_n} rows, expected {stop - start}")
-        for ds, shape in ((g["values"], (F, n_items, C)), (g["time"], (F,)), (g["parameters"], (F, P))):
-            ds.resize(shape)
-        _collective_write(g["values"], (slice(None), slice(start, stop), slice(None)), block_values,
-                          stop == start or F == 0)
-        if self.comm.rank == 0:
-            g["time"][:] = np.asarray(times, dtype=np.float64)
-            if P:
-                g["parameters"][...] = np.asarray(parameters, dtype=np.float64).reshape(F, P)
+        self.ensure_space(_chunked_bytes(g["values"], F) + 8 * F * (P + 1), f"field {name}")
+        with self.writing(f"field {name}"):
+            for ds, shape in ((g["values"], (F, n_items, C)), (g["time"], (F,)), (g["parameters"], (F, P))):
+                ds.resize(shape)
+            _collective_write(g["values"], (slice(None), slice(start, stop), slice(None)), block_values,
+                              stop == start or F == 0)
+            if self.comm.rank == 0:
+                g["time"][:] = np.asarray(times, dtype=np.float64)
+                if P:
+                    g["parameters"][...] = np.asarray(parameters, dtype=np.float64).reshape(F, P)
 
     def read_steps(self, name, steps):
         """This rank's natural block of ``steps`` (a slice or sorted index list): (n_sel, stop-start, C)."""
@@ -385,13 +665,15 @@ class Archive:
     def write_array(self, path, data, attrs=None):
         """Write a small replicated array (identical on every rank) at ``path``; rank 0 writes."""
         data = np.ascontiguousarray(data)
-        if path in self.h5:
-            del self.h5[path]
-        ds = self.h5.create_dataset(path, shape=data.shape, dtype=data.dtype)
-        if self.comm.rank == 0 and data.size:
-            ds[...] = data
-        for k, v in (attrs or {}).items():
-            ds.attrs[k] = v
+        self.ensure_space(data.nbytes, path)
+        with self.writing(path):
+            if path in self.h5:
+                del self.h5[path]
+            ds = self.h5.create_dataset(path, shape=data.shape, dtype=data.dtype)
+            if self.comm.rank == 0 and data.size:
+                ds[...] = data
+            for k, v in (attrs or {}).items():
+                ds.attrs[k] = v
         return ds
 
     def read_array(self, path):
@@ -412,10 +694,12 @@ class Archive:
         start, stop = partition_range(n_items, self.comm)
         if block.shape[0] != stop - start:
             raise ValueError(f"{path}: rank block has {block.shape[0]} rows, expected {stop - start}")
-        if path in self.h5:
-            del self.h5[path]
-        ds = self.h5.create_dataset(path, shape=(int(n_items),) + block.shape[1:], dtype=np.float64)
-        _collective_write(ds, slice(start, stop), block, stop == start or block.size == 0)
+        self.ensure_space(8 * int(n_items) * int(np.prod(block.shape[1:], dtype=np.int64)), path)
+        with self.writing(path):
+            if path in self.h5:
+                del self.h5[path]
+            ds = self.h5.create_dataset(path, shape=(int(n_items),) + block.shape[1:], dtype=np.float64)
+            _collective_write(ds, slice(start, stop), block, stop == start or block.size == 0)
         return ds
 
     def read_natural(self, path, n_items=None):
@@ -441,22 +725,25 @@ class Archive:
 
     def require_group(self, path):
         """Create the group ``path`` (and its parents) unless it exists; returns ``path``."""
-        self.h5.require_group(path)
+        with self.writing(path):
+            self.h5.require_group(path)
         return path
 
     def delete(self, path):
         """Remove the group or dataset at ``path`` if present."""
-        if path in self.h5:
-            del self.h5[path]
+        with self.writing(f"the removal of {path}"):
+            if path in self.h5:
+                del self.h5[path]
 
     def set_attrs(self, path, attrs):
         """Set attributes (a dict; same values on every rank) on the group or dataset ``path``.
 
         A missing ``path`` is created as a group.
         """
-        obj = self.h5[path] if path in self.h5 else self.h5.require_group(path)
-        for k, v in attrs.items():
-            obj.attrs[k] = v
+        with self.writing(f"attributes of {path}"):
+            obj = self.h5[path] if path in self.h5 else self.h5.require_group(path)
+            for k, v in attrs.items():
+                obj.attrs[k] = v
 
     def get_attrs(self, path):
         """The attributes of ``path`` as a dict: strings decoded, numpy scalars as Python numbers."""
@@ -467,11 +754,12 @@ class Archive:
 
     def truncate_steps(self, n_steps):
         """Drop the steps beyond ``n_steps`` of every field (e.g. after a restart from an older checkpoint)."""
-        for name in self.fields():
-            g = self.h5["fields"][name]
-            if g["values"].shape[0] > n_steps:
-                for k in ("values", "time", "parameters"):
-                    g[k].resize(int(n_steps), axis=0)
+        with self.writing(f"the first {n_steps} steps"):
+            for name in self.fields():
+                g = self.h5["fields"][name]
+                if g["values"].shape[0] > n_steps:
+                    for k in ("values", "time", "parameters"):
+                        g[k].resize(int(n_steps), axis=0)
 
 
 def _plain(v):

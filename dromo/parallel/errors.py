@@ -6,14 +6,20 @@ Two mechanisms:
   rank, every rank raises :class:`~dromo.errors.CollectiveError` carrying each failing rank's message
   (the failing ranks chain their original exception). Use it around work that may fail on some ranks
   only (reading input, local law integrations, checks on local data) *before* the next collective call.
+* :func:`agree_or_abort` — :func:`raise_collectively` for failures *inside* a collective library call
+  (HDF5 over MPI-IO): a rank whose call failed may have left a collective operation the others are
+  still blocked in. It waits a bounded time for the others to reach the exchange, and aborts the job
+  (after cleaning up and printing its error) if they do not.
 * :func:`install_excepthook` — the backstop for everything else: an uncaught exception under MPI with
   more than one rank prints the rank and message and calls ``MPI.Abort``, which ends the whole job
   instead of leaving other ranks blocked in a collective call.
 """
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 
+import numpy as np
 from mpi4py import MPI
 
 from ..errors import CollectiveError, CollectiveInputError, DromoError, InputError
@@ -44,6 +50,41 @@ def raise_collectively(exc, comm=None):
     if exc is not None:
         raise err from exc
     raise err
+
+
+def agree_or_abort(exc, comm=None, seconds=10.0, cleanup=None, status=1):
+    """:func:`raise_collectively`, bounded in time on the failing ranks. Collective.
+
+    The failure flags are combined by a non-blocking ``Iallreduce``. A rank without failure waits for it;
+    a failing rank waits at most ``seconds``: if some rank has not arrived by then (it is blocked inside
+    the collective call this rank left), the failing rank calls ``cleanup()`` (e.g. removes a temporary
+    file), prints its error and calls ``MPI_Abort(status)``, which ends the whole job within seconds. When
+    everyone arrives, failures are raised on every rank as by :func:`raise_collectively`.
+    """
+    comm = comm or MPI.COMM_WORLD
+    if comm.size == 1:
+        return raise_collectively(exc, comm)
+    flag = np.array([0 if exc is None else 1], dtype=np.int32)
+    out = np.zeros(1, dtype=np.int32)
+    req = comm.Iallreduce(flag, out, op=MPI.MAX)
+    if exc is None:
+        req.Wait()
+    else:
+        deadline = time.monotonic() + float(seconds)
+        while not req.Test():
+            if time.monotonic() > deadline:
+                try:
+                    if cleanup is not None:
+                        cleanup()
+                finally:
+                    sys.stderr.write(f"[rank {comm.rank}] error: {exc}\n[rank {comm.rank}] the other ranks did "
+                                     f"not reach the error check within {seconds:g} s (blocked in the failed "
+                                     f"collective operation): aborting the job\n")
+                    sys.stderr.flush()
+                    comm.Abort(status)
+            time.sleep(0.005)
+    if out[0]:
+        raise_collectively(exc, comm)
 
 
 def _subclasses(c):
