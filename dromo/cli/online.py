@@ -6,7 +6,8 @@ points are shared among the ranks (same result to round-off). The result archive
 coordinates, the law values at the reduced points and the error indicators of every step;
 ``--reconstruct`` adds full fields (``U`` at the nodes, dual fields at every integration point) in the
 layout of ``dromo solve`` results. When the reduced Newton fails at the minimum step, the steps
-converged so far are written and the command exits non-zero.
+converged so far are written and the command exits non-zero; so it does when stopped by SIGTERM or
+SIGUSR1 (a SLURM time limit: exit status 75).
 """
 import time
 
@@ -15,6 +16,7 @@ from mpi4py import MPI
 
 def run(args):
     from ..errors import ConvergenceError
+    from ..parallel.signals import Interrupted
     from ..rom.model import ReducedModel
     from ..rom.online import solve
     from ..rom.result import write_result
@@ -23,12 +25,15 @@ def run(args):
     rom = ReducedModel.load(args.rom, comm)
     try:
         res = solve(rom, args.case, comm)
-    except ConvergenceError as exc:
+    except (ConvergenceError, Interrupted) as exc:
         partial = getattr(exc, "result", None)
         if partial is not None and partial.n_steps > 1:
             write_result(rom, partial, args.output, fields=args.reconstruct or (), comm=comm)
-            raise ConvergenceError(f"{exc}. The {partial.n_steps - 1} increments converged so far are in "
-                                   f"{args.output}") from exc
+            msg = f"{exc}. The {partial.n_steps - 1} increments converged so far are in {args.output}"
+            if isinstance(exc, Interrupted):
+                raise Interrupted(msg + " (an online run restarts from the start: it is cheap)", exc.signum,
+                                  exc.time, None) from exc
+            raise ConvergenceError(msg) from exc
         raise
     write_result(rom, res, args.output, fields=args.reconstruct or (), comm=comm)
     s = res.summary

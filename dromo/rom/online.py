@@ -391,10 +391,12 @@ class ReducedResult:
 def solve(rom, case, comm=None):
     """Solve ``case`` with ``rom`` (module docstring). Returns a :class:`ReducedResult`. Collective.
 
-    On a failure at the minimum step, raises :class:`ConvergenceError`; the steps converged so far are in
-    the exception's ``result`` attribute.
+    On a failure at the minimum step (:class:`ConvergenceError`) or a stop on SIGTERM/SIGUSR1
+    (:class:`~dromo.parallel.signals.Interrupted`), the steps converged so far are in the exception's
+    ``result`` attribute.
     """
     from ..hf.march import march
+    from ..parallel.signals import Interrupted
     comm = comm or MPI.COMM_WORLD
     oc = prepare(rom, case, comm)
     newton = ReducedNewton(rom, oc, comm)
@@ -405,8 +407,8 @@ def solve(rom, case, comm=None):
              comm.size, rom.n_modes, oc.time.start, oc.time.end)
     try:
         st, summary = march(newton.increment, st, oc.time, on_converged=lambda s, dt: res.append(s),
-                            label=f"online {oc.name}")
-    except ConvergenceError as exc:
+                            label=f"online {oc.name}", comm=comm)
+    except (ConvergenceError, Interrupted) as exc:
         exc.result = res
         raise
     res.summary = summary
