@@ -198,6 +198,8 @@ def test_measured_orthonormality_matches_the_modes():
     I = COMM.allreduce(snap.modes.T @ snap.modes)
     assert snap.orthonormality == pytest.approx(np.linalg.norm(I - np.eye(snap.n_kept), 2), rel=1e-6)
     assert snap.orthonormality > 1e-6                              # the loss is real, and now visible
+    forced = pod(U, tol=1e-6, method="snapshots")                    # the API warns, measures, and runs
+    assert forced.method == "snapshots" and forced.orthonormality > 1e-6
     assert orthonormality(acc.modes, InnerProduct(None, U.shape[0], COMM)) == acc.orthonormality
 
 
