@@ -1,13 +1,14 @@
 """``dromo compare A.h5 B.h5``: relative errors in time of result A against the reference B (same mesh).
 
-    dromo compare A.h5 B.h5 [--fields U p] [--skip-outside] [--json OUT.json] [--plot errors.png]
+    dromo compare A.h5 B.h5 [--fields U p] [--skip-outside] [--weighted] [--json OUT.json] [--plot errors.png]
 
 Runs at any rank count (each rank reads its natural block, one step at a time). The fields are compared
 at the times of A, B interpolated linearly in time (the time grids may differ). Default fields: those
 both archives have among U, S, p. Prints, on rank 0, per field: the max over time of ‖a − b‖ divided by
 the max over time of ‖b‖, the time of the largest ‖a − b‖, the largest per-step relative error, the
 largest pointwise |a − b| and the number of steps compared. ``--json`` writes every figure and the
-per-step errors, ``--plot`` a PNG of the per-step relative errors against time. See
+per-step errors, ``--plot`` a PNG of the per-step relative errors against time. ``--weighted`` weighs
+the norms of integration-point fields by the quadrature weights w_q·detJ (an L2 norm). See
 :mod:`dromo.io.compare`.
 """
 import json
@@ -26,7 +27,8 @@ def run(args):
         with collective(comm):                     # a missing matplotlib is an error before any work
             pyplot()
     results = compare_results(args.a, args.b, args.fields, comm,
-                              outside="skip" if args.skip_outside else "error", log=log)
+                              outside="skip" if args.skip_outside else "error", weighted=args.weighted,
+                              log=log)
     if comm.rank == 0:
         print(f"dromo compare: {args.a} against the reference {args.b}")
         print(f"{'field':<10} {'max|a-b|/max|b|':>16} {'worst time':>11} {'max step rel':>13} "
@@ -34,7 +36,8 @@ def run(args):
         for name, r in results.items():
             print(f"{name:<10} {r.max_rel_error:>16.6e} {r.worst_time:>11.6g} {r.max_step_rel_error:>13.6e} "
                   f"{r.max_abs_diff:>11.4e} {r.n_steps:>6d}"
-                  + (f"  ({len(r.skipped_times)} skipped)" if r.skipped_times else ""))
+                  + (f"  ({len(r.skipped_times)} skipped)" if r.skipped_times else "")
+                  + ("  (weighted by w_q detJ)" if r.weighted else ""))
     with collective(comm):
         if args.json and comm.rank == 0:
             with open(args.json, "w") as f:
@@ -58,6 +61,8 @@ def register(sub):
                    help="fields to compare (default: those both archives have among U, S, p)")
     p.add_argument("--skip-outside", action="store_true",
                    help="skip the times of A outside the reference's time span (default: an error)")
+    p.add_argument("--weighted", action="store_true",
+                   help="weigh the norms of integration-point fields by the quadrature weights w_q·detJ")
     p.add_argument("--json", default=None, metavar="OUT.json", help="write the figures as JSON")
     p.add_argument("--plot", default=None, metavar="PNG", help="plot the per-step relative errors")
     p.set_defaults(func=run)

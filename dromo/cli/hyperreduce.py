@@ -50,7 +50,7 @@ def _windows(args, comm):
 def run(args):
     from mpi4py import MPI
     from ..parallel import get_logger
-    from ..reduction.hyperreduce import hyperreduce
+    from ..rom.offline import hyperreduce
     log = get_logger("dromo.cli.hyperreduce")
     comm = MPI.COMM_WORLD
     paths, steps = _windows(args, comm)

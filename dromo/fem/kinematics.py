@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import InputError
-from ..mesh.elements import get_element
+from ..mesh.elements import get_element, jacobians
 from ..mesh.quadrature import element_rule
 
 __all__ = ["jacobians", "strain_displacement", "integration_points", "facet_normals_and_areas",
@@ -25,52 +25,6 @@ __all__ = ["jacobians", "strain_displacement", "integration_points", "facet_norm
 
 SQRT2 = np.sqrt(2.0)
 _R2 = 1.0 / SQRT2
-
-
-def jacobians(coords, dN, element_ids=None, element_type=None):
-    """Jacobians and physical shape-function gradients.
-
-    Parameters
-    ----------
-    coords : (ne, nn, 3) node coordinates of each element [L]
-    dN : (nq, nn, 3) reference gradients dN/dξ (``ElementType.dshape``)
-    element_ids : (ne,) ids used in error messages (default: 0..ne-1)
-    element_type : optional type name for error messages
-
-    Returns
-    -------
-    J : (ne, nq, 3, 3), ``J[e,q,i,j] = ∂x_i/∂ξ_j``
-    detJ : (ne, nq) [L^3]
-    dNdx : (ne, nq, nn, 3), ``dNdx[e,q,a,i] = ∂N_a/∂x_i`` [1/L]
-
-    Raises
-    ------
-    InputError naming the element(s) where det J ≤ 0 (inverted or degenerate) or is not finite.
-    """
-    X = np.asarray(coords, float)
-    dN = np.asarray(dN, float)
-    J = np.matmul(np.swapaxes(X, 1, 2)[:, None], dN[None])           # Σ_a X[e,a,i] dN[q,a,j]
-    g0, g1, g2 = J[..., 0], J[..., 1], J[..., 2]                       # columns ∂x/∂ξ_j
-    c12, c20, c01 = np.cross(g1, g2), np.cross(g2, g0), np.cross(g0, g1)
-    detJ = np.einsum("eqi,eqi->eq", g0, c12)
-    bad = ~(detJ > 0)                                                 # also catches NaN
-    if bad.any():
-        _raise_inverted(bad, detJ, element_ids, element_type)
-    invJ = np.stack([c12, c20, c01], axis=2) / detJ[..., None, None]  # invJ[e,q,j,i] = ∂ξ_j/∂x_i
-    dNdx = np.matmul(dN[None], invJ)                                  # Σ_j dN[q,a,j] invJ[e,q,j,i]
-    return J, detJ, dNdx
-
-
-def _raise_inverted(bad, detJ, element_ids, element_type):
-    el = np.flatnonzero(bad.any(axis=1))
-    ids = np.arange(bad.shape[0]) if element_ids is None else np.asarray(element_ids)
-    q = bad[el].argmax(axis=1)
-    items = [f"element {ids[e]} (det J = {detJ[e, k]:.3g} at integration point {k})"
-             for e, k in zip(el[:5], q[:5])]
-    more = f" and {len(el) - 5} more" if len(el) > 5 else ""
-    kind = f" {element_type}" if element_type else ""
-    raise InputError(f"inverted or degenerate{kind} element{'s' if len(el) > 1 else ''} "
-                     f"(det J <= 0): " + ", ".join(items) + more)
 
 
 def strain_displacement(dNdx):

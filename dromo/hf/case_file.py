@@ -194,16 +194,21 @@ def _list(v):
     return v if isinstance(v, list) else [v]
 
 
+def load_toml(path, what="file"):
+    """The TOML document at ``path`` as a dict; a missing file or bad TOML is an InputError naming it."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: not valid TOML ({e})") from None
+
+
 def read_case(path):
     """Parse and check a case file (serial): returns a dict of Problem arguments + ``output``."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            d = tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such case file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: not valid TOML ({e})") from None
+    d = load_toml(path, "case file")
     _check_keys(d, TOP, path)
     base = os.path.dirname(os.path.abspath(path))
     if "mesh" not in d or "file" not in d["mesh"]:

@@ -28,6 +28,52 @@ class PointGroup:
     rows: np.ndarray
 
 
+def interpolate_series(times, values, t):
+    """A time series ``values (F, ...)`` at ``times (F,)`` (increasing), linear in time and constant
+    beyond its ends, at time ``t``."""
+    if t <= times[0]:
+        return values[0].copy()
+    if t >= times[-1]:
+        return values[-1].copy()
+    j = int(np.searchsorted(times, t, side="right")) - 1
+    w = (t - times[j]) / (times[j + 1] - times[j])
+    return (1 - w) * values[j] + w * values[j + 1]
+
+
+def update_groups(groups, rows, n, eps_old, deps, internal_old, T_old, T_new, dt, time):
+    """Backward-Euler update of every group's law (``groups[i].law``) over its points ``rows[i]`` of ``n``
+    points: ``(stress (n, 6), internal list, tangent (n, 6, 6), number of points that failed here)``."""
+    stress = np.empty((n, 6))
+    tangent = np.empty((n, 6, 6))
+    internal = []
+    failed = 0
+    for g, r, st in zip(groups, rows, internal_old):
+        res = g.law.update(eps_old[r], deps[r], st, T_old[r], T_new[r], dt, time)
+        stress[r] = res.stress
+        tangent[r] = res.tangent
+        internal.append(res.state)
+        failed += int(np.count_nonzero(res.failed))
+    return stress, internal, tangent, failed
+
+
+def gather_internal(groups, rows, internal, name, size, n):
+    """One internal variable ``(n, size)`` over points whose groups (``groups``, each with a ``law``) hold
+    the points ``rows[i]`` and the internal variables ``internal[i]``; zeros where a law lacks it."""
+    out = np.zeros((n, size))
+    for g, r, st in zip(groups, rows, internal):
+        if name in g.law.state_names:
+            out[r] = g.law.state_view(st, name).reshape(len(r), size)
+    return out
+
+
+def pack_internal(groups, rows, internal, n):
+    """All internal variables packed per point ``(n, max n_state)`` (zero padded), same arguments."""
+    out = np.zeros((n, max([g.law.n_state for g in groups] + [1])))
+    for r, st in zip(rows, internal):
+        out[r, :st.shape[1]] = st
+    return out
+
+
 class PointTemperature:
     """Temperature at a set of points over time.
 
@@ -48,14 +94,7 @@ class PointTemperature:
 
     def __call__(self, t):
         if self.series is not None:
-            times, values = self.series
-            if t <= times[0]:
-                return values[0].copy()
-            if t >= times[-1]:
-                return values[-1].copy()
-            j = int(np.searchsorted(times, t, side="right")) - 1
-            w = (t - times[j]) / (times[j + 1] - times[j])
-            return (1 - w) * values[j] + w * values[j + 1]
+            return interpolate_series(*self.series, t)
         if self.spec is None:
             return np.zeros(self.n)
         if self.n == 0:
@@ -111,35 +150,17 @@ class PointProblem:
 
         Returns ``(stress (n, 6), internal (list per group), tangent (n, 6, 6), n_failed)``.
         """
-        n = self.n
-        stress = np.empty((n, 6))
-        tangent = np.empty((n, 6, 6))
-        internal = []
-        failed = 0
-        for g, st in zip(self.groups, internal_old):
-            r = g.law.update(eps_old[g.rows], deps[g.rows], st, T_old[g.rows], T_new[g.rows], dt, time)
-            stress[g.rows] = r.stress
-            tangent[g.rows] = r.tangent
-            internal.append(r.state)
-            failed += int(np.count_nonzero(r.failed))
-        return stress, internal, tangent, failed
+        return update_groups(self.groups, [g.rows for g in self.groups], self.n, eps_old, deps, internal_old,
+                             T_old, T_new, dt, time)
 
     def internal_field(self, internal, name):
         """One internal variable at all points ``(n, size)`` (zeros where the law lacks it)."""
-        size = self.state_layout[name]
-        out = np.zeros((self.n, size))
-        for g, st in zip(self.groups, internal):
-            if name in g.law.state_names:
-                out[g.rows] = g.law.state_view(st, name).reshape(len(g.rows), size)
-        return out
+        return gather_internal(self.groups, [g.rows for g in self.groups], internal, name,
+                               self.state_layout[name], self.n)
 
     def packed_internal(self, internal):
         """Internal variables packed per point ``(n, max n_state)`` (zero padded)."""
-        width = max([g.law.n_state for g in self.groups] + [1])
-        out = np.zeros((self.n, width))
-        for g, st in zip(self.groups, internal):
-            out[g.rows, :st.shape[1]] = st
-        return out
+        return pack_internal(self.groups, [g.rows for g in self.groups], internal, self.n)
 
     def unpack_internal(self, packed):
         """Inverse of :meth:`packed_internal`."""

@@ -321,14 +321,8 @@ class Problem:
         if self.temperature is None:
             return np.zeros(self.dm.n_ip_local)
         if self._T_series is not None:
-            times, values = self._T_series
-            if t <= times[0]:
-                return values[0].copy()
-            if t >= times[-1]:
-                return values[-1].copy()
-            j = int(np.searchsorted(times, t, side="right")) - 1
-            w = (t - times[j]) / (times[j + 1] - times[j])
-            return (1 - w) * values[j] + w * values[j + 1]
+            from .points import interpolate_series
+            return interpolate_series(*self._T_series, t)
         with collective(self.comm):
             out = self.temperature.evaluate(self._ip_x, t, self._T_amp(t))
         return out
@@ -337,18 +331,11 @@ class Problem:
     def update_laws(self, eps_old, deps, internal_old, T_old, T_new, dt, time):
         """Every law over its points (backward Euler over one increment): returns (stress (n_ip_local, 6),
         internal list (per material group), tangent (n_ip_local, 6, 6), n_failed (global count))."""
-        n = self.dm.n_ip_local
-        stress = np.empty((n, 6))
-        tangent = np.empty((n, 6, 6))
-        internal = []
-        failed = 0
+        from .points import update_groups
         with collective(self.comm):
-            for g, st in zip(self.groups, internal_old):
-                r = g.law.update(eps_old[g.ips], deps[g.ips], st, T_old[g.ips], T_new[g.ips], dt, time)
-                stress[g.ips] = r.stress
-                tangent[g.ips] = r.tangent
-                internal.append(r.state)
-                failed += int(np.count_nonzero(r.failed))
+            stress, internal, tangent, failed = update_groups(
+                self.groups, [g.ips for g in self.groups], self.dm.n_ip_local, eps_old, deps, internal_old, T_old,
+                T_new, dt, time)
         failed = self.comm.allreduce(failed)
         return stress, internal, tangent, failed
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import InputError
-from ..parallel.comm import partition_range
+from ..io.fields import DISPLACEMENT, MANDEL_COMPONENTS, STRAIN, STRESS, TEMPERATURE, VECTOR_COMPONENTS
 from ..parallel.errors import collective
 
-MANDEL = ["xx", "yy", "zz", "xy", "xz", "yz"]
+MANDEL = list(MANDEL_COMPONENTS)
 
 
 @dataclass
@@ -82,20 +82,14 @@ def initial_state(problem, time=None):
 
 def internal_field(problem, state, name):
     """One internal variable over all local points (n_ip_local, size); zeros where the law lacks it."""
-    size = problem.state_layout[name]
-    out = np.zeros((problem.dm.n_ip_local, size))
-    for g, st in zip(problem.groups, state.internal):
-        if name in g.law.state_names:
-            out[g.ips] = g.law.state_view(st, name).reshape(len(g.ips), size)
-    return out
+    from .points import gather_internal
+    return gather_internal(problem.groups, [g.ips for g in problem.groups], state.internal, name,
+                           problem.state_layout[name], problem.dm.n_ip_local)
 
 
 def _packed_internal(problem, state):
-    width = max([g.law.n_state for g in problem.groups] + [1])
-    out = np.zeros((problem.dm.n_ip_local, width))
-    for g, st in zip(problem.groups, state.internal):
-        out[g.ips, :st.shape[1]] = st
-    return out
+    from .points import pack_internal
+    return pack_internal(problem.groups, [g.ips for g in problem.groups], state.internal, problem.dm.n_ip_local)
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -110,100 +104,77 @@ class OutputWriter:
         if create:
             if not archive.has_mesh():
                 archive.write_mesh(problem.mesh)
-            archive.create_field("U", "node", 3, components=["x", "y", "z"], description="displacement")
-            archive.create_field("S", "ip", 6, components=MANDEL, description="stress (Mandel)")
-            archive.create_field("E", "ip", 6, components=MANDEL, description="total strain (Mandel)")
+            archive.create_field(DISPLACEMENT, "node", 3, components=list(VECTOR_COMPONENTS),
+                                 description="displacement")
+            archive.create_field(STRESS, "ip", 6, components=MANDEL, description="stress (Mandel)")
+            archive.create_field(STRAIN, "ip", 6, components=MANDEL, description="total strain (Mandel)")
             for name, size in problem.state_layout.items():
                 archive.create_field(name, "ip", size, components=MANDEL if size == 6 else None,
                                      description=f"internal variable {name}")
             if problem.has_temperature:
-                archive.create_field("T", "ip", 1, components=["T"], description="temperature")
+                archive.create_field(TEMPERATURE, "ip", 1, components=["T"], description="temperature")
 
     def write(self, state):
         ar, pb = self.archive, self.problem
         t = state.time
-        ar.append_step("U", self.rn.owned_to_natural(state.u), t)
-        ar.append_step("S", self.ri.owned_to_natural(state.stress), t)
-        ar.append_step("E", self.ri.owned_to_natural(state.eps), t)
+        ar.append_step(DISPLACEMENT, self.rn.owned_to_natural(state.u), t)
+        ar.append_step(STRESS, self.ri.owned_to_natural(state.stress), t)
+        ar.append_step(STRAIN, self.ri.owned_to_natural(state.eps), t)
         for name in pb.state_layout:
             ar.append_step(name, self.ri.owned_to_natural(internal_field(pb, state, name)), t)
         if pb.has_temperature:
-            ar.append_step("T", self.ri.owned_to_natural(state.temperature[:, None]), t)
+            ar.append_step(TEMPERATURE, self.ri.owned_to_natural(state.temperature[:, None]), t)
 
     def n_steps(self):
-        return self.archive.field_info("U")["n_steps"]
+        return self.archive.field_info(DISPLACEMENT)["n_steps"]
 
     def truncate(self, n_steps):
         """Drop output steps beyond ``n_steps`` (after a restart from an older checkpoint)."""
-        for name in self.archive.fields():
-            g = self.archive.h5["fields"][name]
-            if g["values"].shape[0] > n_steps:
-                for k in ("values", "time", "parameters"):
-                    g[k].resize(n_steps, axis=0)
+        self.archive.truncate_steps(n_steps)
 
 
 # ---------------------------------------------------------------------------------------- checkpoint
-def _write_natural(h5group, name, block, n_items, comm):
-    block = np.ascontiguousarray(block, dtype=np.float64)
-    shape = (n_items,) + block.shape[1:]
-    if name in h5group:
-        del h5group[name]
-    ds = h5group.create_dataset(name, shape=shape, dtype=np.float64)
-    start, stop = partition_range(n_items, comm)
-    with ds.collective:
-        ds[start:stop] = block
-    return ds
-
-
-def _read_natural(h5group, name, n_items, comm):
-    ds = h5group[name]
-    start, stop = partition_range(n_items, comm)
-    with ds.collective:
-        return ds[start:stop]
-
-
 def write_checkpoint(archive, problem, state, stepping, n_output_steps):
     """Write ``state`` and the time-stepping counters ``stepping`` (dict) into ``/checkpoint``."""
     dm = problem.dm
-    comm = dm.comm
     rn, ri = dm.redistributor("node"), dm.redistributor("ip")
-    g = archive.h5.require_group("checkpoint")
-    _write_natural(g, "u", rn.owned_to_natural(state.u), dm.n_nodes_global, comm)
-    _write_natural(g, "eps", ri.owned_to_natural(state.eps), dm.n_ip_global, comm)
-    _write_natural(g, "stress", ri.owned_to_natural(state.stress), dm.n_ip_global, comm)
-    _write_natural(g, "internal", ri.owned_to_natural(_packed_internal(problem, state)), dm.n_ip_global, comm)
-    _write_natural(g, "temperature", ri.owned_to_natural(state.temperature), dm.n_ip_global, comm)
-    g.attrs["time"] = float(state.time)
-    g.attrs["increment"] = int(state.increment)
-    g.attrs["n_output_steps"] = int(n_output_steps)
-    g.attrs["n_state"] = [int(g_.law.n_state) for g_ in problem.groups]
-    for k, v in stepping.items():
-        g.attrs[f"stepping_{k}"] = v
+    g = archive.require_group("checkpoint")
+    archive.write_natural(f"{g}/u", rn.owned_to_natural(state.u), dm.n_nodes_global)
+    archive.write_natural(f"{g}/eps", ri.owned_to_natural(state.eps), dm.n_ip_global)
+    archive.write_natural(f"{g}/stress", ri.owned_to_natural(state.stress), dm.n_ip_global)
+    archive.write_natural(f"{g}/internal", ri.owned_to_natural(_packed_internal(problem, state)), dm.n_ip_global)
+    archive.write_natural(f"{g}/temperature", ri.owned_to_natural(state.temperature), dm.n_ip_global)
+    attrs = {"time": float(state.time), "increment": int(state.increment), "n_output_steps": int(n_output_steps),
+             "n_state": [int(g_.law.n_state) for g_ in problem.groups]}
+    attrs.update({f"stepping_{k}": v for k, v in stepping.items()})
+    archive.set_attrs(g, attrs)
 
 
 def read_checkpoint(archive, problem):
     """Read ``/checkpoint``: returns (State, stepping dict, n_output_steps). Any rank count."""
     dm = problem.dm
-    comm = dm.comm
-    with collective(comm):
-        if "checkpoint" not in archive.h5:
+    with collective(dm.comm):
+        if not archive.has("checkpoint"):
             raise InputError(f"{archive.final_path}: no checkpoint in this archive")
-        g = archive.h5["checkpoint"]
-        if g["u"].shape[0] != dm.n_nodes_global or g["eps"].shape[0] != dm.n_ip_global:
-            raise InputError(f"{archive.final_path}: checkpoint is for another mesh "
-                             f"({g['u'].shape[0]} nodes, {g['eps'].shape[0]} points)")
-        n_state = list(g.attrs["n_state"])
+    attrs = archive.get_attrs("checkpoint")
+    n_state = [int(v) for v in np.atleast_1d(attrs["n_state"])]
+    with collective(dm.comm):
         if n_state != [gr.law.n_state for gr in problem.groups]:
             raise InputError(f"{archive.final_path}: checkpoint internal variables {n_state} do not match "
                              f"the case's laws {[gr.law.n_state for gr in problem.groups]}")
     rn, ri = dm.redistributor("node"), dm.redistributor("ip")
-    u = rn.natural_to_owned(_read_natural(g, "u", dm.n_nodes_global, comm))
-    eps = ri.natural_to_owned(_read_natural(g, "eps", dm.n_ip_global, comm))
-    stress = ri.natural_to_owned(_read_natural(g, "stress", dm.n_ip_global, comm))
-    packed = ri.natural_to_owned(_read_natural(g, "internal", dm.n_ip_global, comm))
-    temp = ri.natural_to_owned(_read_natural(g, "temperature", dm.n_ip_global, comm))
+
+    def read(name, n):
+        try:
+            return archive.read_natural(f"checkpoint/{name}", n)
+        except InputError as e:
+            raise InputError(f"{archive.final_path}: checkpoint is for another mesh or damaged ({e})") from None
+    u = rn.natural_to_owned(read("u", dm.n_nodes_global))
+    eps = ri.natural_to_owned(read("eps", dm.n_ip_global))
+    stress = ri.natural_to_owned(read("stress", dm.n_ip_global))
+    packed = ri.natural_to_owned(read("internal", dm.n_ip_global))
+    temp = ri.natural_to_owned(read("temperature", dm.n_ip_global))
     internal = [packed[gr.ips, :gr.law.n_state].copy() for gr in problem.groups]
-    stepping = {k[len("stepping_"):]: (v.item() if hasattr(v, "item") else v)
-                for k, v in g.attrs.items() if k.startswith("stepping_")}
-    st = State(float(g.attrs["time"]), u, eps, stress, internal, temp, int(g.attrs["increment"]))
-    return st, stepping, int(g.attrs["n_output_steps"])
+    stepping = {k[len("stepping_"):]: v for k, v in attrs.items() if k.startswith("stepping_")}
+    st = State(float(attrs["time"]), u, eps, stress, internal, temp, int(attrs["increment"]))
+    return st, stepping, int(attrs["n_output_steps"])

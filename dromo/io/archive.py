@@ -357,23 +357,21 @@ class Archive:
         return ds[sel, start:stop, :]
 
     def read_items(self, name, items, steps=slice(None)):
-        """Values of field ``name`` at a few natural ``items`` (any order, repeats allowed) for ``steps``:
-        ``(n_steps, len(items), C)``, the same on every rank. For small item sets (e.g. the nodes around
-        a ROM's reduced points); reads rank 0's selection and broadcasts it. Collective."""
+        """Values of field ``name`` at a few natural ``items`` of this rank's choice (any order, repeats
+        allowed; each rank its own, possibly none) for ``steps``: ``(n_steps, len(items), C)``. For small
+        item sets (e.g. the nodes around a ROM's reduced points). Collective (checks); the reads are
+        independent."""
         g = self._field_group(name)
         ds = g["values"]
         F, N, C = ds.shape
         items = np.asarray(items, dtype=np.int64).reshape(-1)
         with collective(self.comm):
-            if items.size and (items.min() < 0 or items.max() >= N):
-                raise InputError(f"{self.final_path}: field {name} has {N} items, asked for item "
-                                 f"{int(items.max() if items.max() >= N else items.min())}")
+            bad = items[(items < 0) | (items >= N)]
+            if bad.size:
+                raise InputError(f"{self.final_path}: field {name} has {N} items, asked for item {int(bad[0])}")
         uniq, inv = np.unique(items, return_inverse=True)
-        out = None
-        if self.comm.rank == 0:
-            sel = ds[steps, uniq.tolist(), :] if uniq.size else ds[steps, :0, :]
-            out = np.ascontiguousarray(sel[:, inv, :], dtype=np.float64)
-        return self.comm.bcast(out, root=0)
+        sel = ds[steps, uniq.tolist(), :] if uniq.size else np.zeros((len(range(F))[steps].__len__(), 0, C))
+        return np.ascontiguousarray(np.asarray(sel)[:, inv, :], dtype=np.float64)
 
     def field_source(self, name, redistributor=None, components=None):
         """A :class:`~dromo.reduction.sources.SnapshotSource`-like streaming reader over the steps of a field.

@@ -17,6 +17,10 @@ Figures per field (norms: Euclidean over all items and components of a step)::
     max_step_rel_error, worst_step_rel_time = max_k rel_error[k] and where
     max_abs_diff, max_abs_diff_time = max over steps, items, components of |a − b| and where
 
+With ``weighted=True``, the norms of integration-point fields are weighted by the quadrature weights
+w_q·detJ of the points (the L2 norm over the volume), computed from A's mesh for each rank's block only
+(:func:`natural_ip_weights`); other fields stay unweighted. The pointwise difference is never weighted.
+
 Mesh check: the fields must have the same location and numbers of items and components; when both
 archives hold ``/mesh``, :func:`mesh_hash` (points and cells) must agree.
 """
@@ -27,44 +31,69 @@ import numpy as np
 from mpi4py import MPI
 
 from ..errors import InputError
+from ..parallel.comm import partition_range
 from ..parallel.errors import collective
 from ..plotting import finish_figure, pyplot
 
 DEFAULT_FIELDS = ("U", "S", "p")
 
 
-def mesh_hash(archive, chunk_rows=1 << 16):
-    """SHA-256 (hex) of the mesh of ``archive``: points (float64) and every cell block (type, connectivity).
+def mesh_hash(archive, chunk_rows=1 << 18):
+    """The :meth:`MeshData.fingerprint <dromo.mesh.meshdata.MeshData.fingerprint>` of the archive's mesh
+    (SHA-256 of the points and of each cell block's type and connectivity), without loading the mesh.
 
-    Collective; the same digest at any rank count: the datasets are cut in fixed chunks of
-    ``chunk_rows`` rows, ranks hash chunks round-robin, and the chunk digests are hashed in order.
-    Raises :class:`InputError` when the archive has no ``/mesh``.
+    Collective: rank 0 streams the datasets in chunks of ``chunk_rows`` rows into one hash (so the
+    digest is that of the whole mesh at any rank count, and the one a ROM archive records) and
+    broadcasts it. Raises :class:`InputError` when the archive has no ``/mesh``.
     """
     comm = archive.comm
+    digest = None
     with collective(comm):
         if not archive.has_mesh():
             raise InputError(f"{archive.final_path}: archive has no /mesh group")
-        g = archive.h5["mesh"]
-        items = [("points", g["points"], "<f8")]
-        for key in sorted(g["cells"], key=lambda s: int(s.split("_", 1)[0])):
-            bg = g["cells"][key]
-            items.append((f"cells:{bg.attrs['type']}", bg["connectivity"], "<i8"))
-        chunks = [(i, a) for i, (_n, ds, _t) in enumerate(items) for a in range(0, ds.shape[0], chunk_rows)]
-        local = {}
-        for k in range(comm.rank, len(chunks), comm.size):
-            i, a = chunks[k]
-            _name, ds, dtype = items[i]
-            block = np.ascontiguousarray(ds[a:a + chunk_rows], dtype=dtype)
-            local[k] = hashlib.sha256(block.tobytes()).digest()
-    digests = {}
-    for d in comm.allgather(local):
-        digests.update(d)
-    h = hashlib.sha256()
-    for name, ds, _t in items:
-        h.update(f"{name}{tuple(ds.shape)};".encode())
-    for k in range(len(chunks)):
-        h.update(digests[k])
-    return h.hexdigest()
+        if comm.rank == 0:
+            g = archive.h5["mesh"]
+            h = hashlib.sha256()
+            items = [(b"", g["points"], "<f8")]
+            for key in sorted(g["cells"], key=lambda s: int(s.split("_", 1)[0])):
+                bg = g["cells"][key]
+                items.append((str(bg.attrs["type"]).encode(), bg["connectivity"], "<i8"))
+            for prefix, ds, dtype in items:
+                h.update(prefix)
+                for a in range(0, ds.shape[0], chunk_rows):
+                    h.update(np.ascontiguousarray(ds[a:a + chunk_rows], dtype=dtype).tobytes())
+            digest = h.hexdigest()
+    return comm.bcast(digest, root=0)
+
+
+def natural_ip_weights(archive, start, stop, chunk_cells=4096):
+    """Quadrature weights w_q·detJ of the integration points ``start:stop`` (natural numbering) of the
+    archive's mesh: (stop - start,). Not collective: reads only the cells and nodes of those points."""
+    from ..mesh.elements import get_element, jacobians
+    from ..mesh.quadrature import element_rule
+    g = archive.h5["mesh"]
+    out = np.empty(stop - start)
+    ip0 = 0
+    for key in sorted(g["cells"], key=lambda s: int(s.split("_", 1)[0])):
+        bg = g["cells"][key]
+        conn_ds, nq = bg["connectivity"], int(bg.attrs["n_qp"])
+        n_ip = conn_ds.shape[0] * nq
+        lo, hi = max(start, ip0), min(stop, ip0 + n_ip)
+        first, last = (lo - ip0) // nq, -(-(hi - ip0) // nq)          # cells holding points lo:hi
+        for c0 in range(first, last, chunk_cells):
+            c1 = min(c0 + chunk_cells, last)
+            conn = conn_ds[c0:c1]
+            n0, n1 = int(conn.min()), int(conn.max()) + 1
+            coords = g["points"][n0:n1][conn - n0]
+            etype = str(bg.attrs["type"])
+            rule = element_rule(etype, str(bg.attrs.get("rule", "full")))
+            dV = (jacobians(coords, get_element(etype).dshape(rule.points))[1] * rule.weights).ravel()
+            a, b = max(lo, ip0 + c0 * nq), min(hi, ip0 + c1 * nq)
+            out[a - start:b - start] = dV[a - ip0 - c0 * nq:b - ip0 - c0 * nq]
+        ip0 += n_ip
+    if stop > ip0:
+        raise InputError(f"{archive.final_path}: the mesh has {ip0} integration points, asked for {start}:{stop}")
+    return out
 
 
 @dataclass
@@ -85,6 +114,7 @@ class FieldComparison:
     max_abs_diff: float
     max_abs_diff_time: float
     skipped_times: list = field(default_factory=list)
+    weighted: bool = False
 
     @property
     def n_steps(self):
@@ -137,10 +167,14 @@ def interpolation_plan(times_a, times_b, outside="error", time_tol=1e-9, where="
         listed = ", ".join(f"{t:g} (step {i})" for i, t in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
         raise InputError(f"{where}: {len(skipped)} time(s) outside the reference's span [{tb[0]:g}, {tb[-1]:g}]: "
                          f"{listed} (use outside='skip' / --skip-outside to skip them)")
+    if not plan:
+        raise InputError(f"{where}: no time of A ({ta[0]:g} ... {ta[-1]:g}) inside the reference's span "
+                         f"[{tb[0]:g}, {tb[-1]:g}]")
     return plan, [t for _i, t in skipped]
 
 
-def compare_results(a_path, b_path, fields=None, comm=None, outside="error", time_tol=1e-9, log=None):
+def compare_results(a_path, b_path, fields=None, comm=None, outside="error", time_tol=1e-9, weighted=False,
+                    log=None):
     """Compare the fields of result A with those of the reference B (collective, any rank count).
 
     Parameters
@@ -149,6 +183,7 @@ def compare_results(a_path, b_path, fields=None, comm=None, outside="error", tim
     fields : field names; default the fields both have among :data:`DEFAULT_FIELDS`
     outside : ``"error"`` (default) or ``"skip"`` for the times of A outside B's time span
     time_tol : times closer than ``time_tol`` × B's span are equal (no interpolation)
+    weighted : weigh the norms of integration-point fields by the quadrature weights (needs A's mesh)
     log : optional logger for notes (skipped times, archives without mesh)
 
     Returns a dict {field: :class:`FieldComparison`} (replicated on every rank), in the order asked.
@@ -161,7 +196,7 @@ def compare_results(a_path, b_path, fields=None, comm=None, outside="error", tim
         names = _replicated(comm, _select_fields, A, B, fields, a_path, b_path)
         _check_meshes(A, B, a_path, b_path, log)
         for name in names:
-            out[name] = _compare_field(A, B, name, comm, outside, time_tol, log)
+            out[name] = _compare_field(A, B, name, comm, outside, time_tol, weighted, log)
     return out
 
 
@@ -218,9 +253,15 @@ def _mesh_mismatch(A, B, a_path, b_path, ha, hb):
                             else "different sizes") + f" (mesh hashes {hb[:12]} and {ha[:12]})")
 
 
-def _compare_field(A, B, name, comm, outside, time_tol, log):
+def _compare_field(A, B, name, comm, outside, time_tol, weighted, log):
     ia, ib = A.field_info(name), B.field_info(name)
     plan, skipped = _replicated(comm, _field_plan, A, B, name, ia, ib, outside, time_tol)
+    w_items = None
+    if weighted and ia["location"] == "ip":
+        with collective(comm):
+            if not A.has_mesh():
+                raise InputError(f"{A.final_path}: no /mesh: the quadrature weights of field {name} need it")
+            w_items = np.sqrt(natural_ip_weights(A, *partition_range(ia["n_items"], comm)))[:, None]
     if skipped and log is not None:
         log.info("note: field %s: %d time(s) of %s outside the span of %s skipped: %s", name, len(skipped),
                  A.final_path, B.final_path, ", ".join(f"{t:g}" for t in skipped[:10])
@@ -241,9 +282,11 @@ def _compare_field(A, B, name, comm, outside, time_tol, log):
             a = A.read_steps(name, [i])[0]
             b = b_step(j) if w == 0.0 else (1.0 - w) * b_step(j) + w * b_step(j + 1)
             d = a - b
+            maxabs[k] = np.abs(d).max() if d.size else 0.0
+            if w_items is not None:
+                d, b = d * w_items, b * w_items
             diff2[k] = np.dot(d.ravel(), d.ravel())
             ref2[k] = np.dot(b.ravel(), b.ravel())
-            maxabs[k] = np.abs(d).max() if d.size else 0.0
             if not (np.isfinite(diff2[k]) and np.isfinite(ref2[k])):
                 raise InputError(f"field {name}: non-finite values at time {ia['time'][i]:g} "
                                  f"(step {i} of {A.final_path} or its interpolation in {B.final_path})")
@@ -260,7 +303,8 @@ def _compare_field(A, B, name, comm, outside, time_tol, log):
         n_components=int(ia["n_components"]), times=times, norm_diff=norm_diff, norm_ref=norm_ref,
         rel_error=rel, max_rel_error=_ratio(norm_diff.max(), norm_ref.max()), worst_time=float(times[kd]),
         max_step_rel_error=float(rel[kr]), worst_step_rel_time=float(times[kr]),
-        max_abs_diff=float(gmax[ka]), max_abs_diff_time=float(times[ka]), skipped_times=skipped)
+        max_abs_diff=float(gmax[ka]), max_abs_diff_time=float(times[ka]), skipped_times=skipped,
+        weighted=w_items is not None)
 
 
 def _field_plan(A, B, name, ia, ib, outside, time_tol):

@@ -1,2 +1,3 @@
-"""Meshes: the serial MeshData container, readers, generators, element library, quadrature,
+"""Meshes: the serial MeshData container, readers (``readers``: the meshio bridge and ``read_mesh``;
+``inp``: the Abaqus/CalculiX deck parser and writer), generators, element library, quadrature,
 partitioning, and the DistributedMesh."""

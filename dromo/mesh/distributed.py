@@ -166,8 +166,7 @@ class DistributedMesh:
 
     def check_geometry(self, chunk=50000):
         """Raise InputError naming the element when a local cell is inverted (det J ≤ 0 at a point)."""
-        from ..fem.kinematics import jacobians
-        from .elements import get_element
+        from .elements import get_element, jacobians
         for blk in self.blocks:
             dN = get_element(blk.type).dshape(element_rule(blk.type, blk.rule).points)
             for s in range(0, len(blk.cells), chunk):

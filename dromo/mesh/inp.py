@@ -52,7 +52,7 @@ class _Line:
         return f"{self.file}:{self.no}"
 
 
-def _parse_options(text):
+def parse_options(text):
     """'*ELEMENT, TYPE=C3D4, ELSET=A' -> ('ELEMENT', {'TYPE': 'C3D4', 'ELSET': 'A'}) (keys upper)."""
     parts = [p.strip() for p in text.split(",")]
     kw = parts[0].lstrip("*").strip().upper()
@@ -69,7 +69,7 @@ def _parse_options(text):
     return kw, opts
 
 
-def _lines(path, stack=()):
+def deck_lines(path, stack=()):
     """Yield the non-comment, non-blank lines of a deck with *INCLUDE files spliced in."""
     path = os.path.abspath(path)
     if path in stack:
@@ -84,14 +84,14 @@ def _lines(path, stack=()):
             if not s or s.startswith("**"):
                 continue
             if s.startswith("*") and s[1:].lstrip().upper().startswith("INCLUDE"):
-                _kw, opts = _parse_options(s)
+                _kw, opts = parse_options(s)
                 inc = opts.get("INPUT")
                 if not inc:
                     raise InputError(f"{path}:{no}: *INCLUDE without INPUT=")
                 full = inc if os.path.isabs(inc) else os.path.join(os.path.dirname(path), inc)
                 if not os.path.isfile(full):
                     raise InputError(f"{path}:{no}: *INCLUDE file not found: {inc} (looked for {full})")
-                yield from _lines(full, stack + (path,))
+                yield from deck_lines(full, stack + (path,))
                 continue
             yield _Line(path, no, s)
 
@@ -159,14 +159,24 @@ class Card:
                 raise self.error(f"expected a number, got {tok!r} in {line.text!r}", line) from None
         return out
 
-    def records(self, size: int) -> List[List[float]]:
-        """Every number of the data lines in order, cut into records of ``size`` (records may span
-        lines, as ``*USER MATERIAL`` constants and ``*ELASTIC, TYPE=ORTHO`` do, 8 per line); empty
-        fields count as 0.  A count that is not a multiple of ``size`` raises :meth:`error`."""
-        vals = [0.0 if v is None else v for l in self.data for v in self.floats(l)]
-        if not vals or len(vals) % size:
-            raise self.error(f"expected records of {size} numbers, got {len(vals)} number(s)")
-        return [vals[i:i + size] for i in range(0, len(vals), size)]
+    def records(self, size: int, per_line: int = 8) -> List[List[Optional[float]]]:
+        """The data as records of ``size`` numbers, each record on ``ceil(size / per_line)`` lines
+        (Abaqus/CalculiX write at most 8 material constants per line, so ``*USER MATERIAL``
+        constants and ``*ELASTIC, TYPE=ORTHO`` records span lines; the optional temperature comes
+        last).  Missing or empty trailing fields are ``None``; a record longer than ``size`` or an
+        incomplete last record raises :meth:`error`."""
+        nl = -(-size // per_line)
+        if len(self.data) % nl:
+            raise self.error(f"expected records of {nl} line(s) ({size} values), got "
+                             f"{len(self.data)} data line(s)", self.data[-1])
+        out = []
+        for i in range(0, len(self.data), nl):
+            vals = [v for l in self.data[i:i + nl] for v in self.floats(l)]
+            if len(vals) > size:
+                raise self.error(f"a record has {len(vals)} values, at most {size} expected",
+                                 self.data[i])
+            out.append(vals + [None] * (size - len(vals)))
+        return out
 
 
 @dataclass
@@ -196,11 +206,11 @@ class _InpReader:
     # ---------------------------------------------------------------- driver
     def run(self):
         kw, opts, head, data = None, None, None, []
-        for line in _lines(self.path):
+        for line in deck_lines(self.path):
             if line.text.startswith("*"):
                 if kw is not None:
                     self.block(kw, opts, head, data)
-                kw, opts = _parse_options(line.text)
+                kw, opts = parse_options(line.text)
                 head, data = line, []
             elif kw is not None:
                 data.append(line)

@@ -17,11 +17,9 @@ Three steps, each usable on its own (collective, any rank count):
    * every dual field (default ``S`` and ``p`` when stored): weighted POD (``dual_tol``), QDEIM points
      added to the ECM set with zero weight, Gappy-POD on all the reduced points (conditioning and
      Lebesgue constant reported);
-3. **write**: :meth:`~dromo.rom.model.ReducedModel.save` (layout in :mod:`dromo.rom.model`).
-
-:func:`hyperreduce` runs the three for ``dromo hyperreduce`` and returns the
-:class:`~dromo.rom.model.ReducedModel` (points and dual operators, without case terms: a model that can
-solve is built by ``dromo offline``, :mod:`dromo.rom.offline`, which calls :func:`reduce` too).
+3. **write**: the reduced model that holds them (:class:`~dromo.rom.model.ReducedModel`, one floor up:
+   :func:`dromo.rom.offline.hyperreduce` for ``dromo hyperreduce``, :func:`dromo.rom.offline.build` for
+   ``dromo offline``; both call :func:`read_training` and :func:`reduce`).
 
 What is measured: the ECM error is the relative error of the reduced integration of the internal-force
 integrand over the training snapshots, ``‖b − J_Sᵀ ω‖ / ‖b‖`` (b: the exact integrals of the compressed
@@ -35,7 +33,8 @@ from mpi4py import MPI
 from ..errors import InputError
 from ..parallel import get_logger
 
-__all__ = ["hyperreduce", "reduce", "read_training", "Hyperreduction", "DualOperator", "Training"]
+__all__ = ["reduce", "read_training", "point_arrays", "quadrature_summary", "Hyperreduction", "DualOperator",
+           "Training"]
 
 _log = get_logger("dromo.reduction.hyperreduce")
 
@@ -204,28 +203,26 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
     return Hyperreduction(rq, ecm_ids, n_basis, E, out)
 
 
-def point_data(dm, hr, extra_local=None):
-    """Replicated :class:`~dromo.rom.model.PointData` of the reduced points of ``hr`` (a
-    :class:`Hyperreduction`). ``extra_local``: {name: (n_ip_local, ...) array} fetched at the points too
-    (e.g. ``strain_liftings``, ``group``). Collective."""
+def point_arrays(dm, hr, extra_local=None):
+    """Replicated arrays of the reduced points of ``hr`` (a :class:`Hyperreduction`), in increasing natural
+    id: ``ids, weights, ecm, cells, elements, qp, coordinates (n, 3), strain_modes (n, 6, k)``, plus, for
+    every ``extra_local`` {name: (n_ip_local, ...) array}, its rows at the points. Collective."""
     from ..fem.operators import ip_coordinates
     from ..fem.points import point_info
     from ..parallel.collectives import fetch_rows
-    from ..rom.model import PointData
     rq = hr.quadrature
     ids = dm.ip_natural
     k = hr.mode_strains.shape[2]
     pinfo = point_info(dm, rq.ids)
     strain_pts, _ = fetch_rows(hr.mode_strains.reshape(dm.n_ip_local, 6 * k), ids, rq.ids, comm=dm.comm)
     xyz, _ = fetch_rows(ip_coordinates(dm), ids, rq.ids, comm=dm.comm)
-    extra = {}
+    out = dict(ids=rq.ids, weights=rq.weights, ecm=np.isin(rq.ids, hr.ecm_ids), cells=pinfo["cell"],
+               elements=pinfo["element"], qp=pinfo["qp"], coordinates=xyz, strain_modes=strain_pts.reshape(-1, 6, k))
     for name, arr in (extra_local or {}).items():
         a = np.asarray(arr)
         rows, _ = fetch_rows(a.reshape(dm.n_ip_local, -1).astype(np.float64), ids, rq.ids, comm=dm.comm)
-        extra[name] = rows.reshape((-1,) + a.shape[1:]).astype(a.dtype)
-    return PointData(ids=rq.ids, weights=rq.weights, ecm=np.isin(rq.ids, hr.ecm_ids), cells=pinfo["cell"],
-                     elements=pinfo["element"], qp=pinfo["qp"], coordinates=xyz,
-                     strain_modes=strain_pts.reshape(-1, 6, k), **extra)
+        out[name] = rows.reshape((-1,) + a.shape[1:]).astype(a.dtype)
+    return out
 
 
 def quadrature_summary(hr, tol, variant):
@@ -234,48 +231,3 @@ def quadrature_summary(hr, tol, variant):
     return {"tol": float(tol), "error": float(rq.error), "variant": variant,
             "n_ecm_points": int(hr.ecm_ids.size), "n_points": int(rq.n_points),
             "n_basis": int(hr.n_integrand_basis), "converged": bool(rq.converged)}
-
-
-def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_field="S", u_tol=1e-6,
-                u_max_modes=None, tol=1e-4, compress_tol="same", variant="global", max_points=None,
-                subdomains_per_rank=1, stress_tol=None, dual_fields=None, dual_tol=1e-5, dual_max_modes=None,
-                steps=None):
-    """Read, reduce and write (module docstring) for ``dromo hyperreduce``. Collective.
-
-    ``snapshots``: one archive or a list of archives of the same mesh. The displacement basis is the POD
-    of their ``U`` (``u_tol``, TSQR) or the basis of a ``dromo pod`` archive (``basis=``). Returns the
-    :class:`~dromo.rom.model.ReducedModel` written to ``output``.
-    """
-    from ..io.archive import Archive
-    from ..rom.model import DualField, ReducedModel
-    from ..rom.offline import FullOperators
-    from .pod import PODBasis, pod
-    from .sources import read_block
-    comm = comm or MPI.COMM_WORLD
-    tr = read_training(snapshots, comm, u_field=u_field, stress_field=stress_field, dual_fields=dual_fields,
-                       steps=steps)
-    dm = tr.dm
-    if basis is None:
-        ub = pod(tr.U, comm=comm, tol=u_tol, max_modes=u_max_modes, inner_name="euclid", method="svd")
-    else:
-        with Archive.open(basis, comm) as bar:
-            src = bar.field_source(u_field, redistributor=dm.redistributor("node"))
-            modes = read_block(src, 0, src.n_snapshots)
-            sv = bar.read_array(f"bases/{u_field}/singular_values")
-        ub = PODBasis(modes=modes, singular_values=sv, n_kept=modes.shape[1], tol=None, energy=1.0,
-                      inner="euclid", method="read", n_snapshots=modes.shape[1], comm=comm)
-    hr = reduce(dm, ub.modes, tr.S, tr.duals, comm, tol=tol, compress_tol=compress_tol, variant=variant,
-                max_points=max_points, subdomains_per_rank=subdomains_per_rank, stress_tol=stress_tol,
-                dual_tol=dual_tol, dual_max_modes=dual_max_modes)
-    duals = {f: DualField(f, d.gappy.fit, d.basis.n_kept, d.components, d.selection.ids) for f, d in hr.duals.items()}
-    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, point_data(dm, hr), duals,
-                       quadrature_summary(hr, tol, variant), None, comm,
-                       operators=FullOperators(dm, ub, None, hr.duals, provenance={
-                           "snapshots": [str(s) for s in ([snapshots] if isinstance(snapshots, str) else snapshots)],
-                           "field": u_field}),
-                       mesh=tr.mesh)
-    rom.save(output, comm)
-    _log.info("reduced points: %d (%d ECM, relative integration error of the internal-force integrand over "
-              "the training snapshots %.3e) written to %s", rom.n_points, hr.ecm_ids.size, hr.quadrature.error,
-              output)
-    return rom

@@ -8,9 +8,9 @@
 * :func:`write_result` (:mod:`dromo.rom.result`) — the online result archive, with full fields on demand.
 """
 from .model import ReducedModel
-from .offline import build
+from .offline import build, hyperreduce
 from .online import ReducedResult, solve
 from .result import write_result
 from .training import load_training
 
-__all__ = ["ReducedModel", "build", "solve", "ReducedResult", "write_result", "load_training"]
+__all__ = ["ReducedModel", "build", "hyperreduce", "solve", "ReducedResult", "write_result", "load_training"]

@@ -71,9 +71,9 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     on the same DistributedMesh, with the same imposed terms (keys, in order), element sets and law
     types. ``full_quadrature``: keep every integration point with its quadrature weight (no ECM).
     """
-    from ..reduction.hyperreduce import point_data, quadrature_summary, read_training, reduce
+    from ..reduction.hyperreduce import point_arrays, quadrature_summary, read_training, reduce
     from ..reduction.pod import pod
-    from .model import CaseTerms, DualField, ReducedModel
+    from .model import CaseTerms, PointData, ReducedModel
     comm = comm or MPI.COMM_WORLD
     if not runs:
         raise InputError("dromo offline: no training run")
@@ -105,7 +105,7 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     # 4. point data
     from ..fem.points import mode_strains
     EL = mode_strains(dm, L)
-    pts = point_data(dm, hr, {"strain_liftings": EL, "group": pb0.ip_material.astype(np.int64)})
+    pts = PointData(**point_arrays(dm, hr, {"strain_liftings": EL, "group": pb0.ip_material.astype(np.int64)}))
     pts.cell_nodes, pts.shape = _cell_interpolation(dm.global_mesh, pts.cells, pts.qp)
     # 5. reduced loads, 6. case terms
     pressure, body, types = _reduced_loads(runs, ub.modes, comm)
@@ -114,15 +114,58 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
               for g in pb0.groups]
     temp = "none" if pb0.temperature is None else ("nodal" if pb0.temperature.file is not None else "field")
     case = CaseTerms(groups, [t.key for t in terms], pressure, body, types, temp, dict(training_info or {}))
-    duals = {f: DualField(f, d.gappy.fit, d.basis.n_kept, d.components, d.selection.ids)
-             for f, d in hr.duals.items()}
-    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, pts, duals,
+    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, pts, _dual_fields(hr),
                        quadrature_summary(hr, ecm_tol, "full" if full_quadrature else variant), case, comm,
                        operators=FullOperators(dm, ub, L, hr.duals,
                                                provenance={"runs": ";".join(str(r[1]) for r in runs)}),
                        mesh=tr.mesh)
     log.info("offline: %s", rom.summary())
     return rom
+
+
+def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_field="S", u_tol=1e-6,
+                u_max_modes=None, tol=1e-4, compress_tol="same", variant="global", max_points=None,
+                subdomains_per_rank=1, stress_tol=None, dual_fields=None, dual_tol=1e-5, dual_max_modes=None,
+                steps=None):
+    """``dromo hyperreduce``: read, reduce (:mod:`dromo.reduction.hyperreduce`) and write a model with the
+    reduced points and dual operators but no case terms (it reconstructs and indicates, it cannot solve:
+    :func:`build` makes one that can). Collective.
+
+    ``snapshots``: one archive or a list of archives of the same mesh. The displacement basis is the POD
+    of their ``U`` (``u_tol``, TSQR) or the basis of a ``dromo pod`` archive (``basis=``). Returns the
+    :class:`~dromo.rom.model.ReducedModel` written to ``output``.
+    """
+    from ..io.archive import Archive
+    from ..reduction.hyperreduce import point_arrays, quadrature_summary, read_training, reduce
+    from ..reduction.pod import PODBasis, pod
+    from .model import PointData, ReducedModel
+    comm = comm or MPI.COMM_WORLD
+    tr = read_training(snapshots, comm, u_field=u_field, stress_field=stress_field, dual_fields=dual_fields,
+                       steps=steps)
+    dm = tr.dm
+    if basis is None:
+        ub = pod(tr.U, comm=comm, tol=u_tol, max_modes=u_max_modes, inner_name="euclid", method="svd")
+    else:
+        with Archive.open(basis, comm) as bar:
+            ub = PODBasis.from_archive(bar, u_field, comm, redistributor=dm.redistributor("node"))
+    hr = reduce(dm, ub.modes, tr.S, tr.duals, comm, tol=tol, compress_tol=compress_tol, variant=variant,
+                max_points=max_points, subdomains_per_rank=subdomains_per_rank, stress_tol=stress_tol,
+                dual_tol=dual_tol, dual_max_modes=dual_max_modes)
+    names = [str(s) for s in ([snapshots] if isinstance(snapshots, (str, bytes)) else snapshots)]
+    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, PointData(**point_arrays(dm, hr)),
+                       _dual_fields(hr), quadrature_summary(hr, tol, variant), None, comm,
+                       operators=FullOperators(dm, ub, None, hr.duals,
+                                               provenance={"snapshots": ";".join(names), "field": u_field}),
+                       mesh=tr.mesh)
+    rom.save(output, comm)
+    log.info("reduced points: %d (%d ECM, relative error of the reduced internal-force integrals over the "
+             "training snapshots %.3e) written to %s", rom.n_points, hr.ecm_ids.size, hr.quadrature.error, output)
+    return rom
+
+
+def _dual_fields(hr):
+    from .model import DualField
+    return {f: DualField(f, d.gappy.fit, d.basis.n_kept, d.components, d.selection.ids) for f, d in hr.duals.items()}
 
 
 def _check_compatible(problems):

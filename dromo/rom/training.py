@@ -61,15 +61,9 @@ def _steps(v, where):
 def read_training(path):
     """Parse and check a training file (serial). Returns a dict: runs (list of dicts case, archive,
     solve (bool), steps) and the build options of :func:`dromo.rom.offline.build`."""
-    from ..hf.case_file import tomllib
+    from ..hf.case_file import load_toml
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            d = tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such training file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: not valid TOML ({e})") from None
+    d = load_toml(path, "training file")
     extra = set(d) - TOP
     if extra:
         raise InputError(f"{path}: unknown key(s) {sorted(extra)} (known: {sorted(TOP)})")

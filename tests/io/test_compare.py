@@ -134,6 +134,9 @@ def test_interpolation_plan():
         interpolation_plan([0.0], [0.0, 1.0, 1.0])
     with pytest.raises(InputError, match="no steps"):
         interpolation_plan([], [0.0])
+    with pytest.raises(InputError, match="no time of A \\(3 ... 4\\) inside the reference's span \\[0, 2\\]"):
+        interpolation_plan([3.0, 4.0], [0.0, 1.0, 2.0], outside="skip")
+    assert interpolation_plan([1.0], [1.0]) == ([(0, 0, 0.0)], [])
 
 
 @pytest.mark.mpi
@@ -153,12 +156,13 @@ def test_mesh_mismatch_is_a_clear_error(shared_tmp, comm):
     write_result(e, comm, [0.0, 1.0], with_mesh=False, u=lambda t: np.ones((28, 3)))
     with pytest.raises(InputError, match=f"field U: n_items 28 in {e} but 27 in {a}"):
         compare_results(a, e, ["U"], comm)
-    # the mesh hash does not depend on the rank count (several chunks per dataset with chunk_rows=5)
-    with Archive.open(a, comm) as ar:
-        h, h5 = mesh_hash(ar), mesh_hash(ar, chunk_rows=5)
-        assert h == comm.bcast(h) and h5 == comm.bcast(h5)
-    with Archive.open(a, MPI.COMM_SELF) as ar:
-        assert mesh_hash(ar) == h and mesh_hash(ar, chunk_rows=5) == h5
+    # the mesh hash is the mesh's fingerprint (the one a ROM archive records), however it is streamed
+    with Archive.open(b, comm) as ar:
+        h = mesh_hash(ar)
+        assert h == box_mesh(2, 2, 2, distort=0.2).fingerprint() == mesh_hash(ar, chunk_rows=5)
+        assert h == comm.bcast(h)
+    with Archive.open(d, comm) as ar, pytest.raises(InputError, match=f"{d}: archive has no /mesh"):
+        mesh_hash(ar)
 
 
 @pytest.mark.mpi
@@ -213,3 +217,32 @@ def test_plot_without_matplotlib_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(InputError, match="--plot needs matplotlib.*python3-matplotlib"):
         plot_errors({}, str(tmp_path / "e.png"))
+
+
+@pytest.mark.mpi
+def test_weighted_norms_of_ip_fields(shared_tmp, comm):
+    from dromo.fem.operators import ip_weights
+    from dromo.io.compare import natural_ip_weights
+    from dromo.mesh.distributed import DistributedMesh
+    a, b = _paths(shared_tmp, "wa", "wb")
+    mesh = box_mesh(2, 2, 2, distort=0.3, seed=4)
+    _bu, bp = _base(mesh)
+    write_result(a, comm, [0.0, 1.0], mesh=mesh, p=lambda t: bp(t) + 0.1 * t * np.arange(N_IP)[:, None] ** 2)
+    write_result(b, comm, [0.0, 1.0], mesh=mesh)
+    dm = DistributedMesh(mesh, comm)
+    w = np.concatenate(comm.allgather(dm.redistributor("ip").owned_to_natural(ip_weights(dm))))
+    assert w.shape == (N_IP,) and np.ptp(w) > 0.1 * w.max()            # distorted: unequal weights
+    with Archive.open(a, comm) as ar:
+        assert np.allclose(natural_ip_weights(ar, 0, N_IP, chunk_cells=3), w, rtol=1e-13)
+        assert np.allclose(natural_ip_weights(ar, 13, 50, chunk_cells=2), w[13:50], rtol=1e-13)
+        with pytest.raises(InputError, match="64 integration points"):
+            natural_ip_weights(ar, 0, 65)
+    res = compare_results(a, b, ["p", "U"], comm, weighted=True)
+    d = 0.1 * np.arange(N_IP) ** 2
+    r = res["p"]
+    assert r.weighted and not res["U"].weighted
+    assert r.norm_diff[1] == pytest.approx(np.sqrt(w @ d ** 2), rel=1e-12)
+    assert r.norm_ref[1] == pytest.approx(np.sqrt(w @ bp(1.0)[:, 0] ** 2), rel=1e-12)
+    assert r.max_abs_diff == pytest.approx(d.max(), rel=1e-15)                 # never weighted
+    plain = compare_results(a, b, ["U"], comm)["U"]
+    assert np.array_equal(plain.norm_ref, res["U"].norm_ref)

@@ -43,7 +43,8 @@ def test_layout_from_a_case_file(tmp_path):
         '[mesh]\nfile = "m.inp"\n[materials.m]\ntype = "umat"\nlibrary = "x.so"\nnstatv = 8\n'
         'state = [{name = "p", size = 1}, {name = "X", size = 6, kind = "stress"}, {name = "q", size = 1}]\n'
         '[sections]\nall = "m"\n')
-    layout, why = case_layout(str(tmp_path / "case.toml"))
+    from dromo.hf.case_file import read_case
+    layout, why = case_layout(read_case(str(tmp_path / "case.toml"))["materials"], str(tmp_path / "case.toml"))
     assert layout == (("p", 1, "plain"), ("X", 6, "tensor"), ("q", 1, "plain")) and "umat" in why
 
 

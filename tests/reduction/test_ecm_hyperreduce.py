@@ -7,7 +7,7 @@ import pytest
 from mpi4py import MPI
 
 from dromo.io.archive import Archive
-from dromo.reduction.hyperreduce import hyperreduce
+from dromo.rom.offline import hyperreduce
 from dromo.rom.model import U_MODES, ReducedModel
 
 from .._mpi import dromo_cmd, run_mpi, serial_only

@@ -44,7 +44,15 @@ on the other ranks):
   :mod:`dromo.materials.tensors`); state variables and other fields are stored as the code wrote them.
 * Errors raise :class:`~dromo.errors.InputError` naming the file and the line or record.
 * Optional: ``parameter_names`` (a tuple; then ``Step.parameters`` has that length), ``attrs()``
-  (provenance attributes for the archive root), ``close()``.
+  (provenance attributes for the archive root), ``close()``, ``allow_nonfinite`` /
+  ``allow_inverted`` (keep NaN/Inf values / inverted cells; both refused by default).
+
+Checks made for every reader (:func:`check_mesh`, ``_check_step``): set and field names the archive
+can store (not blank, ``.``, or holding ``/``), positive ids, finite coordinates, no inverted or
+degenerate cell (det J > 0 at every integration point), finite values and times. Any exception
+of a reader that is not an :class:`~dromo.errors.InputError` (an input it did not foresee) becomes
+one naming its files, so a user never sees a traceback; a failed import leaves no output (the
+archive, its XDMF sidecar included, exists only once complete).
 
 :func:`import_results` broadcasts the mesh and the field list, writes the mesh, then streams: rank 0
 pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
@@ -59,6 +67,7 @@ Readers shipped: ``calculix`` (:mod:`.calculix`: deck + ``.frd`` + ``.dat`` ``*E
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence
 
@@ -113,6 +122,10 @@ class ResultReader:
     parameter_names: Sequence[str] = ()
     #: the file named in messages
     source = ""
+    #: keep NaN/Inf values (default: :func:`import_results` refuses them, naming field and step)
+    allow_nonfinite = False
+    #: keep inverted or degenerate cells (default: :func:`import_results` refuses the mesh)
+    allow_inverted = False
 
     def mesh(self):
         raise NotImplementedError
@@ -164,6 +177,63 @@ def get_reader(name):
         ref = getattr(importlib.import_module(mod), cls)
         READERS[name] = ref
     return ref
+
+
+# ------------------------------------------------------------------------------ input checks
+
+def bad_name(name):
+    """Why ``name`` cannot name an archive field or set (blank, ``.``/``..``, ``/``, control
+    characters), or ``""`` when it can."""
+    if not isinstance(name, str) or not name.strip():
+        return "is blank"
+    if name in (".", ".."):
+        return "is not a name"
+    if "/" in name:
+        return "contains '/'"
+    if not name.isprintable() or "\ufffd" in name:
+        return "contains control characters or undecodable bytes"
+    return ""
+
+
+def check_mesh(mesh, source, allow_inverted=False):
+    """InputError naming ``source`` and the item when a mesh cannot be stored as valid data: set
+    names the archive cannot hold, ids that are not positive, non-finite coordinates, and (unless
+    ``allow_inverted``) inverted or degenerate cells (det J <= 0 at an integration point, the check
+    :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes)."""
+    for kind, sets in (("node set", mesh.node_sets), ("element set", mesh.element_sets),
+                       ("surface", mesh.facet_sets)):
+        for name in sets:
+            why = bad_name(name)
+            if why:
+                raise InputError(f"{source}: {kind} name {name!r} {why}: the archive cannot store "
+                                 f"it (rename the set)")
+    for what, ids in (("node", mesh.node_ids), ("element", mesh.cell_ids)):
+        ids = np.asarray(ids)
+        if ids.size and ids.min() <= 0:
+            raise InputError(f"{source}: {what} id {ids.min()} is not positive")
+    pts = np.asarray(mesh.points)
+    if not np.isfinite(pts).all():
+        r = int(np.argwhere(~np.isfinite(pts))[0][0])
+        raise InputError(f"{source}: node {mesh.node_ids[r]} has non-finite coordinates {pts[r]}")
+    if allow_inverted:
+        return
+    from ...mesh.elements import _raise_inverted, get_element
+    from ...mesh.quadrature import element_rule
+    for b in mesh.blocks:
+        dN = get_element(b.type).dshape(element_rule(b.type, getattr(b, "rule", "full")).points)
+        step = max(1, (1 << 16) // len(dN))            # bounded memory: 65536 points at a time
+        for s in range(0, len(b.cells), step):
+            e = min(len(b.cells), s + step)
+            # det J at every integration point, as mesh.elements.jacobians computes it
+            J = np.matmul(np.swapaxes(pts[b.cells[s:e]], 1, 2)[:, None], dN[None])
+            g0, g1, g2 = J[..., 0], J[..., 1], J[..., 2]
+            det = np.einsum("eqi,eqi->eq", g0, np.cross(g1, g2))
+            bad = ~(det > 0)
+            if bad.any():
+                try:
+                    _raise_inverted(bad, det, b.ids[s:e], b.type)
+                except InputError as exc:
+                    raise InputError(f"{source}: {exc} (--allow-inverted keeps such cells)") from None
 
 
 # ------------------------------------------------------------------------------ numbering helpers
@@ -280,12 +350,18 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
             if root:
                 if reader is None:
                     raise InputError("import_results: no reader on rank 0")
-                mesh = reader.mesh()
-                specs = list(reader.fields())
+                with _reading(reader):
+                    mesh = reader.mesh()
+                    check_mesh(mesh, getattr(reader, "deck", "") or getattr(mesh, "source", "")
+                               or reader.source, reader.allow_inverted)
+                    specs = list(reader.fields())
                 names = [s.name for s in specs]
                 if len(set(names)) != len(names):
                     raise InputError(f"{reader.source}: reader declares duplicate field names {names}")
                 for s in specs:
+                    why = bad_name(s.name)
+                    if why:
+                        raise InputError(f"{reader.source}: field name {s.name!r} {why}")
                     n_items_of(mesh, s.location)
                 head = (mesh, specs, tuple(reader.parameter_names), dict(reader.attrs()),
                         str(reader.source))
@@ -299,7 +375,9 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
         spec_of = {s.name: s for s in specs}
         written = {s.name: 0 for s in specs}
         infos = {s.name: {} for s in specs}
-        with Archive.create(out_path, comm, attrs=rattrs) as ar:
+        body_done = False
+        ar = Archive.create(out_path, comm, attrs=rattrs)
+        try:
             ar.write_mesh(mesh)
             for s in specs:
                 ar.create_field(s.name, s.location, s.n_components, n_items=n_items[s.name],
@@ -312,9 +390,11 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                 step, exc, header = None, None, None
                 if root:
                     try:
-                        step = next(it, None)
+                        with _reading(reader):
+                            step = next(it, None)
                         if step is not None:
-                            header = _check_step(step, spec_of, n_items, P, source, k)
+                            header = _check_step(step, spec_of, n_items, P, source, k,
+                                                 reader.allow_nonfinite)
                     except Exception as e:  # noqa: BLE001 - raised collectively below
                         exc = e
                 raise_collectively(exc, comm)
@@ -337,6 +417,20 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                 g = ar.h5["fields"][name]
                 for key, vals in d.items():
                     g.attrs[f"source_{key}"] = np.asarray(vals)
+            body_done = True
+        except BaseException:
+            ar.close(success=False)
+            raise
+        try:
+            ar.close(success=True)
+        except BaseException:
+            # the archive may already have its final name (e.g. its XDMF sidecar failed): a failed
+            # import leaves no output behind
+            if root:
+                for p in (out_path, os.path.splitext(out_path)[0] + ".xdmf"):
+                    if body_done and os.path.exists(p):
+                        os.remove(p)
+            raise
     finally:
         if root and reader is not None:
             reader.close()
@@ -345,10 +439,35 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
     return written
 
 
-def _check_step(step, spec_of, n_items, P, source, k):
+class _reading:
+    """Context of the reader's calls: any exception that is not an InputError (a reader's bug or an
+    input it did not foresee: OverflowError, MemoryError, RecursionError, KeyError ...) becomes one
+    InputError naming the file, so the user sees one line, never a traceback."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or issubclass(exc_type, (InputError, KeyboardInterrupt, SystemExit,
+                                                     GeneratorExit)):
+            return False
+        log.debug("reader failure", exc_info=(exc_type, exc, tb))
+        msg = str(exc).splitlines()[0][:200] if str(exc) else ""
+        files = [getattr(self.reader, a, None) for a in ("deck", "frd_path", "dat_path")]
+        files = [f for f in files if f] or [self.reader.source]
+        raise InputError(f"{', '.join(map(str, files))}: cannot read the input "
+                         f"({exc_type.__name__}: {msg})") from None
+
+
+def _check_step(step, spec_of, n_items, P, source, k, allow_nonfinite=False):
     unknown = [n for n in step.values if n not in spec_of]
     if unknown:
         raise InputError(f"{source}: step {k + 1} carries undeclared fields {unknown}")
+    if not np.isfinite(step.time):
+        raise InputError(f"{source}: step {k + 1} has the non-finite time {step.time}")
     params = tuple(float(p) for p in step.parameters)
     if len(params) != P:
         raise InputError(f"{source}: step {k + 1} has {len(params)} parameters, expected {P}")
@@ -362,5 +481,10 @@ def _check_step(step, spec_of, n_items, P, source, k):
                 raise InputError(f"{source}: step {k + 1} (time {step.time:g}): field {n} has shape "
                                  f"{v.shape}, expected {shape}")
             step.values[n] = np.ascontiguousarray(v.reshape(shape))
+        if not allow_nonfinite and not np.isfinite(step.values[n]).all():
+            r, c = np.argwhere(~np.isfinite(step.values[n]))[0]
+            raise InputError(f"{source}: step {k + 1} (time {step.time:g}): field {n}, item {r}, "
+                             f"component {spec_of[n].components[c]} is {step.values[n][r, c]} "
+                             f"(not finite; --allow-nonfinite keeps such values)")
     info = {str(a): float(b) for a, b in (step.info or {}).items()}
     return float(step.time), params, present, info

@@ -38,6 +38,13 @@ Nodal records map to dromo's nodes by their external id; the ``.frd`` node block
 deck's (element-referenced) nodes, and every result block must cover every node once, or an
 :class:`~dromo.errors.InputError` names the file and line.
 
+Corrupt input is never imported as valid data: every block must close (``-3``) where its header
+says, with the declared number of records of fixed-width fields; every result block follows its
+``1PSTEP`` record, keeps the components of the first block of its name, is in time order and is
+present at the last increment of its step; NaN/Inf values and times are refused (naming line,
+block, node, increment) unless ``allow_nonfinite``; a ``.dat`` and a ``.frd`` must end at the same
+increment (``allow_incomplete`` accepts a ``.frd`` without its end record and mismatched ends).
+
 Speed: a result block is read in chunks of records of fixed width; the numbers are converted by numpy
 (``S12 -> float64``, exact decimal conversion) on whole chunks, never per value in Python. A header
 pass (seeking over the data) runs first, so a truncated file fails before anything is written.
@@ -52,7 +59,8 @@ import numpy as np
 
 from ...errors import InputError
 from ...parallel import get_logger
-from . import FieldSpec, NodeIndex, ResultReader, Step, check_coverage, register_reader
+from . import (FieldSpec, NodeIndex, ResultReader, Step, bad_name as _bad_name, check_coverage,
+               register_reader)
 
 log = get_logger("dromo.import")
 
@@ -72,6 +80,8 @@ FRD_FIELDS = {
     "NDTEMP": ("T", "nodal temperature"),
 }
 FRD_SKIP = {"ERROR", "ERRORI"}
+#: component type codes of a -5 record: scalar, vector, tensor, complex vector, complex tensor
+FRD_ICTYPES = {1, 2, 4, 12, 14}
 CHUNK_BYTES = 1 << 20
 
 
@@ -93,6 +103,9 @@ class FrdBlock:
     uniform: bool = True   # fixed-width records (fast path)
     rec_len: int = 0
     line_lens: list = field(default_factory=list)
+    #: analysis type of the 100CL record (0 static: the time is the total time; 1 time step;
+    #: 2 frequency: the "time" is an eigenfrequency; None: unknown)
+    atype: Optional[int] = None
 
     @property
     def n_values(self):
@@ -142,6 +155,8 @@ class FrdFile:
         no = 0
         step = inc = 0
         end = False
+        pstep = None          # line of the last 1PSTEP record (None: the file has none)
+        after_pstep = False   # the previous line was a 1PSTEP record
         while True:
             line = f.readline()
             if not line:
@@ -152,16 +167,28 @@ class FrdFile:
             key = line[:5].strip()
             if key == b"1":
                 if line[5:10] == b"PSTEP":
-                    t = line.split()
+                    t = line[10:].split()
                     try:
-                        inc, step = int(t[2]), int(t[3])
-                    except (IndexError, ValueError):
+                        if len(t) != 3:
+                            raise ValueError
+                        inc, step = int(t[1]), int(t[2])
+                    except ValueError:
                         raise InputError(f"{self._where(no)}: bad 1PSTEP record {line!r}") from None
-                continue
+                    if pstep is None and self.blocks:
+                        raise InputError(f"{self._where(no)}: 1PSTEP record after result blocks "
+                                         f"without one (line {self.blocks[0].header_line}): a "
+                                         f"deleted 1PSTEP record? (corrupted .frd file)")
+                    pstep, after_pstep = no, True
+                continue            # other 1P/1U user records (1PGM, 1PMODE ...) may follow 1PSTEP
+            if key == b"100" and pstep is not None and not after_pstep:
+                # ccx writes a 1PSTEP record (step and increment numbers) before every result block
+                raise InputError(f"{self._where(no)}: result block without its 1PSTEP record (the "
+                                 f"last one is at line {pstep}; corrupted .frd file)")
+            after_pstep = False
             if key == b"2":
                 no = self._node_block(f, line, no)
             elif key == b"3":
-                no = self._skip_to_end(f, no, "element block 3C")
+                no = self._element_block(f, line, no)
             elif key == b"100":
                 no = self._result_block(f, line, no, step, inc)
             elif key == b"9999":
@@ -183,49 +210,103 @@ class FrdFile:
             raise InputError(f"{self.path}: no node block (2C) in the .frd file")
         # group the result blocks into increments: a new increment when (numstp, time) changes
         prev = None
+        last = {}                               # block name -> index of its previous block
         for i, b in enumerate(self.blocks):
             key = (b.numstp, b.time, b.step)
             if key != prev:
                 self.increments.append([])
-                prev = key
+                prev, first = key, i
+            j = None if b.name in FRD_SKIP else last.get(b.name)
+            # time order within a static step only (analysis type 0: the total time); the "time"
+            # of a *FREQUENCY step is an eigenfrequency, of a steady-state dynamics step a phase
+            if j is not None and ((b.time < self.blocks[j].time and b.step == self.blocks[j].step
+                                   and b.atype == 0 == self.blocks[j].atype) or j >= first):
+                p = self.blocks[j]
+                why = "out of time order" if b.time < p.time else "twice in one increment"
+                raise InputError(f"{self._where(b.header_line)}: block {b.name} (time {b.time:g}, "
+                                 f"step {b.step}, increment {b.increment}) after block {b.name} of "
+                                 f"line {p.header_line} (time {p.time:g}): {why}")
+            last[b.name] = i
             self.increments[-1].append(i)
+        first = {}
+        for b in self.blocks:
+            f0 = first.setdefault(b.name, b)
+            if b.comps != f0.comps:
+                raise InputError(f"{self._where(b.header_line)}: block {b.name} has the components "
+                                 f"{[c[:4] for c in b.comps]}, its first block (line "
+                                 f"{f0.header_line}) {[c[:4] for c in f0.comps]}")
+        if not self.allow_incomplete:
+            self._check_step_ends()
 
-    def _skip_to_end(self, f, no, what):
-        """Seek past the next line starting with `` -3`` (chunked search); returns the line number."""
-        start, pos, carry = no, f.tell(), b"\n"
+    def step_times(self):
+        """[(first time, last time)] of the increments of each static analysis step (1PSTEP numbers;
+        other steps' "times" are frequencies or phases)."""
+        spans = {}
+        for g in self.increments:
+            b = self.blocks[g[0]]
+            if b.atype != 0:
+                continue
+            lo, hi = spans.get(b.step, (b.time, b.time))
+            spans[b.step] = (min(lo, b.time), max(hi, b.time))
+        return list(spans.values())
+
+    def _check_step_ends(self):
+        """ccx writes every requested block at the last increment of a step: a block that a step
+        holds but not at its last increment lost blocks (or its name is corrupted)."""
+        step_last = {}                         # step -> blocks of its last increment
+        for g in self.increments:
+            step_last[self.blocks[g[0]].step] = {self.blocks[i].name for i in g}
+        seen = {}
+        for g in self.increments:
+            for i in g:
+                b = self.blocks[i]
+                seen[(b.step, b.name)] = b
+        for (step, name), b in seen.items():
+            if name not in FRD_SKIP and name not in step_last[step]:
+                raise InputError(f"{self._where(b.header_line)}: block {name} (step {step}, last at "
+                                 f"time {b.time:g}, increment {b.increment}) is missing from the "
+                                 f"last increment of its step: lost blocks or a corrupted block "
+                                 f"name (--allow-incomplete imports what the file holds)")
+
+    def _skip_to_end(self, f, no, what, n_records=None):
+        """Seek past the block's end record `` -3`` (chunked), checking on the way that every line
+        before it is a record line (`` -1`` or `` -2``) and, if ``n_records`` is given, that the block
+        holds that many `` -1`` records. ``no`` is the line number of the block's last header line;
+        returns the line number of the `` -3`` line."""
+        start, count = no, 0
+        pos = f.tell()                       # file offset of buf[0]
+        carry = b""
         while True:
             chunk = f.read(1 << 20)
             if not chunk:
                 raise InputError(f"{self._where(start)}: {what} has no end record -3 "
-                                 f"(truncated .frd file, ends at line {no})")
+                                 f"(truncated .frd file, ends at line {no + (1 if carry else 0)})")
             buf = carry + chunk
-            k = buf.find(b"\n -3")
-            if k >= 0:
-                no += buf.count(b"\n", len(carry), k + 1) + 1
-                end = buf.find(b"\n", k + 1)
-                if end < 0:
-                    f.seek(pos + len(chunk))
-                    rest = f.readline()
-                    if not rest.endswith(b"\n"):
-                        raise InputError(f"{self._where(no)}: the file ends inside a line "
-                                         f"(truncated .frd file)")
-                    return no
-                f.seek(pos - len(carry) + end + 1)
+            cut = buf.rfind(b"\n") + 1
+            body, carry = buf[:cut], buf[cut:]
+            if not body:
+                continue
+            nl_body = b"\n" + body
+            k3 = nl_body.find(b"\n -3")
+            region = nl_body if k3 < 0 else nl_body[:k3 + 1]
+            n_lines = region.count(b"\n") - 1
+            n_rec = region.count(b"\n -1")
+            if n_rec + region.count(b"\n -2") != n_lines:
+                lines = region[1:].split(b"\n")
+                j = next(i for i, l in enumerate(lines) if not l.startswith((b" -1", b" -2")))
+                raise InputError(f"{self._where(no + 1 + j)}: {what} (line {start}) ends without its "
+                                 f"end record -3: found {lines[j][:30]!r}, expected a -1/-2 record "
+                                 f"or -3 (corrupted .frd file)")
+            count += n_rec
+            no += n_lines
+            if k3 >= 0:
+                no += 1
+                if n_records is not None and count != n_records:
+                    raise InputError(f"{self._where(start)}: {what} declares {n_records} records, "
+                                     f"found {count} before its end record (line {no})")
+                f.seek(pos + body.index(b"\n", k3) + 1)
                 return no
-            no += chunk.count(b"\n")
-            pos += len(chunk)
-            carry = chunk[-3:]
-
-    def _skip_to_end_lines(self, f, no, what):
-        start = no
-        while True:
-            line = f.readline()
-            if not line:
-                raise InputError(f"{self._where(start)}: {what} has no end record -3 "
-                                 f"(truncated .frd file, ends at line {no})")
-            no += 1
-            if line.startswith(b" -3"):
-                return no
+            pos += len(body)
 
     @staticmethod
     def _int(s, default=None):
@@ -234,12 +315,22 @@ class FrdFile:
         except ValueError:
             return default
 
-    def _node_block(self, f, line, no):
+    def _count_header(self, line, no, what):
+        """(record count, format) of a ``2C``/``3C`` header; InputError unless the count is >= 0."""
         t = line.split()
         n = self._int(t[1]) if len(t) > 1 else None
         fmt = self._int(t[-1]) if len(t) > 2 else 1
-        if n is None:
-            raise InputError(f"{self._where(no)}: bad node block header {line!r}")
+        if n is None or n < 0:
+            raise InputError(f"{self._where(no)}: bad {what} header {line.rstrip()[:80]!r}"
+                             + (f" (negative count {n})" if n is not None else ""))
+        return n, fmt
+
+    def _element_block(self, f, line, no):
+        n, _fmt = self._count_header(line, no, "element block 3C")
+        return self._skip_to_end(f, no, "element block 3C", n_records=n)
+
+    def _node_block(self, f, line, no):
+        n, fmt = self._count_header(line, no, "node block 2C")
         if fmt not in (0, 1):
             raise InputError(f"{self._where(no)}: binary .frd (format {fmt}) is not supported: "
                              f"write ASCII output (CalculiX's default)")
@@ -254,18 +345,20 @@ class FrdFile:
         self.node_line = blk.header_line
         f.seek(blk.data_offset + (blk.rec_len * n if blk.uniform else 0))
         if not blk.uniform:
-            return self._skip_to_end(f, blk.data_line - 1, "node block 2C")
+            return self._skip_to_end(f, blk.data_line - 1, "node block 2C", n_records=n)
         f.readline()
         return no
 
     def _result_block(self, f, line, no, step, inc):
         head_no = no
+        atype = None
         try:
             if len(line.rstrip(b"\r\n")) >= 75:
                 time = float(line[12:24])
                 n = int(line[24:36])
                 numstp = int(line[58:63])
                 fmt = int(line[73:75])
+                atype = self._int(line[56:58])
             else:
                 raise ValueError
         except ValueError:
@@ -277,6 +370,13 @@ class FrdFile:
         if fmt not in (0, 1):
             raise InputError(f"{self._where(no)}: binary .frd (format {fmt}) is not supported: "
                              f"write ASCII output (CalculiX's default)")
+        if n < 0:
+            raise InputError(f"{self._where(no)}: result header (100C) declares a negative number "
+                             f"of records ({n})")
+        if not np.isfinite(time):
+            raise InputError(f"{self._where(no)}: result header (100C) has a non-finite time "
+                             f"{line[12:24].decode(errors='replace').strip()!r} (step {step}, "
+                             f"increment {inc})")
         h4 = f.readline()
         no += 1
         if not h4.startswith(b" -4"):
@@ -285,8 +385,12 @@ class FrdFile:
         name = h4[5:13].decode(errors="replace").strip()
         ncomp = self._int(h4[13:18])
         irtype = self._int(h4[18:23], 1)
-        if ncomp is None:
-            raise InputError(f"{self._where(no)}: bad -4 record {h4!r}")
+        if ncomp is None or ncomp < 0:
+            raise InputError(f"{self._where(no)}: bad -4 record {h4.rstrip()[:60]!r}")
+        bad_name = _bad_name(name)
+        if bad_name:
+            raise InputError(f"{self._where(no)}: result block name {name!r} {bad_name} "
+                             f"(corrupted .frd file?)")
         comps = []
         for _ in range(ncomp):
             h5 = f.readline()
@@ -297,11 +401,19 @@ class FrdFile:
             cname = h5[5:13].decode(errors="replace").strip()
             vals = [self._int(h5[13 + 5 * k: 18 + 5 * k], 0) for k in range(5)]
             _menu, ictype, i1, i2, iexist = vals
+            if not cname or not cname.isascii() or not cname.isprintable():
+                raise InputError(f"{self._where(no)}: block {name}: bad component name {cname!r} "
+                                 f"(corrupted .frd file?)")
+            if ictype not in FRD_ICTYPES:
+                raise InputError(f"{self._where(no)}: block {name}: component {cname!r} has the "
+                                 f"unknown type code {h5[18:23].decode(errors='replace').strip()!r} "
+                                 f"(known: {', '.join(map(str, sorted(FRD_ICTYPES)))})")
             if iexist == 1:        # computed by the post-processor (e.g. ALL), not stored
                 continue
             comps.append((cname, ictype, i1, i2))
         idw = 10 if fmt == 1 else 5
         blk = FrdBlock(name, comps, n, time, step, inc, numstp, head_no, no + 1, f.tell(), idw)
+        blk.atype = atype
         if irtype not in (1, None) or not comps:
             blk.uniform = False
             log.warning("%s: block %s (result type %s) is not nodal data; skipped",
@@ -405,7 +517,10 @@ class FrdFile:
                         rows.append(cur)
                     elif cur is None:
                         raise ValueError("continuation before a record")
-                    data = body[3 + w:]
+                    data = body[3 + w:].rstrip(b" ")
+                    if len(data) % 12 or not data:
+                        raise ValueError(f"{len(data)} characters of values, not 12 per value: "
+                                         f"a fixed-width field was cut or widened")
                     cur.extend(float(data[i:i + 12]) for i in range(0, len(data), 12)
                                if data[i:i + 12].strip())
                 except ValueError as exc:
@@ -459,7 +574,10 @@ def _decode_e12(d):
     np.negative(val, out=val, where=t[0] == 45)
     bad = np.flatnonzero(~ok)
     if bad.size:
-        val[bad] = np.ascontiguousarray(d[bad]).view("S12").ravel().astype(np.float64)
+        odd = d[bad]
+        if ((odd < 32) | (odd > 126)).any():      # numpy would drop trailing NUL bytes silently
+            raise ValueError("control or non-ASCII byte in a number field")
+        val[bad] = np.ascontiguousarray(odd).view("S12").ravel().astype(np.float64)
     return val
 
 
@@ -488,6 +606,19 @@ def _first_bad(a, cols, idw, values):
     return 0
 
 
+def _check_finite(vals, ids, blk, pos, frd):
+    """InputError naming the line, node, component and increment of the first NaN/Inf value."""
+    ok = np.isfinite(vals)
+    if ok.all():
+        return
+    r, c = np.argwhere(~ok)[0]
+    line = blk.data_line + (pos + r) * blk.lines_per_record + c // 6
+    raise InputError(f"{frd.path}:{line}: block {blk.name}, node {ids[r]}, component "
+                     f"{blk.comps[c][0]}: value {vals[r, c]} (step {blk.step}, increment "
+                     f"{blk.increment}, time {blk.time:g}) is not finite (--allow-nonfinite "
+                     f"keeps such values)")
+
+
 def tensor_conversion(comps):
     """(permutation, scale) turning a ``.frd`` tensor block (6 comps, ictype 4) into Mandel, or None."""
     if len(comps) != 6 or any(c[1] != 4 for c in comps):
@@ -498,6 +629,16 @@ def tensor_conversion(comps):
     perm = np.empty(6, dtype=np.int64)
     perm[slots] = np.arange(6)          # Mandel slot s takes file column perm[s]
     return perm, np.array([1.0, 1.0, 1.0, SQ2, SQ2, SQ2])
+
+
+def vector_conversion(comps):
+    """(permutation, ones) putting the columns of a vector block (ictype 2) in the order of their
+    index (D1, D2, D3 -> x, y, z), or None when they already are or the indices are not 1..n."""
+    idx = [c[2] for c in comps]
+    if any(c[1] != 2 for c in comps) or sorted(idx) != list(range(1, len(comps) + 1)) \
+            or idx == sorted(idx):
+        return None
+    return np.argsort(idx), np.ones(len(comps))
 
 
 @dataclass
@@ -520,11 +661,15 @@ class CalculixReader(ResultReader):
     fields : archive field names to import (default: all found)
     units : units of length (stored as the units of U); stresses are stored with ``stress_units``
     allow_incomplete : accept a ``.frd`` without its end record ``9999`` (ccx stopped early, e.g. no
-        convergence) and import its complete blocks; a block cut in the middle is still an error
+        convergence) and import its complete blocks; a block cut in the middle is still an error.
+        Also accepts a ``.dat`` and a ``.frd`` whose last increments differ.
+    allow_nonfinite : keep NaN/Inf values of the ``.frd`` and ``.dat`` (default: an error naming the
+        file, line, block, node/element and increment)
+    allow_inverted : keep inverted or degenerate cells (default: an error naming the element)
     """
 
     def __init__(self, deck, frd=None, dat=None, fields=None, units="", stress_units="",
-                 allow_incomplete=False):
+                 allow_incomplete=False, allow_nonfinite=False, allow_inverted=False):
         self.deck = os.fspath(deck)
         self.frd_path = None if frd is None else os.fspath(frd)
         self.dat_path = None if dat is None else os.fspath(dat)
@@ -538,6 +683,8 @@ class CalculixReader(ResultReader):
         self._dat = None
         self._frd_fields = None
         self.allow_incomplete = allow_incomplete
+        self.allow_nonfinite = allow_nonfinite
+        self.allow_inverted = allow_inverted
 
     def attrs(self):
         return {"provenance": "dromo import calculix", "source_deck": os.path.abspath(self.deck),
@@ -583,6 +730,7 @@ class CalculixReader(ResultReader):
                         desc += " (Mandel)"
                 elif b.name in ("DISP", "FORC"):
                     comps, units = ["x", "y", "z"][:b.n_values], self.units if b.name == "DISP" else ""
+                    conv = vector_conversion(b.comps)
                 else:
                     comps, units = [c[0] for c in b.comps], ""
                 if conv is None and len(comps) != b.n_values:
@@ -594,13 +742,39 @@ class CalculixReader(ResultReader):
                 specs.append(spec)
         if self.dat_path is not None:
             from .calculix_dat import DatFile
-            self._dat = DatFile(self.dat_path, mesh)
+            self._dat = DatFile(self.dat_path, mesh, allow_nonfinite=self.allow_nonfinite,
+                                allow_incomplete=self.allow_incomplete)
             specs += [s for s in self._dat.fields() if self._want(s.name)]
+            if self._frd is not None and not self.allow_incomplete:
+                self._check_same_end()
+                self._dat.check_step_ends(self._frd.step_times())
         names = [s.name for s in specs]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise InputError(f"{self.source}: field names {sorted(dup)} come from both files")
         return specs
+
+    def _check_same_end(self):
+        """The ``.frd`` and the ``.dat`` of one analysis end at the same increment (ccx always writes
+        the last increment of a step): InputError listing the increments of each otherwise."""
+        frd = self._frd
+        incs = [g for g in frd.increments if any(frd.blocks[i].name in self._frd_fields for i in g)]
+        ft = [frd.blocks[g[0]].time for g in incs]
+        dt = self._dat.increment_times()
+        if not ft or not dt or frd.blocks[incs[-1][0]].atype != 0 or _same_time(ft[-1], dt[-1]):
+            return
+        lo, hi = frd.step_times()[-1]
+        if not any(lo - 1e-5 * abs(lo) <= t <= hi + 1e-5 * abs(hi) for t in dt):
+            return                  # no *EL PRINT in the last step (print requests changed)
+
+        def describe(t):
+            return f"{len(t)} increment{'s' if len(t) != 1 else ''} (times " + (
+                ", ".join(f"{x:g}" for x in t) if len(t) <= 6 else
+                f"{t[0]:g}, {t[1]:g}, ... {t[-2]:g}, {t[-1]:g}") + ")"
+        line = max(v[-1][1] for q, v in self._dat.times.items() if q in self._dat.quantities)
+        raise InputError(f"{self._dat.path}:{line}: the .dat and {frd.path} do not end at the same "
+                         f"increment: the .dat holds {describe(dt)}, the .frd {describe(ft)} (a "
+                         f"truncated file? --allow-incomplete imports what each holds)")
 
     # ------------------------------------------------------------------ steps
     def _frd_steps(self):
@@ -621,6 +795,8 @@ class CalculixReader(ResultReader):
                 pos, all_rows, same = 0, [], cache_ids is not None and len(cache_ids) == b.n_records
                 for ids, vals in frd.read_block(b):
                     k = len(ids)
+                    if not self.allow_nonfinite:
+                        _check_finite(vals, ids, b, pos, frd)
                     if same and np.array_equal(ids, cache_ids[pos:pos + k]):
                         rows = cache_rows[pos:pos + k]
                     else:

@@ -43,12 +43,19 @@ log = get_logger("dromo.import")
 MANDEL = ["xx", "yy", "zz", "xy", "xz", "yz"]
 _HEAD = re.compile(rb"^\s*(?P<q>[A-Za-z][^(]*?)\s*\(elem,\s*integ\.\s*pnt\.,?(?P<c>[^)]*)\)\s*for set\s+"
                    rb"(?P<set>\S+)\s+and time\s+(?P<t>\S+)")
-_ANY_HEAD = re.compile(rb"^\s*[A-Za-z][^(]*\(.*\)\s*for set\s+\S+\s+and time")
+_ODD_BYTE = re.compile(rb"[^\x20-\x7e\t\r]")
+_ANY_HEAD = re.compile(rb"^\s*[A-Za-z][^(]*(\(.*\))?\s*for (set\s*\S+|all [a-z ]+?)\s+and time\s+"
+                       rb"[-+0-9.Ee]+\s*$")
+#: ccx writes some headers without the blank after "for set" (heat flux of *HEAT TRANSFER): such
+#: blocks are skipped, as other print blocks are
+_HEAD_NOBLANK = re.compile(_HEAD.pattern.replace(rb"for set\s+", rb"for set\s*"))
+_LOOSE_HEAD = re.compile(rb"for\s*set|and\s*time", re.I)          # what a header line holds
 DAT_FIELDS = {"stresses": ("S", "stress at the integration points (Mandel)"),
               "strains": ("E", "total strain at the integration points (Mandel)"),
               "mechanical strains": ("ME", "mechanical strain at the integration points (Mandel)"),
               "internal state variables": ("SDV", "state variables at the integration points"),
               "equivalent plastic strain": ("PEEQ", "equivalent plastic strain")}
+_TENSORS = ("stresses", "strains", "mechanical strains")
 _PAIR = {"xx": 0, "yy": 1, "zz": 2, "xy": 3, "yx": 3, "xz": 4, "zx": 4, "yz": 5, "zy": 5}
 SQ2 = np.sqrt(2.0)
 
@@ -83,26 +90,111 @@ class _Quantity:
         self.n_values = n_values
 
 
+def _bytes(a):
+    """(..., W) uint8 view of a fixed-width bytes array (NUL-padded)."""
+    return np.ascontiguousarray(a).view(np.uint8).reshape(a.shape + (a.dtype.itemsize,))
+
+
+def _is_uint(a):
+    """Elementwise: the token is a positive integer of at most 18 digits."""
+    b = _bytes(a)
+    digit = (b >= 48) & (b <= 57)
+    n = (b != 0).sum(axis=-1)
+    return (digit | (b == 0)).all(axis=-1) & (n >= 1) & (n <= 18) & (b[..., 0] != 0)
+
+
+def _fixed_format(a):
+    """Elementwise: the token has the layout of ccx's ``%E`` values, the same for the whole block:
+    ``[-]d.dddddd E±dd[d]`` with the ``E`` at one position (a field that lost or gained a character
+    still parses as a number, but not with this layout)."""
+    b = _bytes(a)
+    neg = (b[..., 0] == 45).astype(np.int64)
+    n = (b != 0).sum(axis=-1) - neg
+    e_pos = np.argmax((b == 69) | (b == 101), axis=-1) - neg
+    has_e = ((b == 69) | (b == 101)).any(axis=-1)
+    dot = np.argmax(b == 46, axis=-1) - neg
+    exp_len = n - e_pos
+    ok = has_e & (dot == 1) & (e_pos > 1) & (exp_len >= 4) & (exp_len <= 5)
+    ref = e_pos[ok].flat[0] if ok.any() else 0
+    return ok & (e_pos == ref)
+
+
 class DatFile:
     """Streaming reader of the ``*EL PRINT`` blocks of a ``.dat`` file for one mesh."""
 
-    def __init__(self, path, mesh):
+    def __init__(self, path, mesh, allow_nonfinite=False, allow_incomplete=False):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise InputError(f"{self.path}: .dat file not found")
         self.mesh = mesh
+        self.allow_nonfinite = allow_nonfinite
         self.ips = IpIndex(mesh)
         self.quantities = {}
-        # fields from the first time group (later unknown quantities are skipped with a warning)
-        first_time = None
+        #: quantity -> [(time, header line)] of its blocks, one entry per time (header pass)
+        self.times = {}
+        # the header pass reads the whole file, so that a truncated file fails before any writing
+        first = {}
         for head, _rows in self._blocks(values=False):
-            if first_time is None:
-                first_time = head["t"]
-            elif head["t"] != first_time:
-                break
-            self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
+            h0 = first.setdefault(head["q"], head)
+            if (head["c"], head["n"]) != (h0["c"], h0["n"]):
+                raise InputError(f"{self.path}:{head['line']}: {head['q']} has the components "
+                                 f"{head['c']} ({head['n']} values), its first block (line "
+                                 f"{h0['line']}) {h0['c']} ({h0['n']} values)")
+            qty = self.quantities.setdefault(head["q"], _Quantity(head["q"], head["c"], head["n"]))
+            if head["q"] in _TENSORS and qty.perm is None:
+                raise InputError(f"{self.path}:{head['line']}: {head['q']}: components "
+                                 f"{head['c']} are not the six of a symmetric tensor")
+            seen = self.times.setdefault(head["q"], [])
+            if seen and head["t"] < seen[-1][0]:
+                raise InputError(f"{self.path}:{head['line']}: {head['q']} at time {head['t']:g} "
+                                 f"after time {seen[-1][0]:g} (line {seen[-1][1]}): times out of "
+                                 f"order")
+            if not seen or head["t"] != seen[-1][0]:
+                seen.append((head["t"], head["line"]))
         if not self.quantities:
             log.warning("%s: no *EL PRINT integration-point blocks", self.path)
+        if not allow_incomplete:
+            self._check_every_time()
+
+    def _check_every_time(self):
+        """ccx prints every *EL PRINT quantity at the same increments (FREQUENCYF applies to all
+        print requests): a quantity missing at a time between two of its blocks lost a block
+        (deleted or corrupted header). A quantity may start or stop with a step (new requests)."""
+        every = self.increment_times()
+        for q, v in self.times.items():
+            mine = {t for t, _ in v}
+            missing = [t for t in every if v[0][0] < t < v[-1][0] and t not in mine]
+            if missing:
+                after = [line for t, line in v if t > missing[0]]
+                self._incomplete(q, missing[0], after[0], f"it has {len(mine)} of the file's "
+                                 f"{len(every)} times")
+
+    def check_step_ends(self, steps):
+        """ccx prints every requested quantity at the last increment of a step: ``steps`` is a list
+        of (first time, last time) of the analysis steps (from the ``.frd``); a quantity printed in
+        a step but not at its last printed time lost its trailing blocks (truncated .dat file)."""
+        every = self.increment_times()
+        for lo, hi in steps:
+            tol = 1e-5 * max(abs(lo), abs(hi)) + 1e-300
+            ts = [t for t in every if lo - tol <= t <= hi + tol]
+            if not ts:
+                continue
+            for q, v in self.times.items():
+                mine = [t for t, _ in v if lo - tol <= t <= hi + tol]
+                if mine and mine[-1] != ts[-1]:
+                    line = [ln for t, ln in v if t == mine[-1]][0]
+                    self._incomplete(q, ts[-1], line, f"its step's last printed time; it has "
+                                     f"{len(mine)} of the step's {len(ts)} times, the last at time "
+                                     f"{mine[-1]:g}")
+
+    def _incomplete(self, q, t, line, detail):
+        raise InputError(f"{self.path}:{line}: {q}: no block at time {t:g} ({detail}): truncated "
+                         f".dat file, or a deleted or corrupted block header? (--allow-incomplete "
+                         f"imports what each quantity holds)")
+
+    def increment_times(self):
+        """Sorted times at which the imported quantities have blocks."""
+        return sorted({t for v in self.times.values() for t, _ in v})
 
     def fields(self):
         return [q.spec for q in self.quantities.values()]
@@ -113,6 +205,7 @@ class DatFile:
         with open(self.path, "rb") as f:
             no = 0
             pending = None
+            last_row = gap = False     # the last non-blank line was a data row / and a blank followed
             while True:
                 line = pending if pending is not None else f.readline()
                 if pending is None:
@@ -121,7 +214,26 @@ class DatFile:
                 if not line:
                     return
                 m = _HEAD.match(line)
+                if m is not None and _ODD_BYTE.search(line.rstrip(b"\r\n")):
+                    raise InputError(f"{self.path}:{no}: control or non-ASCII byte in the block "
+                                     f"header {line.strip()[:80]!r} (corrupted .dat file)")
                 if m is None:
+                    s = line.strip()
+                    low = s.lower()
+                    if _LOOSE_HEAD.search(s) and not _HEAD_NOBLANK.match(line) and (
+                            b"integ" in low or b"pnt" in low or not _ANY_HEAD.match(line)):
+                        raise InputError(f"{self.path}:{no}: unreadable block header {s[:80]!r} "
+                                         f"(corrupted .dat file?)")
+                    if not s:
+                        gap = last_row
+                    elif s[:1].isdigit() or s[:1] == b"-":
+                        if gap:
+                            raise InputError(f"{self.path}:{no}: a data row after the end of a "
+                                             f"block, without a header line (header deleted or "
+                                             f"corrupted?)")
+                        last_row = True
+                    else:
+                        last_row = gap = False
                     continue
                 head_no = no
                 q = m.group("q").decode(errors="replace").strip().lower()
@@ -131,7 +243,10 @@ class DatFile:
                 try:
                     t = float(m.group("t"))
                 except ValueError:
-                    raise InputError(f"{self.path}:{no}: bad time {m.group('t')!r}") from None
+                    t = None
+                if t is None or not np.isfinite(t):
+                    raise InputError(f"{self.path}:{no}: {q}: bad time "
+                                     f"{m.group('t').decode(errors='replace')!r}")
                 lines = []
                 first_data = None
                 while True:
@@ -153,22 +268,80 @@ class DatFile:
                     lines.append(s)
                 if pending is not None:
                     no += 1
+                last_row, gap = bool(lines), bool(lines) and pending is None
+                if not lines:
+                    raise InputError(f"{self.path}:{head_no}: {q} (time {t:g}): a block header "
+                                     f"without data rows (corrupted .dat file?)")
                 n_tok = len(lines[0].split()) if lines else 2 + len(comps)
                 head = {"q": q, "c": comps, "t": t, "set": m.group("set").decode(), "n": n_tok - 2,
                         "line": head_no}
                 if not values:
                     yield head, None
                     continue
-                arr = np.fromstring(b" ".join(lines), sep=" ") if lines else np.zeros(0)
-                if arr.size != len(lines) * n_tok:
-                    for k, l in enumerate(lines):
-                        if len(l.split()) != n_tok:
-                            raise InputError(f"{self.path}:{first_data + k}: {q}: expected {n_tok} "
-                                             f"numbers, got {l[:60]!r} (truncated .dat file?)")
-                    raise InputError(f"{self.path}:{first_data}: {q}: unreadable numbers")
-                arr = arr.reshape(len(lines), n_tok)
-                yield head, (arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2:],
-                             first_data)
+                yield head, self._parse_rows(lines, n_tok, first_data, head)
+
+    def _parse_rows(self, lines, n_tok, first_data, head):
+        """Data lines -> (element ids, point numbers, values, first line): every field must parse
+        completely (ids: positive integers; values: finite numbers unless ``allow_nonfinite``)."""
+        q = head["q"]
+        joined = b" ".join(lines)
+        if _ODD_BYTE.search(joined):
+            k = next(k for k, l in enumerate(lines) if _ODD_BYTE.search(l))
+            raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): control "
+                             f"or non-ASCII byte in a data line {lines[k][:60]!r} (corrupted .dat "
+                             f"file)")
+        toks = joined.split()
+        if len(toks) != len(lines) * n_tok:
+            for k, l in enumerate(lines):
+                if len(l.split()) != n_tok:
+                    raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): "
+                                     f"expected {n_tok} numbers, got {l[:60]!r} (truncated .dat "
+                                     f"file?)")
+        if not lines:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_tok - 2)), first_data
+        a = np.array(toks).reshape(len(lines), n_tok)
+        ids = a[:, :2]
+        ok = _is_uint(ids)
+        if not ok.all():
+            r, c = np.argwhere(~ok)[0]
+            raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}): "
+                             f"{('element id', 'integration point')[c]} "
+                             f"{ids[r, c].decode(errors='replace')!r} is not a positive integer")
+        elem, ip = ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64)
+        try:
+            v = a[:, 2:].astype(np.float64)
+        except ValueError:
+            for r in range(len(a)):
+                for c in range(2, n_tok):
+                    try:
+                        float(a[r, c])
+                    except ValueError:
+                        raise InputError(
+                            f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
+                            f"{elem[r]}, point {ip[r]}: value {c - 1} "
+                            f"{a[r, c].decode(errors='replace')!r} is not a number (truncated or "
+                            f"corrupted .dat file?)") from None
+            raise
+        if not self.allow_nonfinite:
+            bad = ~np.isfinite(v)
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
+                                 f"{elem[r]}, point {ip[r]}: value {c + 1} "
+                                 f"{a[r, c + 2].decode(errors='replace')!r} is not finite "
+                                 f"(--allow-nonfinite keeps such values)")
+        # ccx prints every value with one fixed format (%E, 6 digits): a field that lost or gained a
+        # character still parses, but not with the block's layout
+        ok, fin = _fixed_format(a[:, 2:]), np.isfinite(v)
+        ok |= ~fin                          # kept on request (allow_nonfinite): written as nan/inf
+        if v.size and not ok.all():
+            r, c = np.argwhere(~ok)[0]
+            raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
+                             f"{elem[r]}, point {ip[r]}: value {c + 1} "
+                             f"{a[r, c + 2].decode(errors='replace')!r} does not have the block's "
+                             f"fixed format (like {a[0, 2].decode(errors='replace')!r}): a cut or "
+                             f"corrupted field")
+        return elem, ip, v, first_data
 
     def steps(self, select=None):
         """Yield ``(time, {field: (n_ip, C) array})`` per time, merging the blocks of one time."""

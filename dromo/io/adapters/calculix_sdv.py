@@ -50,12 +50,12 @@ def law_layout(law):
 def deck_layout(deck):
     """``(layout, why)`` from the material cards of a CalculiX deck (``*INCLUDE`` followed): the layout of
     the materials its ``*SOLID SECTION`` cards use, or ``(None, reason)``."""
-    from ...mesh.inp import _lines, _parse_options
+    from ...mesh.inp import deck_lines, parse_options
     materials, current, used = {}, None, set()
-    for line in _lines(deck):
+    for line in deck_lines(deck):
         if not line.text.startswith("*"):
             continue
-        kw, opts = _parse_options(line.text)
+        kw, opts = parse_options(line.text)
         if kw == "MATERIAL":
             current = opts.get("NAME", "").upper()
             materials[current] = {"user": False, "depvar": False}
@@ -79,11 +79,11 @@ def deck_layout(deck):
     return _common(laws, deck)
 
 
-def case_layout(case):
-    """``(layout, why)`` from the laws of a dromo case file's sections."""
-    from ...hf.case_file import read_case
+def case_layout(materials, case):
+    """``(layout, why)`` from the laws of a dromo case file's sections: ``materials`` {element set: law
+    table} as read from the case file ``case`` (named in messages) by the caller."""
     laws = {}
-    for elset, law in read_case(case)["materials"].items():
+    for elset, law in materials.items():
         name = law.get("name", elset)
         if law_layout(law) is None:
             if str(law.get("type", "")).lower() == "umat":
@@ -198,14 +198,15 @@ class NamedStateReader(ResultReader):
             yield Step(step.time, values, step.parameters, step.info)
 
 
-def named_state(reader_class, deck, case=None):
+def named_state(reader_class, deck, case=None, case_materials=None):
     """A factory ``(*args, **kwargs) -> NamedStateReader(reader_class(*args, **kwargs), layout)`` with the
-    layout from ``case`` (a dromo case file) when given, else from the material cards of ``deck``. Used
-    by ``dromo import calculix`` (rank 0 only, inside the reader's construction)."""
+    layout from the laws of a dromo case file (``case_materials`` {element set: law table}, read from
+    ``case`` by the caller) when given, else from the material cards of ``deck``. Used by ``dromo import
+    calculix`` (rank 0 only, inside the reader's construction)."""
     def make(*args, **kwargs):
         reader = reader_class(*args, **kwargs)
         try:
-            layout, why = case_layout(case) if case else deck_layout(deck)
+            layout, why = case_layout(case_materials, case) if case else deck_layout(deck)
         except InputError:
             reader.close()
             raise

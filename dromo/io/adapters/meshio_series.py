@@ -128,7 +128,9 @@ class _Source:
 class MeshioSeriesReader(ResultReader):
     """See the module docstring. ``times``: times of single-file series items (default 0, 1, ...)."""
 
-    def __init__(self, mesh=None, series=(), fields=None, times=None):
+    def __init__(self, mesh=None, series=(), fields=None, times=None, allow_nonfinite=False,
+                 allow_inverted=False):
+        self.allow_nonfinite, self.allow_inverted = allow_nonfinite, allow_inverted
         self.mesh_path = None if mesh is None else os.fspath(mesh)
         self.series = [os.fspath(s) for s in series]
         if self.mesh_path is None and not self.series:
@@ -283,5 +285,14 @@ class MeshioSeriesReader(ResultReader):
                 if a.shape[1] != spec.n_components:
                     raise InputError(f"{s.label}: {spec.name} has {a.shape[1]} components, "
                                      f"{spec.n_components} in the first step")
-                values[spec.name] = np.ascontiguousarray(a, dtype=np.float64)
+                a = np.ascontiguousarray(a, dtype=np.float64)
+                if not self.allow_nonfinite and not np.isfinite(a).all():
+                    r, c = np.argwhere(~np.isfinite(a))[0]
+                    item = f"node {mesh.node_ids[r]}" if loc == "node" else f"cell {mesh.cell_ids[r]}"
+                    raise InputError(f"{s.label}: step {k + 1} (time {s.time:g}): {spec.name}, {item}, "
+                                     f"component {spec.components[c]} is {a[r, c]} (not finite; "
+                                     f"--allow-nonfinite keeps such values)")
+                values[spec.name] = a
+            if not np.isfinite(s.time):
+                raise InputError(f"{s.label}: step {k + 1} has the non-finite time {s.time}")
             yield Step(s.time, values, info={"index": k})
