@@ -206,8 +206,8 @@ def test_measured_orthonormality_matches_the_modes():
 def test_hyperreduce_takes_time_windows_per_archive(tmp_path_factory):
     """``dromo hyperreduce a.h5 b.h5@1:2``: the same model as the Python API with those steps."""
     from dromo.cli import hyperreduce as cli_hr
-    from dromo.reduction.hyperreduce import hyperreduce
     from dromo.rom.model import ReducedModel
+    from dromo.rom.offline import hyperreduce
     from .test_ecm_hyperreduce import _snapshots as solve_snapshots
     d = _tmpdir(tmp_path_factory)
     a, b = os.path.join(d, "a.h5"), os.path.join(d, "b.h5")
