@@ -29,14 +29,18 @@ import os
 
 def run(args):
     from mpi4py import MPI
+    from ..errors import InputError
     from ..io.archive import Archive
     from ..parallel import get_logger
     from ..reduction import pod, write_basis
     from ..reduction.plots import plot_singular_values
+    from ..reduction.pod import snapshots_cannot_deliver
     from ..reduction.sources import ArchiveSeriesSource, parse_archive_window
 
     log = get_logger("dromo.cli.pod")
     comm = MPI.COMM_WORLD
+    if args.method == "snapshots" and snapshots_cannot_deliver(args.tol):
+        raise InputError(snapshots_cannot_deliver(args.tol))
     budget = None if args.memory_budget is None else int(args.memory_budget * 2 ** 20)
     archives = [parse_archive_window(a) for a in args.snapshots]
     inner, redist = None, None

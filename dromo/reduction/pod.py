@@ -27,7 +27,7 @@ tolerance below :data:`SNAPSHOTS_MIN_TOL` (1e-5: loss about 1e-6, already 4e-4 a
 tolerance at all (keep every mode) asks for more than it can deliver, and the accurate path is used
 (logged). Where the accurate path is impossible (a PETSc-matrix inner product, or snapshots out of core)
 the method of snapshots runs with a warning. An explicit ``method="snapshots"`` with ``tol`` below
-:data:`SNAPSHOTS_MIN_TOL` is refused. Every basis carries its measured ``orthonormality``
+:data:`SNAPSHOTS_MIN_TOL` runs with a warning (``dromo pod --method snapshots`` refuses it). Every basis carries its measured ``orthonormality``
 ``‖ΨᵀMΨ − I‖₂`` (logged, and written with the basis); with ``"auto"``, a method-of-snapshots basis whose
 measured loss exceeds ``tol`` is recomputed by the accurate path when possible.
 
@@ -50,7 +50,7 @@ from .sources import ArraySource, SnapshotSource, as_source, check_finite, read_
 from .svd import fix_signs, tsqr_svd
 
 __all__ = ["InnerProduct", "inner_product", "PODBasis", "pod", "truncation_rank", "write_basis",
-           "read_basis", "SNAPSHOTS_MIN_TOL", "orthonormality"]
+           "read_basis", "SNAPSHOTS_MIN_TOL", "orthonormality", "snapshots_cannot_deliver"]
 
 _log = get_logger("dromo.reduction.pod")
 _ROW_CHUNK_BYTES = 16 << 20     # rows per chunk for the weighted Gram (bounded extra memory)
@@ -387,6 +387,16 @@ def _validate(tol, max_modes, method, m, comm):
 # --------------------------------------------------------------------------------------------------
 # POD
 # --------------------------------------------------------------------------------------------------
+def snapshots_cannot_deliver(tol):
+    """Why the method of snapshots cannot deliver the energy tolerance ``tol`` (``None`` when it can):
+    ``dromo pod --method snapshots`` refuses such a tolerance, :func:`pod` warns."""
+    if tol is None or tol >= SNAPSHOTS_MIN_TOL:
+        return None
+    return (f"POD tolerance {tol:g} with the method of snapshots: it resolves singular values only down to "
+            f"about 1e-7 σ₁ and its modes lose about eps·(σ₁/σ_k)² of orthonormality (4e-4 at tol 1e-6); "
+            f"below tol {SNAPSHOTS_MIN_TOL:g} use method 'svd' (TSQR) or 'auto'")
+
+
 def orthonormality(modes, ip):
     """Measured ``‖ΨᵀMΨ − I‖₂`` of row-distributed ``modes`` ``(n_local, k)`` in the inner product ``ip``
     (an :class:`InnerProduct`), the same on every rank. Collective; costs one ``k × k`` Gram."""
@@ -413,7 +423,7 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
     method : "auto" (default), "snapshots" (Gram + eigh, fast) or "svd" (TSQR, accurate small singular
         values). "auto" takes the method of snapshots when ``tol >= SNAPSHOTS_MIN_TOL`` and TSQR otherwise
         (also without ``tol``), where TSQR is possible; see the module docstring, "Choice". An explicit
-        "snapshots" with ``tol < SNAPSHOTS_MIN_TOL`` raises InputError.
+        "snapshots" with ``tol < SNAPSHOTS_MIN_TOL`` logs a warning.
     memory_budget : int, optional — bytes per rank for streamed snapshot blocks and the modes; when the
         whole local block does not fit, the method of snapshots runs out-of-core (two passes).
     inner_name : str, optional — name recorded for the inner product ("l2", "energy", ...).
@@ -426,8 +436,7 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
     Raises (on every rank)
     ------
     InputError — empty snapshot set, tol ∉ (0, 1), NaN/Inf snapshot, wrong-size inner product, all-zero
-    snapshots, method "svd" with a matrix inner product or with data not fitting the budget, method
-    "snapshots" with a tolerance below ``SNAPSHOTS_MIN_TOL``.
+    snapshots, method "svd" with a matrix inner product or with data not fitting the budget.
     """
     if isinstance(source_or_local_array, SnapshotSource) and not isinstance(source_or_local_array,
                                                                            np.ndarray):
@@ -446,11 +455,8 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
     fits = bool(comm.allreduce(int(fits), op=MPI.MIN)) if comm.size > 1 else fits
 
     too_fine = tol is None or tol < SNAPSHOTS_MIN_TOL
-    if method == "snapshots" and tol is not None and tol < SNAPSHOTS_MIN_TOL:
-        raise InputError(f"POD tolerance {tol:g} with the method of snapshots: it resolves singular values "
-                         f"only down to about 1e-7 σ₁ and its modes lose about eps·(σ₁/σ_k)² of "
-                         f"orthonormality (4e-4 at tol 1e-6); below tol {SNAPSHOTS_MIN_TOL:g} use method "
-                         f"'svd' (TSQR) or 'auto'")
+    if method == "snapshots" and snapshots_cannot_deliver(tol):
+        _log.warning("POD: %s; the measured orthonormality follows", snapshots_cannot_deliver(tol))
     why_not_svd = None
     if ip.kind == "mat":
         why_not_svd = ("method 'svd' (TSQR) supports the Euclidean and diagonal-weight inner products only; "

@@ -19,8 +19,8 @@ from mpi4py import MPI
 from ..errors import InputError
 from ..parallel import collective
 
-__all__ = ["SnapshotSource", "ArraySource", "ArchiveSeriesSource", "parse_archive_window", "as_source",
-           "read_block", "check_finite"]
+__all__ = ["SnapshotSource", "ArraySource", "ArchiveSeriesSource", "parse_archive_window", "window_steps",
+           "as_source", "read_block", "check_finite"]
 
 
 @runtime_checkable
@@ -113,6 +113,23 @@ def parse_archive_window(text):
     return path, (t0, t1)
 
 
+def window_steps(times, window, where):
+    """Indices of the ``times`` inside ``window`` = ``(t0, t1)`` (``None``: open bound; the window itself
+    ``None``: every step), bounds included with a relative slack of 1e-9 (bounds typed in decimal match
+    times accumulated in binary, 0.1 + 0.1 + 0.1). InputError naming ``where`` when none is inside."""
+    t = np.asarray(times, dtype=float)
+    if window is None:
+        return np.arange(t.size)
+    lo = -np.inf if window[0] is None else window[0]
+    hi = np.inf if window[1] is None else window[1]
+    slack = 1e-9 * max([abs(v) for v in window if v is not None] + [np.abs(t).max(initial=0.0)])
+    sel = np.flatnonzero((t >= lo - slack) & (t <= hi + slack))
+    if sel.size == 0:
+        raise InputError(f"{where}: no step in the time window [{lo:g}, {hi:g}]" +
+                         (f" (times {t.min():g} .. {t.max():g})" if t.size else " (no step at all)"))
+    return sel
+
+
 class ArchiveSeriesSource:
     """The steps of one field in several dromo archives of the same mesh, as one :class:`SnapshotSource`
     streamed archive after archive (a block that spans two archives is filled from each in turn; nothing
@@ -174,19 +191,7 @@ class ArchiveSeriesSource:
                 elif fp != ref_print:
                     raise InputError(f"{path}: its mesh differs from the mesh of {self.paths[0]} (all snapshot "
                                      f"archives must share one mesh)")
-                t = np.asarray(info["time"], dtype=float)
-                sel = np.arange(t.size)
-                if win is not None:
-                    lo = -np.inf if win[0] is None else win[0]
-                    hi = np.inf if win[1] is None else win[1]
-                    # bounds typed in decimal match times accumulated in binary (0.1 + 0.1 + 0.1)
-                    slack = 1e-9 * max([abs(v) for v in win if v is not None] + [np.abs(t).max(initial=0.0)])
-                    sel = np.flatnonzero((t >= lo - slack) & (t <= hi + slack))
-                    if sel.size == 0:
-                        raise InputError(f"{path}: no step of field {field} in the time window "
-                                         f"[{lo:g}, {hi:g}] (times {t.min():g} .. {t.max():g})" if t.size else
-                                         f"{path}: field {field} has no step")
-                self.steps.append(sel)
+                self.steps.append(window_steps(info["time"], win, f"{path}: field {field}"))
                 self._sources.append(ar.field_source(field, redistributor, components))
         except BaseException:
             self.close()

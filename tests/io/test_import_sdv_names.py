@@ -98,3 +98,22 @@ def test_import_names_aniso_plas_state_and_sources(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     with h5py.File(out3, "r") as f:
         assert "p" in f["fields"] and "SDV" not in f["fields"]
+
+
+@needs_ccx
+@pytest.mark.calculix
+def test_reader_api_names_the_file_of_every_field(tmp_path):
+    """Without the CLI: ``import_results(CalculixReader(...))`` stores the .dat as the source of the *EL PRINT
+    (integration-point) fields and the .frd as the source of the others."""
+    from mpi4py import MPI
+    from dromo.io.adapters import import_results
+    from dromo.io.adapters.calculix import CalculixReader
+    deck = write_case(str(tmp_path / "ccx"), "hex8", cells=(1, 1, 1))
+    frd, dat = run_ccx(deck)
+    out = str(tmp_path / "api.h5")
+    import_results(CalculixReader(deck, frd, dat=dat), out, MPI.COMM_SELF)
+    with h5py.File(out, "r") as f:
+        for name in ("S", "E", "SDV"):
+            assert str(f[f"fields/{name}"].attrs["source"]) == dat, name
+        for name in ("U", "S_nodal"):
+            assert str(f[f"fields/{name}"].attrs["source"]) == frd, name

@@ -118,7 +118,7 @@ def test_series_source_python_api_streams_and_labels(tmp_path_factory):
     with ArchiveSeriesSource([p1, p2], "U", COMM) as src:           # the NaN at step 4 of b.h5 is named
         with pytest.raises(InputError, match=r"snapshot 8: field U, step 4, time 0\.4, archive .*b\.h5"):
             pod(src, tol=1e-4)
-    with pytest.raises(InputError, match=r"b\.h5: no step of field U in the time window \[2, 3\]"):
+    with pytest.raises(InputError, match=r"b\.h5: field U: no step in the time window \[2, 3\]"):
         ArchiveSeriesSource([p1, p2 + "@2:3"], "U", COMM)
 
 
@@ -198,4 +198,35 @@ def test_measured_orthonormality_matches_the_modes():
     I = COMM.allreduce(snap.modes.T @ snap.modes)
     assert snap.orthonormality == pytest.approx(np.linalg.norm(I - np.eye(snap.n_kept), 2), rel=1e-6)
     assert snap.orthonormality > 1e-6                              # the loss is real, and now visible
+    forced = pod(U, tol=1e-6, method="snapshots")                    # the API warns, measures, and runs
+    assert forced.method == "snapshots" and forced.orthonormality > 1e-6
     assert orthonormality(acc.modes, InnerProduct(None, U.shape[0], COMM)) == acc.orthonormality
+
+
+def test_hyperreduce_takes_time_windows_per_archive(tmp_path_factory):
+    """``dromo hyperreduce a.h5 b.h5@1:2``: the same model as the Python API with those steps."""
+    from dromo.cli import hyperreduce as cli_hr
+    from dromo.rom.model import ReducedModel
+    from dromo.rom.offline import hyperreduce
+    from .test_ecm_hyperreduce import _snapshots as solve_snapshots
+    d = _tmpdir(tmp_path_factory)
+    a, b = os.path.join(d, "a.h5"), os.path.join(d, "b.h5")
+    solve_snapshots(a, COMM)
+    solve_snapshots(b, COMM)
+    p = argparse.ArgumentParser()
+    cli_hr.register(p.add_subparsers(dest="command"))
+    out = os.path.join(d, "rom_cli.h5")
+    args = p.parse_args(["hyperreduce", a, b + "@1:2", "--tol", "1e-3", "--dual", "S", "p", "-o", out])
+    assert args.func(args) == 0
+    times = np.arange(13) * 0.25                                    # t = 0, 0.25, ..., 3
+    ref = hyperreduce([a, b], os.path.join(d, "rom_api.h5"), COMM, tol=1e-3, dual_fields=["S", "p"],
+                      steps=[None, np.flatnonzero((times >= 1) & (times <= 2))])
+    got = ReducedModel.load(out, COMM)
+    assert np.array_equal(got.points.ids, ref.points.ids)
+    np.testing.assert_allclose(got.points.weights, ref.points.weights, rtol=1e-10)
+    args = p.parse_args(["hyperreduce", a, b + "@5:6", "-o", out])
+    with pytest.raises(InputError, match=r"b\.h5: field U: no step in the time window \[5, 6\]"):
+        args.func(args)
+    args = p.parse_args(["hyperreduce", a, b + "@1:2", "--steps", "0:3", "-o", out])
+    with pytest.raises(InputError, match="either --steps or time windows"):
+        args.func(args)

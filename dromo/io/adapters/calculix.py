@@ -736,7 +736,7 @@ class CalculixReader(ResultReader):
                 if conv is None and len(comps) != b.n_values:
                     comps = [c[0] for c in b.comps]
                 spec = FieldSpec(name, "node", comps, units=units, description=desc,
-                                 attrs={"frd_block": b.name,
+                                 attrs={"frd_block": b.name, "source": self.frd_path,
                                         "frd_components": [c[0] for c in b.comps]})
                 self._frd_fields[b.name] = _FrdField(spec, b.name, *(conv or (None, None)))
                 specs.append(spec)
@@ -744,7 +744,9 @@ class CalculixReader(ResultReader):
             from .calculix_dat import DatFile
             self._dat = DatFile(self.dat_path, mesh, allow_nonfinite=self.allow_nonfinite,
                                 allow_incomplete=self.allow_incomplete)
-            specs += [s for s in self._dat.fields() if self._want(s.name)]
+            specs += [FieldSpec(s.name, s.location, s.components, s.units, s.description,
+                                dict(s.attrs, source=self.dat_path))            # each field names its file
+                      for s in self._dat.fields() if self._want(s.name)]
             if self._frd is not None and not self.allow_incomplete:
                 self._check_same_end()
                 self._dat.check_step_ends(self._frd.step_times())

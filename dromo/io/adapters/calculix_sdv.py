@@ -116,8 +116,8 @@ def _describe(layout):
 class NamedStateReader(ResultReader):
     """A :class:`~dromo.io.adapters.ResultReader` that forwards another (a CalculiX reader) with its
     ``SDV`` / ``SDV_nodal`` fields split into the named fields of ``layout`` (see the module docstring).
-    ``layout=None`` forwards unchanged. Also names the file each field comes from in its ``source``
-    attribute (the ``.dat`` for ``*EL PRINT`` fields, the ``.frd`` for the others)."""
+    ``layout=None`` forwards unchanged. The named fields keep the attributes of the ``SDV`` field they
+    come from (its ``source`` file among them)."""
 
     def __init__(self, reader, layout=None, why=""):
         self.reader, self.layout, self.why = reader, layout, why
@@ -139,14 +139,8 @@ class NamedStateReader(ResultReader):
         self.reader.close()
 
     def fields(self):
-        frd = getattr(self.reader, "frd_path", None)
-        dat = getattr(self.reader, "dat_path", None)
         out = []
         for spec in self.reader.fields():
-            origin = dat if "dat_quantity" in spec.attrs else frd if "frd_block" in spec.attrs else None
-            if origin and "source" not in spec.attrs:
-                spec = FieldSpec(spec.name, spec.location, spec.components, spec.units, spec.description,
-                                 dict(spec.attrs, source=str(origin)))
             if spec.name in ("SDV", "SDV_nodal"):
                 parts = self._parts(spec)
                 if parts:
