@@ -154,8 +154,9 @@ class ReducedModel:
         """One line for logs."""
         d = ", ".join(f"{f} ({v.n_modes} modes)" for f, v in self.duals.items()) or "none"
         return (f"{self.n_modes} displacement modes, {self.n_liftings} liftings, {self.n_points} reduced points "
-                f"({int(np.count_nonzero(self.points.ecm))} ECM, relative error of the reduced internal-force integrals over the training snapshots "
-                f"{self.quadrature.get('error', float('nan')):.3g}), dual fields: {d}")
+                f"({int(np.count_nonzero(self.points.ecm))} ECM; relative error of the reduced internal-force "
+                f"integrals over the training snapshots {self.quadrature.get('error', float('nan')):.3g}), "
+                f"dual fields: {d}")
 
     # ------------------------------------------------------------------ archive
     def save(self, path, comm=None):
