@@ -112,7 +112,7 @@ def check_keyword(kw, where):
     if prefix is not None and _KNOWN[prefix] not in _MESH_KEYWORDS:
         return
     close = difflib.get_close_matches(kw, CALCULIX_KEYWORDS, n=1, cutoff=0.75)
-    if prefix is not None:
+    if prefix is not None and not close:       # what ccx would read it as
         close = [_KNOWN[prefix]]
     hint = f"did you mean *{close[0]}?" if close else "not a CalculiX 2.20 keyword"
     raise InputError(f"{where}: unknown keyword *{kw} ({hint})")

@@ -427,6 +427,8 @@ def test_inp_keywords_dromo_does_not_use_are_kept(tmp_path):
     ("*STEP\n", "*STPE\n", r"deck\.inp:30: unknown keyword \*STPE \(did you mean \*STEP\?\)"),
     # ccx would read *NODES as *NODE, dromo would skip it: refused, not guessed
     ("*NODE, NSET=NALL", "*NODES", r"nodes\.inp:1: unknown keyword \*NODES \(did you mean \*NODE\?\)"),
+    ("*STEP\n", "*Surface Behaviour\n*STEP\n",
+     r"deck\.inp:30: unknown keyword \*SURFACE BEHAVIOUR \(did you mean \*SURFACE BEHAVIOR\?\)"),
     ("*STEP\n", "*PART, NAME=P\n*STEP\n",
      r"deck\.inp:30: unknown keyword \*PART \(not a CalculiX 2\.20 keyword\)"),
     # ids beyond int64 were an OverflowError without the line, 'inf' or '1.5' in a set an
