@@ -17,9 +17,20 @@ keywords are kept as :class:`Card` objects (in deck order) for :func:`read_deck`
 :func:`read_inp`.  **Set and surface names are stored upper-case** (CalculiX semantics: names are
 case-insensitive), so are keywords and option names; option values keep their case.
 ``CellBlock.rule`` is ``"reduced"`` for C3D8R/C3D20R.
+
+Corrupt decks are refused, never read as other data: every violation below is an :class:`InputError`
+naming the file and line.  A keyword must be one CalculiX 2.20 knows (:data:`CALCULIX_KEYWORDS`,
+blanks ignored, or one of them followed by more characters, which ccx reads as that keyword:
+``*FLUID SECTIONS``, but not ``*NODES``: dromo would skip what ccx reads as a mesh card); any other
+keyword line is an error, with a "did you mean" hint for a misspelling, since its block would
+otherwise vanish without a word.  Ids (node, element, connectivity, set and
+surface entries) are decimal integers below 2**63; set entries and ``GENERATE`` ranges must name ids
+that exist (a range is checked against the defined ids before it is expanded); node coordinates are
+finite; ``*INCLUDE`` nests at most :data:`MAX_INCLUDE_DEPTH` files deep.
 """
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -30,7 +41,8 @@ import numpy as np
 from ..errors import InputError
 from .meshdata import FACES, NODES_PER_CELL, CellBlock, MeshData, drop_unused_nodes, require_facet_cells
 
-__all__ = ["read_inp", "read_deck", "write_inp", "Deck", "Card", "ABAQUS_TYPES"]
+__all__ = ["read_inp", "read_deck", "write_inp", "Deck", "Card", "ABAQUS_TYPES", "CALCULIX_KEYWORDS",
+           "check_keyword", "MAX_INCLUDE_DEPTH"]
 
 #: Abaqus/CalculiX element type -> (dromo type, integration rule)
 ABAQUS_TYPES = {"C3D4": ("tet4", "full"), "C3D10": ("tet10", "full"), "C3D8": ("hex8", "full"),
@@ -40,6 +52,70 @@ _TO_ABAQUS = {("tet4", "full"): "C3D4", ("tet10", "full"): "C3D10", ("hex8", "fu
               ("hex8", "reduced"): "C3D8R", ("hex20", "full"): "C3D20", ("hex20", "reduced"): "C3D20R",
               ("wedge6", "full"): "C3D6", ("tet4", "reduced"): "C3D4", ("tet10", "reduced"): "C3D10",
               ("wedge6", "reduced"): "C3D6"}
+
+
+#: Every keyword of CalculiX 2.20 (its manual's keyword list; the names ccx 2.20 compares a keyword
+#: line with, blanks removed).  ``KINEMATIC`` and ``DISTRIBUTING`` are the second lines of ``*COUPLING``.
+CALCULIX_KEYWORDS = (
+    "AMPLITUDE", "BASE MOTION", "BEAM GENERAL SECTION", "BEAM SECTION", "BOUNDARY", "BOUNDARYF", "BUCKLE",
+    "CFD", "CFLUX", "CHANGE FRICTION", "CHANGE MATERIAL", "CHANGE PLASTIC", "CHANGE SOLID SECTION",
+    "CHANGE SURFACE BEHAVIOR", "CLEARANCE", "CLOAD", "COMPLEX FREQUENCY", "CONDUCTIVITY", "CONSTRAINT",
+    "CONTACT DAMPING", "CONTACT FILE", "CONTACT OUTPUT", "CONTACT PAIR", "CONTACT PRINT", "CONTROLS",
+    "CORRELATION LENGTH", "COUPLED TEMPERATURE-DISPLACEMENT", "COUPLING", "CRACK PROPAGATION", "CREEP",
+    "CYCLIC HARDENING", "CYCLIC SYMMETRY MODEL", "DAMPING", "DASHPOT", "DEFORMATION PLASTICITY",
+    "DENSITY", "DEPVAR", "DESIGN RESPONSE", "DESIGN VARIABLES", "DFLUX", "DISTRIBUTING",
+    "DISTRIBUTING COUPLING", "DISTRIBUTION", "DISTRIBUTION TABLE", "DLOAD", "DSLOAD", "DYNAMIC",
+    "ELASTIC", "ELECTRICAL CONDUCTIVITY", "ELECTROMAGNETICS", "ELEMENT", "ELEMENT OUTPUT", "EL FILE",
+    "EL PRINT", "ELSET", "END STEP", "EQUATION", "EQUATIONF", "EXPANSION", "FEASIBLE DIRECTION", "FILM",
+    "FILTER", "FLUID CONSTANTS", "FLUID SECTION", "FREQUENCY", "FRICTION", "GAP", "GAP CONDUCTANCE",
+    "GAP HEAT GENERATION", "GEOMETRIC CONSTRAINT", "GEOMETRIC TOLERANCES", "GREEN", "HCF", "HEADING",
+    "HEAT TRANSFER", "HYPERELASTIC", "HYPERFOAM", "INCLUDE", "INITIAL CONDITIONS",
+    "INITIAL STRAIN INCREASE", "KINEMATIC", "MAGNETIC PERMEABILITY", "MASS", "MASS FLOW", "MATERIAL",
+    "MEMBRANE SECTION", "MODAL DAMPING", "MODAL DYNAMIC", "MODEL CHANGE", "MPC", "NETWORK MPC",
+    "NO ANALYSIS", "NODAL THICKNESS", "NODE", "NODE FILE", "NODE OUTPUT", "NODE PRINT", "NORMAL", "NSET",
+    "OBJECTIVE", "ORIENTATION", "OUTPUT", "PHYSICAL CONSTANTS", "PLASTIC", "PRE-TENSION SECTION",
+    "RADIATE", "RANDOM FIELD", "REFINE MESH", "RESTART", "RETAINED NODAL DOFS", "RIGID BODY",
+    "ROBUST DESIGN", "SECTION PRINT", "SELECT CYCLIC SYMMETRY MODES", "SENSITIVITY", "SHELL SECTION",
+    "SOLID SECTION", "SPECIFIC GAS CONSTANT", "SPECIFIC HEAT", "SPRING", "STATIC",
+    "STEADY STATE DYNAMICS", "STEP", "SUBMODEL", "SUBSTRUCTURE GENERATE", "SUBSTRUCTURE MATRIX OUTPUT",
+    "SURFACE", "SURFACE BEHAVIOR", "SURFACE INTERACTION", "TEMPERATURE", "TIE", "TIME POINTS",
+    "TRANSFORM", "TRANSFORMF", "UNCOUPLED TEMPERATURE-DISPLACEMENT", "USER ELEMENT", "USER MATERIAL",
+    "USER SECTION", "VALUES AT INFINITY", "VIEWFACTOR", "VISCO")
+#: Keywords of decks in CalculiX's own test suite that ccx 2.20 skips with a warning (``*FACE PRINT``
+#: of later versions, ``*MEMBRANE``): kept as cards, as ccx ignores them.
+_SKIPPED_BY_CCX = ("FACE PRINT", "MEMBRANE")
+#: The keywords dromo reads into the mesh: a keyword line ccx would read as one of them but dromo
+#: does not recognize (``*NODES``) is an error, never a block that vanishes.
+_MESH_KEYWORDS = ("NODE", "ELEMENT", "NSET", "ELSET", "SURFACE", "INCLUDE")
+#: ``*INCLUDE`` files nested deeper than this are an error (a chain of files including each other)
+MAX_INCLUDE_DEPTH = 100
+_INT64_MAX = 2 ** 63 - 1
+
+
+def _compact(keyword):
+    return re.sub(r"\s+", "", keyword)
+
+
+_KNOWN = {_compact(k): k for k in CALCULIX_KEYWORDS + _SKIPPED_BY_CCX}
+_LONGEST_FIRST = sorted(_KNOWN, key=len, reverse=True)
+
+
+def check_keyword(kw, where):
+    """Raise an InputError (``where: unknown keyword *KW ...``) unless ``kw`` (as :func:`parse_options`
+    returns it) is a CalculiX keyword: one of :data:`CALCULIX_KEYWORDS`, blanks ignored, or one of them
+    followed by more characters (ccx compares the start only: ``*FLUID SECTIONS``) unless that one is a
+    mesh keyword dromo reads, whose block would be skipped."""
+    c = _compact(kw)
+    if c in _KNOWN:
+        return
+    prefix = next((k for k in _LONGEST_FIRST if c.startswith(k)), None)
+    if prefix is not None and _KNOWN[prefix] not in _MESH_KEYWORDS:
+        return
+    close = difflib.get_close_matches(kw, CALCULIX_KEYWORDS, n=1, cutoff=0.75)
+    if prefix is not None and not close:       # what ccx would read it as
+        close = [_KNOWN[prefix]]
+    hint = f"did you mean *{close[0]}?" if close else "not a CalculiX 2.20 keyword"
+    raise InputError(f"{where}: unknown keyword *{kw} ({hint})")
 
 
 class _Line:
@@ -69,8 +145,17 @@ def parse_options(text):
     return kw, opts
 
 
+def _chain(files):
+    """'a.inp -> b.inp -> ...' for messages, the middle left out of a long chain."""
+    names = [files[0]] + [os.path.basename(f) for f in files[1:]]
+    if len(names) > 6:
+        names = names[:2] + [f"... ({len(names) - 5} more) ..."] + names[-3:]
+    return " -> ".join(names)
+
+
 def deck_lines(path, stack=()):
-    """Yield the non-comment, non-blank lines of a deck with *INCLUDE files spliced in."""
+    """Yield the non-comment, non-blank lines of a deck with *INCLUDE files spliced in (at most
+    :data:`MAX_INCLUDE_DEPTH` files deep; ``stack``: the files that include ``path``)."""
     path = os.path.abspath(path)
     if path in stack:
         raise InputError(f"{stack[-1]}: *INCLUDE loop through {path}")
@@ -78,43 +163,132 @@ def deck_lines(path, stack=()):
         fh = open(path, "r", errors="replace")
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc}") from exc
-    with fh:
-        for no, raw in enumerate(fh, 1):
-            s = raw.strip()
-            if not s or s.startswith("**"):
-                continue
-            if s.startswith("*") and s[1:].lstrip().upper().startswith("INCLUDE"):
-                _kw, opts = parse_options(s)
-                inc = opts.get("INPUT")
-                if not inc:
-                    raise InputError(f"{path}:{no}: *INCLUDE without INPUT=")
-                full = inc if os.path.isabs(inc) else os.path.join(os.path.dirname(path), inc)
-                if not os.path.isfile(full):
-                    raise InputError(f"{path}:{no}: *INCLUDE file not found: {inc} (looked for {full})")
-                yield from deck_lines(full, stack + (path,))
-                continue
-            yield _Line(path, no, s)
+    files = [(path, fh, enumerate(fh, 1))]    # the open files, outermost first
+    try:
+        while files:
+            cur, _fh, numbered = files[-1]
+            for no, raw in numbered:
+                s = raw.strip()
+                if not s or s.startswith("**"):
+                    continue
+                if s.startswith("*") and s[1:].lstrip().upper().startswith("INCLUDE"):
+                    _kw, opts = parse_options(s)
+                    inc = opts.get("INPUT")
+                    if not inc:
+                        raise InputError(f"{cur}:{no}: *INCLUDE without INPUT=")
+                    full = inc if os.path.isabs(inc) else os.path.join(os.path.dirname(cur), inc)
+                    if not os.path.isfile(full):
+                        raise InputError(f"{cur}:{no}: *INCLUDE file not found: {inc} (looked for "
+                                         f"{full})")
+                    full = os.path.abspath(full)
+                    chain = list(stack) + [f for f, _h, _n in files]
+                    if full in chain:
+                        raise InputError(f"{cur}:{no}: *INCLUDE loop through {full} "
+                                         f"({_chain(chain + [full])})")
+                    if len(chain) >= MAX_INCLUDE_DEPTH:
+                        raise InputError(f"{cur}:{no}: *INCLUDE nested more than {MAX_INCLUDE_DEPTH} "
+                                         f"files deep: {_chain(chain + [full])}")
+                    try:
+                        inner = open(full, "r", errors="replace")
+                    except OSError as exc:
+                        raise InputError(f"{full}: cannot open: {exc}") from exc
+                    files.append((full, inner, enumerate(inner, 1)))
+                    break
+                yield _Line(cur, no, s)
+            else:                                 # this file is done: back to the including one
+                files.pop()[1].close()
+    finally:
+        for _f, h, _n in files:
+            h.close()
 
 
 def _tokens(line):
     return line.text.replace(",", " ").split()
 
 
+_INT = re.compile(r"[+-]?[0-9]+")
+_REAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eEdD][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)",
+                   re.IGNORECASE)
+#: the characters of data numpy may convert in one go (numpy also takes '1_0', non-ASCII digits and
+#: 'inf': those lines are read one by one, strictly)
+_PLAIN_INTS = str.maketrans("", "", "0123456789+-, \t\n")
+_PLAIN_REALS = str.maketrans("", "", "0123456789+-.eE, \t\n")
+
+
+def _plain(chars, text):
+    """Whether ``text`` (a str or data lines) holds only the characters of the table ``chars``."""
+    if not isinstance(text, str):
+        text = "\n".join(l.text for l in text)
+    return text.isascii() and not text.translate(chars)
+
+
 def _floats(tokens, line):
-    try:
-        return [float(t) for t in tokens]
-    except ValueError:
-        try:
-            return [float(t.upper().replace("D", "E")) for t in tokens]
-        except ValueError:
-            raise InputError(f"{line.where()}: expected numbers, got {line.text!r}") from None
+    out = []
+    for t in tokens:
+        if not _REAL.fullmatch(t):
+            raise InputError(f"{line.where()}: expected numbers, got {line.text!r}")
+        out.append(float(t.upper().replace("D", "E")))
+    return out
+
+
+def _int(tok, line, what="integer"):
+    """``tok`` as an integer (decimal digits, below 2**63 in magnitude), else an InputError naming the
+    line."""
+    if not _INT.fullmatch(tok):
+        raise InputError(f"{line.where()}: expected {what}s, got {line.text!r}")
+    v = int(tok)
+    if abs(v) > _INT64_MAX:
+        raise InputError(f"{line.where()}: {what} {tok} is out of range (at most 2**63 - 1) in "
+                         f"{line.text!r}")
+    return v
 
 
 def _ints(tokens, line, what="integer"):
-    try:
-        return [int(t) for t in tokens]
-    except ValueError:
-        raise InputError(f"{line.where()}: expected {what}s, got {line.text!r}") from None
+    return [_int(t, line, what) for t in tokens]
+
+
+def _element_ints(tokens, line, first):
+    """An *ELEMENT data line as integers; ``first``: it starts a record (its first entry is the
+    element id)."""
+    if first and tokens:
+        return [_int(tokens[0], line, "element id")] + _ints(tokens[1:], line, "node id")
+    return _ints(tokens, line, "node id")
+
+
+class _Range:
+    """One ``GENERATE`` line of a ``*NSET``/``*ELSET``, expanded by :meth:`ids` against the ids that
+    exist (so a range of 10**12 ids is refused at once, never allocated)."""
+    __slots__ = ("kind", "name", "start", "end", "step", "line")
+
+    def __init__(self, kind, name, start, end, step, line):
+        self.kind, self.name, self.line = kind, name, line
+        self.start, self.end, self.step = start, end, step
+
+    def ids(self, sorted_ids):
+        """The ids of the range (ascending); an InputError naming the line if one is not defined."""
+        a, b, s = self.start, self.end, self.step
+        n = (b - a) // s + 1
+        lo, hi = np.searchsorted(sorted_ids, a, "left"), np.searchsorted(sorted_ids, b, "right")
+        cand = sorted_ids[lo:hi]
+        if a < 0:  # offsets may exceed int64: exact integers (ids <= 0 are refused later anyway)
+            cand = cand.astype(object)
+        if s != 1:
+            cand = cand[(cand - a) % s == 0]
+        if len(cand) == n:
+            return np.asarray(cand, dtype=np.int64)
+        expected = a + s * np.arange(len(cand), dtype=cand.dtype)
+        wrong = np.flatnonzero(cand != expected)
+        missing = a + s * int(wrong[0] if wrong.size else len(cand))
+        noun = "node" if self.kind == "NSET" else "element"
+        raise InputError(f"{self.line.where()}: *{self.kind} {self.name}: GENERATE {a}, {b}, {s} names "
+                         f"undefined {noun} {missing} ({n} ids in the range, {len(cand)} of them "
+                         f"defined)")
+
+
+def _expand(parts, sorted_ids):
+    """The ids of a set's parts (arrays and GENERATE ranges) in order."""
+    out = [p.ids(sorted_ids) if isinstance(p, _Range) else p for p in parts]
+    return np.concatenate(out) if out else np.empty(0, np.int64)
 
 
 @dataclass
@@ -211,6 +385,7 @@ class _InpReader:
                 if kw is not None:
                     self.block(kw, opts, head, data)
                 kw, opts = parse_options(line.text)
+                check_keyword(kw, line.where())
                 head, data = line, []
             elif kw is not None:
                 data.append(line)
@@ -244,19 +419,34 @@ class _InpReader:
             l = data[int(short[0])]
             raise InputError(f"{l.where()}: *NODE line has too few coordinates (need id, x, y, z): "
                              f"{l.text!r}")
-        if (counts == 4).all():
+        arr = None
+        if (counts == 4).all() and _plain(_PLAIN_REALS, data):
             flat = [t for tt in toks for t in tt]
             try:
                 arr = np.array(flat, dtype=np.float64).reshape(-1, 4)
             except ValueError:
-                arr = np.array([_floats(t, l) for t, l in zip(toks, data)], dtype=np.float64)
-        else:
+                pass
+        if arr is None:
             arr = np.array([_floats(t[:4], l) for t, l in zip(toks, data)], dtype=np.float64)
-        ids = arr[:, 0]
-        if not np.all(ids == np.round(ids)) or (ids < 1).any():
-            i = int(np.flatnonzero((ids != np.round(ids)) | (ids < 1))[0])
-            raise InputError(f"{data[i].where()}: bad node id in {data[i].text!r}")
-        ids = ids.astype(np.int64)
+        fid = arr[:, 0]
+        big = np.abs(fid) >= 2.0 ** 53          # beyond exact float integers: read the token itself
+        bad = ~big & ((fid != np.round(fid)) | (fid < 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{data[i].where()}: bad node id {toks[i][0]!r} (node ids are integers "
+                             f"from 1 to 2**63 - 1) in {data[i].text!r}")
+        ids = np.where(big, 0, fid).astype(np.int64)
+        for i in np.flatnonzero(big):
+            tok = toks[i][0]
+            if not _INT.fullmatch(tok) or not 1 <= int(tok) <= _INT64_MAX:
+                raise InputError(f"{data[i].where()}: bad node id {tok!r} (node ids are integers "
+                                 f"from 1 to 2**63 - 1) in {data[i].text!r}")
+            ids[i] = int(tok)
+        finite = np.isfinite(arr[:, 1:4]).all(axis=1)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise InputError(f"{data[i].where()}: non-finite coordinate of node {ids[i]} in "
+                             f"{data[i].text!r}")
         self.node_chunks_id.append(ids)
         self.node_chunks_xyz.append(arr[:, 1:4])
         self.node_lines.append((ids, data))
@@ -279,17 +469,22 @@ class _InpReader:
         counts = np.fromiter((len(x) for x in toks), dtype=np.int64, count=len(toks))
         trailing = np.fromiter((l.text.endswith(",") for l in data), dtype=bool, count=len(data))
         if (counts == nn + 1).all() and not trailing.any():
-            try:
-                arr = np.array([x for tt in toks for x in tt], dtype=np.int64).reshape(-1, nn + 1)
-            except ValueError:
-                arr = np.array([_ints(x, l, "node id") for x, l in zip(toks, data)], dtype=np.int64)
+            arr = None
+            if _plain(_PLAIN_INTS, data):
+                try:
+                    arr = np.array([x for tt in toks for x in tt], dtype=np.int64).reshape(-1, nn + 1)
+                except (ValueError, OverflowError):
+                    pass
+            if arr is None:
+                arr = np.array([_element_ints(x, l, True) for x, l in zip(toks, data)],
+                               dtype=np.int64)
             where = data
         else:  # records spanning several lines
             recs, where, cur, first = [], [], [], None
             for x, l, tr in zip(toks, data, trailing):
                 if first is None:
                     first = l
-                cur.extend(_ints(x, l, "node id"))
+                cur.extend(_element_ints(x, l, not cur))
                 # a record continues after a trailing comma, or after a full line of 16 entries
                 if tr or (len(x) == 16 and len(cur) < nn + 1):
                     if len(cur) < nn + 1:
@@ -323,25 +518,35 @@ class _InpReader:
         for l in data:
             toks = _tokens(l)
             if generate:
-                v = _ints(toks, l, "integer (GENERATE start, end, step)")
-                if len(v) not in (2, 3):
-                    raise InputError(f"{l.where()}: GENERATE needs start, end[, step]: {l.text!r}")
+                if len(toks) not in (2, 3) or not all(_INT.fullmatch(t) for t in toks):
+                    raise InputError(f"{l.where()}: GENERATE needs integers start, end[, step]: "
+                                     f"{l.text!r}")
+                v = _ints(toks, l, "GENERATE bound")
                 a, b, s = v[0], v[1], (v[2] if len(v) == 3 else 1)
                 if s <= 0 or b < a:
                     raise InputError(f"{l.where()}: bad GENERATE range {l.text!r}")
-                lst.append(np.arange(a, b + 1, s, dtype=np.int64))
+                lst.append(_Range(kind, name, a, b, s, l))   # expanded in finish(), once ids are known
                 continue
+            if toks and _plain(_PLAIN_INTS, l.text):   # ids only: one conversion for the line
+                try:
+                    lst.append(np.array([int(t) for t in toks], dtype=np.int64))
+                    continue
+                except (ValueError, OverflowError):
+                    pass                                  # token by token below, naming the culprit
             nums = []
             for tok in toks:
-                try:
-                    nums.append(int(tok))
-                except ValueError:
-                    ref = tok.upper()
-                    if ref not in store:
-                        what = "node set" if kind == "NSET" else "element set"
-                        raise InputError(f"{l.where()}: unknown {what} {tok!r} referenced in "
-                                         f"*{kind} {name}")
-                    lst.extend(list(store[ref]) if ref != name else [])
+                if _INT.fullmatch(tok):
+                    nums.append(_int(tok, l, "node id" if kind == "NSET" else "element id"))
+                    continue
+                ref = tok.upper()
+                if ref not in store:
+                    if _REAL.fullmatch(tok):
+                        raise InputError(f"{l.where()}: {tok!r} in *{kind} {name} is not an integer id "
+                                         f"(nor a set name): {l.text!r}")
+                    what = "node set" if kind == "NSET" else "element set"
+                    raise InputError(f"{l.where()}: unknown {what} {tok!r} referenced in "
+                                     f"*{kind} {name}")
+                lst.extend(list(store[ref]) if ref != name else [])
             if nums:
                 lst.append(np.array(nums, dtype=np.int64))
 
@@ -357,14 +562,13 @@ class _InpReader:
                 tok = [x.strip() for x in l.text.split(",") if x.strip()][:1]
                 if not tok:
                     continue
-                try:
-                    lst.append(np.array([int(tok[0])], dtype=np.int64))
-                except ValueError:
-                    ref = tok[0].upper()
-                    if ref not in self.nsets:
-                        raise InputError(f"{l.where()}: unknown node set {tok[0]!r} in *SURFACE "
-                                         f"{name}") from None
-                    lst.extend(self.nsets[ref])
+                if _INT.fullmatch(tok[0]):
+                    lst.append(np.array([_int(tok[0], l, "node id")], dtype=np.int64))
+                    continue
+                ref = tok[0].upper()
+                if ref not in self.nsets:
+                    raise InputError(f"{l.where()}: unknown node set {tok[0]!r} in *SURFACE {name}")
+                lst.extend(self.nsets[ref])
             return
         if stype != "ELEMENT":
             raise InputError(f"{head.where()}: *SURFACE TYPE={stype} not supported (ELEMENT, NODE)")
@@ -441,12 +645,11 @@ class _InpReader:
 
         element_sets = {}
         for name, parts in self.esets.items():
-            ids = np.concatenate(parts) if parts else np.empty(0, np.int64)
-            element_sets[name] = elem_index(ids, f"*ELSET {name}")
+            element_sets[name] = elem_index(_expand(parts, seid), f"*ELSET {name}")
         node_sets = {}
         mesh0 = MeshData(xyz, blocks, nid, source=src)
         for name, parts in self.nsets.items():
-            ids = np.concatenate(parts) if parts else np.empty(0, np.int64)
+            ids = _expand(parts, snid)
             idx, ok = node_index(ids)
             if not ok.all():
                 raise InputError(f"{src}: *NSET {name} references undefined node "
@@ -463,12 +666,12 @@ class _InpReader:
         for name, items in self.surfaces.items():
             cells_l, faces_l = [], []
             for ref, face, l in items:
-                try:
-                    c = elem_index([int(ref)], f"{l.where()}: *SURFACE {name}")
-                except ValueError:
+                if _INT.fullmatch(ref):
+                    c = elem_index([_int(ref, l, "element id")], f"{l.where()}: *SURFACE {name}")
+                else:
                     if ref.upper() not in element_sets:
                         raise InputError(f"{l.where()}: unknown element set {ref!r} in *SURFACE "
-                                         f"{name}") from None
+                                         f"{name}")
                     c = element_sets[ref.upper()]
                 cells_l.append(c)
                 faces_l.append(np.full(len(c), face, dtype=np.int64))

@@ -3,8 +3,8 @@
 Each test damages a file the way a user's disk, editor or killed job would (the reproducers of the
 issue, on a small deck solved by ccx: 2 hex8 cells, 4 increments, ``.frd`` with DISP/STRESS/TOSTRAIN,
 ``.dat`` with S/E/SDV) and asserts one clear :class:`InputError` line naming the file and the line or
-item, and no output left behind. Items that need the ``.inp`` parser (``dromo/mesh/readers.py``) or
-the archive (``dromo/io/archive.py``) are strict xfails naming the fix they need.
+item, and no output left behind. Items that need the archive (``dromo/io/archive.py``) are strict
+xfails naming the fix they need.
 """
 import os
 import re
@@ -296,30 +296,19 @@ def test_huge_generate_and_deep_include(case, tmp_path):
     refused(tmp_path, str(folder / "i0.inp"), frd, None, r"i0\.inp")
 
 
-# ------------------------------------------------------------------------------ parser fixes (lead)
-
-PARSER = "dromo/mesh/inp.py (the .inp parser, formerly readers.py): "
-
-
-def _parser_fix(reason):
-    return pytest.mark.xfail(strict=True, reason=PARSER + reason)
-
+# ------------------------------------------------------------------------------ the deck parser
 
 @pytest.mark.parametrize("edit,match", [
+    # item 5: a misspelled keyword skipped its block (its cells vanished)
     pytest.param(lambda m: m.replace("*ELEMENT, TYPE=C3D8\n1,1,2,5,4,7,8,11,10\n",
                                      "*ELEMENT, TYPE=C3D8\n1,1,2,5,4,7,8,11,10\n*ELEMNT, TYPE=C3D8\n"),
-                 r"did you mean \*ELEMENT", id="misspelled-keyword", marks=_parser_fix(
-                     "item 5: an unknown keyword holding data lines is a warning naming the line; a "
-                     "misspelled known keyword (*ELEMNT) an error 'did you mean *ELEMENT?'")),
+                 r"did you mean \*ELEMENT", id="misspelled-keyword"),
+    # item 10: ids >= 2**63 were an OverflowError, caught by the importer without the line
     pytest.param(lambda m: m + "*NSET,NSET=BIG\n9223372036854775808\n", "9223372036854775808",
-                 id="id-overflow", marks=_parser_fix(
-                     "item 10: ids >= 2**63 (node, element, connectivity, set entry, surface element), "
-                     "'inf' or '1.5' as an id: InputError naming file and line (today an OverflowError, "
-                     "caught by the importer without the line)")),
+                 id="id-overflow"),
+    # item 11: a GENERATE range was materialized before its ids were checked (MemoryError)
     pytest.param(lambda m: m + "*NSET,NSET=G,GENERATE\n1,1000000000000\n", "GENERATE",
-                 id="huge-generate", marks=_parser_fix(
-                     "item 11: *NSET/*ELSET GENERATE: check the range against the ids that exist "
-                     "before materializing it (1, 1e12 -> MemoryError; 1, 1e8 -> 17 s)")),
+                 id="huge-generate"),
 ])
 def test_parser_names_the_line(case, tmp_path, edit, match):
     deck = _deck_with(case, tmp_path, "p", edit)
@@ -327,9 +316,8 @@ def test_parser_names_the_line(case, tmp_path, edit, match):
         read_inp(deck)
 
 
-@pytest.mark.xfail(strict=True, reason=PARSER + "*INCLUDE depth limit with a clear message (1000 "
-                   "nested files -> RecursionError today)")
 def test_deep_include_names_the_depth(tmp_path):
+    """Item 12: 1000 nested *INCLUDE files were a RecursionError."""
     for k in range(1000):
         (tmp_path / f"i{k}.inp").write_text(f"*INCLUDE,INPUT=i{k + 1}.inp\n")
     (tmp_path / "i1000.inp").write_text("** end\n")

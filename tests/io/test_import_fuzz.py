@@ -162,10 +162,7 @@ def _alarm(_sig, _frame):
     raise _Timeout()
 
 
-@pytest.mark.parametrize("target", ["frd", "dat", "inp", pytest.param("keyword", marks=pytest.mark.xfail(
-    strict=True, reason="dromo/mesh/inp.py (the .inp parser): a misspelled keyword (a stray byte in "
-    "*NSET, *ELEMENT ...) skips its block silently; it must be an error (known keyword misspelled: "
-    "'did you mean') or a warning naming the line"))])
+@pytest.mark.parametrize("target", ["frd", "dat", "inp", "keyword"])
 def test_mutations_refused_or_equal(case, tmp_path, target):
     d, deck, frd, dat, ref = case
     spec = FILES[target]

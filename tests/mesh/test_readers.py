@@ -1,5 +1,6 @@
 """Serial tests of dromo.mesh.readers: Gmsh, VTU/XDMF (meshio) and Abaqus/CalculiX .inp."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -394,6 +395,168 @@ def test_inp_other_errors(tmp_path):
     deck_error(tmp_path, DECK.replace("2, 21, 22", "2, 21, x22"), r"deck\.inp:9: expected node ids")
     deck_error(tmp_path, DECK.replace("1, 9, 2", "9, 1"), r"deck\.inp:13: bad GENERATE range")
     deck_error(tmp_path, "*NODE\n1, 0, 0, 0\n", r"deck\.inp: no \*ELEMENT data")
+
+
+# ------------------------------------------------------------------------------------- corrupt decks
+# (issue 24: a misspelled keyword, an id that is no int64, a huge GENERATE range, deep *INCLUDE
+# chains and non-finite coordinates are one InputError naming the file and the line)
+
+def test_inp_keywords_dromo_does_not_use_are_kept(tmp_path):
+    """Every CalculiX keyword is accepted (blanks and case as ccx reads them, and the ones ccx reads
+    by their start, *FLUID SECTIONS): the mesh is the same and read_deck keeps the cards."""
+    from dromo.mesh.inp import read_deck
+    extra = ("*NODE FILE\nU\n*NODEFILE\nU\n*el print, elset=ALLE\nS\n*Contact Pair, interaction=I\n"
+             "Top, Pts\n*FLUID SECTIONS, ELSET=ALLE\n*Surface Behavior, pressure-overclosure=linear\n"
+             "1e6\n*TIME POINTS, NAME=T\n1.\n")
+    ref = read_mesh(write_deck(tmp_path))
+    p = tmp_path / "more.inp"
+    p.write_text(DECK.replace("*END STEP", extra + "*END STEP"))
+    deck = read_deck(p)
+    assert deck.mesh.equals(ref)
+    assert [c.keyword for c in deck.cards][-9:] == [
+        "BOUNDARY", "NODE FILE", "NODEFILE", "EL PRINT", "CONTACT PAIR", "FLUID SECTIONS",
+        "SURFACE BEHAVIOR", "TIME POINTS", "END STEP"]
+
+
+@pytest.mark.parametrize("old,new,match", [
+    # keywords: a misspelled one skipped its block without a word (the cells of *ELEMNT vanished)
+    ("*ELEMENT, TYPE=C3D8I", "*ELEMNT, TYPE=C3D8I",
+     r"deck\.inp:8: unknown keyword \*ELEMNT \(did you mean \*ELEMENT\?\)"),
+    ("*nset, nset=Bottom", "*nse?, nset=Bottom",
+     r"deck\.inp:10: unknown keyword \*NSE\? \(did you mean \*NSET\?\)"),
+    ("*STEP\n", "*STPE\n", r"deck\.inp:30: unknown keyword \*STPE \(did you mean \*STEP\?\)"),
+    # ccx would read *NODES as *NODE, dromo would skip it: refused, not guessed
+    ("*NODE, NSET=NALL", "*NODES", r"nodes\.inp:1: unknown keyword \*NODES \(did you mean \*NODE\?\)"),
+    ("*STEP\n", "*Surface Behaviour\n*STEP\n",
+     r"deck\.inp:30: unknown keyword \*SURFACE BEHAVIOUR \(did you mean \*SURFACE BEHAVIOR\?\)"),
+    ("*STEP\n", "*PART, NAME=P\n*STEP\n",
+     r"deck\.inp:30: unknown keyword \*PART \(not a CalculiX 2\.20 keyword\)"),
+    # ids beyond int64 were an OverflowError without the line, 'inf' or '1.5' in a set an
+    # 'unknown set'; node ids: beyond int64, not finite, not an integer, not decimal
+    ("20, 0, 1, 0.5", "9223372036854775808, 0, 1, 0.5",
+     r"nodes\.inp:21: bad node id '9223372036854775808'"),
+    ("20, 0, 1, 0.5", "inf, 0, 1, 0.5", r"nodes\.inp:21: bad node id 'inf'"),
+    ("20, 0, 1, 0.5", "1.5, 0, 1, 0.5", r"nodes\.inp:21: bad node id '1\.5'"),
+    ("20, 0, 1, 0.5", "0x1, 0, 1, 0.5", r"nodes\.inp:21: expected numbers"),
+    # element id and connectivity
+    ("2, 21, 22", "9223372036854775808, 21, 22",
+     r"deck\.inp:9: element id 9223372036854775808 is out of range"),
+    ("2, 21, 22", "2, 9223372036854775808, 22", r"deck\.inp:9: node id 9223372036854775808 is out of range"),
+    ("2, 21, 22", "2, 2_1, 22", r"deck\.inp:9: expected node ids"),
+    ("16, 17, 18", "16, 17, 1e400", r"deck\.inp:7: expected node ids"),
+    # set entries, GENERATE bounds, surface entries
+    ("1, 2, 3, 4, 9, 10", "1, 2, 3, 4, 9, 9223372036854775808",
+     r"deck\.inp:11: node id 9223372036854775808 is out of range"),
+    ("1, 2, 3, 4, 9, 10", "1, 2, 3, 4, 9, 1.5",
+     r"deck\.inp:11: '1\.5' in \*NSET BOTTOM is not an integer id"),
+    ("bricks, lin", "bricks, inf", r"deck\.inp:17: 'inf' in \*ELSET ALLE is not an integer id"),
+    ("1, 9, 2", "1, 9223372036854775808",
+     r"deck\.inp:13: GENERATE bound 9223372036854775808 is out of range"),
+    ("1, 9, 2", "1, 9, 0x1", r"deck\.inp:13: GENERATE needs integers start, end\[, step\]"),
+    ("2, S1", "9223372036854775808, S1",
+     r"deck\.inp:23: element id 9223372036854775808 is out of range"),
+    ("24, 1.0", "9223372036854775808, 1.0", r"deck\.inp:26: node id 9223372036854775808 is out of range"),
+])
+def test_inp_corrupt_deck_names_the_line(tmp_path, old, new, match):
+    """One InputError naming the file and line (``old`` replaced in the deck and its nodes file)."""
+    nodes = write_deck(tmp_path).parent.joinpath("sub", "nodes.inp").read_text()
+    assert old in DECK + nodes
+    deck_error(tmp_path, DECK.replace(old, new), match, nodes.replace(old, new))
+
+
+def test_inp_largest_ids(tmp_path):
+    """Ids up to 2**63 - 1 are read exactly (not through a float)."""
+    big = 2 ** 63 - 1
+    p = tmp_path / "big.inp"
+    p.write_text(f"*NODE\n1,0,0,0\n2,1,0,0\n3,0,1,0\n{big},0,0,1\n9007199254740993,5,5,5\n"
+                 f"*ELEMENT,TYPE=C3D4\n{big},1,2,3,{big}\n*NSET,NSET=TOP\n{big}\n"
+                 f"*ELSET,ELSET=E,GENERATE\n{big},{big}\n")
+    m = read_inp(p, prune=False)
+    assert sorted(m.node_ids.tolist()) == [1, 2, 3, 9007199254740993, big]
+    assert m.node_ids[m.node_sets["TOP"]].tolist() == [big]
+    assert m.blocks[0].ids.tolist() == [big] and m.element_sets["E"].tolist() == [0]
+    deck_error(tmp_path, DECK.replace("1, 9, 2", f"{big - 6}, {big}, 3"),
+               rf"deck\.inp:13: \*NSET GEN: GENERATE {big - 6}, {big}, 3 names undefined node {big - 6}")
+
+
+@pytest.mark.parametrize("rng", ["1, 1000000000000", "1, 100000000", "1, 1000000000000, 7"])
+def test_inp_generate_checked_before_expansion(tmp_path, rng):
+    """A GENERATE range is checked against the ids that exist before it is expanded: 1, 10**12 was a
+    MemoryError, 1, 10**8 took seconds."""
+    import time
+    t = time.perf_counter()
+    deck_error(tmp_path, DECK.replace("1, 9, 2", rng),
+               r"deck\.inp:13: \*NSET GEN: GENERATE 1, \d+, \d+ names undefined node (21|29|22) "
+               r"\(\d+ ids in the range, \d+ of them defined\)")
+    deck_error(tmp_path, DECK.replace("ELSET=G, generate\n1, 2", f"ELSET=G, generate\n{rng}"),
+               r"deck\.inp:19: \*ELSET G: GENERATE 1, \d+, \d+ names undefined element (3|8) ")
+    assert time.perf_counter() - t < 2.0
+    deck_error(tmp_path, DECK.replace("1, 9, 2", "1, 1e8"),
+               r"deck\.inp:13: GENERATE needs integers start, end\[, step\]: '1, 1e8'")
+
+
+def test_inp_generate_before_its_nodes(tmp_path):
+    """A GENERATE set may come before the *NODE that defines its ids (ccx reads *NODE first)."""
+    nodes = write_deck(tmp_path).parent.joinpath("sub", "nodes.inp").read_text()
+    deck = DECK.replace("*include, input=sub/nodes.inp\n", "*NSET, NSET=EARLY, GENERATE\n2, 8, 3\n"
+                        "*NSET, NSET=COPY\nEARLY, 1\n*include, input=sub/nodes.inp\n")
+    m = read_mesh(write_deck(tmp_path, deck, nodes))
+    ids = lambda s: m.node_ids[m.node_sets[s]].tolist()  # noqa: E731
+    assert ids("EARLY") == [2, 5, 8] and ids("COPY") == [1, 2, 5, 8]
+    assert ids("GEN") == [1, 3, 5, 7, 9]
+
+
+def test_inp_include_depth(tmp_path):
+    """Nested *INCLUDE: 100 files deep are read, deeper is an error naming the chain (1000 was a
+    RecursionError); a loop names its chain."""
+    from dromo.mesh.inp import MAX_INCLUDE_DEPTH
+    nodes = "*NODE\n1,0,0,0\n2,1,0,0\n3,0,1,0\n4,0,0,1\n*ELEMENT,TYPE=C3D4\n1,1,2,3,4\n"
+    for depth, ok in ((MAX_INCLUDE_DEPTH, True), (MAX_INCLUDE_DEPTH + 1, False)):
+        d = tmp_path / str(depth)
+        d.mkdir()
+        for k in range(depth - 1):
+            (d / f"i{k}.inp").write_text(f"** level {k}\n*INCLUDE, INPUT=i{k + 1}.inp\n")
+        (d / f"i{depth - 1}.inp").write_text(nodes)
+        if ok:
+            assert read_inp(d / "i0.inp").n_cells == 1
+        else:
+            with pytest.raises(InputError, match=rf"i{depth - 2}\.inp:2: \*INCLUDE nested more than "
+                               rf"{MAX_INCLUDE_DEPTH} files deep: .*i0\.inp -> i1\.inp -> \.\.\. "
+                               rf"\(\d+ more\) \.\.\. -> .* -> i{depth - 1}\.inp$"):
+                read_inp(d / "i0.inp")
+    (tmp_path / "a.inp").write_text("*INCLUDE, INPUT=b.inp\n")
+    (tmp_path / "b.inp").write_text(nodes + "*INCLUDE, INPUT=a.inp\n")
+    with pytest.raises(InputError, match=r"b\.inp:8: \*INCLUDE loop through .*a\.inp"):
+        read_inp(tmp_path / "a.inp")
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf", "Infinity", "1e400", "-1.0D+999"])
+def test_inp_nonfinite_coordinates(tmp_path, value):
+    nodes = write_deck(tmp_path).parent.joinpath("sub", "nodes.inp").read_text()
+    deck_error(tmp_path, DECK,
+               r"nodes\.inp:4: non-finite coordinate of node 3 in " + re.escape(f"'3, {value}, 1, 0'"),
+               nodes.replace("3, 1, 1, 0", f"3, {value}, 1, 0"))
+
+
+CCX_TESTS = "/usr/share/doc/calculix-ccx-test/examples/test"
+
+
+@pytest.mark.skipif(not os.path.isdir(CCX_TESTS), reason="CalculiX's test decks are not installed")
+def test_calculix_test_decks_keywords_accepted(tmp_path):
+    """Every keyword line of CalculiX's own test suite is a keyword dromo accepts."""
+    import glob
+    import gzip
+    from dromo.mesh.inp import check_keyword, parse_options
+    n = 0
+    for path in glob.glob(os.path.join(CCX_TESTS, "*.inp*")):
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", errors="replace") as fh:
+            for no, line in enumerate(fh, 1):
+                s = line.strip()
+                if s.startswith("*") and not s.startswith("**"):
+                    check_keyword(parse_options(s)[0], f"{path}:{no}")
+                    n += 1
+    assert n > 5000
 
 
 # ------------------------------------------------------------------------------------- CalculiX
