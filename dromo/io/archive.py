@@ -480,10 +480,10 @@ class Archive:
         for gname, sets in (("node_sets", mesh.node_sets), ("element_sets", mesh.element_sets)):
             sg = g.require_group(gname)
             for name in sorted(sets):
-                put(sg, name, np.asarray(sets[name], dtype=np.int64))
+                put(sg, encode_name(name), np.asarray(sets[name], dtype=np.int64))
         fg = g.require_group("facet_sets")
         for name in sorted(mesh.facet_sets):
-            sg = fg.create_group(name)
+            sg = fg.create_group(encode_name(name))
             for ftype, arr in sorted(mesh.facet_sets[name].items()):
                 put(sg, ftype, np.asarray(arr, dtype=np.int64))
         g.attrs["source"] = str(getattr(mesh, "source", ""))
@@ -505,9 +505,9 @@ class Archive:
                                         ids=bg["ids"][...], rule=str(bg.attrs.get("rule", "full"))))
             mesh = MeshData(
                 points=g["points"][...], blocks=blocks, node_ids=g["node_ids"][...],
-                node_sets={k: v[...] for k, v in g["node_sets"].items()},
-                element_sets={k: v[...] for k, v in g["element_sets"].items()},
-                facet_sets={k: {f: a[...] for f, a in v.items()} for k, v in g["facet_sets"].items()},
+                node_sets={decode_name(k): v[...] for k, v in g["node_sets"].items()},
+                element_sets={decode_name(k): v[...] for k, v in g["element_sets"].items()},
+                facet_sets={decode_name(k): {f: a[...] for f, a in v.items()} for k, v in g["facet_sets"].items()},
                 source=str(g.attrs.get("source", self.final_path)))
         return mesh
 
@@ -760,6 +760,20 @@ class Archive:
                 if g["values"].shape[0] > n_steps:
                     for k in ("values", "time", "parameters"):
                         g[k].resize(int(n_steps), axis=0)
+
+
+def encode_name(name):
+    """A set name as an HDF5 link name: ``%`` and ``/`` percent-encoded, and ``.``/``..`` (which HDF5
+    cannot hold as names) written ``%2E``/``%2E%2E``; :func:`decode_name` is the inverse. Names without
+    those characters are stored as they are."""
+    name = str(name).replace("%", "%25").replace("/", "%2F")
+    return name.replace(".", "%2E") if name in (".", "..") else name
+
+
+def decode_name(key):
+    """Inverse of :func:`encode_name`."""
+    from urllib.parse import unquote
+    return unquote(key) if "%" in key else key
 
 
 def _plain(v):

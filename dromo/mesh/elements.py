@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["ElementType", "ELEMENTS", "VOLUME_TYPES", "FACET_TYPES", "get_element", "jacobians",
+__all__ = ["ElementType", "ELEMENTS", "VOLUME_TYPES", "FACET_TYPES", "get_element", "jacobians", "raise_inverted",
            "shape_functions", "shape_derivatives"]
 
 # --------------------------------------------------------------------------------------------
@@ -263,13 +263,14 @@ def jacobians(coords, dN, element_ids=None, element_type=None):
     detJ = np.einsum("eqi,eqi->eq", g0, c12)
     bad = ~(detJ > 0)                                                 # also catches NaN
     if bad.any():
-        _raise_inverted(bad, detJ, element_ids, element_type)
+        raise_inverted(bad, detJ, element_ids, element_type)
     invJ = np.stack([c12, c20, c01], axis=2) / detJ[..., None, None]  # invJ[e,q,j,i] = ∂ξ_j/∂x_i
     dNdx = np.matmul(dN[None], invJ)                                  # Σ_j dN[q,a,j] invJ[e,q,j,i]
     return J, detJ, dNdx
 
 
-def _raise_inverted(bad, detJ, element_ids, element_type):
+def raise_inverted(bad, detJ, element_ids, element_type):
+    """InputError naming (up to five of) the elements where ``bad`` ``(ne, nq)`` flags det J <= 0."""
     el = np.flatnonzero(bad.any(axis=1))
     ids = np.arange(bad.shape[0]) if element_ids is None else np.asarray(element_ids)
     q = bad[el].argmax(axis=1)

@@ -233,26 +233,17 @@ def _deck_with(case, tmp_path, name, edit):
     return str(folder / "job.inp")
 
 
-@pytest.mark.parametrize("setname,needle", [("A/B", "contains '/'"), (".", "is not a name"),
-                                            ("EALL/X", "contains '/'")])
-def test_set_names_the_archive_cannot_hold(case, tmp_path, setname, needle):
+def test_set_names_round_trip(case, tmp_path):
     """Items 7 and 8: '/' made nested HDF5 groups (unreadable archive), '.' and EALL/X next to EALL
-    crashed in h5py. Until the archive encodes such names (xfail below) they are refused up front."""
+    crashed in h5py. The archive encodes such names: any deck name round-trips."""
     _d, _deck, frd, _dat = case
-    deck = _deck_with(case, tmp_path, "s", lambda m: m + f"*ELSET,ELSET=EALL\n1\n*ELSET,ELSET={setname}\n1\n")
-    refused(tmp_path, deck, frd, None, "mesh.inp|job.inp", re.escape(needle), "set")
-
-
-@pytest.mark.xfail(strict=True, reason="archive.py: encode set names (e.g. percent-encoding of '/', "
-                   "'.', '%') in write_mesh and decode them in read_mesh so any deck name round-trips; "
-                   "then drop the set-name rule of adapters.bad_name/check_mesh")
-def test_set_name_with_slash_round_trips(case, tmp_path):
-    _d, _deck, frd, _dat = case
-    deck = _deck_with(case, tmp_path, "s", lambda m: m + "*NSET,NSET=A/B\n1\n*NSET,NSET=.\n2\n")
+    deck = _deck_with(case, tmp_path, "s", lambda m: m + "*NSET,NSET=A/B\n1\n*NSET,NSET=.\n2\n*NSET,NSET=50%\n3\n"
+                      "*ELSET,ELSET=EALL\n1\n*ELSET,ELSET=EALL/X\n1\n")
     imp(tmp_path / "o.h5", deck, frd)
     with Archive.open(str(tmp_path / "o.h5"), MPI.COMM_WORLD) as ar:
         mesh = ar.read_mesh()
-    assert mesh.node_sets["A/B"].size == 1 and mesh.node_sets["."].size == 1
+    assert mesh.node_sets["A/B"].size == 1 and mesh.node_sets["."].size == 1 and mesh.node_sets["50%"].size == 1
+    assert mesh.element_sets["EALL/X"].size == 1 and mesh.element_sets["EALL"].size == 1
 
 
 def test_inverted_and_degenerate_cells(case, tmp_path):

@@ -196,17 +196,15 @@ def bad_name(name):
 
 
 def check_mesh(mesh, source, allow_inverted=False):
-    """InputError naming ``source`` and the item when a mesh cannot be stored as valid data: set
-    names the archive cannot hold, ids that are not positive, non-finite coordinates, and (unless
+    """InputError naming ``source`` and the item when a mesh cannot be stored as valid data: blank set
+    names or with control characters (others, ``/`` and ``.`` included, are encoded by the archive), ids that are not positive, non-finite coordinates, and (unless
     ``allow_inverted``) inverted or degenerate cells (det J <= 0 at an integration point, the check
     :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes)."""
     for kind, sets in (("node set", mesh.node_sets), ("element set", mesh.element_sets),
                        ("surface", mesh.facet_sets)):
         for name in sets:
-            why = bad_name(name)
-            if why:
-                raise InputError(f"{source}: {kind} name {name!r} {why}: the archive cannot store "
-                                 f"it (rename the set)")
+            if not str(name).strip() or not str(name).isprintable():
+                raise InputError(f"{source}: {kind} name {name!r} is blank or has control characters")
     for what, ids in (("node", mesh.node_ids), ("element", mesh.cell_ids)):
         ids = np.asarray(ids)
         if ids.size and ids.min() <= 0:
@@ -217,7 +215,7 @@ def check_mesh(mesh, source, allow_inverted=False):
         raise InputError(f"{source}: node {mesh.node_ids[r]} has non-finite coordinates {pts[r]}")
     if allow_inverted:
         return
-    from ...mesh.elements import _raise_inverted, get_element
+    from ...mesh.elements import get_element, raise_inverted
     from ...mesh.quadrature import element_rule
     for b in mesh.blocks:
         dN = get_element(b.type).dshape(element_rule(b.type, getattr(b, "rule", "full")).points)
@@ -231,7 +229,7 @@ def check_mesh(mesh, source, allow_inverted=False):
             bad = ~(det > 0)
             if bad.any():
                 try:
-                    _raise_inverted(bad, det, b.ids[s:e], b.type)
+                    raise_inverted(bad, det, b.ids[s:e], b.type)
                 except InputError as exc:
                     raise InputError(f"{source}: {exc} (--allow-inverted keeps such cells)") from None
 
