@@ -101,13 +101,19 @@ def _temp_name(path):
 
 
 def _pid_alive(pid):
+    """Whether process ``pid`` of this host still runs. A zombie (a killed rank whose parent, mpirun, is
+    gone and whose new parent has not reaped it yet: PID 1 of a container may never do so) is dead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def remove_stale_temporaries(path):

@@ -166,10 +166,15 @@ def test_kill_9_of_a_rank_then_restart(case, tmp_path):
     job = Job(2, DROMO + ["solve", case["case"], "-o", out, "--checkpoint-every", "4"], case["dir"])
     # the first checkpoint is out, and the run goes on in a new temporary
     wait_for(lambda: out.exists() and temporaries(tmp_path), job=job)
-    os.kill(job.ranks()[1], signal.SIGKILL)
+    ranks = job.ranks()
+    os.kill(ranks[1], signal.SIGKILL)
     job.wait(30)
     assert job.returncode != 0
     assert temporaries(tmp_path), "expected the killed run's temporary"
+    # mpirun may return before the other rank is gone: the restart must not see it alive (a zombie
+    # counts as gone)
+    from dromo.io.archive import _pid_alive
+    wait_for(lambda: not any(_pid_alive(p) for p in ranks), timeout=30)
     again = run(2, DROMO + ["solve", case["case"], "-o", out, "--checkpoint-every", "4", "--restart", out],
                 case["dir"])
     assert again.returncode == 0, again.output
