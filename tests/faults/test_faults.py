@@ -173,8 +173,8 @@ def test_kill_9_of_a_rank_then_restart(case, tmp_path):
     assert temporaries(tmp_path), "expected the killed run's temporary"
     # mpirun may return before the other rank is gone: the restart must not see it alive (a zombie
     # counts as gone)
-    from dromo.io.archive import _pid_alive
-    wait_for(lambda: not any(_pid_alive(p) for p in ranks), timeout=30)
+    from dromo.io.output_guard import pid_alive
+    wait_for(lambda: not any(pid_alive(p) for p in ranks), timeout=30)
     again = run(2, DROMO + ["solve", case["case"], "-o", out, "--checkpoint-every", "4", "--restart", out],
                 case["dir"])
     assert again.returncode == 0, again.output
