@@ -2,9 +2,10 @@
 
 Three steps, each usable on its own (collective, any rank count):
 
-1. **read** (:func:`read_training`): the snapshots of one or several archives of the same mesh, streamed
-   archive after archive (displacement ``U`` on the owned nodes, stress ``S`` and the dual fields on the
-   local integration points);
+1. **read** (:func:`read_training`): the snapshots of one or several archives of the same mesh, archive
+   after archive, only the selected steps: the displacement ``U`` on the owned nodes at once; the stress
+   ``S`` and each dual field on the local integration points later, one field at a time
+   (:meth:`Training.load`), so they are never all in memory together;
 2. **reduce** (:func:`reduce`): given the displacement modes,
 
    * mode strains ``ε(ψ_j)`` at the integration points (:func:`~dromo.fem.points.mode_strains`);
@@ -32,6 +33,7 @@ from mpi4py import MPI
 
 from ..errors import InputError
 from ..parallel import get_logger
+from ..parallel.errors import collective
 
 __all__ = ["reduce", "read_training", "point_arrays", "quadrature_summary", "Hyperreduction", "DualOperator",
            "Training"]
@@ -64,18 +66,44 @@ class Hyperreduction:
 
 @dataclass
 class Training:
-    """Snapshots read by :func:`read_training` (local rows, columns = snapshots of all archives in turn).
+    """Snapshots of one or several archives (:func:`read_training`): columns = the selected steps of every
+    archive in turn.
 
-    U (3 n_owned_nodes, m) owned nodal rows; S (n_ip_local, 6, m); duals {F: (X (n_ip_local · nc, m),
-    nc, components)}; times (m,) and source (m,) archive index of every snapshot; mesh (MeshData), dm.
+    U (3 n_owned_nodes, m) owned nodal rows, read at once; times (m,) and source (m,) archive index of every
+    snapshot; mesh (MeshData), dm. The integration-point fields are read only when asked, one at a time
+    (:meth:`load`), so the stress and the dual fields are never all in memory together.
+    stress_field, dual_fields {name: (nc, components)}, archives, selections (per archive, step indices).
     """
     U: np.ndarray
-    S: np.ndarray
-    duals: dict
     times: np.ndarray
     source: np.ndarray
     mesh: object
     dm: object
+    stress_field: str
+    dual_fields: dict
+    archives: list
+    selections: list
+
+    def load(self, name):
+        """This rank's rows of the integration-point field ``name`` over every snapshot: (n_ip_local · nc, m).
+        Reads archive after archive, only the selected steps. Collective."""
+        from ..io.archive import Archive
+        from .sources import read_block
+        blocks = []
+        for path, sel in zip(self.archives, self.selections):
+            with Archive.open(path, self.dm.comm) as ar:
+                src = ar.field_source(name, redistributor=self.dm.redistributor("ip"))
+                lo, hi = (int(sel.min()), int(sel.max()) + 1) if sel.size else (0, 0)
+                blocks.append(read_block(src, lo, hi)[:, sel - lo])
+        return np.concatenate(blocks, axis=1)
+
+    def stress(self):
+        """Stress snapshots (n_ip_local, 6, m)."""
+        return self.load(self.stress_field).reshape(self.dm.n_ip_local, 6, -1)
+
+    def duals(self):
+        """{name: (loader () -> (n_ip_local · nc, m), nc, components)} for :func:`reduce`."""
+        return {f: ((lambda f=f: self.load(f)), nc, comps) for f, (nc, comps) in self.dual_fields.items()}
 
 
 def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", dual_fields=None, steps=None):
@@ -96,7 +124,7 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
     per_archive = isinstance(steps, (list, tuple)) and len(steps) == len(archives) and \
         all(s is None or np.ndim(s) == 1 for s in steps)
     steps = list(steps) if per_archive else [steps] * len(archives)
-    U, S, times, source = [], [], [], []
+    U, times, source, sels = [], [], [], []
     duals = {}
     mesh = None
     for a, path in enumerate(archives):
@@ -117,12 +145,15 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
                     raise InputError(f"{path}: no field {f!r} (fields: {', '.join(fields) or 'none'})")
             info = ar.field_info(u_field)
             sel = np.arange(info["n_steps"]) if steps[a] is None else np.asarray(steps[a], dtype=np.int64)
+            with collective(comm):
+                if sel.size and (sel.min() < 0 or sel.max() >= info["n_steps"]):
+                    raise InputError(f"{path}: field {u_field} has {info['n_steps']} steps, asked for {sel.tolist()}")
             usrc = ar.field_source(u_field, redistributor=dm.redistributor("node"))
-            U.append(read_block(usrc, 0, usrc.n_snapshots)[:, sel])
-            ssrc = ar.field_source(stress_field, redistributor=dm.redistributor("ip"))
-            S.append(read_block(ssrc, 0, ssrc.n_snapshots)[:, sel].reshape(dm.n_ip_local, 6, -1))
+            lo, hi = (int(sel.min()), int(sel.max()) + 1) if sel.size else (0, 0)
+            U.append(read_block(usrc, lo, hi)[:, sel - lo])
             times.append(np.asarray(info["time"], dtype=float)[sel])
             source.append(np.full(sel.size, a))
+            sels.append(sel)
             if dual_fields is None:
                 dual_fields = [f for f in (stress_field, "p") if f in fields]
             for f in dual_fields:
@@ -132,15 +163,9 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
                 if finfo["location"] != "ip":
                     raise InputError(f"{path}: dual field {f!r} is at {finfo['location']}, not at integration "
                                      f"points")
-                src = ar.field_source(f, redistributor=dm.redistributor("ip"))
-                X = read_block(src, 0, src.n_snapshots)[:, sel]
-                if f in duals:
-                    duals[f][0].append(X)
-                else:
-                    duals[f] = ([X], finfo["n_components"], list(finfo["components"]))
-    duals = {f: (np.concatenate(xs, axis=1), nc, comps) for f, (xs, nc, comps) in duals.items()}
-    return Training(np.concatenate(U, axis=1), np.concatenate(S, axis=2), duals, np.concatenate(times),
-                    np.concatenate(source), mesh, dm)
+                duals.setdefault(f, (finfo["n_components"], list(finfo["components"])))
+    return Training(np.concatenate(U, axis=1), np.concatenate(times), np.concatenate(source), mesh, dm,
+                    stress_field, duals, list(archives), sels)
 
 
 def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same", variant="global",
@@ -149,7 +174,9 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
     """Reduced integration and dual operators (module docstring, step 2). Collective.
 
     u_modes : (3 n_owned_nodes, k) displacement modes (owned rows); stress : (n_ip_local, 6, m) stress
-    snapshots; duals : {F: (X (n_ip_local · nc, m), nc, components)}. Returns a :class:`Hyperreduction`.
+    snapshots, or a function returning them (read when needed, released after the ECM); duals : {F: (X
+    (n_ip_local · nc, m) or a function returning it, nc, components)}, read one at a time.
+    Returns a :class:`Hyperreduction`.
     """
     from ..fem.operators import ip_weights
     from ..fem.points import force_integrand, mode_strains
@@ -161,6 +188,8 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
     w = ip_weights(dm)
     ids = dm.ip_natural
     E = mode_strains(dm, u_modes)                                    # (n_ip_local, 6, k)
+    stress = stress() if callable(stress) else stress
+    m = stress.shape[2]
     k = E.shape[2]
     if full:
         order = np.argsort(ids, kind="stable")
@@ -183,15 +212,18 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
             labels = (np.arange(dm.n_ip_local) * int(subdomains_per_rank)) // max(dm.n_ip_local, 1)
         rq, ib = empirical_cubature(G, w, ids, comm, tol=tol, compress_tol=compress_tol, max_points=max_points,
                                     variant=variant, subdomains=labels)
-        del G
+        del G, Sx
         n_basis = ib.n_basis
+    del stress
     ecm_ids = rq.ids.copy()
     _log.info("hyper-reduction: %d displacement modes, %d snapshots, %d integration points -> %d %s points",
-              k, stress.shape[2], dm.n_ip_global, ecm_ids.size, "(all)" if full else "ECM")
+              k, m, dm.n_ip_global, ecm_ids.size, "(all)" if full else "ECM")
     out = {}
     for f, (X, nc, comps) in duals.items():
+        X = X() if callable(X) else X
         db = pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=np.repeat(w, nc),
                  inner_name="quadrature", method="svd")
+        del X
         qs = qdeim(db.modes, ids, comm, nc)
         if not full:
             rq = rq.with_points(qs.ids, qs.ranks)

@@ -100,7 +100,7 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     log.info("offline: %d snapshots from %d run(s), %d liftings, %d displacement modes (tol %.1e)",
              tr.U.shape[1], len(runs), L.shape[1], ub.n_kept, u_tol)
     # 3. reduced integration, dual operators
-    hr = reduce(dm, ub.modes, tr.S, tr.duals, comm, tol=ecm_tol, variant=variant, max_points=max_points,
+    hr = reduce(dm, ub.modes, tr.stress, tr.duals(), comm, tol=ecm_tol, variant=variant, max_points=max_points,
                 stress_tol=stress_tol, dual_tol=dual_tol, dual_max_modes=dual_max_modes, full=full_quadrature)
     # 4. point data
     from ..fem.points import mode_strains
@@ -148,7 +148,7 @@ def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_fi
     else:
         with Archive.open(basis, comm) as bar:
             ub = PODBasis.from_archive(bar, u_field, comm, redistributor=dm.redistributor("node"))
-    hr = reduce(dm, ub.modes, tr.S, tr.duals, comm, tol=tol, compress_tol=compress_tol, variant=variant,
+    hr = reduce(dm, ub.modes, tr.stress, tr.duals(), comm, tol=tol, compress_tol=compress_tol, variant=variant,
                 max_points=max_points, subdomains_per_rank=subdomains_per_rank, stress_tol=stress_tol,
                 dual_tol=dual_tol, dual_max_modes=dual_max_modes)
     names = [str(s) for s in ([snapshots] if isinstance(snapshots, (str, bytes)) else snapshots)]
