@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..parallel import get_logger
 from ..parallel.errors import collective
 
-__all__ = ["reduce", "read_training", "point_arrays", "quadrature_summary", "Hyperreduction", "DualOperator",
+__all__ = ["reduce", "reduced_rule", "dual_operators", "read_training", "point_arrays", "quadrature_summary", "Hyperreduction", "DualOperator",
            "Training"]
 
 _log = get_logger("dromo.reduction.hyperreduce")
@@ -179,60 +179,90 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
     Returns a :class:`Hyperreduction`.
     """
     from ..fem.operators import ip_weights
-    from ..fem.points import force_integrand, mode_strains
-    from .ecm import empirical_cubature
-    from .reduced_quadrature import ReducedQuadrature
-    from .eim import GappyPOD, qdeim
+    from ..fem.points import mode_strains
     from .pod import pod
     comm = comm or MPI.COMM_WORLD
     w = ip_weights(dm)
-    ids = dm.ip_natural
     E = mode_strains(dm, u_modes)                                    # (n_ip_local, 6, k)
     stress = stress() if callable(stress) else stress
     m = stress.shape[2]
-    k = E.shape[2]
-    if full:
-        order = np.argsort(ids, kind="stable")
-        all_ids = np.concatenate(comm.allgather(ids[order]))
-        all_w = np.concatenate(comm.allgather(w[order]))
-        all_r = np.concatenate(comm.allgather(np.full(ids.size, comm.rank, np.int64)))
-        o = np.argsort(all_ids, kind="stable")
-        rq = ReducedQuadrature(all_ids[o], all_w[o], all_r[o], 0.0, 0.0, True, "full")
-        n_basis = 0
-    else:
+    Sx = None
+    if not full:
         if stress_tol is not None:
             sb = pod(stress.reshape(dm.n_ip_local * 6, -1), comm=comm, tol=stress_tol, inner=np.repeat(w, 6),
                      inner_name="quadrature", method="svd")
             Sx = (sb.modes * sb.singular_values[None, :sb.n_kept]).reshape(dm.n_ip_local, 6, -1)
         else:
             Sx = stress
-        G = force_integrand(E, Sx)
-        labels = None
-        if variant == "partitioned" and subdomains_per_rank > 1:
-            labels = (np.arange(dm.n_ip_local) * int(subdomains_per_rank)) // max(dm.n_ip_local, 1)
-        rq, ib = empirical_cubature(G, w, ids, comm, tol=tol, compress_tol=compress_tol, max_points=max_points,
-                                    variant=variant, subdomains=labels)
-        del G, Sx
-        n_basis = ib.n_basis
     del stress
+    rq, n_basis = reduced_rule(dm, E, Sx, comm, tol=tol, compress_tol=compress_tol, variant=variant,
+                               max_points=max_points, subdomains_per_rank=subdomains_per_rank, full=full)
+    del Sx
     ecm_ids = rq.ids.copy()
     _log.info("hyper-reduction: %d displacement modes, %d snapshots, %d integration points -> %d %s points",
-              k, m, dm.n_ip_global, ecm_ids.size, "(all)" if full else "ECM")
-    out = {}
+              E.shape[2], m, dm.n_ip_global, ecm_ids.size, "(all)" if full else "ECM")
+    bases = {}
     for f, (X, nc, comps) in duals.items():
         X = X() if callable(X) else X
-        db = pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=np.repeat(w, nc),
-                 inner_name="quadrature", method="svd")
+        bases[f] = (pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=np.repeat(w, nc),
+                        inner_name="quadrature", method="svd"), nc, comps)
         del X
+    rq, out = dual_operators(dm, rq, bases, comm, add_points=not full)
+    return Hyperreduction(rq, ecm_ids, n_basis, E, out)
+
+
+def reduced_rule(dm, E, Sx, comm=None, tol=1e-4, compress_tol="same", variant="global", max_points=None,
+                 subdomains_per_rank=1, full=False, warm_start=None):
+    """The reduced quadrature of the internal-force integrand ``ε(ψ_j) : σ_i`` (module docstring, step 2).
+
+    E : (n_ip_local, 6, k) mode strains; Sx : (n_ip_local, 6, m) stress snapshots or scaled stress modes
+    (unused with ``full``); ``warm_start``: natural ids of an existing ECM point set to start the greedy from
+    (enrichment). Returns ``(ReducedQuadrature, integrand basis size)``. Collective.
+    """
+    from ..fem.operators import ip_weights
+    from ..fem.points import force_integrand
+    from .ecm import empirical_cubature
+    from .reduced_quadrature import ReducedQuadrature
+    comm = comm or MPI.COMM_WORLD
+    w = ip_weights(dm)
+    ids = dm.ip_natural
+    if full:
+        order = np.argsort(ids, kind="stable")
+        all_ids = np.concatenate(comm.allgather(ids[order]))
+        all_w = np.concatenate(comm.allgather(w[order]))
+        all_r = np.concatenate(comm.allgather(np.full(ids.size, comm.rank, np.int64)))
+        o = np.argsort(all_ids, kind="stable")
+        return ReducedQuadrature(all_ids[o], all_w[o], all_r[o], 0.0, 0.0, True, "full"), 0
+    G = force_integrand(E, Sx)
+    labels = None
+    if variant == "partitioned" and subdomains_per_rank > 1:
+        labels = (np.arange(dm.n_ip_local) * int(subdomains_per_rank)) // max(dm.n_ip_local, 1)
+    rq, ib = empirical_cubature(G, w, ids, comm, tol=tol, compress_tol=compress_tol, max_points=max_points,
+                                variant=variant, subdomains=labels, warm_start=warm_start)
+    return rq, ib.n_basis
+
+
+def dual_operators(dm, rq, bases, comm=None, add_points=True):
+    """QDEIM points of every dual basis added to the rule ``rq`` (zero weight, unless ``add_points`` is
+    False), then the Gappy-POD of every dual field on all the points.
+
+    bases : {F: (PODBasis of local ip rows × nc, nc, components)}. Returns ``(rule with the dual points,
+    {F: DualOperator})``. Collective.
+    """
+    from .eim import GappyPOD, qdeim
+    comm = comm or MPI.COMM_WORLD
+    ids = dm.ip_natural
+    out = {}
+    for f, (db, nc, comps) in bases.items():
         qs = qdeim(db.modes, ids, comm, nc)
-        if not full:
+        if add_points:
             rq = rq.with_points(qs.ids, qs.ranks)
         out[f] = DualOperator(f, db, qs, None, nc, comps)
     for f, d in out.items():
         d.gappy = GappyPOD(d.basis.modes, ids, rq.ids, comm, d.n_components)
         _log.info("dual field %s: %d modes, %d QDEIM points, Gappy-POD on %d points: cond %.3g, Lebesgue %.3g",
                   f, d.basis.n_kept, d.selection.n_points, d.gappy.n_points, d.gappy.condition, d.gappy.lebesgue)
-    return Hyperreduction(rq, ecm_ids, n_basis, E, out)
+    return rq, out
 
 
 def point_arrays(dm, hr, extra_local=None):

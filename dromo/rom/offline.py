@@ -28,38 +28,9 @@ from mpi4py import MPI
 from ..errors import InputError
 from ..parallel import get_logger
 from ..parallel.collectives import allreduce_sum
+from .full import FullOperators
 
 log = get_logger("dromo.rom.offline")
-
-
-class FullOperators:
-    """The O(mesh) part of a model built offline (distributed): displacement modes (a PODBasis, owned
-    nodal rows), liftings ``(3 n_owned_nodes, n_L)`` or None, the dual operators
-    ({F: :class:`~dromo.reduction.hyperreduce.DualOperator`}). :meth:`write` puts them in ``/fields``."""
-
-    def __init__(self, dm, u_basis, liftings, duals, provenance=None):
-        self.dm = dm
-        self.u_basis = u_basis
-        self.liftings = liftings
-        self.duals = duals
-        self.provenance = dict(provenance or {})
-
-    def write(self, ar):
-        from ..reduction.pod import write_basis
-        from .model import LIFTING, U_MODES
-        dm = self.dm
-        prov = {k: (v if isinstance(v, (int, float, str)) else repr(v)) for k, v in self.provenance.items()}
-        write_basis(ar, self.u_basis, U_MODES, location="node", n_components=3, components=["x", "y", "z"],
-                    provenance=prov, redistributor=dm.redistributor("node"))
-        if self.liftings is not None and self.liftings.shape[1]:
-            nl = self.liftings.shape[1]
-            owned = self.liftings.reshape(dm.n_owned_nodes, 3, nl)
-            block = dm.redistributor("node").owned_to_natural(np.ascontiguousarray(owned))   # (blk, 3, nl)
-            ar.write_field(LIFTING, "node", np.moveaxis(block, -1, 0), times=np.arange(nl, dtype=float),
-                           components=["x", "y", "z"], description="liftings of the imposed displacements")
-        for f, d in self.duals.items():
-            write_basis(ar, d.basis, f"dual_{f}", location="ip", n_components=d.n_components,
-                        components=d.components, provenance=prov, redistributor=dm.redistributor("ip"))
 
 
 def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="global", max_points=None,
@@ -71,9 +42,9 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     on the same DistributedMesh, with the same imposed terms (keys, in order), element sets and law
     types. ``full_quadrature``: keep every integration point with its quadrature weight (no ECM).
     """
-    from ..reduction.hyperreduce import point_arrays, quadrature_summary, read_training, reduce
+    from ..reduction.hyperreduce import quadrature_summary, read_training, reduce
     from ..reduction.pod import pod
-    from .model import CaseTerms, PointData, ReducedModel
+    from .model import CaseTerms, ReducedModel
     comm = comm or MPI.COMM_WORLD
     if not runs:
         raise InputError("dromo offline: no training run")
@@ -104,9 +75,7 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
                 stress_tol=stress_tol, dual_tol=dual_tol, dual_max_modes=dual_max_modes, full=full_quadrature)
     # 4. point data
     from ..fem.points import mode_strains
-    EL = mode_strains(dm, L)
-    pts = PointData(**point_arrays(dm, hr, {"strain_liftings": EL, "group": pb0.ip_material.astype(np.int64)}))
-    pts.cell_nodes, pts.shape = _cell_interpolation(dm.global_mesh, pts.cells, pts.qp)
+    pts = point_data(dm, hr, mode_strains(dm, L), pb0.ip_material)
     # 5. reduced loads, 6. case terms
     pressure, body, types = _reduced_loads(runs, ub.modes, comm)
     groups = [{"elset": g.elset, "type": (g.spec or {}).get("type", type(g.law).__name__),
@@ -232,20 +201,22 @@ def _cell_interpolation(mesh, cells, qp):
     return nodes, shape
 
 
+def point_data(dm, hr, lifting_strains, ip_material):
+    """The :class:`~dromo.rom.model.PointData` of the reduced points of ``hr`` (a
+    :class:`~dromo.reduction.hyperreduce.Hyperreduction`): its point arrays, the lifting strains
+    ``(n_ip_local, 6, n_L)`` and the material group ``(n_ip_local,)`` at the points, the cell interpolation
+    of nodal temperatures. Collective."""
+    from ..reduction.hyperreduce import point_arrays
+    from .model import PointData
+    pts = PointData(**point_arrays(dm, hr, {"strain_liftings": lifting_strains,
+                                            "group": np.asarray(ip_material).astype(np.int64)}))
+    pts.cell_nodes, pts.shape = _cell_interpolation(dm.global_mesh, pts.cells, pts.qp)
+    return pts
+
+
 def _reduced_loads(runs, modes, comm):
     """Ψᵀ f of every pressure set and the body-force basis per material group (module docstring, 5)."""
-    from ..fem.operators import body_force, pressure_load
     from ..hf.loads import Centrifugal, Gravity, Pressure
-    pb0 = runs[0][0]
-    dm = pb0.dm
-    no3 = 3 * dm.n_owned_nodes
-
-    def project(vec):
-        with vec.localForm() as lf:
-            f = lf.array[:no3].copy()
-        vec.destroy()
-        return allreduce_sum(np.ascontiguousarray(modes.T @ f), comm)
-
     sets, types = [], set()
     for pb, _a, _s in runs:
         for ld in pb.loads:
@@ -257,9 +228,28 @@ def _reduced_loads(runs, modes, comm):
                 types.add("gravity")
             elif isinstance(ld, Centrifugal):
                 types.add("centrifugal")
-    pressure = {s: project(pressure_load(dm, s, 1.0)) for s in sets}
-    body = {}
-    if types & {"gravity", "centrifugal"}:
+    pressure, body = project_loads(runs[0][0], modes, sets, bool(types & {"gravity", "centrifugal"}), comm)
+    return pressure, body, sorted(types)
+
+
+def project_loads(problem, modes, pressure_sets, body, comm):
+    """The reduced loads of the modes ``(3 n_owned_nodes, k)`` on ``problem``'s mesh (module docstring, 5):
+    ``({set: (k,) Ψᵀ f(unit pressure)}, {group: (constant (3, k), linear (3, 3, k))} or {} when not
+    ``body``)``. Collective."""
+    from ..fem.operators import body_force, pressure_load
+    dm = problem.dm
+    no3 = 3 * dm.n_owned_nodes
+
+    def project(vec):
+        with vec.localForm() as lf:
+            f = lf.array[:no3].copy()
+        vec.destroy()
+        return allreduce_sum(np.ascontiguousarray(modes.T @ f), comm)
+
+    pressure = {s: project(pressure_load(dm, s, 1.0)) for s in pressure_sets}
+    out = {}
+    if body:
+        pb0 = problem
         for gi, g in enumerate(pb0.groups):
             dens = {h.elset: (1.0 if h is g else 0.0) for h in pb0.groups}
             const = np.stack([project(body_force(dm, np.eye(3)[i], density=dens)) for i in range(3)])
@@ -267,8 +257,8 @@ def _reduced_loads(runs, modes, comm):
             for i in range(3):
                 for j in range(3):
                     lin[i, j] = project(body_force(dm, _linear_field(i, j), density=dens))
-            body[gi] = (const, lin)
-    return pressure, body, sorted(types)
+            out[gi] = (const, lin)
+    return pressure, out
 
 
 def _linear_field(i, j):

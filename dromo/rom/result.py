@@ -69,7 +69,6 @@ def _reconstruct(rom, r, ar, fields, pts):
     comm = ar.comm
     with Archive.open(rom.path, comm) as src:
         mesh = src.read_mesh()
-        ar.write_mesh(mesh)
         blocks = {}
         if "U" in fields:
             m = src.field_source(U_MODES)
@@ -79,31 +78,40 @@ def _reconstruct(rom, r, ar, fields, pts):
                 ls = src.field_source(LIFTING)
                 lift = ls.read(0, ls.n_snapshots)
             blocks["U"] = (psi, lift)
-            ar.create_field("U", "node", 3, components=["x", "y", "z"], description="displacement (ROM)")
         for f in fields:
             if f == "U":
                 continue
-            d = rom.duals[f]
-            if not np.array_equal(d.fit.point_ids, rom.points.ids):
+            if not np.array_equal(rom.duals[f].fit.point_ids, rom.points.ids):
                 raise InputError(f"{rom.path}: the Gappy-POD points of {f} are not the model's reduced points")
             m = src.field_source(f"dual_{f}")
             blocks[f] = m.read(0, m.n_snapshots)                             # (n_blk · nc, k_f)
-            nc = len(d.components)
-            ar.create_field(f, "ip", nc, components=d.components or None,
-                            description=f"{f} (ROM, Gappy-POD)")
-    values = {}
+    coeffs = {}
     for f in fields:
         if f != "U":
-            values[f] = r.point_values(f) if f not in pts else pts[f]
-    for j, t in enumerate(r.times):
-        if "U" in blocks:
+            values = r.point_values(f) if f not in pts else pts[f]
+            coeffs[f] = [rom.duals[f].fit.coefficients(values[j].reshape(-1)) for j in range(r.n_steps)]
+    write_fields(ar, mesh, rom.duals, fields, r.times, r.gamma, r.a, coeffs, blocks)
+
+
+def write_fields(ar, mesh, duals, fields, times, gamma, a, coeffs, blocks, label="ROM"):
+    """Write ``/mesh`` and the full fields of every step into the open archive ``ar`` (layout of ``dromo
+    solve`` results): ``U = L a_j + Ψ γ_j`` and every dual field ``F = Φ_F c_j`` from this rank's natural
+    blocks ``blocks`` {"U": (Ψ, L), F: Φ_F} (:meth:`~dromo.rom.full.FullOperators.natural_blocks`),
+    ``coeffs`` {F: per step (k_F,)}, ``duals`` {F: DualField or DualOperator} (components). Collective."""
+    ar.write_mesh(mesh)
+    if "U" in fields:
+        ar.create_field("U", "node", 3, components=["x", "y", "z"], description=f"displacement ({label})")
+    for f in fields:
+        if f != "U":
+            comps = list(duals[f].components)
+            ar.create_field(f, "ip", len(comps), components=comps or None,
+                            description=f"{f} ({label}, Gappy-POD)")
+    for j, t in enumerate(times):
+        if "U" in fields:
             psi, lift = blocks["U"]
-            u = psi @ r.gamma[j] + (lift @ r.a[j] if lift.shape[1] else 0.0)
+            u = psi @ gamma[j] + (lift @ a[j] if lift.shape[1] else 0.0)
             ar.append_step("U", u.reshape(-1, 3), t)
         for f in fields:
-            if f == "U":
-                continue
-            d = rom.duals[f]
-            c = d.fit.coefficients(values[f][j].reshape(-1))
-            nc = d.fit.nc
-            ar.append_step(f, (blocks[f] @ c).reshape(-1, nc), t)
+            if f != "U":
+                nc = len(duals[f].components)
+                ar.append_step(f, (blocks[f] @ coeffs[f][j]).reshape(-1, nc), t)
