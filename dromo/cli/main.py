@@ -30,6 +30,8 @@ SUBCOMMANDS = [
     "dromo.cli.hyperreduce",
     "dromo.cli.offline",
     "dromo.cli.online",
+    "dromo.cli.calibrate",
+    "dromo.cli.adapt",
     "dromo.cli.solve",
     "dromo.cli.case",
     "dromo.cli.importer",

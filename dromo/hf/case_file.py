@@ -278,16 +278,23 @@ def load_case(path, comm=None):
         if comm.rank == 0:
             spec = read_case(path)
     spec = comm.bcast(spec, root=0)
-    if spec["petsc"]:
+    return build_problem(spec, comm), dict(checkpoint_every=spec["checkpoint_every"])
+
+
+def build_problem(spec, comm=None, dm=None):
+    """The :class:`Problem` of a parsed case (:func:`read_case`, identical on every rank), on ``dm`` or a new
+    DistributedMesh of its mesh file; the case's PETSc options are set with the prefix ``hf_``. Collective."""
+    comm = comm or MPI.COMM_WORLD
+    if spec.get("petsc"):
         from petsc4py import PETSc
         opts = PETSc.Options()
         for k, v in spec["petsc"].items():
             opts[f"hf_{k}"] = "" if v is True else str(v)
-    from ..mesh.distributed import DistributedMesh
-    dm = DistributedMesh.from_file(spec["mesh_file"], comm)
-    pb = Problem(dm, spec["materials"], spec["loads"], spec["amplitudes"], spec["temperature"], spec["time"],
-                 comm=comm, name=spec["name"])
-    return pb, dict(checkpoint_every=spec["checkpoint_every"])
+    if dm is None:
+        from ..mesh.distributed import DistributedMesh
+        dm = DistributedMesh.from_file(spec["mesh_file"], comm)
+    return Problem(dm, spec["materials"], spec["loads"], spec["amplitudes"], spec["temperature"], spec["time"],
+                   comm=comm, name=spec["name"])
 
 
 if __name__ == "__main__":                 # python -m dromo.hf.case_file > docs/case-file.md

@@ -525,8 +525,11 @@ class Archive:
 
     # ------------------------------------------------------------------ free-form arrays
     def write_array(self, path, data, attrs=None):
-        """Write a small replicated array (identical on every rank) at ``path``; rank 0 writes."""
+        """Write a small replicated array at ``path``; rank 0's values are written (and its shape used on every
+        rank, so a value that differs between ranks, a timing say, cannot desynchronize the file)."""
         data = np.ascontiguousarray(data)
+        if self.comm.size > 1:
+            data = self.comm.bcast(data if self.comm.rank == 0 else None, root=0)
         self.ensure_space(data.nbytes, path)
         with self.writing(path):
             if path in self.h5:
@@ -600,8 +603,10 @@ class Archive:
     def set_attrs(self, path, attrs):
         """Set attributes (a dict; same values on every rank) on the group or dataset ``path``.
 
-        A missing ``path`` is created as a group.
+        A missing ``path`` is created as a group. Rank 0's values are written on every rank.
         """
+        if self.comm.size > 1:
+            attrs = self.comm.bcast(attrs if self.comm.rank == 0 else None, root=0)
         with self.writing(f"attributes of {path}"):
             obj = self.h5[path] if path in self.h5 else self.h5.require_group(path)
             for k, v in attrs.items():

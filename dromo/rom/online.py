@@ -77,8 +77,9 @@ def _mesh_fingerprint(path, comm):
     return comm.bcast(fp, root=0)
 
 
-def prepare(rom, case, comm=None):
-    """Check an online case against ``rom`` and build its :class:`OnlineCase` (module docstring). Collective."""
+def prepare(rom, case, comm=None, check_mesh=True):
+    """Check an online case against ``rom`` and build its :class:`OnlineCase` (module docstring). Collective.
+    ``check_mesh=False`` skips reading the case's mesh for its fingerprint (the caller checked it)."""
     from ..hf.loads import Amplitude, Centrifugal, Displacement, Gravity, Pressure, resolve_amplitude
     from ..hf.points import PointGroup, PointProblem, PointTemperature
     from ..materials.registry import make_law
@@ -91,7 +92,8 @@ def prepare(rom, case, comm=None):
         if terms is None:
             raise InputError(f"{rom.path}: this reduced model has no case terms (made by `dromo hyperreduce`); "
                              f"build a model that can solve with `dromo offline`")
-    rom.check_mesh(_mesh_fingerprint(spec["mesh_file"], comm), f"{where} (mesh {spec['mesh_file']})")
+    if check_mesh:
+        rom.check_mesh(_mesh_fingerprint(spec["mesh_file"], comm), f"{where} (mesh {spec['mesh_file']})")
     with collective(comm):
         amps = {k: (v if callable(v) else Amplitude(k, v)) for k, v in spec.get("amplitudes", {}).items()}
         # laws per element set

@@ -40,13 +40,7 @@ def write_result(rom, result, output, fields=(), comm=None):
     with Archive.create(output, comm, attrs={"content": "rom-result",
                                             "provenance": f"dromo online ({r.name})"}) as ar:
         g = "rom_result"
-        ar.write_array(f"{g}/time", np.asarray(r.times))
-        ar.write_array(f"{g}/gamma", np.asarray(r.gamma).reshape(r.n_steps, -1))
-        ar.write_array(f"{g}/lifting", np.asarray(r.a).reshape(r.n_steps, -1))
-        ar.write_array(f"{g}/iterations", np.asarray(r.iterations, dtype=np.int64))
-        ar.write_array(f"{g}/residual", np.asarray(r.residual))
-        for f, v in r.indicator.items():
-            ar.write_array(f"{g}/indicator/{f}", np.asarray(v))
+        write_steps(ar, g, r)
         ar.write_array(f"{g}/points/ids", rom.points.ids)
         for name, v in pts.items():
             ar.write_array(f"{g}/points/{name}", v)
@@ -60,6 +54,18 @@ def write_result(rom, result, output, fields=(), comm=None):
             _reconstruct(rom, r, ar, fields, pts)
     log.info("wrote %s (%d steps%s)", output, r.n_steps, f", fields {' '.join(fields)}" if fields else "")
     return output
+
+
+def write_steps(ar, g, r):
+    """The per-step arrays of a reduced run ``r`` (times, gamma, a, iterations, residual, indicator {F}) into
+    the group ``g`` of the open archive ``ar``."""
+    ar.write_array(f"{g}/time", np.asarray(r.times))
+    ar.write_array(f"{g}/gamma", np.asarray(r.gamma).reshape(r.n_steps, -1))
+    ar.write_array(f"{g}/lifting", np.asarray(r.a).reshape(r.n_steps, -1))
+    ar.write_array(f"{g}/iterations", np.asarray(r.iterations, dtype=np.int64))
+    ar.write_array(f"{g}/residual", np.asarray(r.residual))
+    for f, v in r.indicator.items():
+        ar.write_array(f"{g}/indicator/{f}", np.asarray(v))
 
 
 def _reconstruct(rom, r, ar, fields, pts):

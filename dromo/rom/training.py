@@ -116,8 +116,7 @@ def read_training(path):
 def load_training(path, comm=None):
     """Read the training file on rank 0, build every run's Problem on one DistributedMesh and solve the runs
     whose result is missing. Returns ``(runs [(problem, archive, steps)], options)``. Collective."""
-    from ..hf.case_file import read_case
-    from ..hf.problem import Problem
+    from ..hf.case_file import build_problem, read_case
     from ..hf.solver import run as hf_run
     from ..mesh.distributed import DistributedMesh
     comm = comm or MPI.COMM_WORLD
@@ -143,13 +142,7 @@ def load_training(path, comm=None):
             if comm.bcast(other, root=0) != fp:
                 raise InputError(f"{r['case']}: its mesh {s['mesh_file']} differs from {first['mesh_file']} (all "
                                  f"training cases must share one mesh)")
-        if s["petsc"]:
-            from petsc4py import PETSc
-            opts = PETSc.Options()
-            for k, v in s["petsc"].items():
-                opts[f"hf_{k}"] = "" if v is True else str(v)
-        pb = Problem(dm, s["materials"], s["loads"], s["amplitudes"], s["temperature"], s["time"], comm=comm,
-                     name=s["name"])
+        pb = build_problem(s, comm, dm)
         if r["solve"]:
             log.info("training run %s: solving into %s", s["name"], r["archive"])
             hf_run(pb, r["archive"], checkpoint_every=s["checkpoint_every"])

@@ -1,0 +1,296 @@
+"""The adaptive loop: the online reduced model, its error estimate every increment, and one HF increment
+with an enrichment of the model wherever the estimate exceeds the tolerance (``dromo adapt``).
+
+``adapt(rom, case, tol, comm, ...)`` (collective; the HF parts use all ranks, the reduced Newton runs on
+the same ranks between them):
+
+* every increment ``t_n → t_{n+1}`` is first solved by the reduced Newton (:mod:`dromo.rom.online`); the
+  error indicator η of the model's indicator field (:mod:`dromo.rom.indicator`; ``p`` by default) and the
+  calibrated estimate ê (η itself without a calibration) are computed at ``t_{n+1}``;
+* if ``ê > tol`` (or the reduced Newton fails), the increment is recomputed by the HF solver from the
+  full state at ``t_n`` rebuilt from the ROM, the model is enriched with the HF snapshot and the run goes
+  on from the HF state at ``t_{n+1}`` (:mod:`dromo.rom.enrich`). ``max_enrichments`` caps their number
+  (after it the ROM runs on, its estimate recorded);
+* the result (:class:`AdaptHistory`, written by :func:`write_adapt_result`) holds per step the time, the
+  reduced coordinates and the dual-field coefficients in the **final** bases (older ones are re-expressed
+  at every enrichment), the indicator, the estimate, whether the step was an HF increment, and one
+  record per enrichment (time, indicator and estimate before, estimate after, modes and points before and
+  after, seconds). ``save_rom`` writes the enriched model for later runs;
+* a checkpoint (``<output>.restart.h5``: the current model, the last full state, the reduced state and
+  the history) is written every ``checkpoint_every`` increments and after every enrichment; ``restart=``
+  continues from it and gives the same result as an uninterrupted run at the same rank count (the HF
+  linear solver is reset after every HF increment, so no solver history crosses a checkpoint).
+"""
+import json
+import os
+import time as _time
+
+import numpy as np
+from mpi4py import MPI
+
+from ..errors import ConvergenceError, InputError
+from ..parallel import get_logger
+from ..parallel.errors import collective
+
+log = get_logger("dromo.rom.adapt")
+
+__all__ = ["adapt", "AdaptHistory", "write_adapt_result", "checkpoint_path"]
+
+
+def checkpoint_path(output):
+    """Where the adaptive run writing ``output`` keeps its checkpoint."""
+    return os.fspath(output) + ".restart.h5"
+
+
+class AdaptHistory:
+    """Per converged step (the initial state is step 0): time, γ (current basis), a, iterations, residual,
+    indicators {F}, estimate, hf flag, dual coefficients {F} (current bases); the enrichment records."""
+
+    KEYS = ("times", "gamma", "a", "iterations", "residual", "estimate", "hf")
+
+    def __init__(self, duals):
+        for k in self.KEYS:
+            setattr(self, k, [])
+        self.indicator = {f: [] for f in duals}
+        self.coeffs = {f: [] for f in duals}
+        self.enrichments = []
+
+    def append(self, st, indicator, estimate, coeffs, hf=False):
+        self.times.append(float(st.time))
+        self.gamma.append(np.asarray(st.gamma, dtype=float).copy())
+        self.a.append(np.asarray(st.a, dtype=float).copy())
+        self.iterations.append(int(st.info.get("iterations", 0)))
+        self.residual.append(float(st.info.get("residual", 0.0)))
+        self.estimate.append(float(estimate))
+        self.hf.append(bool(hf))
+        for f in self.indicator:
+            self.indicator[f].append(float(indicator.get(f, np.nan)))
+            self.coeffs[f].append(np.asarray(coeffs[f], dtype=float).copy())
+
+    def rebase(self, Tu, Td):
+        """Re-express the stored coordinates in new bases: γ ← Tu γ, c_F ← T_F c_F."""
+        self.gamma = [Tu @ g for g in self.gamma]
+        for f, T in Td.items():
+            self.coeffs[f] = [T @ c for c in self.coeffs[f]]
+
+    @property
+    def n_steps(self):
+        return len(self.times)
+
+    def to_json(self):
+        d = {k: [np.asarray(v).tolist() for v in getattr(self, k)] for k in self.KEYS}
+        d.update(indicator=self.indicator, coeffs={f: [c.tolist() for c in v] for f, v in self.coeffs.items()},
+                 enrichments=self.enrichments)
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text):
+        d = json.loads(text)
+        h = cls(list(d["indicator"]))
+        for k in cls.KEYS:
+            setattr(h, k, [np.asarray(v, dtype=float) if k in ("gamma", "a") else v for v in d[k]])
+        h.indicator = d["indicator"]
+        h.coeffs = {f: [np.asarray(c, dtype=float) for c in v] for f, v in d["coeffs"].items()}
+        h.enrichments = d["enrichments"]
+        return h
+
+
+class AdaptiveRun:
+    """The state of an adaptive run (module docstring): the model and its operators, the online case, the
+    HF problem and solver, the last full state and the reduced steps since, the history."""
+
+    def __init__(self, rom, spec, comm, tol, method="replay", field=None, reject_tol=1e-6, max_enrichments=None):
+        from ..hf.case_file import build_problem
+        from ..hf.newton import TangentSolver
+        from ..hf.state import initial_state
+        from ..mesh.distributed import DistributedMesh
+        from .enrich import METHODS
+        from .full import FullOperators
+        self.comm = comm
+        self.spec = spec
+        self.tol = float(tol)
+        with collective(comm):
+            if method not in METHODS:
+                raise InputError(f"--state-method {method!r}: expected one of {', '.join(METHODS)}")
+            if not self.tol > 0:
+                raise InputError(f"--tol must be > 0, got {tol}")
+            if rom.case is None:
+                raise InputError(f"{rom.path}: a model without case terms cannot solve (build it with `dromo "
+                                 f"offline`)")
+            if not rom.duals:
+                raise InputError(f"{rom.path}: the model has no dual field, hence no error indicator")
+        cal = rom.calibration
+        self.field = field or (cal.field if cal is not None else ("p" if "p" in rom.duals else next(iter(rom.duals))))
+        with collective(comm):
+            if self.field not in rom.duals:
+                raise InputError(f"indicator field {self.field!r} is not a dual field of {rom.path} "
+                                 f"({', '.join(rom.duals)})")
+            if cal is not None and cal.field != self.field:
+                log.warning("the calibration is of the indicator of %s, not %s: the estimate is the raw indicator",
+                            cal.field, self.field)
+        self.method = method
+        self.reject_tol = float(reject_tol)
+        self.max_enrichments = max_enrichments
+        dm = DistributedMesh.from_file(spec["mesh_file"], comm)
+        rom.check_mesh(dm.global_mesh.fingerprint(), f"case {spec.get('name')!r} (mesh {spec['mesh_file']})")
+        self.problem = build_problem(spec, comm, dm)
+        self.solver = TangentSolver(self.problem)
+        self._use(rom, FullOperators.read(rom, dm))
+        self.anchor = initial_state(self.problem)
+        self.replay = []
+        self.history = AdaptHistory(rom.duals)
+
+    # ------------------------------------------------------------------ model in use
+    def _use(self, rom, full):
+        from .online import ReducedNewton, prepare
+        self.rom, self.full = rom, full
+        self.oc = prepare(rom, self.spec, self.comm, check_mesh=False)
+        self.newton = ReducedNewton(rom, self.oc, self.comm)
+
+    def point_values(self, st, names):
+        """Law values at all the reduced points ``{name: (n_points, nc)}`` (replicated). Collective."""
+        pp = self.oc.points
+        out = {}
+        for nm in names:
+            if nm == "S":
+                loc = st.stress
+            elif nm == "E":
+                loc = st.eps
+            elif nm == "T":
+                loc = np.asarray(st.temperature, dtype=float).reshape(-1, 1)
+            else:
+                loc = pp.internal_field(st.internal, nm)
+            parts = self.comm.allgather(np.asarray(loc)) if self.comm.size > 1 else [np.asarray(loc)]
+            out[nm] = np.concatenate(parts, axis=0)
+        return out
+
+    def assess(self, st):
+        """Indicators {F}, the estimate and the dual coefficients {F} of a reduced state. Collective."""
+        from .indicator import indicator_values
+        vals = self.point_values(st, list(self.rom.duals))
+        ind = indicator_values(self.rom, vals)
+        coeffs = {f: d.fit.coefficients(vals[f].reshape(-1)) for f, d in self.rom.duals.items()}
+        cal = self.rom.calibration
+        eta = ind[self.field]
+        est = float(cal.estimate(eta)) if cal is not None and cal.field == self.field else float(eta)
+        return ind, est, coeffs
+
+    # ------------------------------------------------------------------ one increment
+    def step(self, st, dt):
+        """One increment of the adaptive loop (module docstring); raises ConvergenceError when the HF
+        increment fails too (the time loop then cuts the step)."""
+        from .enrich import enrich, rebuild_state, reduced_state
+        from ..hf.newton import hf_increment
+        failure = None
+        try:
+            new = self.newton.increment(st, dt)
+            ind, est, coeffs = self.assess(new)
+        except ConvergenceError as exc:
+            new, ind, est, failure = None, {}, np.inf, str(exc)
+        allowed = self.max_enrichments is None or len(self.history.enrichments) < self.max_enrichments
+        if est <= self.tol or not allowed:
+            if new is None:
+                raise ConvergenceError(failure)
+            new.info.update(indicator=ind, estimate=est, coeffs=coeffs, hf=False)
+            return new
+        tic = _time.perf_counter()
+        rom0 = self.rom
+        if self.method == "gappy":
+            vals = self.point_values(st, list(self.problem.state_layout) + (["S"] if "S" in rom0.duals else []))
+            full_n = rebuild_state(self.problem, self.full, "gappy", rom=rom0, point_values=vals, state=st)
+        else:
+            full_n = rebuild_state(self.problem, self.full, "replay", anchor=self.anchor, history=self.replay,
+                                   state=st)
+        t_rebuild = _time.perf_counter() - tic
+        try:
+            hf = hf_increment(self.problem, full_n, dt, solver=self.solver)
+        finally:
+            self.solver.reset()
+        t_hf = _time.perf_counter() - tic - t_rebuild
+        rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol)
+        self._use(rom1, full1)
+        red = reduced_state(self.problem, rom1, full1, self.oc, self.newton, hf)
+        ind1, est1, coeffs1 = self.assess(red)
+        self.history.rebase(Tu, Td)
+        self.anchor, self.replay = hf, []
+        record = {"time": float(hf.time), "dt": float(dt), "reason": "estimate" if failure is None else "reduced "
+                  "Newton failed", "indicator": float(ind.get(self.field, np.nan)), "estimate": float(est),
+                  "indicator_after": float(ind1[self.field]), "estimate_after": float(est1),
+                  "modes_before": rom0.n_modes, "modes_after": rom1.n_modes, "points_before": rom0.n_points,
+                  "points_after": rom1.n_points, "hf_iterations": int(hf.info.get("iterations", 0)),
+                  "seconds": _time.perf_counter() - tic, "seconds_rebuild": t_rebuild, "seconds_hf": t_hf}
+        self.history.enrichments.append(record)
+        log.info("enrichment %d at t = %g (%s; estimate %.3g > tol %.3g): modes %d -> %d, points %d -> %d, "
+                 "estimate after %.3g, %.2f s (state rebuild %.2f s, HF increment %.2f s)",
+                 len(self.history.enrichments), hf.time, record["reason"], est, self.tol, rom0.n_modes,
+                 rom1.n_modes, rom0.n_points, rom1.n_points, est1, record["seconds"], t_rebuild, t_hf)
+        red.info.update(iterations=int(hf.info.get("iterations", 0)), residual=0.0, indicator=ind1, estimate=est1,
+                        coeffs=coeffs1, hf=True)
+        return red
+
+    def converged(self, st, dt):
+        info = st.info
+        if not info.get("hf"):
+            self.replay.append((float(st.time), st.gamma.copy(), np.asarray(st.a, dtype=float).copy()))
+        self.history.append(st, info["indicator"], info["estimate"], info["coeffs"], hf=info.get("hf", False))
+
+
+def adapt(rom, case, tol, comm=None, method="replay", field=None, reject_tol=1e-6, max_enrichments=None):
+    """Run ``case`` with ``rom`` adaptively (module docstring). Returns the :class:`AdaptiveRun` (its
+    ``history``, final ``rom``/``full`` and ``summary``). Collective."""
+    from ..hf.march import march
+    from .online import read_case_spec
+    comm = comm or MPI.COMM_WORLD
+    spec = read_case_spec(case, comm)
+    run = AdaptiveRun(rom, spec, comm, tol, method, field, reject_tol, max_enrichments)
+    st = run.newton.initial_state()
+    ind, est, coeffs = run.assess(st)
+    st.info.update(indicator=ind, estimate=est, coeffs=coeffs, hf=False)
+    run.history.append(st, ind, est, coeffs)
+    log.info("adapt: %s, %d modes, %d reduced points, tolerance %.3g on the %s estimate (%s), state rebuild by %s",
+             spec.get("name"), rom.n_modes, rom.n_points, run.tol, run.field,
+             "calibrated" if rom.calibration is not None else "uncalibrated: the indicator itself", method)
+    final, summary = march(run.step, st, run.oc.time, on_converged=run.converged, label=f"adapt {spec.get('name')}",
+                           comm=comm)
+    summary["enrichments"] = len(run.history.enrichments)
+    summary["hf_increments"] = int(np.sum(run.history.hf))
+    run.summary = summary
+    run.final = final
+    return run
+
+
+def write_adapt_result(run, output, fields=()):
+    """Write the adaptive run's result archive: ``/rom_result`` as ``dromo online`` writes it (time, gamma,
+    lifting, iterations, residual, indicator/<F>) plus ``estimate``, ``hf`` (1 where the step is an HF
+    increment), ``coefficients/<F>`` and ``enrichments`` (JSON); with ``fields`` the full fields in the
+    layout of ``dromo solve`` results, from the final model. Collective."""
+    from ..io.archive import Archive
+    from .result import write_fields, write_steps
+    h, rom, comm = run.history, run.rom, run.comm
+    fields = list(fields or ())
+    for f in fields:
+        with collective(comm):
+            if f != "U" and f not in rom.duals:
+                raise InputError(f"--reconstruct {f}: the model rebuilds U and its dual fields "
+                                 f"({', '.join(rom.duals)})")
+    blocks = run.full.natural_blocks(fields)
+    with Archive.create(output, comm, attrs={"content": "rom-result",
+                                            "provenance": f"dromo adapt ({run.spec.get('name')})"}) as ar:
+        g = "rom_result"
+        write_steps(ar, g, h)
+        ar.write_array(f"{g}/estimate", np.asarray(h.estimate))
+        ar.write_array(f"{g}/hf", np.asarray(h.hf, dtype=np.int8))
+        for f in h.indicator:
+            ar.write_array(f"{g}/coefficients/{f}", np.asarray(h.coeffs[f]).reshape(h.n_steps, -1))
+        ar.write_array(f"{g}/enrichments", np.frombuffer(json.dumps(h.enrichments).encode(), dtype=np.uint8))
+        s = run.summary
+        ar.set_attrs(g, {"rom": str(rom.path or ""), "mesh_hash": rom.mesh_hash, "case": str(run.spec.get("name")),
+                         "n_modes": rom.n_modes, "n_points": rom.n_points, "n_steps": h.n_steps,
+                         "increments": int(s.get("increments", h.n_steps - 1)), "tol": run.tol,
+                         "enrichments": len(h.enrichments), "hf_increments": int(np.sum(h.hf)),
+                         "seconds": float(s.get("seconds", 0.0)), "indicator_field": run.field,
+                         "state_method": run.method})
+        if fields:
+            write_fields(ar, run.problem.dm.global_mesh, rom.duals, fields, h.times, h.gamma, h.a, h.coeffs, blocks,
+                         label="adaptive ROM")
+    return output
