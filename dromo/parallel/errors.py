@@ -35,6 +35,8 @@ def raise_collectively(exc, comm=None):
         local = None
     elif isinstance(exc, DromoError):
         local = (type(exc).__name__, str(exc))
+    elif isinstance(exc, SystemExit):
+        local = ("SystemExit", f"SystemExit: sys.exit({exc.code!r}) called (by a library?)")
     else:
         local = (type(exc).__name__, f"{type(exc).__name__}: {exc}")
     if comm.size == 1:
@@ -98,6 +100,10 @@ def _subclasses(c):
 def collective(comm=None):
     """Run a block on every rank of ``comm``; if it raises anywhere, raise ``CollectiveError`` everywhere.
 
+    Any ``BaseException`` counts, ``SystemExit`` (a library calling ``sys.exit``) and
+    ``KeyboardInterrupt`` included: a rank that left the block that way would leave the others blocked
+    in their next collective call.
+
     Example::
 
         with collective(comm):
@@ -107,7 +113,7 @@ def collective(comm=None):
     exc = None
     try:
         yield
-    except Exception as e:  # noqa: BLE001 - re-raised collectively below
+    except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too: re-raised collectively
         exc = e
     raise_collectively(exc, comm)
 
