@@ -1,22 +1,29 @@
-"""Meshes and nodal/cell time series in the formats meshio reads, into a dromo archive.
+"""Meshes and nodal/cell time series in the formats meshio reads (and FEniCSx writes), into a dromo archive.
 
 :class:`MeshioSeriesReader` (registered as ``"meshio"``) takes
 
-* ``mesh``: a mesh file dromo reads (Gmsh ``.msh``, ``.vtu``, ``.xdmf``, Abaqus ``.inp``, ``.med``...,
-  :func:`dromo.mesh.readers.read_mesh`, with its sets), or None to use the mesh of the first series;
+* ``mesh``: a mesh file dromo reads (Gmsh ``.msh``, ``.vtu``/``.pvtu``, ``.xdmf``, Abaqus ``.inp``,
+  ``.med``..., :func:`dromo.mesh.readers.read_mesh`, with its sets; an XDMF time series is its own mesh,
+  its dolfinx meshtags become sets), or None to use the mesh of the first series (the XDMF file itself
+  when it is an XDMF time series);
 * ``series``: any number of result files, each one of
 
-  - an **XDMF time series** (``meshio.xdmf.TimeSeriesWriter``, FEniCS-style temporal collection):
-    one step per time;
-  - a **PVD** collection (``<DataSet timestep=... file=...>``, e.g. VTU series of Code_Aster, FEniCS,
-    ParaView): one step per data set, read with ``meshio.read``;
-  - a single meshio file with point/cell data (``.vtu``, ``.vtk``, ``.xdmf`` ...): one step, its time
-    taken from ``times`` (default: its position in the list, 0, 1, ...).
+  - an **XDMF time series** (dolfinx ``XDMFFile.write_function``, ``meshio.xdmf.TimeSeriesWriter``):
+    one step per time, read by :mod:`dromo.mesh.xdmf_grids` (several grids, several collections);
+  - a **PVD** collection (``<DataSet timestep=... file=...>``, e.g. dolfinx ``VTKFile``, Code_Aster,
+    ParaView): one step per time; ``.vtu``/``.pvtu`` data sets are read by :mod:`dromo.mesh.vtk_xml`
+    (pieces merged, ghosts dropped, Lagrange cells), the parts of one time merged; other formats by meshio;
+  - a single file with point/cell data (``.vtu``, ``.pvtu``, ``.vtk``, ``.xdmf`` ...): one step, its
+    time taken from ``times`` (default: its position in the list, 0, 1, ...).
 
-Item numbering: the series' points must be the mesh file's points in the same order (checked: same
-count, same coordinates to 1e-9 relative), so point data map to dromo's nodes by their external ids
-(1-based point positions); cell data of the volume blocks map in block order (lower-dimensional blocks
-are dropped, as the mesh reader does).
+meshio is called so that it cannot end the process (:class:`dromo.errors.no_exit`).
+
+Item numbering: when a step's points are the mesh file's points in the same order (same coordinates to
+1e-9 relative) and its volume cells the mesh's, point data map to dromo's nodes by their external ids
+(1-based point positions) and cell data of the volume blocks in block order (lower-dimensional blocks
+are dropped, as the mesh reader does). Otherwise — the same mesh written by another rank count — nodes
+and cells are matched by coordinates (:func:`dromo.mesh.matching.match_mesh`, tolerance 1e-6 × the
+smallest edge) and the log says so; a series of another mesh is an InputError saying how they differ.
 
 Fields: point data -> location ``"node"``, cell data -> ``"cell"``; arrays ``(n,)`` have one component
 (named after the array), ``(n, 3)`` components ``x, y, z``, ``(n, 3, 3)`` or ``(n, 9)`` symmetric
