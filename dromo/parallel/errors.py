@@ -12,7 +12,12 @@ Two mechanisms:
   (after cleaning up and printing its error) if they do not.
 * :func:`install_excepthook` — the backstop for everything else: an uncaught exception under MPI with
   more than one rank prints the rank and message and calls ``MPI.Abort``, which ends the whole job
-  instead of leaving other ranks blocked in a collective call.
+  instead of leaving other ranks blocked in a collective call. ``SystemExit`` never reaches
+  ``sys.excepthook`` (and a rank leaving through ``MPI_Finalize`` waits for the others for ever): the
+  command line (:func:`dromo.cli.main.main`) aborts the job on any ``BaseException`` of one rank.
+
+Third-party readers are called inside :class:`dromo.errors.no_exit`, so their ``sys.exit`` becomes an
+InputError naming the file; :func:`collective` treats any ``BaseException`` as a failure of its rank.
 """
 import sys
 import time
@@ -113,6 +118,8 @@ def collective(comm=None):
     exc = None
     try:
         yield
+    except GeneratorExit:       # a generator suspended in the block is being closed: not a failure
+        raise
     except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too: re-raised collectively
         exc = e
     raise_collectively(exc, comm)
