@@ -33,3 +33,45 @@ class CollectiveError(DromoError):
 
 class CollectiveInputError(CollectiveError, InputError):
     """A :class:`CollectiveError` where at least one rank failed on bad input."""
+
+
+class ForeignExit(InputError):
+    """A third-party library called ``sys.exit`` (or raised ``SystemExit``) inside :func:`no_exit`."""
+
+
+class no_exit:  # noqa: N801 - used as a context manager, like contextlib's
+    """Call a third-party library so that it cannot end the process.
+
+    Some readers print their error and call ``sys.exit`` (meshio: ``XDMF reader: Only supports one grid
+    right now.``). Under MPI that ends one rank while the others wait in the next collective call for
+    ever. Inside ``with no_exit("mesh.xdmf: cannot read as xdmf mesh", hint="..."):`` a ``SystemExit``
+    becomes a :class:`ForeignExit` (an :class:`InputError`) whose message is ``what``, the text the
+    library printed just before exiting (captured from ``sys.stdout``/``sys.stderr`` during the call; printed
+    as usual when the call returns or raises anything else) and the ``hint`` (what the user can do).
+    """
+
+    def __init__(self, what, hint=""):
+        self.what, self.hint = what, hint
+
+    def __enter__(self):
+        import contextlib
+        import io
+        self._buffer = io.StringIO()
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(contextlib.redirect_stdout(self._buffer))
+        self._stack.enter_context(contextlib.redirect_stderr(self._buffer))
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        import sys
+        self._stack.close()
+        printed = self._buffer.getvalue()
+        if exc_type is not None and issubclass(exc_type, SystemExit):
+            said = " / ".join(line.strip() for line in printed.splitlines() if line.strip())[:400]
+            said = said or f"exit status {exc.code}"
+            hint = f" ({self.hint})" if self.hint else ""
+            raise ForeignExit(f"{self.what}: {said} [the library called sys.exit({exc.code!r}), caught "
+                              f"by dromo]{hint}") from None
+        if printed:                     # not an exit: what the library printed is shown as usual
+            sys.stderr.write(printed)
+        return False

@@ -11,7 +11,7 @@ cd "$here"
 APT_PACKAGES=(
   python3-petsc4py python3-slepc4py python3-mpi4py python3-h5py-mpi python3-numpy python3-scipy
   python3-venv python3-pytest python3-pytest-mpi python3-hypothesis python3-matplotlib
-  openmpi-bin libopenblas0-pthread calculix-ccx calculix-ccx-test gcc gfortran make
+  openmpi-bin libopenblas0-pthread calculix-ccx calculix-ccx-test gcc gfortran make python3-dolfinx
   libgl1 libxrender1
 )
 

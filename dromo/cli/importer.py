@@ -7,8 +7,14 @@
   ``.dat`` only. ``--case CASE.toml`` also writes the dromo case file equivalent to the deck
   (``dromo case from-calculix``), translated before the import starts.
 * ``dromo import meshio MESH [SERIES ...] -o SNAPSHOTS.h5``  a mesh (Gmsh, VTU, XDMF, .inp, MED) and
-  nodal/cell time series (XDMF time series, PVD collections, single VTU/XDMF files); ``MESH`` may be
-  ``-`` to take the mesh from the first series.
+  nodal/cell time series (XDMF time series, PVD collections of ``.vtu``/``.pvtu``, single VTU/XDMF
+  files); ``MESH`` may be ``-`` to take the mesh from the first series, or the XDMF time series itself
+  (FEniCSx/dolfinx: its meshtags become sets). A series that numbers the mesh's nodes and cells
+  differently (another rank count) is mapped by coordinates.
+
+Both: ``--field WRITTEN=NAME`` stores a field under dromo's name (``--field Displacement=U``; the log
+lists the fields found), ``--set NAME=EXPR`` adds a node set and a boundary facet set chosen by a
+coordinate expression (``--set fixed="x < 1e-9"``; :mod:`dromo.mesh.select`).
 
 Rank 0 reads the files one increment at a time; each increment is scattered to the ranks and written
 collectively (:func:`dromo.io.adapters.import_results`). The archive is written atomically.
@@ -24,19 +30,31 @@ from mpi4py import MPI
 from .case import add_translation_options, translate_deck
 
 
+def _selected(args):
+    """``--fields`` in the reader's names (a name given as its ``--field`` new name is mapped back)."""
+    from ..io.adapters.adjust import parse_renames
+    if args.fields is None:
+        return None
+    back = {new: old for old, new in parse_renames(args.rename).items()}
+    return [back.get(f, f) for f in args.fields]
+
+
 def _run(args, make_reader):
     from ..errors import InputError
     from ..io.adapters import import_results
+    from ..io.adapters.adjust import Adjusted, parse_renames
+    from ..mesh.select import parse_definitions
     from ..parallel import collective
     comm = MPI.COMM_WORLD
     reader = None
     with collective(comm):
         if comm.rank == 0:
+            rename, sets = parse_renames(args.rename), parse_definitions(args.sets)
             try:
-                reader = make_reader()
+                reader = Adjusted(make_reader(), rename, sets)
             except (InputError, KeyboardInterrupt):
                 raise
-            except Exception as exc:  # noqa: BLE001 - one line naming the input, no traceback
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - one line naming the input, no traceback
                 files = ", ".join(str(getattr(args, a)) for a in ("deck", "frd", "dat", "mesh")
                                   if getattr(args, a, None) not in (None, "-"))
                 raise InputError(f"{files}: cannot read the input ({type(exc).__name__}: "
@@ -61,7 +79,7 @@ def _calculix(args):
     CalculixReader = named_state(CalculixReader, args.deck, args.laws_from, laws)  # noqa: N806
     frd = None if args.frd == "-" else args.frd
     translation = translate_deck(args.deck, umat_library=args.umat_library) if args.case else None
-    status = _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=args.fields,
+    status = _run(args, lambda: CalculixReader(args.deck, frd, dat=args.dat, fields=_selected(args),
                                                units=args.units, stress_units=args.stress_units,
                                                allow_incomplete=args.allow_incomplete,
                                                allow_nonfinite=args.allow_nonfinite,
@@ -76,7 +94,7 @@ def _calculix(args):
 def _meshio(args):
     from ..io.adapters.meshio_series import MeshioSeriesReader
     mesh = None if args.mesh == "-" else args.mesh
-    return _run(args, lambda: MeshioSeriesReader(mesh, args.series, fields=args.fields,
+    return _run(args, lambda: MeshioSeriesReader(mesh, args.series, fields=_selected(args),
                                                  times=args.times, allow_nonfinite=args.allow_nonfinite,
                                                  allow_inverted=args.allow_inverted))
 
@@ -109,7 +127,14 @@ def register(sub):
     m.set_defaults(func=_meshio)
     for q in (c, m):
         q.add_argument("-o", "--output", required=True, help="the dromo archive to write (.h5)")
-        q.add_argument("--fields", nargs="+", default=None, help="archive field names to import")
+        q.add_argument("--fields", nargs="+", default=None, help="field names to import (default: all)")
+        q.add_argument("--field", dest="rename", action="append", default=[], metavar="WRITTEN=NAME",
+                       help="store the field WRITTEN under NAME, e.g. --field Displacement=U (repeatable; "
+                            "the log lists the fields found)")
+        q.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=EXPR",
+                       help="add the node set NAME of the nodes where EXPR (in x, y, z; dromo's safe "
+                            "expressions) is true, and the facet set NAME of the boundary facets whose "
+                            "nodes all are, e.g. --set fixed='x < 1e-9' (repeatable)")
         q.add_argument("--json", action="store_true", help="print one JSON line")
         q.add_argument("--allow-nonfinite", action="store_true",
                        help="keep NaN/Inf result values (default: an error naming file, line and item)")

@@ -9,7 +9,8 @@ Exit status (the same on every rank):
 * 0 — success;
 * 1 — an error (bad input, no convergence: the message names the file, the field, the time...); a
   :class:`~dromo.errors.DromoError` raised on every rank is printed once by rank 0; an error on one rank
-  only, or any other uncaught exception, aborts the MPI job (status 1);
+  only, or any other uncaught exception — ``SystemExit`` of a library's ``sys.exit`` and
+  ``KeyboardInterrupt`` included — aborts the MPI job on every rank (status 1) with the rank's message;
 * 2 — bad command-line usage (argparse);
 * 74 (EX_IOERR) — an output cannot be written: full disk, quota, read-only or vanished folder
   (:class:`~dromo.io.archive.OutputError`; nothing half-written is left, earlier outputs are untouched);
@@ -21,6 +22,7 @@ import argparse
 import importlib
 import shlex
 import sys
+import traceback
 
 SUBCOMMANDS = [
     "dromo.cli.info",
@@ -137,6 +139,19 @@ def main(argv=None):
         if not isinstance(exc, CollectiveError) and comm.size > 1:
             comm.Abort(status)
         return status
+    except BaseException as exc:
+        # SystemExit (a library's sys.exit), KeyboardInterrupt or a bug on some ranks only: the others may be
+        # blocked in a collective call, and a rank leaving through MPI_Finalize would wait for them for
+        # ever. sys.excepthook never sees SystemExit, so this is the backstop that ends the whole job.
+        restore_handlers()
+        if comm.size == 1:
+            raise
+        what = f"sys.exit({exc.code!r}) called" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        sys.stderr.write(f"[rank {comm.rank}] dromo {args.command}: error: {what}; aborting the job on "
+                         f"every rank\n")
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        sys.stderr.flush()
+        comm.Abort(EXIT_ERROR)
     return int(status or 0)
 
 

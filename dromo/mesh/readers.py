@@ -1,6 +1,10 @@
-"""Mesh readers and writers: Gmsh ``.msh``, VTU/XDMF (through meshio); ``.inp`` through :mod:`.inp`.
+"""Mesh readers and writers: Gmsh ``.msh``, XDMF, MED (through meshio); ``.vtu``/``.pvtu`` through
+:mod:`.vtk_xml`; XDMF files of several grids (dolfinx: mesh, meshtags, time series) through
+:mod:`.xdmf_grids`; ``.inp`` through :mod:`.inp`.
 
-``read_mesh(path)`` returns a serial, global :class:`~dromo.mesh.meshdata.MeshData`.
+``read_mesh(path)`` returns a serial, global :class:`~dromo.mesh.meshdata.MeshData`. meshio is called
+inside :class:`~dromo.errors.no_exit`: its ``sys.exit`` on a file it cannot read becomes an InputError
+naming the file.
 
 Conventions
 -----------
@@ -26,9 +30,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, no_exit
 from .inp import read_inp
 from .meshdata import FACES, CellBlock, MeshData, drop_unused_nodes, require_facet_cells
+from .xdmf_grids import XdmfGrids, is_multi_grid
 
 __all__ = ["read_mesh", "from_meshio", "to_meshio", "translate_mixed_cells", "MixedCellsFix"]
 
@@ -45,7 +50,7 @@ _MESHIO_DIM = {**{k: 3 for k in MESHIO_VOLUME}, **{k: 2 for k in MESHIO_FACET},
                "line": 1, "line3": 1, "line4": 1, "vertex": 0}
 _TAG_ARRAYS = ("gmsh:physical", "CellEntityIds", "medit:ref", "cell_tags")
 
-_FORMATS = {".msh": "gmsh", ".vtu": "vtu", ".vtk": "vtk", ".xdmf": "xdmf", ".xmf": "xdmf",
+_FORMATS = {".msh": "gmsh", ".vtu": "vtu", ".pvtu": "pvtu", ".vtk": "vtk", ".xdmf": "xdmf", ".xmf": "xdmf",
             ".inp": "abaqus", ".med": "med"}
 
 
@@ -54,7 +59,7 @@ def read_mesh(path, format: Optional[str] = None, prune: bool = True) -> MeshDat
 
     Parameters
     ----------
-    path : file name; the format follows the extension (``.msh`` Gmsh, ``.vtu``/``.vtk``, ``.xdmf``/
+    path : file name; the format follows the extension (``.msh`` Gmsh, ``.vtu``/``.pvtu``/``.vtk``, ``.xdmf``/
         ``.xmf``, ``.inp`` Abaqus/CalculiX, ``.med``) unless ``format`` is given (``"gmsh"``,
         ``"vtu"``, ``"xdmf"``, ``"abaqus"``/``"calculix"``/``"inp"``, or any meshio format name).
     prune : drop nodes referenced by no volume cell.
@@ -75,11 +80,14 @@ def read_mesh(path, format: Optional[str] = None, prune: bool = True) -> MeshDat
     mfmt = {"gmsh": "gmsh", "vtu": "vtu", "vtk": "vtk", "xdmf": "xdmf", "med": "med"}.get(fmt, fmt)
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: empty mesh file")
+    if mfmt in ("vtu", "pvtu"):
+        from .vtk_xml import read_vtk_xml
+        return from_meshio(read_vtk_xml(path), source=path, prune=prune)
+    if mfmt == "xdmf" and is_multi_grid(path):        # dolfinx: mesh, meshtags, time series
+        with XdmfGrids(path) as x:
+            return from_meshio(x.mesh(), source=path, prune=prune)
     try:
-        if mfmt == "xdmf":
-            with MixedCellsFix():
-                m = meshio.read(path, file_format=mfmt)
-        else:
+        with no_exit(f"{path}: cannot read as {fmt} mesh (truncated or invalid?): meshio said"), MixedCellsFix():
             m = meshio.read(path, file_format=mfmt)
     except InputError:
         raise

@@ -12,7 +12,12 @@ Two mechanisms:
   (after cleaning up and printing its error) if they do not.
 * :func:`install_excepthook` — the backstop for everything else: an uncaught exception under MPI with
   more than one rank prints the rank and message and calls ``MPI.Abort``, which ends the whole job
-  instead of leaving other ranks blocked in a collective call.
+  instead of leaving other ranks blocked in a collective call. ``SystemExit`` never reaches
+  ``sys.excepthook`` (and a rank leaving through ``MPI_Finalize`` waits for the others for ever): the
+  command line (:func:`dromo.cli.main.main`) aborts the job on any ``BaseException`` of one rank.
+
+Third-party readers are called inside :class:`dromo.errors.no_exit`, so their ``sys.exit`` becomes an
+InputError naming the file; :func:`collective` treats any ``BaseException`` as a failure of its rank.
 """
 import sys
 import time
@@ -35,6 +40,8 @@ def raise_collectively(exc, comm=None):
         local = None
     elif isinstance(exc, DromoError):
         local = (type(exc).__name__, str(exc))
+    elif isinstance(exc, SystemExit):
+        local = ("SystemExit", f"SystemExit: sys.exit({exc.code!r}) called (by a library?)")
     else:
         local = (type(exc).__name__, f"{type(exc).__name__}: {exc}")
     if comm.size == 1:
@@ -98,6 +105,10 @@ def _subclasses(c):
 def collective(comm=None):
     """Run a block on every rank of ``comm``; if it raises anywhere, raise ``CollectiveError`` everywhere.
 
+    Any ``BaseException`` counts, ``SystemExit`` (a library calling ``sys.exit``) and
+    ``KeyboardInterrupt`` included: a rank that left the block that way would leave the others blocked
+    in their next collective call.
+
     Example::
 
         with collective(comm):
@@ -107,7 +118,9 @@ def collective(comm=None):
     exc = None
     try:
         yield
-    except Exception as e:  # noqa: BLE001 - re-raised collectively below
+    except GeneratorExit:       # a generator suspended in the block is being closed: not a failure
+        raise
+    except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too: re-raised collectively
         exc = e
     raise_collectively(exc, comm)
 

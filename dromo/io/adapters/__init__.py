@@ -393,7 +393,7 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                         if step is not None:
                             header = _check_step(step, spec_of, n_items, P, source, k,
                                                  reader.allow_nonfinite)
-                    except Exception as e:  # noqa: BLE001 - raised collectively below
+                    except BaseException as e:  # noqa: BLE001 - SystemExit too: raised collectively below
                         exc = e
                 raise_collectively(exc, comm)
                 header = comm.bcast(header, root=0)
@@ -439,8 +439,9 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
 
 class _reading:
     """Context of the reader's calls: any exception that is not an InputError (a reader's bug or an
-    input it did not foresee: OverflowError, MemoryError, RecursionError, KeyError ...) becomes one
-    InputError naming the file, so the user sees one line, never a traceback."""
+    input it did not foresee: OverflowError, MemoryError, RecursionError, KeyError ..., or a ``SystemExit``
+    of a library that calls ``sys.exit``) becomes one InputError naming the file, so the user sees one
+    line, never a traceback, and no rank leaves the others waiting."""
 
     def __init__(self, reader):
         self.reader = reader
@@ -449,11 +450,12 @@ class _reading:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None or issubclass(exc_type, (InputError, KeyboardInterrupt, SystemExit,
-                                                     GeneratorExit)):
+        if exc_type is None or issubclass(exc_type, (InputError, KeyboardInterrupt, GeneratorExit)):
             return False
         log.debug("reader failure", exc_info=(exc_type, exc, tb))
         msg = str(exc).splitlines()[0][:200] if str(exc) else ""
+        if issubclass(exc_type, SystemExit):        # a library the reader called must not end the process
+            msg = f"sys.exit({exc.code!r}) called by the reader or a library it uses"
         files = [getattr(self.reader, a, None) for a in ("deck", "frd_path", "dat_path")]
         files = [f for f in files if f] or [self.reader.source]
         raise InputError(f"{', '.join(map(str, files))}: cannot read the input "

@@ -1,22 +1,29 @@
-"""Meshes and nodal/cell time series in the formats meshio reads, into a dromo archive.
+"""Meshes and nodal/cell time series in the formats meshio reads (and FEniCSx writes), into a dromo archive.
 
 :class:`MeshioSeriesReader` (registered as ``"meshio"``) takes
 
-* ``mesh``: a mesh file dromo reads (Gmsh ``.msh``, ``.vtu``, ``.xdmf``, Abaqus ``.inp``, ``.med``...,
-  :func:`dromo.mesh.readers.read_mesh`, with its sets), or None to use the mesh of the first series;
+* ``mesh``: a mesh file dromo reads (Gmsh ``.msh``, ``.vtu``/``.pvtu``, ``.xdmf``, Abaqus ``.inp``,
+  ``.med``..., :func:`dromo.mesh.readers.read_mesh`, with its sets; an XDMF time series is its own mesh,
+  its dolfinx meshtags become sets), or None to use the mesh of the first series (the XDMF file itself
+  when it is an XDMF time series);
 * ``series``: any number of result files, each one of
 
-  - an **XDMF time series** (``meshio.xdmf.TimeSeriesWriter``, FEniCS-style temporal collection):
-    one step per time;
-  - a **PVD** collection (``<DataSet timestep=... file=...>``, e.g. VTU series of Code_Aster, FEniCS,
-    ParaView): one step per data set, read with ``meshio.read``;
-  - a single meshio file with point/cell data (``.vtu``, ``.vtk``, ``.xdmf`` ...): one step, its time
-    taken from ``times`` (default: its position in the list, 0, 1, ...).
+  - an **XDMF time series** (dolfinx ``XDMFFile.write_function``, ``meshio.xdmf.TimeSeriesWriter``):
+    one step per time, read by :mod:`dromo.mesh.xdmf_grids` (several grids, several collections);
+  - a **PVD** collection (``<DataSet timestep=... file=...>``, e.g. dolfinx ``VTKFile``, Code_Aster,
+    ParaView): one step per time; ``.vtu``/``.pvtu`` data sets are read by :mod:`dromo.mesh.vtk_xml`
+    (pieces merged, ghosts dropped, Lagrange cells), the parts of one time merged; other formats by meshio;
+  - a single file with point/cell data (``.vtu``, ``.pvtu``, ``.vtk``, ``.xdmf`` ...): one step, its
+    time taken from ``times`` (default: its position in the list, 0, 1, ...).
 
-Item numbering: the series' points must be the mesh file's points in the same order (checked: same
-count, same coordinates to 1e-9 relative), so point data map to dromo's nodes by their external ids
-(1-based point positions); cell data of the volume blocks map in block order (lower-dimensional blocks
-are dropped, as the mesh reader does).
+meshio is called so that it cannot end the process (:class:`dromo.errors.no_exit`).
+
+Item numbering: when a step's points are the mesh file's points in the same order (same coordinates to
+1e-9 relative) and its volume cells the mesh's, point data map to dromo's nodes by their external ids
+(1-based point positions) and cell data of the volume blocks in block order (lower-dimensional blocks
+are dropped, as the mesh reader does). Otherwise — the same mesh written by another rank count — nodes
+and cells are matched by coordinates (:func:`dromo.mesh.matching.match_mesh`, tolerance 1e-6 × the
+smallest edge) and the log says so; a series of another mesh is an InputError saying how they differ.
 
 Fields: point data -> location ``"node"``, cell data -> ``"cell"``; arrays ``(n,)`` have one component
 (named after the array), ``(n, 3)`` components ``x, y, z``, ``(n, 3, 3)`` or ``(n, 9)`` symmetric
@@ -32,8 +39,11 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from ...errors import InputError
+from ...errors import InputError, no_exit
+from ...parallel import get_logger
 from . import FieldSpec, ResultReader, Step, register_reader
+
+log = get_logger("dromo.import")
 
 _SKIP_PREFIX = ("nodeset:", "cellset:", "gmsh:")
 _SKIP = {"CellEntityIds", "medit:ref", "cell_tags", "vtkOriginalCellIds", "vtkOriginalPointIds"}
@@ -63,6 +73,8 @@ def _mandel_from_full(a):
 
 
 def _read_pvd(path):
+    """The steps of a PVD collection: [(time, [files])], in order; the parts of one time (``part``
+    attributes, or several data sets with one ``timestep``) are the pieces of one step."""
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, OSError) as exc:
@@ -77,20 +89,34 @@ def _read_pvd(path):
         except ValueError:
             raise InputError(f"{path}: DataSet {k + 1}: bad timestep {ds.get('timestep')!r}") from None
         full = f if os.path.isabs(f) else os.path.join(os.path.dirname(os.path.abspath(path)), f)
-        out.append((t, full))
+        if out and out[-1][0] == t and ds.get("part") not in (None, "0"):
+            out[-1][1].append(full)
+        else:
+            out.append((t, [full]))
     if not out:
         raise InputError(f"{path}: no DataSet in the PVD collection")
     return out
 
 
-def _meshio_read(path):
+def _read_file(paths, label):
+    """One step of single files: ``.vtu``/``.pvtu`` pieces through :mod:`dromo.mesh.vtk_xml`, any other
+    format through meshio (which cannot end the process: :class:`~dromo.errors.no_exit`). A meshio.Mesh."""
+    for path in paths:
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: file not found")
+    if all(p.lower().endswith((".vtu", ".pvtu")) for p in paths):
+        from ...mesh.vtk_xml import read_pieces
+        return read_pieces(paths, label)
+    if len(paths) > 1:
+        raise InputError(f"{label}: a step of several parts must be .vtu/.pvtu files")
     import meshio
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: file not found")
     try:
-        return meshio.read(path)
+        with no_exit(f"{paths[0]}: cannot read with meshio"):
+            return meshio.read(paths[0])
+    except InputError:
+        raise
     except Exception as exc:  # meshio raises many kinds
-        raise InputError(f"{path}: cannot read with meshio ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{paths[0]}: cannot read with meshio ({type(exc).__name__}: {exc})") from None
 
 
 def _is_time_series(path):
@@ -101,20 +127,6 @@ def _is_time_series(path):
     except (ET.ParseError, OSError) as exc:
         raise InputError(f"{path}: cannot read as XDMF (XML): {exc}") from None
     return any(g.get("CollectionType") == "Temporal" for g in root.iter("Grid"))
-
-
-def _xdmf_times(path):
-    """Times of the grids of an XDMF temporal collection (from the XML, without reading data)."""
-    root = ET.parse(path).getroot()
-    coll = next(g for g in root.iter("Grid") if g.get("CollectionType") == "Temporal")
-    out = []
-    for k, g in enumerate(c for c in coll if c.tag == "Grid"):
-        t = g.find("Time")
-        try:
-            out.append(float(t.get("Value")) if t is not None else float(k))
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: grid {k + 1} of the time series has a bad Time") from None
-    return out
 
 
 class _Source:
@@ -141,13 +153,26 @@ class MeshioSeriesReader(ResultReader):
         self._mesh = None
         self._items = None
         self._specs = None
+        self._xdmf = {}               # path -> XdmfGrids (open HDF5 files), closed by close()
+        self._numbering_cache = None  # (points, cells) written -> (node rows, cell rows)
 
     def attrs(self):
         return {"provenance": "dromo import meshio",
                 "source_mesh": os.path.abspath(self.mesh_path) if self.mesh_path else "",
                 "source_series": [os.path.abspath(s) for s in self.series] or [""]}
 
+    def close(self):
+        for x in self._xdmf.values():
+            x.close()
+        self._xdmf = {}
+
     # ------------------------------------------------------------------ sources
+    def _grids(self, path):
+        from ...mesh.xdmf_grids import XdmfGrids
+        if path not in self._xdmf:
+            self._xdmf[path] = XdmfGrids(path)
+        return self._xdmf[path]
+
     def _sources(self):
         if self._items is not None:
             return self._items
@@ -157,36 +182,24 @@ class MeshioSeriesReader(ResultReader):
             if not os.path.isfile(path):
                 raise InputError(f"{path}: result file not found")
             if path.lower().endswith(".pvd"):
-                for t, f in _read_pvd(path):
-                    items.append(_Source(t, lambda f=f: self._load_file(f), f))
+                for t, files in _read_pvd(path):
+                    label = files[0] if len(files) == 1 else f"{path} (time {t:g}, {len(files)} parts)"
+                    items.append(_Source(t, lambda f=files, lb=label: self._load_file(f, lb), label))
             elif _is_time_series(path):
-                for k, t in enumerate(_xdmf_times(path)):
-                    items.append(_Source(t, lambda p=path, k=k: self._load_series(p, k), f"{path}[{k}]"))
+                for k, t in enumerate(self._grids(path).times()):
+                    items.append(_Source(t, lambda p=path, k=k: self._grids(p).step(k), f"{path}[{k}]"))
             else:
                 t = float(self.times[single]) if self.times is not None and single < len(self.times) \
                     else float(single)
                 single += 1
-                items.append(_Source(t, lambda p=path: self._load_file(p), path))
+                items.append(_Source(t, lambda p=path: self._load_file([p], p), path))
         self._items = items
         return items
 
     @staticmethod
-    def _load_file(path):
-        m = _meshio_read(path)
+    def _load_file(paths, label):
+        m = _read_file(paths, label)
         return m.points, m.cells, m.point_data, m.cell_data
-
-    @staticmethod
-    def _load_series(path, k):
-        import meshio
-
-        from ...mesh.readers import MixedCellsFix
-        try:
-            with MixedCellsFix("meshio.xdmf.time_series"), meshio.xdmf.TimeSeriesReader(path) as r:
-                points, cells = r.read_points_cells()
-                _t, pd, cd = r.read_data(k)
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{path}: step {k}: cannot read ({type(exc).__name__}: {exc})") from None
-        return points, cells, pd, cd
 
     # ------------------------------------------------------------------ interface
     def mesh(self):
@@ -194,6 +207,8 @@ class MeshioSeriesReader(ResultReader):
             from ...mesh.readers import from_meshio, read_mesh
             if self.mesh_path is not None:
                 self._mesh = read_mesh(self.mesh_path)
+            elif _is_time_series(self.series[0]):     # the time series is its own mesh (and meshtags)
+                self._mesh = read_mesh(self.series[0])
             else:
                 import meshio
                 src = self._sources()
@@ -208,14 +223,13 @@ class MeshioSeriesReader(ResultReader):
         return [i for i, c in enumerate(cells) if c.type in MESHIO_VOLUME]
 
     def fields(self):
-        mesh = self.mesh()
         specs = []
         src = self._sources()
         if not src:
             self._specs = []
             return []
         points, cells, pd, cd = src[0].load()
-        self._check_points(points, src[0].label)
+        self._numbering(points, cells, src[0].label)
         vol = self._volume_blocks(cells)
         self._kinds = {}
         for name, arr in pd.items():
@@ -238,22 +252,32 @@ class MeshioSeriesReader(ResultReader):
         self._specs = specs
         return specs
 
-    def _check_points(self, points, label):
-        mesh = self.mesh()
+    def _numbering(self, points, cells, label):
+        """(node rows, cell rows or None) of the mesh's nodes and cells in a step's written points and
+        volume cells: the written order when it is the mesh's (the mesh file's own points), else matched by
+        coordinates (:func:`dromo.mesh.matching.match_mesh`, logged). Cached while the step's points and
+        cells stay the same."""
+        from ...mesh.readers import MESHIO_VOLUME
         points = np.asarray(points, dtype=np.float64)
+        vol = [(MESHIO_VOLUME[c.type], np.asarray(c.data, np.int64)) for c in cells if c.type in MESHIO_VOLUME]
+        cached = self._numbering_cache
+        if cached is not None and np.array_equal(cached[0], points) and len(cached[1]) == len(vol) \
+                and all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(cached[1], vol)):
+            return cached[2]
+        mesh = self.mesh()
         if points.shape[1] < 3:
             points = np.hstack([points, np.zeros((len(points), 3 - points.shape[1]))])
-        if mesh.node_ids.max(initial=0) > len(points):
-            raise InputError(f"{label}: {len(points)} points, the mesh {mesh.source} needs point "
-                             f"{mesh.node_ids.max()} (results of another mesh?)")
-        p = points[mesh.node_ids - 1]
-        scale = max(1.0, float(np.abs(mesh.points).max(initial=0.0)))
-        err = np.abs(p - mesh.points).max(initial=0.0)
-        if err > 1e-9 * scale:
-            i = int(np.argmax(np.abs(p - mesh.points).max(axis=1)))
-            raise InputError(f"{label}: point {mesh.node_ids[i]} is at {p[i].tolist()}, the mesh "
-                             f"{mesh.source} has it at {mesh.points[i].tolist()} (results of another "
-                             f"mesh, or points renumbered?)")
+        rows = mesh.node_ids - 1
+        if _same_numbering(mesh, points, vol):
+            result = (rows, None)
+        else:
+            from ...mesh.matching import TOLERANCE, match_mesh
+            result = match_mesh(mesh, points, vol, label)
+            log.info("%s: numbers the nodes%s of the mesh %s differently: mapped by coordinates (tolerance "
+                     "%g x the smallest edge)", label, "" if result[1] is None else " and cells",
+                     mesh.source, TOLERANCE)
+        self._numbering_cache = (points, vol, result)
+        return result
 
     def steps(self):
         if self._specs is None:
@@ -261,12 +285,8 @@ class MeshioSeriesReader(ResultReader):
         mesh = self.mesh()
         for k, s in enumerate(self._sources()):
             points, cells, pd, cd = s.load()
-            if k:
-                self._check_points(points, s.label)
+            rows, cell_rows = self._numbering(points, cells, s.label)
             vol = self._volume_blocks(cells)
-            if sum(len(cells[i].data) for i in vol) != mesh.n_cells:
-                raise InputError(f"{s.label}: {sum(len(cells[i].data) for i in vol)} volume cells, "
-                                 f"the mesh has {mesh.n_cells}")
             values = {}
             for spec in self._specs:
                 loc, kind = self._kinds[spec.name]
@@ -274,12 +294,14 @@ class MeshioSeriesReader(ResultReader):
                     if spec.name not in pd:
                         continue
                     a = np.asarray(pd[spec.name])
-                    a = a.reshape(len(a), -1)[mesh.node_ids - 1]
+                    a = a.reshape(len(a), -1)[rows]
                 else:
                     if spec.name not in cd:
                         continue
                     a = np.concatenate([np.asarray(cd[spec.name][i]).reshape(len(cells[i].data), -1)
                                         for i in vol])
+                    if cell_rows is not None:
+                        a = a[cell_rows]
                 if kind == "tensor":
                     a = _mandel_from_full(a)
                 if a.shape[1] != spec.n_components:
@@ -296,3 +318,17 @@ class MeshioSeriesReader(ResultReader):
             if not np.isfinite(s.time):
                 raise InputError(f"{s.label}: step {k + 1} has the non-finite time {s.time}")
             yield Step(s.time, values, info={"index": k})
+
+
+def _same_numbering(mesh, points, vol):
+    """True when the written ``points`` (n, 3) and volume cells ``vol`` [(dromo type, cells)] are the
+    mesh's in its own numbering (its node ids are 1-based positions in the written points): same
+    coordinates to 1e-9 relative, same cells in the same order."""
+    if mesh.node_ids.max(initial=0) > len(points):
+        return False
+    scale = max(1.0, float(np.abs(mesh.points).max(initial=0.0)))
+    if np.abs(points[mesh.node_ids - 1] - mesh.points).max(initial=0.0) > 1e-9 * scale:
+        return False
+    if [t for t, _c in vol] != [b.type for b in mesh.blocks]:
+        return False
+    return all(np.array_equal(c, mesh.node_ids[b.cells] - 1) for (_t, c), b in zip(vol, mesh.blocks))
