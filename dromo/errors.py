@@ -17,6 +17,11 @@ class ConvergenceError(DromoError):
     """An iterative method (Newton, a local law integration, a Krylov solve) did not converge."""
 
 
+class LawError(DromoError):
+    """A constitutive law returned non-finite values (NaN/Inf stress, tangent or internal variables) at a
+    point: a defect of the law or of its parameters, not a step to cut."""
+
+
 class CollectiveError(DromoError):
     """Raised on every rank when one or more ranks failed inside a collective section.
 

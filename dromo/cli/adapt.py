@@ -1,6 +1,6 @@
 """``dromo adapt ROM.h5 CASE.toml --tol TOL -o RESULT.h5 [--save-rom ROM2.h5] [--reconstruct U S p]``:
-the reduced model with its error estimate, and an HF increment plus an enrichment of the model wherever the
-estimate exceeds ``--tol`` (:mod:`dromo.rom.adapt`). Under ``mpirun``: the HF increments use all ranks,
+the reduced model with its error estimate, and an HF increment plus an enrichment of the model wherever an
+estimate exceeds its ``--tol`` (:mod:`dromo.rom.adapt`). Under ``mpirun``: the HF increments use all ranks,
 the reduced Newton runs on the same ranks between them. The estimate is the calibrated one when the model
 carries a calibration (``dromo calibrate``), else the indicator itself.
 """
@@ -15,7 +15,12 @@ def run(args):
     comm = MPI.COMM_WORLD
     tic = time.perf_counter()
     rom = ReducedModel.load(args.rom, comm)
-    r = adapt(rom, args.case, args.tol, comm, method=args.state_method, field=args.field,
+    tol = args.tol[0] if len(args.tol) == 1 else dict(zip(args.field or [], args.tol))
+    if len(args.tol) > 1 and len(args.tol) != len(args.field or []):
+        from ..errors import InputError
+        raise InputError(f"--tol: {len(args.tol)} tolerances for {len(args.field or [])} --field names (give one "
+                         f"tolerance, or one per field)")
+    r = adapt(rom, args.case, tol, comm, method=args.state_method, field=args.field,
               reject_tol=args.reject_tol, max_enrichments=args.max_enrichments)
     write_adapt_result(r, args.output, fields=args.reconstruct or ())
     if args.save_rom:
@@ -27,7 +32,7 @@ def run(args):
               f"{rom.n_modes} -> {r.rom.n_modes} modes, {rom.n_points} -> {r.rom.n_points} reduced points, "
               f"{comm.size} rank(s), {s['seconds']:.2f} s ({time.perf_counter() - tic:.2f} s in all)")
         for i, e in enumerate(h.enrichments):
-            print(f"  enrichment {i + 1}: t = {e['time']:g}, estimate {e['estimate']:.3g} -> {e['estimate_after']:.3g}, "
+            print(f"  enrichment {i + 1}: t = {e['time']:g}, estimate/tol {e['estimate']:.3g} -> {e['estimate_after']:.3g}, "
                   f"modes {e['modes_before']} -> {e['modes_after']}, points {e['points_before']} -> "
                   f"{e['points_after']}, {e['seconds']:.2f} s")
         print(f"  wrote {args.output}" + (f" with {' '.join(args.reconstruct)}" if args.reconstruct else "")
@@ -40,7 +45,8 @@ def register(sub):
                        description=__doc__.split("\n\n")[0])
     p.add_argument("rom", help="ROM archive from `dromo offline`")
     p.add_argument("case", help="case file (TOML, the format of `dromo solve`)")
-    p.add_argument("--tol", type=float, required=True, help="tolerance on the (calibrated) error estimate")
+    p.add_argument("--tol", type=float, nargs="+", required=True,
+                   help="tolerance on the (calibrated) error estimate: one, or one per --field")
     p.add_argument("-o", "--output", required=True, help="result archive (.h5)")
     p.add_argument("--save-rom", default=None, help="write the enriched model there")
     p.add_argument("--reconstruct", nargs="*", default=None, metavar="FIELD",
@@ -48,8 +54,9 @@ def register(sub):
     p.add_argument("--state-method", choices=("replay", "gappy"), default="replay",
                    help="how the full state is rebuilt before an HF increment (default: replay the law "
                         "along the ROM's strain history)")
-    p.add_argument("--field", default=None, help="dual field of the indicator (default: the calibration's, else p)")
-    p.add_argument("--reject-tol", type=float, default=1e-6,
-                   help="a snapshot represented within this relative tolerance adds no mode (default 1e-6)")
+    p.add_argument("--field", nargs="+", default=None,
+                   help="dual field(s) of the indicator (default p); e.g. --field S p --tol 0.005 0.05")
+    p.add_argument("--reject-tol", type=float, default=1e-4,
+                   help="a snapshot represented within this relative tolerance adds no mode (default 1e-4)")
     p.add_argument("--max-enrichments", type=int, default=None, help="cap on the number of enrichments")
     p.set_defaults(func=run)

@@ -40,9 +40,10 @@ def interpolate_series(times, values, t):
     return (1 - w) * values[j] + w * values[j + 1]
 
 
-def update_groups(groups, rows, n, eps_old, deps, internal_old, T_old, T_new, dt, time):
+def update_groups(groups, rows, n, eps_old, deps, internal_old, T_old, T_new, dt, time, nonfinite=None):
     """Backward-Euler update of every group's law (``groups[i].law``) over its points ``rows[i]`` of ``n``
-    points: ``(stress (n, 6), internal list, tangent (n, 6, 6), number of points that failed here)``."""
+    points: ``(stress (n, 6), internal list, tangent (n, 6, 6), number of points that failed here)``.
+    ``nonfinite``: a list that receives the indices (of the n points) where a law returned NaN/Inf."""
     stress = np.empty((n, 6))
     tangent = np.empty((n, 6, 6))
     internal = []
@@ -53,6 +54,8 @@ def update_groups(groups, rows, n, eps_old, deps, internal_old, T_old, T_new, dt
         tangent[r] = res.tangent
         internal.append(res.state)
         failed += int(np.count_nonzero(res.failed))
+        if nonfinite is not None and getattr(res, "nonfinite", None) is not None:
+            nonfinite.extend(np.asarray(r)[np.asarray(res.nonfinite, bool)].tolist())
     return stress, internal, tangent, failed
 
 
@@ -148,10 +151,12 @@ class PointProblem:
     def update_laws(self, eps_old, deps, internal_old, T_old, T_new, dt, time):
         """Every law over its points for one increment (local, no MPI).
 
-        Returns ``(stress (n, 6), internal (list per group), tangent (n, 6, 6), n_failed)``.
+        Returns ``(stress (n, 6), internal (list per group), tangent (n, 6, 6), n_failed)``; the indices of
+        the points where a law returned NaN/Inf are left in :attr:`nonfinite`.
         """
+        self.nonfinite = []
         return update_groups(self.groups, [g.rows for g in self.groups], self.n, eps_old, deps, internal_old,
-                             T_old, T_new, dt, time)
+                             T_old, T_new, dt, time, nonfinite=self.nonfinite)
 
     def internal_field(self, internal, name):
         """One internal variable at all points ``(n, size)`` (zeros where the law lacks it)."""

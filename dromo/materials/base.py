@@ -45,6 +45,8 @@ class LawResult:
     state: np.ndarray
     tangent: np.ndarray
     failed: np.ndarray
+    #: (n,) bool, points where the law produced NaN/Inf (also ``failed``); None when the law cannot
+    nonfinite: np.ndarray = None
 
 
 def check_parameters(d, known, where):

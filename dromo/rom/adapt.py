@@ -5,15 +5,16 @@ with an enrichment of the model wherever the estimate exceeds the tolerance (``d
 the same ranks between them):
 
 * every increment ``t_n → t_{n+1}`` is first solved by the reduced Newton (:mod:`dromo.rom.online`); the
-  error indicator η of the model's indicator field (:mod:`dromo.rom.indicator`; ``p`` by default) and the
-  calibrated estimate ê (η itself without a calibration) are computed at ``t_{n+1}``;
-* if ``ê > tol`` (or the reduced Newton fails), the increment is recomputed by the HF solver from the
+  error indicator η_F of each indicator field F (:mod:`dromo.rom.indicator`; ``p`` by default, ``S``
+  catches the elastic regime where p is zero) and its calibrated estimate ê_F (η_F itself without a
+  calibration of F) are computed at ``t_{n+1}``; ``tol`` is one tolerance or one per field;
+* if ``max_F ê_F / tol_F > 1`` (or the reduced Newton fails), the increment is recomputed by the HF solver from the
   full state at ``t_n`` rebuilt from the ROM, the model is enriched with the HF snapshot and the run goes
   on from the HF state at ``t_{n+1}`` (:mod:`dromo.rom.enrich`). ``max_enrichments`` caps their number
   (after it the ROM runs on, its estimate recorded);
 * the result (:class:`AdaptHistory`, written by :func:`write_adapt_result`) holds per step the time, the
   reduced coordinates and the dual-field coefficients in the **final** bases (older ones are re-expressed
-  at every enrichment), the indicator, the estimate, whether the step was an HF increment, and one
+  at every enrichment), the indicators, the estimate (``max_F ê_F / tol_F``), whether the step was an HF increment, and one
   record per enrichment (time, indicator and estimate before, estimate after, modes and points before and
   after, seconds). ``save_rom`` writes the enriched model for later runs;
 * a checkpoint (``<output>.restart.h5``: the current model, the last full state, the reduced state and
@@ -99,7 +100,7 @@ class AdaptiveRun:
     """The state of an adaptive run (module docstring): the model and its operators, the online case, the
     HF problem and solver, the last full state and the reduced steps since, the history."""
 
-    def __init__(self, rom, spec, comm, tol, method="replay", field=None, reject_tol=1e-6, max_enrichments=None):
+    def __init__(self, rom, spec, comm, tol, method="replay", field=None, reject_tol=1e-4, max_enrichments=None):
         from ..hf.case_file import build_problem
         from ..hf.newton import TangentSolver
         from ..hf.state import initial_state
@@ -108,26 +109,31 @@ class AdaptiveRun:
         from .full import FullOperators
         self.comm = comm
         self.spec = spec
-        self.tol = float(tol)
         with collective(comm):
             if method not in METHODS:
                 raise InputError(f"--state-method {method!r}: expected one of {', '.join(METHODS)}")
-            if not self.tol > 0:
-                raise InputError(f"--tol must be > 0, got {tol}")
             if rom.case is None:
                 raise InputError(f"{rom.path}: a model without case terms cannot solve (build it with `dromo "
                                  f"offline`)")
             if not rom.duals:
                 raise InputError(f"{rom.path}: the model has no dual field, hence no error indicator")
-        cal = rom.calibration
-        self.field = field or (cal.field if cal is not None else ("p" if "p" in rom.duals else next(iter(rom.duals))))
+        tols = tol if isinstance(tol, dict) else None
+        fields = list(field) if isinstance(field, (list, tuple)) else ([field] if field else [])
+        if tols is not None:
+            fields = fields or list(tols)
+        fields = fields or ["p" if "p" in rom.duals else next(iter(rom.duals))]
         with collective(comm):
-            if self.field not in rom.duals:
-                raise InputError(f"indicator field {self.field!r} is not a dual field of {rom.path} "
-                                 f"({', '.join(rom.duals)})")
-            if cal is not None and cal.field != self.field:
-                log.warning("the calibration is of the indicator of %s, not %s: the estimate is the raw indicator",
-                            cal.field, self.field)
+            for f in fields:
+                if f not in rom.duals:
+                    raise InputError(f"indicator field {f!r} is not a dual field of {rom.path} ({', '.join(rom.duals)})")
+            if tols is None:
+                tols = {f: float(tol) for f in fields}
+            for f in fields:
+                if not (f in tols and float(tols[f]) > 0):
+                    raise InputError(f"indicator field {f}: give a tolerance > 0 (got {tols.get(f)})")
+        self.fields = fields
+        self.field = fields[0]
+        self.tols = {f: float(tols[f]) for f in fields}
         self.method = method
         self.reject_tol = float(reject_tol)
         self.max_enrichments = max_enrichments
@@ -139,6 +145,8 @@ class AdaptiveRun:
         self.anchor = initial_state(self.problem)
         self.replay = []
         self.history = AdaptHistory(rom.duals)
+        from .indicator import IndicatorTracker
+        self.tracker = IndicatorTracker()
 
     # ------------------------------------------------------------------ model in use
     def _use(self, rom, full):
@@ -166,14 +174,12 @@ class AdaptiveRun:
 
     def assess(self, st):
         """Indicators {F}, the estimate and the dual coefficients {F} of a reduced state. Collective."""
-        from .indicator import indicator_values
         vals = self.point_values(st, list(self.rom.duals))
-        ind = indicator_values(self.rom, vals)
+        ind = self.tracker(self.rom, vals)
         coeffs = {f: d.fit.coefficients(vals[f].reshape(-1)) for f, d in self.rom.duals.items()}
         cal = self.rom.calibration
-        eta = ind[self.field]
-        est = float(cal.estimate(eta)) if cal is not None and cal.field == self.field else float(eta)
-        return ind, est, coeffs
+        est = {f: float(cal[f].estimate(ind[f])) if f in cal else float(ind[f]) for f in self.fields}
+        return ind, max(est[f] / self.tols[f] for f in self.fields), coeffs
 
     # ------------------------------------------------------------------ one increment
     def step(self, st, dt):
@@ -188,7 +194,7 @@ class AdaptiveRun:
         except ConvergenceError as exc:
             new, ind, est, failure = None, {}, np.inf, str(exc)
         allowed = self.max_enrichments is None or len(self.history.enrichments) < self.max_enrichments
-        if est <= self.tol or not allowed:
+        if est <= 1.0 or not allowed:
             if new is None:
                 raise ConvergenceError(failure)
             new.info.update(indicator=ind, estimate=est, coeffs=coeffs, hf=False)
@@ -210,19 +216,21 @@ class AdaptiveRun:
         rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol)
         self._use(rom1, full1)
         red = reduced_state(self.problem, rom1, full1, self.oc, self.newton, hf)
+        self.tracker.rescale(rom0.n_points, rom1.n_points)
         ind1, est1, coeffs1 = self.assess(red)
         self.history.rebase(Tu, Td)
         self.anchor, self.replay = hf, []
         record = {"time": float(hf.time), "dt": float(dt), "reason": "estimate" if failure is None else "reduced "
-                  "Newton failed", "indicator": float(ind.get(self.field, np.nan)), "estimate": float(est),
-                  "indicator_after": float(ind1[self.field]), "estimate_after": float(est1),
+                  "Newton failed", "indicator": {f: float(ind.get(f, np.nan)) for f in self.fields},
+                  "estimate": float(est), "indicator_after": {f: float(ind1[f]) for f in self.fields},
+                  "estimate_after": float(est1),
                   "modes_before": rom0.n_modes, "modes_after": rom1.n_modes, "points_before": rom0.n_points,
                   "points_after": rom1.n_points, "hf_iterations": int(hf.info.get("iterations", 0)),
                   "seconds": _time.perf_counter() - tic, "seconds_rebuild": t_rebuild, "seconds_hf": t_hf}
         self.history.enrichments.append(record)
-        log.info("enrichment %d at t = %g (%s; estimate %.3g > tol %.3g): modes %d -> %d, points %d -> %d, "
-                 "estimate after %.3g, %.2f s (state rebuild %.2f s, HF increment %.2f s)",
-                 len(self.history.enrichments), hf.time, record["reason"], est, self.tol, rom0.n_modes,
+        log.info("enrichment %d at t = %g (%s; estimate/tolerance %.3g): modes %d -> %d, points %d -> %d, "
+                 "estimate/tolerance after %.3g, %.2f s (state rebuild %.2f s, HF increment %.2f s)",
+                 len(self.history.enrichments), hf.time, record["reason"], est, rom0.n_modes,
                  rom1.n_modes, rom0.n_points, rom1.n_points, est1, record["seconds"], t_rebuild, t_hf)
         red.info.update(iterations=int(hf.info.get("iterations", 0)), residual=0.0, indicator=ind1, estimate=est1,
                         coeffs=coeffs1, hf=True)
@@ -235,7 +243,7 @@ class AdaptiveRun:
         self.history.append(st, info["indicator"], info["estimate"], info["coeffs"], hf=info.get("hf", False))
 
 
-def adapt(rom, case, tol, comm=None, method="replay", field=None, reject_tol=1e-6, max_enrichments=None):
+def adapt(rom, case, tol, comm=None, method="replay", field=None, reject_tol=1e-4, max_enrichments=None):
     """Run ``case`` with ``rom`` adaptively (module docstring). Returns the :class:`AdaptiveRun` (its
     ``history``, final ``rom``/``full`` and ``summary``). Collective."""
     from ..hf.march import march
@@ -247,9 +255,10 @@ def adapt(rom, case, tol, comm=None, method="replay", field=None, reject_tol=1e-
     ind, est, coeffs = run.assess(st)
     st.info.update(indicator=ind, estimate=est, coeffs=coeffs, hf=False)
     run.history.append(st, ind, est, coeffs)
-    log.info("adapt: %s, %d modes, %d reduced points, tolerance %.3g on the %s estimate (%s), state rebuild by %s",
-             spec.get("name"), rom.n_modes, rom.n_points, run.tol, run.field,
-             "calibrated" if rom.calibration is not None else "uncalibrated: the indicator itself", method)
+    log.info("adapt: %s, %d modes, %d reduced points, tolerances %s on the estimates (calibrated: %s; otherwise "
+             "the indicator itself), state rebuild by %s", spec.get("name"), rom.n_modes, rom.n_points,
+             ", ".join(f"{f} {t:g}" for f, t in run.tols.items()),
+             ", ".join(f for f in run.fields if f in rom.calibration) or "none", method)
     final, summary = march(run.step, st, run.oc.time, on_converged=run.converged, label=f"adapt {spec.get('name')}",
                            comm=comm)
     summary["enrichments"] = len(run.history.enrichments)
@@ -286,9 +295,10 @@ def write_adapt_result(run, output, fields=()):
         s = run.summary
         ar.set_attrs(g, {"rom": str(rom.path or ""), "mesh_hash": rom.mesh_hash, "case": str(run.spec.get("name")),
                          "n_modes": rom.n_modes, "n_points": rom.n_points, "n_steps": h.n_steps,
-                         "increments": int(s.get("increments", h.n_steps - 1)), "tol": run.tol,
+                         "increments": int(s.get("increments", h.n_steps - 1)),
+                         "tolerances": json.dumps(run.tols),
                          "enrichments": len(h.enrichments), "hf_increments": int(np.sum(h.hf)),
-                         "seconds": float(s.get("seconds", 0.0)), "indicator_field": run.field,
+                         "seconds": float(s.get("seconds", 0.0)), "indicator_fields": " ".join(run.fields),
                          "state_method": run.method})
         if fields:
             write_fields(ar, run.problem.dm.global_mesh, rom.duals, fields, h.times, h.gamma, h.a, h.coeffs, blocks,

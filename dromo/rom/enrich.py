@@ -20,7 +20,9 @@ When the error estimate of the online stage exceeds the user's tolerance at an i
    state to ``t_{n+1}``;
 3. the model is updated with the new snapshot (:func:`enrich`): incremental POD of ``u − L a`` (Brand;
    :class:`~dromo.reduction.incremental.IncrementalPOD`, a snapshot already represented within
-   ``reject_tol`` is rejected), incremental POD of every dual field (the stress ``S`` among them), the mode
+   ``reject_tol`` of its own norm is rejected, any other adds its new direction: no truncation by the
+   energy of all the data, since the snapshot is where the model was found wrong, however small it is
+   beside the training's), incremental POD of every dual field (the stress ``S`` among them), the mode
    strains, the ECM warm-started from the current points on the integrand of the new modes and the
    updated stress basis (new points only where needed), QDEIM and Gappy-POD of every dual field rebuilt,
    the reduced loads projected on the new modes;
@@ -44,6 +46,8 @@ log = get_logger("dromo.rom.enrich")
 __all__ = ["rebuild_state", "enrich", "reduced_state", "METHODS"]
 
 METHODS = ("replay", "gappy")
+#: relative energy tolerance of the incremental updates: keep every direction the rejection test lets in
+_KEEP_ALL = 1e-14
 
 
 def lifting_values(problem, t):
@@ -119,7 +123,7 @@ def rebuild_state(problem, full, method, anchor=None, history=(), rom=None, poin
 
 
 # ------------------------------------------------------------------------------------ 3. model update
-def enrich(problem, rom, full, state, reject_tol=1e-6):
+def enrich(problem, rom, full, state, reject_tol=1e-4):
     """The model ``rom`` (with its distributed operators ``full``) enriched by the HF ``state`` (module
     docstring, 3). Returns ``(new ReducedModel, new FullOperators, Tu (k_new, k_old), {F: T_F})``. Collective."""
     from ..fem.points import mode_strains
@@ -138,13 +142,13 @@ def enrich(problem, rom, full, state, reject_tol=1e-6):
     a = lifting_values(problem, state.time)
     col = state.u.reshape(-1) - (full.liftings @ a if a.size else 0.0)
     col[imposed] = 0.0
-    inc = IncrementalPOD(full.u_basis)
+    inc = IncrementalPOD(full.u_basis, tol=_KEEP_ALL)
     inc.add(col, tol_reject=reject_tol, labels=[f"HF state at t = {state.time:g}"])
     ub = inc.basis
     ub.modes[imposed] = 0.0
     bases = {}
     for f, d in full.duals.items():
-        di = IncrementalPOD(d.basis)
+        di = IncrementalPOD(d.basis, tol=_KEEP_ALL)
         di.add(hf_field(problem, state, f), tol_reject=reject_tol, labels=[f"HF {f} at t = {state.time:g}"])
         bases[f] = (di.basis, d.n_components, list(d.components))
     E = mode_strains(dm, ub.modes)

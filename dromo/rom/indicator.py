@@ -3,9 +3,11 @@
 **Indicator** (Casenave & Akkari, MCA 2019). For a dual field F (default the cumulated plastic strain
 ``p``), the law gives its values ``v`` at every reduced point; the Gappy-POD of F predicts the same
 values from its modes, ``U_P c`` with ``c`` the least-squares fit. The indicator is the normalized
-residual of that fit, ``η = ‖v − U_P c‖ / ‖v‖`` (:meth:`~dromo.reduction.eim.GappyFit.residual`): when
+residual of that fit, ``η = ‖v − U_P c‖ / max ‖v‖`` (:meth:`~dromo.reduction.eim.GappyFit.residual`): when
 the law's field leaves the span of the training's dual modes, so does, typically, the displacement
-leave the span of its modes. It costs O(points × modes) per increment and is computed every step.
+leave the span of its modes. It costs O(points × modes) per increment and is computed every step. The
+residual is divided by the largest ``‖v‖`` of the run so far rather than the step's own
+(:class:`IndicatorTracker`), so that nearly-zero values at the start of a cycle do not make it jump.
 
 **Calibration** (:class:`Calibration`): a monotone map from η to the true error ``e`` of a measure
 (``u``: ``‖u_ROM(t_j) − u_HF(t_j)‖ / max_j ‖u_HF(t_j)‖``, Euclidean over the nodes; ``p`` the same over the
@@ -27,7 +29,7 @@ from ..parallel import get_logger
 
 log = get_logger("dromo.rom.indicator")
 
-__all__ = ["Calibration", "spearman", "calibrate", "indicator_values"]
+__all__ = ["Calibration", "spearman", "calibrate", "IndicatorTracker"]
 
 
 def spearman(x, y):
@@ -99,11 +101,32 @@ class Calibration:
         return cls(**json.loads(text))
 
 
-def indicator_values(rom, values):
-    """Indicator of every dual field of ``rom`` from its law values at all the points ``{F: (n, nc)}``
-    (replicated): ``{F: η}``."""
-    return {f: float(d.fit.residual(np.asarray(values[f]).reshape(-1))[0]) for f, d in rom.duals.items()
-            if f in values}
+class IndicatorTracker:
+    """The indicator of every dual field along a run: ``η_n = ‖v_n − U_P c_n‖ / max_{j≤n} ‖v_j‖`` with ``v_j``
+    the law's values at the reduced points at step j. Normalized by the largest values seen so far (as the
+    true error is by the largest solution), not by the step's own values: at the start of a cycle, where
+    p is nearly zero, a step's own norm would make a tiny misfit look large."""
+
+    def __init__(self):
+        self.scale = {}
+
+    def __call__(self, rom, values):
+        """``{F: η}`` from the law values at all the points ``{F: (n_points, nc)}`` (replicated)."""
+        out = {}
+        for f, d in rom.duals.items():
+            if f not in values:
+                continue
+            v = np.asarray(values[f], dtype=float).reshape(-1)
+            nv = float(np.linalg.norm(v))
+            self.scale[f] = max(self.scale.get(f, 0.0), nv)
+            rel = float(d.fit.residual(v)[0])
+            out[f] = rel * nv / self.scale[f] if self.scale[f] > 0 else 0.0
+        return out
+
+    def rescale(self, n_old, n_new):
+        """The point set changed from ``n_old`` to ``n_new`` points: norms over it scale like √n."""
+        if n_old > 0:
+            self.scale = {f: s * np.sqrt(n_new / n_old) for f, s in self.scale.items()}
 
 
 def step_errors(full, result, reference, measure, comm):
@@ -136,7 +159,7 @@ def step_errors(full, result, reference, measure, comm):
         if measure == "u":
             rom_cols.append(full.displacement(result.gamma[j], result.a[j]).reshape(-1))
         else:
-            rom_cols.append(d.gappy.reconstruct(d.fit.coefficients(vals[j].reshape(-1))))
+            rom_cols.append(d.gappy.reconstruct(d.gappy.coefficients(vals[j].reshape(-1))))
         ref_cols.append(ref[:, i])
         which.append(j)
     if not which:

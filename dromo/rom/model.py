@@ -135,7 +135,7 @@ class ReducedModel:
         self.comm = comm or MPI.COMM_WORLD
         self.operators = operators                # offline only: distributed modes (see offline.FullOperators)
         self.mesh = mesh                          # offline only: the MeshData (written by save)
-        self.calibration = None                   # rom.indicator.Calibration of the error indicator, if any
+        self.calibration = {}                     # {dual field: rom.indicator.Calibration of its indicator}
         self.path = None
 
     # ------------------------------------------------------------------ sizes
@@ -200,8 +200,8 @@ class ReducedModel:
             for g, (const, lin) in c.body.items():
                 ar.write_array(f"rom/loads/body/{int(g)}/constant", np.asarray(const))
                 ar.write_array(f"rom/loads/body/{int(g)}/linear", np.asarray(lin))
-        if self.calibration is not None:
-            meta["calibration"] = json.loads(self.calibration.to_json())
+        if self.calibration:
+            meta["calibration"] = {f: json.loads(c.to_json()) for f, c in self.calibration.items()}
         ar.write_array("rom/meta", np.frombuffer(json.dumps(_jsonable(meta)).encode(), dtype=np.uint8))
         ar.set_attrs("rom", {"format_version": FORMAT_VERSION, "mesh_hash": self.mesh_hash,
                              "n_nodes": self.n_nodes, "n_ip": self.n_ip, "n_modes": self.n_modes,
@@ -253,15 +253,21 @@ class ReducedModel:
         rom.path = path
         if "calibration" in meta:
             from .indicator import Calibration
-            rom.calibration = Calibration(**meta["calibration"])
+            c = meta["calibration"]
+            try:
+                rom.calibration = {c["field"]: Calibration(**c)} if "field" in c else \
+                    {f: Calibration(**v) for f, v in c.items()}
+            except TypeError as e:
+                raise InputError(f"{path}: damaged calibration of the error indicator ({e})") from None
         return rom
 
     def save_calibration(self, calibration, output=None):
-        """Store ``calibration`` (:class:`~dromo.rom.indicator.Calibration`) in the model's archive, in place
-        (atomically) or in a copy at ``output``. Collective."""
+        """Store ``calibration`` (:class:`~dromo.rom.indicator.Calibration` of the indicator of one dual field,
+        replacing an earlier one of that field) in the model's archive, in place (atomically) or in a copy at
+        ``output``. Collective."""
         import shutil
         from ..io.archive import Archive
-        self.calibration = calibration
+        self.calibration = dict(self.calibration, **{calibration.field: calibration})
         target = os.fspath(output or self.path)
         if target != self.path:
             from ..parallel.errors import collective
@@ -271,7 +277,7 @@ class ReducedModel:
                     os.replace(target + ".copying", target)
         with Archive.open(target, self.comm, mode="a") as ar:
             meta = json.loads(bytes(ar.read_array("rom/meta")).decode())
-            meta["calibration"] = json.loads(calibration.to_json())
+            meta["calibration"] = {f: json.loads(c.to_json()) for f, c in self.calibration.items()}
             ar.write_array("rom/meta", np.frombuffer(json.dumps(_jsonable(meta)).encode(), dtype=np.uint8))
         self.path = target
 

@@ -256,12 +256,26 @@ class ReducedNewton:
         self.E = np.ascontiguousarray(p.strain_modes[r])            # (n, 6, k)
         self.EL = np.ascontiguousarray(p.strain_liftings[r])        # (n, 6, n_L)
         self.w = np.asarray(p.weights[r], dtype=float)
+        self.elements, self.qp = np.asarray(p.elements[r]), np.asarray(p.qp[r])
         n, _, self.k = self.E.shape
         # 2-D views for BLAS: rows = (point, component)
         self.E2 = self.E.reshape(n * 6, self.k)
         self.EL2 = self.EL.reshape(n * 6, -1)
         self.Ew2 = np.ascontiguousarray((self.E * self.w[:, None, None]).reshape(n * 6, self.k).T)   # (k, 6n)
         self.absEw2 = np.abs(self.Ew2)
+
+    def _raise_nonfinite(self, t, it, n_bad):
+        """:class:`LawError` on every rank, naming the points, when a law returned NaN/Inf at ``n_bad``
+        reduced points of some ranks (a defect, not a step to cut). Collective."""
+        from ..errors import LawError
+        pp = self.oc.points
+        bad = np.asarray(pp.nonfinite, dtype=np.int64)
+        mine = [(int(pp.ids[i]), int(self.elements[i]), int(self.qp[i])) for i in bad]
+        allbad = sorted(sum(self.comm.allgather(mine), []) if self.comm.size > 1 else mine)
+        where = ", ".join(f"point {i} (element {e}, integration point {q + 1})" for i, e, q in allbad[:5])
+        raise LawError(f"t = {t:g}, reduced Newton iteration {it}: the law returned NaN/Inf at {n_bad} reduced "
+                       f"point(s): {where}{' …' if n_bad > 5 else ''} (natural integration-point ids; check the "
+                       f"law and its parameters)")
 
     def initial_state(self):
         oc = self.oc
@@ -297,20 +311,23 @@ class ReducedNewton:
             stress, internal, tangent, failed = oc.points.update_laws(state.eps, eps - state.eps, state.internal,
                                                                       state.temperature, T1, dt, t0)
             n = eps.shape[0]
-            buf = np.empty(k + k * k + k + 1)
+            buf = np.empty(k + k * k + k + 2)
             sig = stress.reshape(-1)
             buf[:k] = self.Ew2 @ sig                                              # Σ w Eᵀ σ
             CE = np.matmul(tangent, self.E)                                      # (n, 6, k)
             buf[k:k + k * k] = (self.Ew2 @ CE.reshape(n * 6, k)).reshape(-1)      # Σ w Eᵀ C E
-            buf[k + k * k:-1] = self.absEw2 @ np.abs(sig)
+            buf[k + k * k:-2] = self.absEw2 @ np.abs(sig)
+            buf[-2] = len(getattr(oc.points, "nonfinite", None) or ())
             buf[-1] = failed
             buf = allreduce_sum(buf, self.comm)
+            if buf[-2] > 0:
+                self._raise_nonfinite(t1, it, int(buf[-2]))
             if buf[-1] > 0:
                 raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}), reduced Newton iteration {it}: the local law "
                                        f"integration failed at {int(buf[-1])} reduced point(s)")
             r = buf[:k] - f1
             K = buf[k:k + k * k].reshape(k, k)
-            ref = max(fnorm, float(np.linalg.norm(buf[k + k * k:-1])))
+            ref = max(fnorm, float(np.linalg.norm(buf[k + k * k:-2])))
             rnorm = float(np.linalg.norm(r))
             residuals.append(rnorm)
             target = max(ts.rtol * ref, ts.atol)
@@ -349,6 +366,8 @@ class ReducedResult:
         self.times, self.gamma, self.a, self.iterations, self.residual = [], [], [], [], []
         self.local = {"S": [], "E": [], "T": [], "internal": []}
         self.indicator = {f: [] for f in rom.duals}
+        from .indicator import IndicatorTracker
+        self._tracker = IndicatorTracker()
         self.summary = {}
 
     def append(self, st):
@@ -362,9 +381,10 @@ class ReducedResult:
         self.local["E"].append(st.eps.copy())
         self.local["T"].append(np.asarray(st.temperature, dtype=float).reshape(-1, 1).copy())
         self.local["internal"].append(pp.packed_internal(st.internal))
-        for f, d in self.rom.duals.items():
-            vals = self._gather(self._local_values(f, len(self.times) - 1))
-            self.indicator[f].append(float(d.fit.residual(vals.reshape(-1))[0]))
+        step = len(self.times) - 1
+        ind = self._tracker(self.rom, {f: self._gather(self._local_values(f, step)) for f in self.rom.duals})
+        for f, v in ind.items():
+            self.indicator[f].append(v)
 
     def _local_values(self, name, step):
         if name in ("S", "E", "T"):

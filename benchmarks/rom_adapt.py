@@ -1,0 +1,171 @@
+"""Benchmark: the adaptive reduced model (``dromo adapt``) extrapolating cyclic loading on the built-in blade.
+
+Training (2 ranks): one start-up/hold/shut-down/rest cycle (5 s) of the small blade at nominal
+conditions; ``dromo offline`` with the dual fields S and p. Calibration of the error indicator
+(``dromo calibrate``): one cycle at each of ``N_CAL`` unseen loadings (rotation speed and temperature-rise
+factors around nominal; HF references on 2 ranks); the Spearman rank correlation between the indicator
+(max over time) and the true u error of each run, and a PNG scatter plot in ``benchmarks/out/``.
+All runs use fixed increments of 0.25 s, so the HF and reduced results have the same times.
+Extrapolation: ``CYCLES`` cycles hotter and faster (ω × ``SPEED``, temperature rise × ``HEAT``):
+
+* the HF reference on 2 ranks (wall time of the time loop);
+* plain ``dromo online`` (its errors: expected large);
+* ``dromo adapt --field S p --tol 0.005 0.05`` (raw indicators: S catches the elastic start-up where p
+  is still zero, p the plastic flow) on 2 ranks (wall time from reading the model to the end of the loop, HF
+  increments, state rebuilds and model updates included); errors against the reference by
+  :func:`dromo.io.compare.compare_results` (max over time of ‖a − b‖ / max over time of ‖b‖).
+
+Figures: hf_s, adapt_s, speedup, u_error, p_error (adapt), online_u_error, online_p_error (plain
+online), enrichments, hf_increments, increments, hf_fraction, modes/points before and after, spearman
+(per run), spearman_step, and the state-rebuild method comparison (``--methods``: replay and gappy,
+the latter with a model trained with every internal variable as a dual field).
+
+    .venv/bin/python benchmarks/rom_adapt.py --quick    # 2 cycles, 4 calibration runs: a few minutes
+    .venv/bin/python benchmarks/rom_adapt.py            # 10 cycles, 10 calibration runs
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import emit, run_ranks  # noqa: E402
+from rom_online import variant  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
+#: (speed, heat) factors of the calibration loadings (one cycle each)
+CAL = ((0.9, 0.9), (1.05, 1.25), (1.15, 1.0), (0.95, 1.15), (1.1, 1.1), (1.2, 1.3), (1.0, 0.85),
+       (1.2, 1.05), (0.9, 1.3), (1.15, 1.2))
+SPEED, HEAT = 1.1, 1.2
+#: indicator fields and their tolerances (raw indicators): S catches the elastic start-up, where p is zero
+FIELDS, TOLS = ("S", "p"), (0.005, 0.05)
+
+
+def write_cases(folder, cycles, n_cal, all_internal=False):
+    from dromo.hf.cases import blade, write_case
+    write_case("blade", folder, "small")
+    cases = {"nominal": (1.0, 1.0, 1)}
+    cases.update({f"cal{i}": (s, h, 1) for i, (s, h) in enumerate(CAL[:n_cal])})
+    cases["test"] = (SPEED, HEAT, cycles)
+    for name, (s, h, c) in cases.items():
+        with open(os.path.join(folder, f"{name}.toml"), "w") as f:
+            # fixed increments: the HF and reduced runs then have the same times (no interpolation in the errors)
+            f.write(variant(blade.case_text("small", cycles=c), s, h).replace("dt = 0.25\n", "dt = 0.25\nfixed = true\n"))
+    fields = '["S", "p", "eps_p", "alpha_1", "alpha_2"]' if all_internal else '["S", "p"]'
+    with open(os.path.join(folder, "train.toml"), "w") as f:
+        f.write('[[run]]\ncase = "nominal.toml"\nresult = "nominal.h5"\n[pod]\ntol = 1e-5\n[ecm]\ntol = 1e-5\n'
+                f'stress_tol = 1e-6\n[dual]\nfields = {fields}\ntol = 1e-5\n')
+
+
+def worker(kind, folder, *args):
+    import dromo  # noqa: F401
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    out = {}
+    if kind == "hf":
+        from dromo.hf import load_case, run
+        pb, _ = load_case(os.path.join(folder, f"{args[0]}.toml"), comm)
+        _st, s = run(pb, os.path.join(folder, f"{args[0]}.h5"), checkpoint_every=0)
+        out = dict(seconds=s["seconds"], increments=s["increments"], dofs=pb.dm.n_dofs_global)
+    elif kind == "offline":
+        from dromo.rom.offline import build
+        from dromo.rom.training import load_training
+        runs, opts = load_training(os.path.join(folder, "train.toml"), comm)
+        rom = build(runs, comm, **opts)
+        rom.save(os.path.join(folder, args[0]), comm)
+        out = dict(modes=rom.n_modes, points=rom.n_points)
+    elif kind == "calibrate":
+        from dromo.rom.indicator import calibrate, plot_calibration
+        from dromo.rom.model import ReducedModel
+        rom = ReducedModel.load(os.path.join(folder, args[0]), comm)
+        runs = [(os.path.join(folder, f"cal{i}.toml"), os.path.join(folder, f"cal{i}.h5")) for i in range(int(args[1]))]
+        for f in ("S", "p"):
+            cal, report = calibrate(rom, runs, comm, field=f, measure="u")
+            rom.save_calibration(cal, os.path.join(folder, "rom_calibrated.h5"))
+            if comm.rank == 0:
+                os.makedirs(OUT, exist_ok=True)
+                plot_calibration(cal, report, os.path.join(OUT, f"rom_adapt_indicator_{f}.png"))
+            out.update({f"spearman_{f}": cal.spearman_run, f"spearman_step_{f}": cal.spearman_step,
+                        f"runs_{f}": [[r["indicator"], r["error"]] for r in report]})
+    elif kind == "online":
+        from dromo.io.compare import compare_results
+        from dromo.rom.model import ReducedModel
+        rom = ReducedModel.load(os.path.join(folder, args[0]), comm)
+        res = rom.solve(os.path.join(folder, "test.toml"), os.path.join(folder, "online.h5"), ("U", "p"))
+        c = compare_results(os.path.join(folder, "online.h5"), os.path.join(folder, "test.h5"), ["U", "p"], comm,
+                            outside="skip")
+        out = dict(u_error=c["U"].max_rel_error, p_error=c["p"].max_rel_error, seconds=res.summary["seconds"])
+    elif kind == "adapt":
+        from dromo.io.compare import compare_results
+        from dromo.rom.adapt import adapt, write_adapt_result
+        from dromo.rom.model import ReducedModel
+        rom = ReducedModel.load(os.path.join(folder, args[0]), comm)
+        comm.Barrier()
+        t0 = time.perf_counter()
+        r = adapt(rom, os.path.join(folder, "test.toml"), dict(zip(FIELDS, TOLS)), comm, method=args[1])
+        comm.Barrier()
+        seconds = time.perf_counter() - t0
+        res = os.path.join(folder, f"adapt_{args[1]}.h5")
+        write_adapt_result(r, res, ("U", "p"))
+        c = compare_results(res, os.path.join(folder, "test.h5"), ["U", "p"], comm, outside="skip")
+        e = r.history.enrichments
+        out = dict(seconds=seconds, u_error=c["U"].max_rel_error, p_error=c["p"].max_rel_error,
+                   enrichments=len(e), hf_increments=r.summary["hf_increments"], increments=r.summary["increments"],
+                   modes_before=rom.n_modes, modes_after=r.rom.n_modes, points_before=rom.n_points,
+                   points_after=r.rom.n_points, rebuild_s=sum(x["seconds_rebuild"] for x in e),
+                   hf_increment_s=sum(x["seconds_hf"] for x in e), enrichment_s=sum(x["seconds"] for x in e),
+                   enrichment_times=[x["time"] for x in e])
+    if comm.rank == 0:
+        print(json.dumps(out))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="2 cycles, 4 calibration runs")
+    ap.add_argument("--methods", action="store_true", help="also measure the gappy state rebuild")
+    ap.add_argument("--keep", default=None, help="keep the work folder there")
+    ap.add_argument("--worker", nargs="+")
+    a = ap.parse_args()
+    if a.worker:
+        worker(*a.worker)
+        return
+    cycles, n_cal = (2, 4) if a.quick else (10, 10)
+    folder = a.keep or tempfile.mkdtemp(prefix="rom_adapt_")
+    os.makedirs(folder, exist_ok=True)
+    me = os.path.abspath(__file__)
+    try:
+        write_cases(folder, cycles, n_cal, all_internal=a.methods)
+        off = run_ranks(2, me, ["--worker", "offline", folder, "rom.h5"], timeout=7200)
+        for i in range(n_cal):
+            run_ranks(2, me, ["--worker", "hf", folder, f"cal{i}"], timeout=7200)
+        cal = run_ranks(2, me, ["--worker", "calibrate", folder, "rom.h5", str(n_cal)], timeout=7200)
+        hf = run_ranks(2, me, ["--worker", "hf", folder, "test"], timeout=4 * 3600)
+        on = run_ranks(1, me, ["--worker", "online", folder, "rom.h5"], timeout=3600)
+        ad = run_ranks(2, me, ["--worker", "adapt", folder, "rom.h5", "replay"], timeout=4 * 3600)
+        figs = dict(cycles=cycles, dofs=hf["dofs"], tol_S=TOLS[0], tol_p=TOLS[1], hf_s=hf["seconds"],
+                    hf_run_increments=hf["increments"],
+                    adapt_s=ad["seconds"], speedup=hf["seconds"] / ad["seconds"], u_error=ad["u_error"],
+                    p_error=ad["p_error"], online_u_error=on["u_error"], online_p_error=on["p_error"],
+                    enrichments=ad["enrichments"], hf_increments=ad["hf_increments"], increments=ad["increments"],
+                    hf_fraction=ad["hf_increments"] / max(ad["increments"], 1), modes_before=ad["modes_before"],
+                    modes_after=ad["modes_after"], points_before=ad["points_before"], points_after=ad["points_after"],
+                    rebuild_s=ad["rebuild_s"], hf_increment_s=ad["hf_increment_s"], enrichment_s=ad["enrichment_s"],
+                    enrichment_times=ad["enrichment_times"], calibration_runs=n_cal, **cal)
+        figs["spearman"] = cal["spearman_S"]
+        if a.methods:
+            g = run_ranks(2, me, ["--worker", "adapt", folder, "rom.h5", "gappy"], timeout=4 * 3600)
+            figs.update(gappy_u_error=g["u_error"], gappy_p_error=g["p_error"], gappy_rebuild_s=g["rebuild_s"],
+                        gappy_enrichments=g["enrichments"], gappy_adapt_s=g["seconds"])
+    finally:
+        if a.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    targets = {"speedup": [">=", 20.0], "u_error": ["<=", 0.01], "p_error": ["<=", 0.03],
+               "hf_fraction": ["<=", 0.04], "spearman": [">=", 0.9]}
+    emit("rom_adapt", figs, targets)
+
+
+if __name__ == "__main__":
+    main()
