@@ -36,3 +36,20 @@ def comm():
 def shared_tmp(tmp_path, comm):
     """A temporary folder that is the same on every rank (rank 0's tmp_path)."""
     return type(tmp_path)(comm.bcast(str(tmp_path), root=0))
+
+
+@pytest.fixture
+def dromo_warnings():
+    """The messages dromo logs at WARNING or above during the test (a list, filled as they come; dromo's
+    logger does not propagate to pytest's ``caplog``)."""
+    import logging
+    messages = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler, logger = _Collect(logging.WARNING), logging.getLogger("dromo")
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)

@@ -80,7 +80,8 @@ def register(sub):
     c.add_argument("-o", "--output", required=True)
     c.set_defaults(func=_convert)
     b = s.add_parser("box", help="generate a structured box mesh")
-    b.add_argument("--element", default="hex8", choices=["tet4", "tet10", "hex8", "hex20"])
+    b.add_argument("--element", default="hex8",
+                   choices=["tet4", "tet10", "hex8", "hex20", "wedge6", "wedge15"])
     b.add_argument("--cells", type=int, nargs=3, default=[4, 4, 4], metavar=("NX", "NY", "NZ"))
     b.add_argument("--lengths", type=float, nargs=3, default=[1.0, 1.0, 1.0], metavar=("LX", "LY", "LZ"))
     b.add_argument("--distort", type=float, default=0.0)

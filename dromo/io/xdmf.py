@@ -13,7 +13,8 @@ from xml.sax.saxutils import quoteattr
 from mpi4py import MPI
 
 _TOPOLOGY = {"tet4": "Tetrahedron", "tet10": "Tetrahedron_10", "hex8": "Hexahedron",
-             "hex20": "Hexahedron_20", "wedge6": "Wedge"}
+             "hex20": "Hexahedron_20", "wedge6": "Wedge",
+             "wedge15": "Wedge_15"}
 
 
 def _item(h5name, path, shape, dtype="Float", precision=8):

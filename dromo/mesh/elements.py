@@ -1,6 +1,6 @@
 """Reference element library (Lagrange / serendipity), vectorized over reference points.
 
-Element types: volume ``tet4 tet10 hex8 hex20 wedge6``; facet ``tri3 tri6 quad4 quad8``.
+Element types: volume ``tet4 tet10 hex8 hex20 wedge6 wedge15``; facet ``tri3 tri6 quad4 quad8``.
 
 Node orderings are VTK/meshio = Abaqus/CalculiX (0-based here):
 
@@ -10,6 +10,8 @@ Node orderings are VTK/meshio = Abaqus/CalculiX (0-based here):
   them on ζ=+1; hex20 edge nodes 8..19 on edges 01,12,23,30, 45,56,67,74, 04,15,26,37.  [-1,1]^3.
 * wedge6: 0,1,2 at (ξ,η) = (0,0), (1,0), (0,1) on ζ=-1, 3,4,5 above them on ζ=+1 (VTK wedge, Abaqus
   C3D6).  Reference domain: unit triangle × [-1,1].
+* wedge15 (serendipity, Abaqus C3D15, VTK quadratic wedge): the corners of wedge6, then mid-edge nodes
+  6..14 on edges 01, 12, 20 (ζ=-1), 34, 45, 53 (ζ=+1), 03, 14, 25 (vertical).
 * tri3/tri6: corners (0,0), (1,0), (0,1); tri6 edge nodes on 01, 12, 20.  quad4/quad8: corners
   (-1,-1), (1,-1), (1,1), (-1,1); quad8 edge nodes on 01, 12, 23, 30.
 
@@ -88,6 +90,38 @@ def _prism(xi, tri_nodes_fn):
     return N, dN
 
 
+def _prism15(xi):
+    """15-node serendipity wedge.  With the triangle's barycentric coordinates L_i (L_0 = 1 - ξ - η,
+    L_1 = ξ, L_2 = η) and ζ_k = ±1 the level of node k:
+    corner k (over triangle node i):  ½ L_i (1 + ζ_k ζ)(2 L_i + ζ_k ζ - 2);
+    mid-edge node of the triangle edge i-j at level ζ_k:  2 L_i L_j (1 + ζ_k ζ);
+    mid-height node over triangle node i:  L_i (1 - ζ²)."""
+    xi = np.asarray(xi, float).reshape(-1, 3)
+    nq = len(xi)
+    L = np.column_stack([1.0 - xi[:, 0] - xi[:, 1], xi[:, 0], xi[:, 1]])     # (nq, 3)
+    dL = np.array([[-1.0, -1.0], [1.0, 0.0], [0.0, 1.0]])                     # dL_i/d(ξ, η)
+    z = xi[:, 2:3]                                                            # (nq, 1)
+    N = np.empty((nq, 15))
+    dN = np.empty((nq, 15, 3))
+    for level, zk in ((0, -1.0), (1, 1.0)):
+        f = 1 + zk * z                                                       # (nq, 1)
+        c = slice(3 * level, 3 * level + 3)
+        g = 2 * L + zk * z - 2
+        N[:, c] = 0.5 * L * f * g
+        dNdL = 0.5 * f * (g + 2 * L)                                          # ∂N/∂L_i
+        dN[:, c, :2] = dNdL[:, :, None] * dL[None]
+        dN[:, c, 2] = 0.5 * L * zk * (g + f)
+        for k, (i, j) in enumerate(_TRI_EDGES):
+            n = 6 + 3 * level + k
+            N[:, n] = 2 * L[:, i] * L[:, j] * f[:, 0]
+            dN[:, n, :2] = 2 * f * (L[:, j:j + 1] * dL[i] + L[:, i:i + 1] * dL[j])
+            dN[:, n, 2] = 2 * L[:, i] * L[:, j] * zk
+    N[:, 12:] = L * (1 - z * z)
+    dN[:, 12:, :2] = (1 - z * z)[:, :, None] * dL[None]
+    dN[:, 12:, 2] = -2 * L * z
+    return N, dN
+
+
 # --------------------------------------------------------------------------------------------
 # element table
 
@@ -153,6 +187,7 @@ _QUAD_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0))
 # outward corner cycles of Abaqus faces S1.. (Abaqus order reversed)
 _TET_FACES = ((0, 2, 1), (0, 1, 3), (1, 2, 3), (2, 0, 3))
 _HEX_FACES = ((0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7))
+_WEDGE_EDGES = ((0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3), (0, 3), (1, 4), (2, 5))
 _WEDGE_FACES = ((0, 2, 1), (3, 4, 5), (0, 1, 4, 3), (1, 2, 5, 4), (2, 0, 3, 5))
 
 _HEX8_REF = np.array([[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1],
@@ -205,6 +240,8 @@ def _make():
                     _faces(_HEX_FACES, _HEX_EDGES, True), lambda xi: _cube(xi, hex20_ref)),
         ElementType("wedge6", 3, wedge_ref, tuple(range(6)), "wedge6", "wedge", 1, (),
                     _faces(_WEDGE_FACES, (), False), lambda xi: _prism(xi, tri3_k)),
+        ElementType("wedge15", 3, _with_midnodes(wedge_ref, _WEDGE_EDGES), tuple(range(6)), "wedge6",
+                    "wedge", 2, _WEDGE_EDGES, _faces(_WEDGE_FACES, _WEDGE_EDGES, True), _prism15),
     ]
     for e in E:
         e.ref_nodes.setflags(write=False)
@@ -213,7 +250,7 @@ def _make():
 
 #: all element types by name
 ELEMENTS: dict[str, ElementType] = _make()
-VOLUME_TYPES = ("tet4", "tet10", "hex8", "hex20", "wedge6")
+VOLUME_TYPES = ("tet4", "tet10", "hex8", "hex20", "wedge6", "wedge15")
 FACET_TYPES = ("tri3", "tri6", "quad4", "quad8")
 
 

@@ -36,6 +36,13 @@ def _fix_kuhn_orientation():
 
 
 _KUHN = _fix_kuhn_orientation()
+# a hex split into 2 wedges over the diagonal 0-2 of its bottom face (triangles counter-clockwise
+# seen from +z): conforming on a structured grid, as every hex is split the same way
+_WEDGE_SPLIT = np.array([[0, 1, 2, 4, 5, 6], [0, 2, 3, 4, 6, 7]])
+#: element -> (its corner-only type, the hex split into it)
+_SPLITS = {"hex8": ("hex8", None), "hex20": ("hex8", None), "tet4": ("tet4", _KUHN),
+           "tet10": ("tet4", _KUHN), "wedge6": ("wedge6", _WEDGE_SPLIT),
+           "wedge15": ("wedge6", _WEDGE_SPLIT)}
 
 
 def add_midside_nodes(points: np.ndarray, cells: np.ndarray, quad_type: str):
@@ -43,13 +50,13 @@ def add_midside_nodes(points: np.ndarray, cells: np.ndarray, quad_type: str):
 
     Parameters
     ----------
-    points : (n, 3) float64; cells : (m, 4) tet4 or (m, 8) hex8 corner indices
-    quad_type : "tet10" or "hex20"
+    points : (n, 3) float64; cells : (m, 4) tet4, (m, 8) hex8 or (m, 6) wedge6 corner indices
+    quad_type : "tet10", "hex20" or "wedge15"
 
     Returns
     -------
     points : (n + n_edges, 3) with the new nodes at the straight edge midpoints
-    cells : (m, 10|20) int64 in VTK/Abaqus order
+    cells : (m, 10|20|15) int64 in VTK/Abaqus order
     """
     edges = EDGES[quad_type]
     n = len(points)
@@ -71,9 +78,10 @@ def box_mesh(nx: int, ny: int, nz: int, lengths: Sequence[float] = (1.0, 1.0, 1.
 
     Parameters
     ----------
-    nx, ny, nz : number of hex subdivisions per direction (tets: each hex split into 6 tets).
+    nx, ny, nz : number of hex subdivisions per direction (tets: each hex split into 6 tets; wedges:
+        into 2, triangles in the xy plane).
     lengths : (Lx, Ly, Lz)
-    element : "hex8" | "hex20" | "tet4" | "tet10"
+    element : "hex8" | "hex20" | "tet4" | "tet10" | "wedge6" | "wedge15"
     distort : interior corner nodes are moved by ``distort * h * U(-1/2, 1/2)`` per component
         (h = cell size in that direction); boundary nodes stay, so the faces remain planar and mid-edge
         nodes stay at straight-edge midpoints.  Keep ``distort <= 0.3`` to avoid inverted cells.
@@ -87,8 +95,8 @@ def box_mesh(nx: int, ny: int, nz: int, lengths: Sequence[float] = (1.0, 1.0, 1.
     Node numbering: grid corners first (``i + (nx+1) * (j + (ny+1) * k)``), then mid-edge nodes.
     """
     element = element.lower()
-    if element not in ("hex8", "hex20", "tet4", "tet10"):
-        raise InputError(f"box_mesh: unknown element {element!r} (hex8, hex20, tet4, tet10)")
+    if element not in _SPLITS:
+        raise InputError(f"box_mesh: unknown element {element!r} ({', '.join(_SPLITS)})")
     nx, ny, nz = int(nx), int(ny), int(nz)
     if min(nx, ny, nz) < 1:
         raise InputError(f"box_mesh: subdivisions must be >= 1, got {(nx, ny, nz)}")
@@ -113,13 +121,13 @@ def box_mesh(nx: int, ny: int, nz: int, lengths: Sequence[float] = (1.0, 1.0, 1.
     cijk = np.stack([ci.ravel(), cj.ravel(), ck.ravel()], axis=1)          # (nh, 3) hex indices
     hexes = nid(*(cijk[:, None, :] + _HEX_OFF[None]).transpose(2, 0, 1))   # (nh, 8)
 
-    linear = "hex8" if element.startswith("hex") else "tet4"
-    if linear == "hex8":
+    linear, split = _SPLITS[element]
+    if split is None:
         cells = hexes
         cell_hex = np.arange(len(hexes))
     else:
-        cells = hexes[:, _KUHN].reshape(-1, 4)
-        cell_hex = np.repeat(np.arange(len(hexes)), 6)
+        cells = hexes[:, split].reshape(-1, split.shape[1])
+        cell_hex = np.repeat(np.arange(len(hexes)), len(split))
     cells = np.ascontiguousarray(cells, dtype=np.int64)
 
     # boundary facets (on the corner-only cells, local face indices are shared with quadratic ones)
@@ -132,12 +140,12 @@ def box_mesh(nx: int, ny: int, nz: int, lengths: Sequence[float] = (1.0, 1.0, 1.
         else:
             target = nn[ax] - 1 if hi else 0
             lst = []
-            for f, (_ft, idx) in enumerate(FACES["tet4"]):
+            for f, (_ft, idx) in enumerate(FACES[linear]):
                 on = (ijk[cells[cand][:, idx], ax] == target).all(axis=1)
                 lst.append((cand[on], f))
             side_faces[name] = lst
 
-    if element in ("hex20", "tet10"):
+    if element != linear:
         points, cells = add_midside_nodes(points, cells, element)
 
     facet_sets, node_sets = {}, {}

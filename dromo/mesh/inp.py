@@ -3,12 +3,15 @@
 :func:`read_inp` returns the mesh (a serial :class:`~dromo.mesh.meshdata.MeshData`);
 :func:`read_deck` returns the mesh *and* every other card of the deck (:class:`Deck`, a list of
 :class:`Card`: keyword, options, data lines with their file and line number), which the CalculiX case
-translation (:mod:`dromo.io.adapters.calculix_case`) interprets.  :func:`write_inp` writes a mesh and
-its sets as a deck fragment.
+translation (:mod:`dromo.io.adapters.calculix_case`) interprets.  :func:`write_inp` (in
+:mod:`.inp_write`) writes a mesh and its sets as a deck fragment; :mod:`.inp_lines` reads the lines
+(``*INCLUDE``, keywords, numbers), :mod:`.inp_sets` expands ``GENERATE`` ranges.
 
 Parser conventions
 ------------------
-``*NODE``, ``*ELEMENT`` (C3D4, C3D10, C3D8, C3D8R, C3D8I, C3D20, C3D20R, C3D6), ``*NSET``/``*ELSET``
+``*NODE`` (omitted coordinates are 0: ``1, 2.`` is node 1 at (2, 0, 0)), ``*ELEMENT`` (C3D4, C3D10,
+C3D8, C3D8R, C3D8I, C3D20, C3D20R, C3D6, C3D15; a line listing more nodes than the type has keeps the
+first ones, as ccx does, with one warning per card giving the count), ``*NSET``/``*ELSET``
 (``GENERATE``, references to earlier sets by name, ``*NSET, ELSET=``), ``*SURFACE`` (``TYPE=ELEMENT``
 with faces ``S1..S6`` -> facet sets; ``TYPE=NODE`` -> node sets), ``*INCLUDE, INPUT=`` (path relative
 to the including file; lines are spliced in place as CalculiX does), ``**`` comments, continuation
@@ -24,13 +27,13 @@ blanks ignored, or one of them followed by more characters, which ccx reads as t
 ``*FLUID SECTIONS``, but not ``*NODES``: dromo would skip what ccx reads as a mesh card); any other
 keyword line is an error, with a "did you mean" hint for a misspelling, since its block would
 otherwise vanish without a word.  Ids (node, element, connectivity, set and
-surface entries) are decimal integers below 2**63; set entries and ``GENERATE`` ranges must name ids
-that exist (a range is checked against the defined ids before it is expanded); node coordinates are
-finite; ``*INCLUDE`` nests at most :data:`MAX_INCLUDE_DEPTH` files deep.
+surface entries) are decimal integers below 2**63; set entries must name ids that exist; a
+``GENERATE`` range takes the ids of the range that exist, as ccx does (a range over a gap in the
+numbering: one warning; it is expanded against the defined ids, never allocated whole), and must name
+at least one; node coordinates are finite; ``*INCLUDE`` nests at most :data:`MAX_INCLUDE_DEPTH` files deep.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -39,7 +42,15 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..errors import InputError
-from .meshdata import FACES, NODES_PER_CELL, CellBlock, MeshData, drop_unused_nodes, require_facet_cells
+from ..parallel import get_logger
+from .inp_lines import (_INT, _INT64_MAX, _PLAIN_INTS, _PLAIN_REALS, _REAL, CALCULIX_KEYWORDS,
+                        MAX_INCLUDE_DEPTH, DeckLine, _element_ints, _floats, _int, _ints, _plain, _tokens,
+                        check_keyword, deck_lines, parse_options)
+from .inp_sets import GenerateRange, expand
+from .inp_write import write_inp
+from .meshdata import FACES, NODES_PER_CELL, CellBlock, MeshData, drop_unused_nodes
+
+log = get_logger("dromo.mesh")
 
 __all__ = ["read_inp", "read_deck", "write_inp", "Deck", "Card", "ABAQUS_TYPES", "CALCULIX_KEYWORDS",
            "check_keyword", "MAX_INCLUDE_DEPTH"]
@@ -47,248 +58,7 @@ __all__ = ["read_inp", "read_deck", "write_inp", "Deck", "Card", "ABAQUS_TYPES",
 #: Abaqus/CalculiX element type -> (dromo type, integration rule)
 ABAQUS_TYPES = {"C3D4": ("tet4", "full"), "C3D10": ("tet10", "full"), "C3D8": ("hex8", "full"),
                 "C3D8R": ("hex8", "reduced"), "C3D8I": ("hex8", "full"), "C3D20": ("hex20", "full"),
-                "C3D20R": ("hex20", "reduced"), "C3D6": ("wedge6", "full")}
-_TO_ABAQUS = {("tet4", "full"): "C3D4", ("tet10", "full"): "C3D10", ("hex8", "full"): "C3D8",
-              ("hex8", "reduced"): "C3D8R", ("hex20", "full"): "C3D20", ("hex20", "reduced"): "C3D20R",
-              ("wedge6", "full"): "C3D6", ("tet4", "reduced"): "C3D4", ("tet10", "reduced"): "C3D10",
-              ("wedge6", "reduced"): "C3D6"}
-
-
-#: Every keyword of CalculiX 2.20 (its manual's keyword list; the names ccx 2.20 compares a keyword
-#: line with, blanks removed).  ``KINEMATIC`` and ``DISTRIBUTING`` are the second lines of ``*COUPLING``.
-CALCULIX_KEYWORDS = (
-    "AMPLITUDE", "BASE MOTION", "BEAM GENERAL SECTION", "BEAM SECTION", "BOUNDARY", "BOUNDARYF", "BUCKLE",
-    "CFD", "CFLUX", "CHANGE FRICTION", "CHANGE MATERIAL", "CHANGE PLASTIC", "CHANGE SOLID SECTION",
-    "CHANGE SURFACE BEHAVIOR", "CLEARANCE", "CLOAD", "COMPLEX FREQUENCY", "CONDUCTIVITY", "CONSTRAINT",
-    "CONTACT DAMPING", "CONTACT FILE", "CONTACT OUTPUT", "CONTACT PAIR", "CONTACT PRINT", "CONTROLS",
-    "CORRELATION LENGTH", "COUPLED TEMPERATURE-DISPLACEMENT", "COUPLING", "CRACK PROPAGATION", "CREEP",
-    "CYCLIC HARDENING", "CYCLIC SYMMETRY MODEL", "DAMPING", "DASHPOT", "DEFORMATION PLASTICITY",
-    "DENSITY", "DEPVAR", "DESIGN RESPONSE", "DESIGN VARIABLES", "DFLUX", "DISTRIBUTING",
-    "DISTRIBUTING COUPLING", "DISTRIBUTION", "DISTRIBUTION TABLE", "DLOAD", "DSLOAD", "DYNAMIC",
-    "ELASTIC", "ELECTRICAL CONDUCTIVITY", "ELECTROMAGNETICS", "ELEMENT", "ELEMENT OUTPUT", "EL FILE",
-    "EL PRINT", "ELSET", "END STEP", "EQUATION", "EQUATIONF", "EXPANSION", "FEASIBLE DIRECTION", "FILM",
-    "FILTER", "FLUID CONSTANTS", "FLUID SECTION", "FREQUENCY", "FRICTION", "GAP", "GAP CONDUCTANCE",
-    "GAP HEAT GENERATION", "GEOMETRIC CONSTRAINT", "GEOMETRIC TOLERANCES", "GREEN", "HCF", "HEADING",
-    "HEAT TRANSFER", "HYPERELASTIC", "HYPERFOAM", "INCLUDE", "INITIAL CONDITIONS",
-    "INITIAL STRAIN INCREASE", "KINEMATIC", "MAGNETIC PERMEABILITY", "MASS", "MASS FLOW", "MATERIAL",
-    "MEMBRANE SECTION", "MODAL DAMPING", "MODAL DYNAMIC", "MODEL CHANGE", "MPC", "NETWORK MPC",
-    "NO ANALYSIS", "NODAL THICKNESS", "NODE", "NODE FILE", "NODE OUTPUT", "NODE PRINT", "NORMAL", "NSET",
-    "OBJECTIVE", "ORIENTATION", "OUTPUT", "PHYSICAL CONSTANTS", "PLASTIC", "PRE-TENSION SECTION",
-    "RADIATE", "RANDOM FIELD", "REFINE MESH", "RESTART", "RETAINED NODAL DOFS", "RIGID BODY",
-    "ROBUST DESIGN", "SECTION PRINT", "SELECT CYCLIC SYMMETRY MODES", "SENSITIVITY", "SHELL SECTION",
-    "SOLID SECTION", "SPECIFIC GAS CONSTANT", "SPECIFIC HEAT", "SPRING", "STATIC",
-    "STEADY STATE DYNAMICS", "STEP", "SUBMODEL", "SUBSTRUCTURE GENERATE", "SUBSTRUCTURE MATRIX OUTPUT",
-    "SURFACE", "SURFACE BEHAVIOR", "SURFACE INTERACTION", "TEMPERATURE", "TIE", "TIME POINTS",
-    "TRANSFORM", "TRANSFORMF", "UNCOUPLED TEMPERATURE-DISPLACEMENT", "USER ELEMENT", "USER MATERIAL",
-    "USER SECTION", "VALUES AT INFINITY", "VIEWFACTOR", "VISCO")
-#: Keywords of decks in CalculiX's own test suite that ccx 2.20 skips with a warning (``*FACE PRINT``
-#: of later versions, ``*MEMBRANE``): kept as cards, as ccx ignores them.
-_SKIPPED_BY_CCX = ("FACE PRINT", "MEMBRANE")
-#: The keywords dromo reads into the mesh: a keyword line ccx would read as one of them but dromo
-#: does not recognize (``*NODES``) is an error, never a block that vanishes.
-_MESH_KEYWORDS = ("NODE", "ELEMENT", "NSET", "ELSET", "SURFACE", "INCLUDE")
-#: ``*INCLUDE`` files nested deeper than this are an error (a chain of files including each other)
-MAX_INCLUDE_DEPTH = 100
-_INT64_MAX = 2 ** 63 - 1
-
-
-def _compact(keyword):
-    return re.sub(r"\s+", "", keyword)
-
-
-_KNOWN = {_compact(k): k for k in CALCULIX_KEYWORDS + _SKIPPED_BY_CCX}
-_LONGEST_FIRST = sorted(_KNOWN, key=len, reverse=True)
-
-
-def check_keyword(kw, where):
-    """Raise an InputError (``where: unknown keyword *KW ...``) unless ``kw`` (as :func:`parse_options`
-    returns it) is a CalculiX keyword: one of :data:`CALCULIX_KEYWORDS`, blanks ignored, or one of them
-    followed by more characters (ccx compares the start only: ``*FLUID SECTIONS``) unless that one is a
-    mesh keyword dromo reads, whose block would be skipped."""
-    c = _compact(kw)
-    if c in _KNOWN:
-        return
-    prefix = next((k for k in _LONGEST_FIRST if c.startswith(k)), None)
-    if prefix is not None and _KNOWN[prefix] not in _MESH_KEYWORDS:
-        return
-    close = difflib.get_close_matches(kw, CALCULIX_KEYWORDS, n=1, cutoff=0.75)
-    if prefix is not None and not close:       # what ccx would read it as
-        close = [_KNOWN[prefix]]
-    hint = f"did you mean *{close[0]}?" if close else "not a CalculiX 2.20 keyword"
-    raise InputError(f"{where}: unknown keyword *{kw} ({hint})")
-
-
-class _Line:
-    __slots__ = ("file", "no", "text")
-
-    def __init__(self, file, no, text):
-        self.file, self.no, self.text = file, no, text
-
-    def where(self):
-        return f"{self.file}:{self.no}"
-
-
-def parse_options(text):
-    """'*ELEMENT, TYPE=C3D4, ELSET=A' -> ('ELEMENT', {'TYPE': 'C3D4', 'ELSET': 'A'}) (keys upper)."""
-    parts = [p.strip() for p in text.split(",")]
-    kw = parts[0].lstrip("*").strip().upper()
-    kw = re.sub(r"\s+", " ", kw)
-    opts = {}
-    for p in parts[1:]:
-        if not p:
-            continue
-        if "=" in p:
-            k, v = p.split("=", 1)
-            opts[k.strip().upper()] = v.strip().strip('"').strip("'")
-        else:
-            opts[p.strip().upper()] = ""
-    return kw, opts
-
-
-def _chain(files):
-    """'a.inp -> b.inp -> ...' for messages, the middle left out of a long chain."""
-    names = [files[0]] + [os.path.basename(f) for f in files[1:]]
-    if len(names) > 6:
-        names = names[:2] + [f"... ({len(names) - 5} more) ..."] + names[-3:]
-    return " -> ".join(names)
-
-
-def deck_lines(path, stack=()):
-    """Yield the non-comment, non-blank lines of a deck with *INCLUDE files spliced in (at most
-    :data:`MAX_INCLUDE_DEPTH` files deep; ``stack``: the files that include ``path``)."""
-    path = os.path.abspath(path)
-    if path in stack:
-        raise InputError(f"{stack[-1]}: *INCLUDE loop through {path}")
-    try:
-        fh = open(path, "r", errors="replace")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc}") from exc
-    files = [(path, fh, enumerate(fh, 1))]    # the open files, outermost first
-    try:
-        while files:
-            cur, _fh, numbered = files[-1]
-            for no, raw in numbered:
-                s = raw.strip()
-                if not s or s.startswith("**"):
-                    continue
-                if s.startswith("*") and s[1:].lstrip().upper().startswith("INCLUDE"):
-                    _kw, opts = parse_options(s)
-                    inc = opts.get("INPUT")
-                    if not inc:
-                        raise InputError(f"{cur}:{no}: *INCLUDE without INPUT=")
-                    full = inc if os.path.isabs(inc) else os.path.join(os.path.dirname(cur), inc)
-                    if not os.path.isfile(full):
-                        raise InputError(f"{cur}:{no}: *INCLUDE file not found: {inc} (looked for "
-                                         f"{full})")
-                    full = os.path.abspath(full)
-                    chain = list(stack) + [f for f, _h, _n in files]
-                    if full in chain:
-                        raise InputError(f"{cur}:{no}: *INCLUDE loop through {full} "
-                                         f"({_chain(chain + [full])})")
-                    if len(chain) >= MAX_INCLUDE_DEPTH:
-                        raise InputError(f"{cur}:{no}: *INCLUDE nested more than {MAX_INCLUDE_DEPTH} "
-                                         f"files deep: {_chain(chain + [full])}")
-                    try:
-                        inner = open(full, "r", errors="replace")
-                    except OSError as exc:
-                        raise InputError(f"{full}: cannot open: {exc}") from exc
-                    files.append((full, inner, enumerate(inner, 1)))
-                    break
-                yield _Line(cur, no, s)
-            else:                                 # this file is done: back to the including one
-                files.pop()[1].close()
-    finally:
-        for _f, h, _n in files:
-            h.close()
-
-
-def _tokens(line):
-    return line.text.replace(",", " ").split()
-
-
-_INT = re.compile(r"[+-]?[0-9]+")
-_REAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eEdD][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)",
-                   re.IGNORECASE)
-#: the characters of data numpy may convert in one go (numpy also takes '1_0', non-ASCII digits and
-#: 'inf': those lines are read one by one, strictly)
-_PLAIN_INTS = str.maketrans("", "", "0123456789+-, \t\n")
-_PLAIN_REALS = str.maketrans("", "", "0123456789+-.eE, \t\n")
-
-
-def _plain(chars, text):
-    """Whether ``text`` (a str or data lines) holds only the characters of the table ``chars``."""
-    if not isinstance(text, str):
-        text = "\n".join(l.text for l in text)
-    return text.isascii() and not text.translate(chars)
-
-
-def _floats(tokens, line):
-    out = []
-    for t in tokens:
-        if not _REAL.fullmatch(t):
-            raise InputError(f"{line.where()}: expected numbers, got {line.text!r}")
-        out.append(float(t.upper().replace("D", "E")))
-    return out
-
-
-def _int(tok, line, what="integer"):
-    """``tok`` as an integer (decimal digits, below 2**63 in magnitude), else an InputError naming the
-    line."""
-    if not _INT.fullmatch(tok):
-        raise InputError(f"{line.where()}: expected {what}s, got {line.text!r}")
-    v = int(tok)
-    if abs(v) > _INT64_MAX:
-        raise InputError(f"{line.where()}: {what} {tok} is out of range (at most 2**63 - 1) in "
-                         f"{line.text!r}")
-    return v
-
-
-def _ints(tokens, line, what="integer"):
-    return [_int(t, line, what) for t in tokens]
-
-
-def _element_ints(tokens, line, first):
-    """An *ELEMENT data line as integers; ``first``: it starts a record (its first entry is the
-    element id)."""
-    if first and tokens:
-        return [_int(tokens[0], line, "element id")] + _ints(tokens[1:], line, "node id")
-    return _ints(tokens, line, "node id")
-
-
-class _Range:
-    """One ``GENERATE`` line of a ``*NSET``/``*ELSET``, expanded by :meth:`ids` against the ids that
-    exist (so a range of 10**12 ids is refused at once, never allocated)."""
-    __slots__ = ("kind", "name", "start", "end", "step", "line")
-
-    def __init__(self, kind, name, start, end, step, line):
-        self.kind, self.name, self.line = kind, name, line
-        self.start, self.end, self.step = start, end, step
-
-    def ids(self, sorted_ids):
-        """The ids of the range (ascending); an InputError naming the line if one is not defined."""
-        a, b, s = self.start, self.end, self.step
-        n = (b - a) // s + 1
-        lo, hi = np.searchsorted(sorted_ids, a, "left"), np.searchsorted(sorted_ids, b, "right")
-        cand = sorted_ids[lo:hi]
-        if a < 0:  # offsets may exceed int64: exact integers (ids <= 0 are refused later anyway)
-            cand = cand.astype(object)
-        if s != 1:
-            cand = cand[(cand - a) % s == 0]
-        if len(cand) == n:
-            return np.asarray(cand, dtype=np.int64)
-        expected = a + s * np.arange(len(cand), dtype=cand.dtype)
-        wrong = np.flatnonzero(cand != expected)
-        missing = a + s * int(wrong[0] if wrong.size else len(cand))
-        noun = "node" if self.kind == "NSET" else "element"
-        raise InputError(f"{self.line.where()}: *{self.kind} {self.name}: GENERATE {a}, {b}, {s} names "
-                         f"undefined {noun} {missing} ({n} ids in the range, {len(cand)} of them "
-                         f"defined)")
-
-
-def _expand(parts, sorted_ids):
-    """The ids of a set's parts (arrays and GENERATE ranges) in order."""
-    out = [p.ids(sorted_ids) if isinstance(p, _Range) else p for p in parts]
-    return np.concatenate(out) if out else np.empty(0, np.int64)
+                "C3D20R": ("hex20", "reduced"), "C3D6": ("wedge6", "full"), "C3D15": ("wedge15", "full")}
 
 
 @dataclass
@@ -301,25 +71,25 @@ class Card:
     """
     keyword: str
     options: Dict[str, str]
-    line: _Line
-    data: List[_Line] = field(default_factory=list)
+    line: DeckLine
+    data: List[DeckLine] = field(default_factory=list)
 
-    def where(self, line: Optional[_Line] = None) -> str:
+    def where(self, line: Optional[DeckLine] = None) -> str:
         """``file:line`` of the keyword line (or of ``line``)."""
         return (line or self.line).where()
 
-    def error(self, message: str, line: Optional[_Line] = None) -> InputError:
+    def error(self, message: str, line: Optional[DeckLine] = None) -> InputError:
         """InputError naming the deck, the line and the card: ``file:no: *KEYWORD: message``."""
         return InputError(f"{self.where(line)}: *{self.keyword}: {message}")
 
     @staticmethod
-    def fields(line: _Line) -> List[str]:
+    def fields(line: DeckLine) -> List[str]:
         """Comma-separated fields of a data line, stripped; empty fields kept (they mean "default"),
         a trailing comma adds none."""
         parts = [p.strip() for p in line.text.split(",")]
         return parts[:-1] if len(parts) > 1 and parts[-1] == "" else parts
 
-    def floats(self, line: _Line, parts: Optional[List[str]] = None) -> List[Optional[float]]:
+    def floats(self, line: DeckLine, parts: Optional[List[str]] = None) -> List[Optional[float]]:
         """The fields of ``line`` (or ``parts``) as floats, ``None`` for an empty field (Fortran
         ``D`` exponents accepted); a non-number raises :meth:`error`."""
         out = []
@@ -414,11 +184,8 @@ class _InpReader:
             return
         toks = [_tokens(l) for l in data]
         counts = np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks))
-        short = np.flatnonzero(counts < 4)
-        if short.size:
-            l = data[int(short[0])]
-            raise InputError(f"{l.where()}: *NODE line has too few coordinates (need id, x, y, z): "
-                             f"{l.text!r}")
+        for i in np.flatnonzero(counts != 4):   # omitted (or empty) coordinates are 0, as in Abaqus
+            toks[i] = _node_fields(data[i])
         arr = None
         if (counts == 4).all() and _plain(_PLAIN_REALS, data):
             flat = [t for tt in toks for t in tt]
@@ -480,7 +247,7 @@ class _InpReader:
                                dtype=np.int64)
             where = data
         else:  # records spanning several lines
-            recs, where, cur, first = [], [], [], None
+            recs, where, cur, first, longer = [], [], [], None, []
             for x, l, tr in zip(toks, data, trailing):
                 if first is None:
                     first = l
@@ -489,6 +256,9 @@ class _InpReader:
                 if tr or (len(x) == 16 and len(cur) < nn + 1):
                     if len(cur) < nn + 1:
                         continue
+                if len(cur) > nn + 1:      # more nodes than the type has: ccx takes the first nn
+                    longer.append(first)
+                    cur = cur[:nn + 1]
                 if len(cur) != nn + 1:
                     raise InputError(
                         f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} nodes, "
@@ -500,6 +270,10 @@ class _InpReader:
                 raise InputError(f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} "
                                  f"nodes, {t} needs {nn} (truncated file?)")
             arr = np.array(recs, dtype=np.int64).reshape(-1, nn + 1)
+            if longer:
+                log.warning("%s: *ELEMENT, TYPE=%s: %d element(s) list more than the %d nodes of %s "
+                            "(the first at line %d): the first %d nodes taken, as CalculiX does",
+                            head.where(), t, len(longer), nn, t, longer[0].no, nn)
         self.elem.append({"type": etype, "rule": rule, "abaqus": t, "ids": arr[:, 0],
                           "conn": arr[:, 1:], "where": where})
         if opts.get("ELSET"):
@@ -525,7 +299,7 @@ class _InpReader:
                 a, b, s = v[0], v[1], (v[2] if len(v) == 3 else 1)
                 if s <= 0 or b < a:
                     raise InputError(f"{l.where()}: bad GENERATE range {l.text!r}")
-                lst.append(_Range(kind, name, a, b, s, l))   # expanded in finish(), once ids are known
+                lst.append(GenerateRange(kind, name, a, b, s, l))   # expanded in finish(), once ids are known
                 continue
             if toks and _plain(_PLAIN_INTS, l.text):   # ids only: one conversion for the line
                 try:
@@ -645,11 +419,11 @@ class _InpReader:
 
         element_sets = {}
         for name, parts in self.esets.items():
-            element_sets[name] = elem_index(_expand(parts, seid), f"*ELSET {name}")
+            element_sets[name] = elem_index(expand(parts, seid), f"*ELSET {name}")
         node_sets = {}
         mesh0 = MeshData(xyz, blocks, nid, source=src)
         for name, parts in self.nsets.items():
-            ids = _expand(parts, snid)
+            ids = expand(parts, snid)
             idx, ok = node_index(ids)
             if not ok.all():
                 raise InputError(f"{src}: *NSET {name} references undefined node "
@@ -697,6 +471,16 @@ class _InpReader:
         return MeshData(xyz, blocks, nid, node_sets, element_sets, facet_sets, source=src).validate()
 
 
+def _node_fields(line):
+    """The fields of a ``*NODE`` line that is not ``id, x, y, z``: split at commas (blanks when it has
+    none), omitted or empty coordinates 0 (Abaqus and CalculiX read ``1, 2.`` as node 1 at (2, 0, 0))."""
+    fields = [f.strip() for f in line.text.split(",")] if "," in line.text else line.text.split()
+    coords = [f or "0" for f in fields[1:4]]
+    if len(fields) > 1 and not fields[-1] and len(fields) <= 4:
+        coords = coords[:-1]                     # a trailing comma adds no field
+    return fields[:1] + coords + ["0"] * (3 - len(coords))
+
+
 def _read(path, prune):
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -719,77 +503,3 @@ def read_deck(path, prune: bool = True) -> Deck:
     return Deck(os.path.abspath(os.fspath(path)), mesh, cards)
 
 
-# ------------------------------------------------------------------------------------ .inp writer
-
-def _set_name(name):
-    """A name CalculiX accepts: letters, digits and underscores, upper-case, at most 80 chars."""
-    s = re.sub(r"[^A-Za-z0-9_]", "_", str(name)).upper()
-    if not s or not (s[0].isalpha() or s[0] == "_"):
-        s = "S_" + s
-    return s[:80]
-
-
-def _write_ids(fh, ids, per_line=16):
-    ids = np.asarray(ids, dtype=np.int64)
-    full = len(ids) // per_line * per_line
-    if full:
-        np.savetxt(fh, ids[:full].reshape(-1, per_line), fmt="%d", delimiter=",")
-    if full < len(ids):
-        fh.write(",".join(map(str, ids[full:].tolist())) + "\n")
-
-
-def write_inp(mesh: MeshData, path, heading: str = "") -> None:
-    """Write the mesh and its sets as an Abaqus/CalculiX deck fragment.
-
-    Writes ``*NODE``, one ``*ELEMENT`` per block (TYPE from the block's type and rule: tet4 C3D4,
-    tet10 C3D10, hex8 C3D8/C3D8R, hex20 C3D20/C3D20R, wedge6 C3D6), ``*NSET`` per node set, ``*ELSET``
-    per element set and ``*SURFACE, TYPE=ELEMENT`` per facet set (each facet located on a cell face,
-    written as ``element id, Sk``).  Set names are made CalculiX-safe (upper-case, ``[A-Z0-9_]``).
-    External ids (``node_ids``, ``CellBlock.ids``) are written as they are.  No materials or steps:
-    ``*INCLUDE`` the file from a deck.
-    """
-    path = os.fspath(path)
-    mesh.validate()
-    cell_ids = mesh.cell_ids
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(f"** {heading or 'mesh written by dromo'}\n")
-        fh.write("*NODE\n")
-        arr = np.column_stack([mesh.node_ids.astype(np.float64), mesh.points])
-        np.savetxt(fh, arr, fmt=["%d", "%.17g", "%.17g", "%.17g"], delimiter=",")
-        for b in mesh.blocks:
-            t = _TO_ABAQUS[(b.type, b.rule)]
-            fh.write(f"*ELEMENT, TYPE={t}\n")
-            data = np.column_stack([b.ids, b.cells + 0]).astype(np.int64)
-            data[:, 1:] = mesh.node_ids[b.cells]
-            if data.shape[1] <= 16:
-                np.savetxt(fh, data, fmt="%d", delimiter=",")
-            else:  # hex20: id + 15 nodes, trailing comma, then the remaining nodes
-                lines = np.char.add(np.char.add(_join(data[:, :16]), ",\n"), _join(data[:, 16:]))
-                fh.write("\n".join(lines.tolist()) + "\n")
-        for name, s in mesh.node_sets.items():
-            fh.write(f"*NSET, NSET={_set_name(name)}\n")
-            _write_ids(fh, mesh.node_ids[s])
-        for name, s in mesh.element_sets.items():
-            fh.write(f"*ELSET, ELSET={_set_name(name)}\n")
-            _write_ids(fh, cell_ids[s])
-        for name, d in mesh.facet_sets.items():
-            rows = []
-            for t, f in d.items():
-                if not len(f):
-                    continue
-                cell, face = require_facet_cells(mesh, f, f"{path}: facet set {name!r} (cannot "
-                                                          f"write it as an element surface)")
-                rows.append(np.column_stack([cell_ids[cell], face + 1]))
-            fh.write(f"*SURFACE, NAME={_set_name(name)}, TYPE=ELEMENT\n")
-            if rows:
-                np.savetxt(fh, np.concatenate(rows), fmt="%d,S%d")
-    os.replace(tmp, path)
-
-
-def _join(a):
-    """(n, k) int array -> (n,) strings 'a,b,c'."""
-    out = a[:, 0].astype(str)
-    for j in range(1, a.shape[1]):
-        out = np.char.add(np.char.add(out, ","), a[:, j].astype(str))
-    return out

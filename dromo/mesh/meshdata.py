@@ -2,12 +2,12 @@
 
 Conventions
 -----------
-* Volume cell types: ``tet4 tet10 hex8 hex20 wedge6``; facet (boundary face) types
+* Volume cell types: ``tet4 tet10 hex8 hex20 wedge6 wedge15``; facet (boundary face) types
   ``tri3 tri6 quad4 quad8``.
 * Node order within a cell is the meshio/VTK order, which equals the Abaqus/CalculiX order for these
   types (tet10 mid-edge nodes on edges 01,12,20,03,13,23; hex20 on edges
-  01,12,23,30,45,56,67,74,04,15,26,37).  A cell is *positively oriented* when the Jacobian of the
-  map from the reference element is positive (for a tet: ``det[p1-p0, p2-p0, p3-p0] > 0``; for a hex:
+  01,12,23,30,45,56,67,74,04,15,26,37; wedge15 on edges 01,12,20,34,45,53,03,14,25).  A cell is
+  *positively oriented* when the Jacobian of the map from the reference element is positive (for a tet: ``det[p1-p0, p2-p0, p3-p0] > 0``; for a hex:
   nodes 0-3 counter-clockwise seen from the top face 4-7; for a wedge: triangle 0-1-2 counter-clockwise
   seen from triangle 3-4-5).
 * Indices are 0-based everywhere.  External ids (``node_ids``, ``CellBlock.ids``) are what the file
@@ -35,20 +35,22 @@ __all__ = [
 ]
 
 #: number of nodes per cell type
-NODES_PER_CELL: Dict[str, int] = {"tet4": 4, "tet10": 10, "hex8": 8, "hex20": 20, "wedge6": 6}
+NODES_PER_CELL: Dict[str, int] = {"tet4": 4, "tet10": 10, "hex8": 8, "hex20": 20, "wedge6": 6,
+                                  "wedge15": 15}
 #: number of nodes per facet type
 NODES_PER_FACET: Dict[str, int] = {"tri3": 3, "tri6": 6, "quad4": 4, "quad8": 8}
 CELL_TYPES = tuple(NODES_PER_CELL)
 FACET_TYPES = tuple(NODES_PER_FACET)
 #: number of corner (vertex) nodes per cell / facet type
 CORNERS: Dict[str, int] = {"tet4": 4, "tet10": 4, "hex8": 8, "hex20": 8, "wedge6": 6,
-                           "tri3": 3, "tri6": 3, "quad4": 4, "quad8": 4}
+                           "wedge15": 6, "tri3": 3, "tri6": 3, "quad4": 4, "quad8": 4}
 
 #: corner pairs of the edges carrying the mid-edge nodes of quadratic cells (in mid-node order)
 EDGES: Dict[str, np.ndarray] = {
     "tet10": np.array([[0, 1], [1, 2], [2, 0], [0, 3], [1, 3], [2, 3]]),
     "hex20": np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4],
                        [0, 4], [1, 5], [2, 6], [3, 7]]),
+    "wedge15": np.array([[0, 1], [1, 2], [2, 0], [3, 4], [4, 5], [5, 3], [0, 3], [1, 4], [2, 5]]),
 }
 
 # outward corner orderings of the Abaqus faces S1..Sn (0-based, positively oriented cells)
@@ -77,7 +79,8 @@ def _facet_type(nodes):
 FACES: Dict[str, List[tuple]] = {}
 for _t, _f in (("tet4", _TET_FACES), ("hex8", _HEX_FACES), ("wedge6", _WEDGE_FACES),
                ("tet10", _quadratic_faces(_TET_FACES, "tet10")),
-               ("hex20", _quadratic_faces(_HEX_FACES, "hex20"))):
+               ("hex20", _quadratic_faces(_HEX_FACES, "hex20")),
+               ("wedge15", _quadratic_faces(_WEDGE_FACES, "wedge15"))):
     FACES[_t] = [(_facet_type(f), np.array(f, dtype=np.int64)) for f in _f]
 del _t, _f
 
@@ -469,6 +472,7 @@ _CORNER_TRIADS = {
 }
 _CORNER_TRIADS["tet10"] = _CORNER_TRIADS["tet4"]
 _CORNER_TRIADS["hex20"] = _CORNER_TRIADS["hex8"]
+_CORNER_TRIADS["wedge15"] = _CORNER_TRIADS["wedge6"]
 
 
 def corner_jacobians(points: np.ndarray, cells: np.ndarray, cell_type: str) -> np.ndarray:

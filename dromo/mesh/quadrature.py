@@ -150,7 +150,7 @@ def _build():
 RULES: dict[str, QuadratureRule] = _build()
 
 #: rule name per element type and scheme. "full" = what CalculiX uses for the element (C3D4, C3D10,
-#: C3D8, C3D20, C3D6; facets: CalculiX's face rules), "reduced" = C3D8R / C3D20R (= full elsewhere),
+#: C3D8, C3D20, C3D6, C3D15; facets: CalculiX's face rules), "reduced" = C3D8R / C3D20R (= full elsewhere),
 #: "mass" = exact for the consistent mass N_a N_b on affine (tets, facets) or parallelepiped/prismatic
 #: (hexes, wedges) geometry.
 SCHEMES: dict[str, dict[str, str]] = {
@@ -159,13 +159,14 @@ SCHEMES: dict[str, dict[str, str]] = {
     "hex8": {"full": "hex8", "reduced": "hex1", "mass": "hex8"},
     "hex20": {"full": "hex27", "reduced": "hex8", "mass": "hex27"},
     "wedge6": {"full": "wedge2", "reduced": "wedge2", "mass": "wedge6"},
+    "wedge15": {"full": "wedge9", "reduced": "wedge9", "mass": "wedge18"},
     "tri3": {"full": "tri1", "reduced": "tri1", "mass": "tri3"},
     "tri6": {"full": "tri3", "reduced": "tri3", "mass": "tri6"},
     "quad4": {"full": "quad4", "reduced": "quad1", "mass": "quad4"},
     "quad8": {"full": "quad9", "reduced": "quad4", "mass": "quad9"},
 }
 
-_DOMAIN = {"tet4": "tet", "tet10": "tet", "hex8": "hex", "hex20": "hex", "wedge6": "wedge",
+_DOMAIN = {"tet4": "tet", "tet10": "tet", "hex8": "hex", "hex20": "hex", "wedge6": "wedge", "wedge15": "wedge",
            "tri3": "tri", "tri6": "tri", "quad4": "quad", "quad8": "quad"}
 
 

@@ -8,7 +8,7 @@ naming the file.
 
 Conventions
 -----------
-* Only volume cells (tet4, tet10, hex8, hex20, wedge6) form cell blocks.  Lower-dimensional cells
+* Only volume cells (tet4, tet10, hex8, hex20, wedge6, wedge15) form cell blocks.  Lower-dimensional cells
   (triangles, quads, lines, vertices) only carry sets: triangles/quads of a tagged group become a
   *facet set* (re-oriented outward from the volume cell they bound, node order taken from that cell's
   face, see :data:`~dromo.mesh.meshdata.FACES`); the nodes of every tagged group become a *node set*;
@@ -41,7 +41,7 @@ __all__ = ["read_mesh", "from_meshio", "to_meshio", "translate_mixed_cells", "Mi
 
 #: meshio cell type -> dromo cell type (volume cells)
 MESHIO_VOLUME = {"tetra": "tet4", "tetra10": "tet10", "hexahedron": "hex8", "hexahedron20": "hex20",
-                 "wedge": "wedge6"}
+                 "wedge": "wedge6", "wedge15": "wedge15"}
 #: meshio cell type -> dromo facet type
 MESHIO_FACET = {"triangle": "tri3", "triangle6": "tri6", "quad": "quad4", "quad8": "quad8"}
 MESHIO_LOWER = {"line", "line3", "vertex", "line4"}
@@ -76,7 +76,7 @@ def read_mesh(path, format: Optional[str] = None, prune: bool = True) -> MeshDat
         return read_inp(path, prune=prune)
     if not fmt:
         raise InputError(f"{path}: cannot tell the mesh format from the extension; pass format=")
-    import meshio
+    meshio = _meshio()
     mfmt = {"gmsh": "gmsh", "vtu": "vtu", "vtk": "vtk", "xdmf": "xdmf", "med": "med"}.get(fmt, fmt)
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: empty mesh file")
@@ -95,6 +95,15 @@ def read_mesh(path, format: Optional[str] = None, prune: bool = True) -> MeshDat
         raise InputError(f"{path}: cannot read as {fmt} mesh (truncated or invalid?): "
                          f"{type(exc).__name__}: {exc}") from exc
     return from_meshio(m, source=path, prune=prune)
+
+
+def _meshio():
+    """The meshio module, with the 15-node wedge's dimension registered: meshio 5.3 knows ``wedge15``
+    (node count, VTK and XDMF names) but not its dimension, so its ``CellBlock`` fails on one."""
+    import meshio
+    from meshio import _mesh
+    _mesh.topological_dimension.setdefault("wedge15", 3)
+    return meshio
 
 
 class MixedCellsFix:
@@ -262,7 +271,7 @@ def from_meshio(m, source: str = "", prune: bool = True) -> MeshData:
             node_sets.setdefault(key[len("nodeset:"):], []).append(
                 np.flatnonzero(np.asarray(arr).ravel() != 0))
     if not blocks:
-        raise InputError(f"{src}: no volume cells (tet4, tet10, hex8, hex20, wedge6) in the mesh")
+        raise InputError(f"{src}: no volume cells (tet4, tet10, hex8, hex20, wedge6, wedge15) in the mesh")
     ns = {k: np.unique(np.concatenate(v)) for k, v in node_sets.items()}
     es = {k: np.unique(np.concatenate(v)) for k, v in element_sets.items()}
     fs_raw = {k: {t: np.concatenate(a) for t, a in d.items()} for k, d in facet_raw.items()}
@@ -277,7 +286,7 @@ def to_meshio(mesh: MeshData):
     """MeshData -> ``meshio.Mesh`` with volume blocks, one facet block per (facet set, facet type),
     and 0/1 arrays ``nodeset:NAME`` (point data), ``cellset:NAME`` (cell data; facet blocks of set
     NAME are marked in ``cellset:NAME``) that :func:`from_meshio` reads back."""
-    import meshio
+    meshio = _meshio()
     cells = [(_DROMO_TO_MESHIO[b.type], b.cells) for b in mesh.blocks]
     owner = []  # facet-set name of each facet block (None for volume blocks)
     for name, d in mesh.facet_sets.items():

@@ -168,7 +168,7 @@ def test_schemes():
               ("wedge6", "full"): 2, ("hex20", "reduced"): 8, ("hex8", "reduced"): 1,
               ("tet4", "mass"): 4, ("tet10", "mass"): 15, ("hex8", "mass"): 8, ("hex20", "mass"): 27,
               ("wedge6", "mass"): 6, ("tri3", "full"): 1, ("tri6", "full"): 3, ("quad4", "full"): 4,
-              ("quad8", "full"): 9}
+              ("quad8", "full"): 9, ("wedge15", "full"): 9, ("wedge15", "mass"): 18}
     for (e, s), n in expect.items():
         assert len(element_rule(e, s).weights) == n, (e, s)
     assert len(element_rule("tet10", "tet15").weights) == 15
@@ -222,9 +222,9 @@ def test_face_numbering_is_abaqus():
             rev = [t - 1 for t in theirs][::-1]
             k = rev.index(ours[0])
             assert list(ours) == rev[k:] + rev[:k], (name, ours, theirs)
-        for q in ("tet10", "hex20"):
+        for q in ("tet10", "hex20", "wedge15"):
             qe = get_element(q)
-            assert [n[:len(qe.faces[0][1]) // 2] for _t, n in qe.faces] == \
+            assert [tuple(n[:len(n) // 2]) for _t, n in qe.faces] == \
                    [n for _t, n in get_element(qe.linear).faces]
 
 
@@ -234,7 +234,7 @@ def test_face_numbering_is_abaqus():
 
 CCX_CASES = [("C3D4", "tet4", "full"), ("C3D10", "tet10", "full"), ("C3D8", "hex8", "full"),
              ("C3D8R", "hex8", "reduced"), ("C3D20", "hex20", "full"), ("C3D20R", "hex20", "reduced"),
-             ("C3D6", "wedge6", "full")]
+             ("C3D6", "wedge6", "full"), ("C3D15", "wedge15", "full")]
 
 
 @pytest.mark.calculix

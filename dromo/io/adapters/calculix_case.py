@@ -395,8 +395,9 @@ class _Translator:
         return None
 
     def temperature(self, card):
-        if "FILE" in card.options or "USER" in card.options:
-            self.notes.untranslated(card, "temperatures from a file or a user routine")
+        if "FILE" in card.options or "USER" in card.options or "SUBMODEL" in card.options:
+            self.notes.untranslated(card, "temperatures from a file, a user routine or a global model "
+                                          "(SUBMODEL)")
             return
         T = self._uniform_temperature(card, card.data)
         if T is not None:
