@@ -10,7 +10,10 @@ from mpi4py import MPI
 
 
 def run(args):
-    from ..rom.adapt import adapt, write_adapt_result
+    import os
+    from ..errors import ConvergenceError
+    from ..parallel.signals import Interrupted
+    from ..rom.adapt import adapt, checkpoint_path, write_adapt_result
     from ..rom.model import ReducedModel
     comm = MPI.COMM_WORLD
     tic = time.perf_counter()
@@ -20,11 +23,21 @@ def run(args):
         from ..errors import InputError
         raise InputError(f"--tol: {len(args.tol)} tolerances for {len(args.field or [])} --field names (give one "
                          f"tolerance, or one per field)")
-    r = adapt(rom, args.case, tol, comm, method=args.state_method, field=args.field,
-              reject_tol=args.reject_tol, max_enrichments=args.max_enrichments)
+    ckpt = checkpoint_path(args.output)
+    try:
+        r = adapt(rom, args.case, tol, comm, method=args.state_method, field=args.field,
+                  reject_tol=args.reject_tol, max_enrichments=args.max_enrichments, checkpoint=ckpt,
+                  restart=args.restart, checkpoint_every=args.checkpoint_every)
+    except (ConvergenceError, Interrupted) as exc:
+        msg = f"{exc}. The last state is checkpointed in {ckpt}: continue with --restart {ckpt}"
+        if isinstance(exc, Interrupted):
+            raise Interrupted(msg, exc.signum, exc.time, ckpt) from exc
+        raise ConvergenceError(msg) from exc
     write_adapt_result(r, args.output, fields=args.reconstruct or ())
     if args.save_rom:
         r.rom.save(args.save_rom, comm)
+    if comm.rank == 0 and os.path.exists(ckpt):
+        os.remove(ckpt)
     s, h = r.summary, r.history
     if comm.rank == 0:
         print(f"dromo adapt: {r.spec.get('name')}: {s['increments']} increments to t = {s['time']:g}, "
@@ -59,4 +72,7 @@ def register(sub):
     p.add_argument("--reject-tol", type=float, default=1e-4,
                    help="a snapshot represented within this relative tolerance adds no mode (default 1e-4)")
     p.add_argument("--max-enrichments", type=int, default=None, help="cap on the number of enrichments")
+    p.add_argument("--restart", default=None, help="continue from this checkpoint (RESULT.h5.restart.h5)")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="checkpoint every N increments into RESULT.h5.restart.h5 (default: the case's, else 10)")
     p.set_defaults(func=run)

@@ -23,7 +23,9 @@ Interface
 ``LawResult(stress, state, tangent, failed)``: stress ``(n, 6)`` Mandel at the end of the increment,
 new state ``(n, n_state)``, consistent (algorithmic) tangent ``(n, 6, 6)`` Mandel ∂σ/∂ε (not
 necessarily symmetric), ``failed`` ``(n,)`` bool — True where the local Newton did not converge; the
-values of those points are the last (finite) iterate, never NaN: the caller must cut the step.
+values of those points are the last (finite) iterate, never NaN: the caller must cut the step;
+``nonfinite`` ``(n,)`` bool — True where the law itself returned NaN/Inf (a UMAT: also ``failed``; a
+defect of the law or its parameters that a smaller step does not cure, reported as such by the ROM).
 
 ``law.state_view(state, name)`` returns the slice of one internal variable: ``(n,)`` for size 1,
 ``(n, size)`` otherwise — a view into ``state`` for built-in laws.
@@ -95,12 +97,12 @@ class Law:
         eps_old, deps, state_old, T_old, T_new = self._check(eps_old, deps, state_old, T_old, T_new, dt)
         n = eps_old.shape[0]
         out = LawResult(np.empty((n, 6)), np.empty((n, self.n_state)), np.empty((n, 6, 6)),
-                        np.zeros(n, dtype=bool))
+                        np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
         cs = max(int(self.chunk_size), 1)
         for a in range(0, n, cs):
             b = min(a + cs, n)
             sl = slice(a, b)
-            o = LawResult(out.stress[sl], out.state[sl], out.tangent[sl], out.failed[sl])
+            o = LawResult(out.stress[sl], out.state[sl], out.tangent[sl], out.failed[sl], out.nonfinite[sl])
             self._update_chunk(eps_old[sl], deps[sl], state_old[sl], T_old[sl], T_new[sl],
                                float(dt), float(time), o)
         return out

@@ -236,7 +236,7 @@ class UmatLaw(Law):
         out.state[:, 6:] = new_sv[:, :self.nstatv]
         out.tangent[...] = D
         out.failed[:] = failed
-        out.nonfinite = bad
+        out.nonfinite[:] = bad
 
     def _call_all(self, stress, statev, ddsdde, stran, dstran, temp, dtemp, pnewdt, noel, dt, time):
         """Call the UMAT at every point: in the C driver when it is available, else in Python."""

@@ -210,8 +210,9 @@ class AdaptiveRun:
         t_rebuild = _time.perf_counter() - tic
         try:
             hf = hf_increment(self.problem, full_n, dt, solver=self.solver)
-        finally:
+        except ConvergenceError:
             self.solver.reset()
+            raise
         t_hf = _time.perf_counter() - tic - t_rebuild
         rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol)
         self._use(rom1, full1)
@@ -236,6 +237,60 @@ class AdaptiveRun:
                         coeffs=coeffs1, hf=True)
         return red
 
+    # ------------------------------------------------------------------ checkpoint
+    def write_checkpoint(self, path, st, stepping):
+        """Write everything needed to continue from the reduced state ``st`` into the archive ``path``
+        (atomic): the current model (a valid ROM archive), the last full state and the time-stepping
+        counters (``/checkpoint``), the reduced state at all the points, the history. Resets the HF
+        solver, as a restart starts with a fresh one. Collective."""
+        from ..hf.state import write_checkpoint
+        from ..io.archive import Archive
+        dm = self.problem.dm
+        local = np.hstack([st.eps, st.stress, np.asarray(st.temperature, dtype=float).reshape(-1, 1),
+                           self.oc.points.packed_internal(st.internal)])
+        parts = self.comm.allgather(local) if self.comm.size > 1 else [local]
+        with Archive.create(path, self.comm, attrs={"content": "adapt-checkpoint"}) as ar:
+            ar.write_mesh(dm.global_mesh)
+            self.full.write(ar)
+            self.rom.write_reduced(ar)
+            write_checkpoint(ar, self.problem, self.anchor, stepping, 0)
+            ar.write_array("adapt/gamma", np.asarray(st.gamma, dtype=float))
+            ar.write_array("adapt/points", np.concatenate(parts, axis=0))
+            meta = {"time": float(st.time), "increment": int(st.increment), "history": self.history.to_json(),
+                    "replay": [[t, g.tolist(), a.tolist()] for t, g, a in self.replay],
+                    "scale": self.tracker.scale}
+            ar.write_array("adapt/meta", np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        self.solver.reset()
+        log.info("adapt: checkpoint at t = %g (increment %d) in %s", st.time, st.increment, path)
+
+    def read_checkpoint(self, path):
+        """Continue from the checkpoint archive ``path`` (:meth:`write_checkpoint`, same case, any model):
+        returns ``(reduced state, stepping)``. Collective."""
+        from ..hf.state import read_checkpoint
+        from ..io.archive import Archive
+        from .full import FullOperators
+        from .model import ReducedModel
+        from .online import ReducedState
+        rom = ReducedModel.load(path, self.comm)
+        self._use(rom, FullOperators.read(rom, self.problem.dm))
+        with Archive.open(path, self.comm) as ar:
+            with collective(self.comm):
+                if not ar.has("adapt/meta"):
+                    raise InputError(f"{path}: not a checkpoint of `dromo adapt`")
+            self.anchor, stepping, _n = read_checkpoint(ar, self.problem)
+            gamma = ar.read_array("adapt/gamma")
+            rows = ar.read_array("adapt/points")[self.oc.rows]
+            meta = json.loads(bytes(ar.read_array("adapt/meta")).decode())
+        self.history = AdaptHistory.from_json(meta["history"])
+        self.replay = [(t, np.asarray(g, dtype=float), np.asarray(a, dtype=float)) for t, g, a in meta["replay"]]
+        self.tracker.scale = {f: float(v) for f, v in meta["scale"].items()}
+        t = float(meta["time"])
+        st = ReducedState(t, gamma, self.oc.lifting(t), rows[:, :6].copy(), rows[:, 6:12].copy(),
+                          self.oc.points.unpack_internal(rows[:, 13:]), rows[:, 12].copy(), int(meta["increment"]))
+        log.info("adapt: restart from %s at t = %g (increment %d, %d enrichments so far)", path, t, st.increment,
+                 len(self.history.enrichments))
+        return st, stepping
+
     def converged(self, st, dt):
         info = st.info
         if not info.get("hf"):
@@ -243,24 +298,40 @@ class AdaptiveRun:
         self.history.append(st, info["indicator"], info["estimate"], info["coeffs"], hf=info.get("hf", False))
 
 
-def adapt(rom, case, tol, comm=None, method="replay", field=None, reject_tol=1e-4, max_enrichments=None):
+def adapt(rom, case, tol, comm=None, method="replay", field=None, reject_tol=1e-4, max_enrichments=None,
+          checkpoint=None, restart=None, checkpoint_every=None):
     """Run ``case`` with ``rom`` adaptively (module docstring). Returns the :class:`AdaptiveRun` (its
-    ``history``, final ``rom``/``full`` and ``summary``). Collective."""
+    ``history``, final ``rom``/``full`` and ``summary``). Collective.
+
+    ``checkpoint``: archive written every ``checkpoint_every`` increments (default: the case's ``[output]
+    checkpoint_every``), and on a failure or a stop (SIGTERM/SIGUSR1); removed at the end of a run that
+    completes. ``restart``: a checkpoint to continue from (``rom`` is then replaced by the model in it).
+    """
     from ..hf.march import march
     from .online import read_case_spec
     comm = comm or MPI.COMM_WORLD
     spec = read_case_spec(case, comm)
     run = AdaptiveRun(rom, spec, comm, tol, method, field, reject_tol, max_enrichments)
-    st = run.newton.initial_state()
-    ind, est, coeffs = run.assess(st)
-    st.info.update(indicator=ind, estimate=est, coeffs=coeffs, hf=False)
-    run.history.append(st, ind, est, coeffs)
+    stepping = None
+    if restart is not None:
+        st, stepping = run.read_checkpoint(os.fspath(restart))
+    else:
+        st = run.newton.initial_state()
+        ind, est, coeffs = run.assess(st)
+        st.info.update(indicator=ind, estimate=est, coeffs=coeffs, hf=False)
+        run.history.append(st, ind, est, coeffs)
     log.info("adapt: %s, %d modes, %d reduced points, tolerances %s on the estimates (calibrated: %s; otherwise "
-             "the indicator itself), state rebuild by %s", spec.get("name"), rom.n_modes, rom.n_points,
+             "the indicator itself), state rebuild by %s", spec.get("name"), run.rom.n_modes, run.rom.n_points,
              ", ".join(f"{f} {t:g}" for f, t in run.tols.items()),
-             ", ".join(f for f in run.fields if f in rom.calibration) or "none", method)
-    final, summary = march(run.step, st, run.oc.time, on_converged=run.converged, label=f"adapt {spec.get('name')}",
-                           comm=comm)
+             ", ".join(f for f in run.fields if f in run.rom.calibration) or "none", method)
+    every = spec.get("checkpoint_every", 10) if checkpoint_every is None else checkpoint_every
+    save = None
+    if checkpoint is not None:
+        def save(s, stepping_, reason=None):
+            run.write_checkpoint(os.fspath(checkpoint), s, stepping_)
+    final, summary = march(run.step, st, run.oc.time, on_converged=run.converged, on_checkpoint=save,
+                           on_failure=save, on_stop=save, stepping=stepping, checkpoint_every=every if save else 0,
+                           label=f"adapt {spec.get('name')}", comm=comm)
     summary["enrichments"] = len(run.history.enrichments)
     summary["hf_increments"] = int(np.sum(run.history.hf))
     run.summary = summary
