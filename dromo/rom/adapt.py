@@ -141,6 +141,7 @@ class AdaptiveRun:
         rom.check_mesh(dm.global_mesh.fingerprint(), f"case {spec.get('name')!r} (mesh {spec['mesh_file']})")
         self.problem = build_problem(spec, comm, dm)
         self.solver = TangentSolver(self.problem)
+        self.load_vectors = None
         self._use(rom, FullOperators.read(rom, dm))
         self.anchor = initial_state(self.problem)
         self.replay = []
@@ -214,7 +215,10 @@ class AdaptiveRun:
             self.solver.reset()
             raise
         t_hf = _time.perf_counter() - tic - t_rebuild
-        rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol)
+        if self.load_vectors is None:
+            from .offline import load_vectors
+            self.load_vectors = load_vectors(self.problem, sorted(rom0.case.pressure), bool(rom0.case.body))
+        rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol, self.load_vectors)
         self._use(rom1, full1)
         red = reduced_state(self.problem, rom1, full1, self.oc, self.newton, hf)
         self.tracker.rescale(rom0.n_points, rom1.n_points)

@@ -123,9 +123,11 @@ def rebuild_state(problem, full, method, anchor=None, history=(), rom=None, poin
 
 
 # ------------------------------------------------------------------------------------ 3. model update
-def enrich(problem, rom, full, state, reject_tol=1e-4):
+def enrich(problem, rom, full, state, reject_tol=1e-4, load_vectors=None):
     """The model ``rom`` (with its distributed operators ``full``) enriched by the HF ``state`` (module
-    docstring, 3). Returns ``(new ReducedModel, new FullOperators, Tu (k_new, k_old), {F: T_F})``. Collective."""
+    docstring, 3). ``load_vectors``: the assembled unit loads (:func:`dromo.rom.offline.load_vectors`),
+    kept between enrichments. Returns ``(new ReducedModel, new FullOperators, Tu (k_new, k_old), {F: T_F})``.
+    Collective."""
     from ..fem.points import mode_strains
     from ..reduction.hyperreduce import Hyperreduction, dual_operators, quadrature_summary, reduced_rule
     from ..reduction.incremental import IncrementalPOD
@@ -166,7 +168,8 @@ def enrich(problem, rom, full, state, reject_tol=1e-4):
     hr = Hyperreduction(rq, ecm_ids, nb, E, duals)
     pts = point_data(dm, hr, full.lifting_strains, problem.ip_material)
     case = rom.case
-    pressure, body = project_loads(problem, ub.modes, sorted(case.pressure), bool(case.body), comm)
+    pressure, body = project_loads(problem, ub.modes, sorted(case.pressure), bool(case.body), comm,
+                                   vectors=load_vectors)
     case = dataclasses.replace(case, pressure=pressure, body=body)
     new_full = FullOperators(dm, ub, full.liftings, duals, provenance=full.provenance)
     new_full._E, new_full._EL = E, full._EL

@@ -232,31 +232,48 @@ def _reduced_loads(runs, modes, comm):
     return pressure, body, sorted(types)
 
 
-def project_loads(problem, modes, pressure_sets, body, comm):
-    """The reduced loads of the modes ``(3 n_owned_nodes, k)`` on ``problem``'s mesh (module docstring, 5):
-    ``({set: (k,) Ψᵀ f(unit pressure)}, {group: (constant (3, k), linear (3, 3, k))} or {} when not
-    ``body``)``. Collective."""
+def load_vectors(problem, pressure_sets, body):
+    """The assembled unit loads whose projections are the reduced loads (module docstring, 5), as owned
+    nodal rows ``(3 n_owned_nodes,)``: ``{("pressure", set): f}`` and, with ``body``, per material group g
+    ``{("body", g, i): ∫ Nᵀ e_i ρ_g, ("body", g, i, j): ∫ Nᵀ x_j e_i ρ_g}``. Collective."""
     from ..fem.operators import body_force, pressure_load
     dm = problem.dm
     no3 = 3 * dm.n_owned_nodes
 
-    def project(vec):
+    def owned(vec):
         with vec.localForm() as lf:
             f = lf.array[:no3].copy()
         vec.destroy()
-        return allreduce_sum(np.ascontiguousarray(modes.T @ f), comm)
+        return f
 
-    pressure = {s: project(pressure_load(dm, s, 1.0)) for s in pressure_sets}
+    out = {("pressure", s): owned(pressure_load(dm, s, 1.0)) for s in pressure_sets}
+    if body:
+        for gi, g in enumerate(problem.groups):
+            dens = {h.elset: (1.0 if h is g else 0.0) for h in problem.groups}
+            for i in range(3):
+                out[("body", gi, i)] = owned(body_force(dm, np.eye(3)[i], density=dens))
+                for j in range(3):
+                    out[("body", gi, i, j)] = owned(body_force(dm, _linear_field(i, j), density=dens))
+    return out
+
+
+def project_loads(problem, modes, pressure_sets, body, comm, vectors=None):
+    """The reduced loads of the modes ``(3 n_owned_nodes, k)`` on ``problem``'s mesh (module docstring, 5):
+    ``({set: (k,) Ψᵀ f(unit pressure)}, {group: (constant (3, k), linear (3, 3, k))} or {} when not
+    ``body``)``. ``vectors``: the :func:`load_vectors` already assembled (enrichment reuses them).
+    Collective (one Allreduce)."""
+    vectors = load_vectors(problem, pressure_sets, body) if vectors is None else vectors
+    keys = list(vectors)
+    k = modes.shape[1]
+    proj = allreduce_sum(np.ascontiguousarray(modes.T @ np.stack([vectors[key] for key in keys], axis=1)), comm) \
+        if keys else np.zeros((k, 0))
+    col = {key: proj[:, c] for c, key in enumerate(keys)}
+    pressure = {s: col[("pressure", s)] for s in pressure_sets}
     out = {}
     if body:
-        pb0 = problem
-        for gi, g in enumerate(pb0.groups):
-            dens = {h.elset: (1.0 if h is g else 0.0) for h in pb0.groups}
-            const = np.stack([project(body_force(dm, np.eye(3)[i], density=dens)) for i in range(3)])
-            lin = np.empty((3, 3) + const.shape[1:])
-            for i in range(3):
-                for j in range(3):
-                    lin[i, j] = project(body_force(dm, _linear_field(i, j), density=dens))
+        for gi in range(len(problem.groups)):
+            const = np.stack([col[("body", gi, i)] for i in range(3)])
+            lin = np.stack([np.stack([col[("body", gi, i, j)] for j in range(3)]) for i in range(3)])
             out[gi] = (const, lin)
     return pressure, out
 

@@ -4,7 +4,8 @@
 
 ``/rom_result/time`` (F,), ``gamma`` (F, k), ``lifting`` (F, n_L), ``iterations`` (F,), ``residual`` (F,)
 (the final reduced Newton residual of every step), ``indicator/<F>`` (F,) the normalized Gappy-POD
-residual of each dual field at the points (the error indicator), ``points/ids`` (n,), and the law values
+residual of each dual field at the points (the error indicator, :mod:`dromo.rom.indicator`),
+``estimate/<F>`` (F,) its calibrated error estimate when the model carries a calibration of F, ``points/ids`` (n,), and the law values
 at the reduced points every step: ``points/S``, ``points/E`` (F, n, 6), ``points/T`` (F, n, 1),
 ``points/internal`` (F, n, n_state_max) packed per point in the order of its law; attrs: the model's path
 and mesh fingerprint, the case name, sizes and the run summary.
@@ -41,6 +42,9 @@ def write_result(rom, result, output, fields=(), comm=None):
                                             "provenance": f"dromo online ({r.name})"}) as ar:
         g = "rom_result"
         write_steps(ar, g, r)
+        for f, cal in (rom.calibration or {}).items():
+            if f in r.indicator:                      # the calibrated error estimate of every step
+                ar.write_array(f"{g}/estimate/{f}", cal.estimate(np.asarray(r.indicator[f], dtype=float)))
         ar.write_array(f"{g}/points/ids", rom.points.ids)
         for name, v in pts.items():
             ar.write_array(f"{g}/points/{name}", v)

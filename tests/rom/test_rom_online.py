@@ -161,3 +161,53 @@ file = "T.h5"
         assert np.allclose(oc.points.temperature_at(t), T_hf[oc.rows, 0], rtol=1e-12, atol=1e-9)
     xq, _ = fetch_rows(ip_coordinates(dm), dm.ip_natural, rom.points.ids, comm)
     assert np.allclose(xq, rom.points.coordinates)
+
+
+@pytest.mark.mpi
+def test_enrichment_basis_equals_a_batch_pod_of_the_same_snapshots(comm, shared_tmp):
+    """Issue 17, the enrichment step: after one enrichment the incremental displacement basis spans what a
+    batch POD of the training snapshots and the new HF snapshot (both minus their lifting) spans
+    (principal angles), the model's reduced loads are the projected HF loads, and the estimate right
+    after the enrichment is below the tolerance."""
+    from dromo.reduction.hyperreduce import read_training
+    from dromo.reduction.pod import pod
+    from dromo.rom.adapt import adapt
+    from dromo.rom.enrich import lifting_values
+    d = str(shared_tmp)
+    cases = _cases(d, comm, {"a": dict(ux=0.012, time_extra="fixed = true"),
+                             "c": dict(ux=0.025, end=2.0, time_extra="fixed = true")})
+    _train(d, comm, [("a.toml", "a.h5")])
+    rom = ReducedModel.load(os.path.join(d, "rom.h5"), comm)
+    run = adapt(rom, cases["c"], {"S": 0.005}, comm, max_enrichments=1)
+    assert len(run.history.enrichments) == 1
+    e = run.history.enrichments[0]
+    assert e["estimate"] > 1.0 > e["estimate_after"] and e["modes_after"] == rom.n_modes + 1
+    pb, dm, hf = run.problem, run.problem.dm, run.anchor                # the enrichment's HF state
+    assert abs(hf.time - e["time"]) < 1e-12
+    imposed = np.asarray(pb.dirichlet_dofs) - dm.dof_range[0]
+    tr = read_training(os.path.join(d, "a.h5"), comm, dm=dm)
+    L = run.full.liftings
+    cols = [tr.U[:, j] - L @ lifting_values(pb, t) for j, t in enumerate(tr.times)]   # same amplitudes in a, c
+    cols.append(hf.u.reshape(-1) - L @ lifting_values(pb, hf.time))
+    U = np.stack(cols, axis=1)
+    U[imposed] = 0.0
+    k1 = run.full.modes.shape[1]
+
+    def cosines(A, B):                                              # of the principal angles
+        return np.linalg.svd(np.asarray(comm.allreduce(A.T @ B)), compute_uv=False)
+
+    # (1) the data the incremental update saw — the training as its kept modes × singular values, and the
+    # new snapshot — has, in batch, the same POD
+    from dromo.rom.full import FullOperators
+    b0 = FullOperators.read(rom, dm).u_basis
+    seen = np.hstack([b0.modes * b0.singular_values[None, :b0.n_kept], U[:, -1:]])
+    batch = pod(seen, comm=comm, max_modes=k1, inner_name="euclid", method="svd")
+    assert cosines(batch.modes, run.full.modes).min() >= 1.0 - 1e-10
+    # (2) and its span lies in that of a batch POD of every training snapshot and the new one
+    every = pod(U, comm=comm, tol=1e-9, inner_name="euclid", method="svd")
+    assert every.n_kept >= k1 and cosines(every.modes, run.full.modes).min() >= 1.0 - 1e-8
+    # the reduced loads of the enriched model are the HF loads projected on the new modes
+    from dromo.rom.offline import project_loads
+    p_ref, b_ref = project_loads(pb, run.full.modes, sorted(run.rom.case.pressure), bool(run.rom.case.body), comm)
+    for s, v in run.rom.case.pressure.items():
+        assert np.allclose(v, p_ref[s], rtol=1e-12, atol=1e-14 * np.abs(p_ref[s]).max())
