@@ -4,7 +4,9 @@ with an enrichment of the model wherever the estimate exceeds the tolerance (``d
 ``adapt(rom, case, tol, comm, ...)`` (collective; the HF parts use all ranks, the reduced Newton runs on
 the same ranks between them):
 
-* every increment ``t_n → t_{n+1}`` is first solved by the reduced Newton (:mod:`dromo.rom.online`); the
+* every increment ``t_n → t_{n+1}`` is first solved by the reduced Newton (:mod:`dromo.rom.online`), by
+  every rank on all the reduced points, redundantly (the reduced problem is O(points × modes); this
+  costs no message per iteration, and every rank takes the same decisions bit for bit); the
   error indicator η_F of each indicator field F (:mod:`dromo.rom.indicator`; ``p`` by default, ``S``
   catches the elastic regime where p is zero) and its calibrated estimate ê_F (η_F itself without a
   calibration of F) are computed at ``t_{n+1}``; ``tol`` is one tolerance or one per field;
@@ -108,6 +110,9 @@ class AdaptiveRun:
         from .enrich import METHODS
         from .full import FullOperators
         self.comm = comm
+        # the reduced model is small: every rank solves all of it, redundantly and identically (no message
+        # per reduced Newton iteration); only the HF increments and the model updates use ``comm``
+        self.ocomm = MPI.COMM_SELF
         self.spec = spec
         with collective(comm):
             if method not in METHODS:
@@ -153,11 +158,11 @@ class AdaptiveRun:
     def _use(self, rom, full):
         from .online import ReducedNewton, prepare
         self.rom, self.full = rom, full
-        self.oc = prepare(rom, self.spec, self.comm, check_mesh=False)
-        self.newton = ReducedNewton(rom, self.oc, self.comm)
+        self.oc = prepare(rom, self.spec, self.ocomm, check_mesh=False)
+        self.newton = ReducedNewton(rom, self.oc, self.ocomm)
 
     def point_values(self, st, names):
-        """Law values at all the reduced points ``{name: (n_points, nc)}`` (replicated). Collective."""
+        """Law values at all the reduced points ``{name: (n_points, nc)}`` (every rank holds them all)."""
         pp = self.oc.points
         out = {}
         for nm in names:
@@ -169,8 +174,7 @@ class AdaptiveRun:
                 loc = np.asarray(st.temperature, dtype=float).reshape(-1, 1)
             else:
                 loc = pp.internal_field(st.internal, nm)
-            parts = self.comm.allgather(np.asarray(loc)) if self.comm.size > 1 else [np.asarray(loc)]
-            out[nm] = np.concatenate(parts, axis=0)
+            out[nm] = np.asarray(loc)                   # every rank holds all the points
         return out
 
     def assess(self, st):
@@ -252,7 +256,7 @@ class AdaptiveRun:
         dm = self.problem.dm
         local = np.hstack([st.eps, st.stress, np.asarray(st.temperature, dtype=float).reshape(-1, 1),
                            self.oc.points.packed_internal(st.internal)])
-        parts = self.comm.allgather(local) if self.comm.size > 1 else [local]
+        parts = [local]                                 # every rank holds all the points
         with Archive.create(path, self.comm, attrs={"content": "adapt-checkpoint"}) as ar:
             ar.write_mesh(dm.global_mesh)
             self.full.write(ar)
