@@ -36,8 +36,10 @@ def run(args):
     write_adapt_result(r, args.output, fields=args.reconstruct or ())
     if args.save_rom:
         r.rom.save(args.save_rom, comm)
-    if comm.rank == 0 and os.path.exists(ckpt):
-        os.remove(ckpt)
+    if comm.rank == 0:                          # the run is complete: its checkpoint (and sidecar) is not needed
+        for f in (ckpt, os.path.splitext(ckpt)[0] + ".xdmf"):
+            if os.path.exists(f):
+                os.remove(f)
     s, h = r.summary, r.history
     if comm.rank == 0:
         print(f"dromo adapt: {r.spec.get('name')}: {s['increments']} increments to t = {s['time']:g}, "
