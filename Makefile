@@ -7,7 +7,7 @@ PYTEST := -m pytest -p no:cacheprovider --with-mpi
 # Upper bound for one MPI pytest run, so that a hang fails instead of blocking CI.
 MPI_TIMEOUT ?= 1800
 
-.PHONY: setup demo test test-serial test-mpi2 test-mpi3 bench-quick clean
+.PHONY: setup demo test test-serial test-mpi2 test-mpi3 bench bench-quick clean
 
 setup:
 	bash launch/setup.sh
@@ -27,8 +27,13 @@ test-mpi2:
 test-mpi3:
 	$(ENV) timeout $(MPI_TIMEOUT) $(MPI) -n 3 $(PY) $(PYTEST) -m mpi tests
 
+# every full benchmark (hours), then benchmarks/out/summary.md (figures against targets, machine, plots)
+bench: setup
+	$(ENV) $(PY) benchmarks/summary.py --run
+
+# every benchmark's --quick version (minutes), then benchmarks/out/summary.md
 bench-quick:
-	$(ENV) for b in benchmarks/[!_]*.py; do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
+	$(ENV) $(PY) benchmarks/summary.py --run --quick
 
 clean:
 	rm -rf demo-output .pytest-mpi

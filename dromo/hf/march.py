@@ -15,6 +15,8 @@ their steps alike:
 * when the step would go below ``time.dt_min`` (or a fixed step fails), ``on_failure(state, stepping)``
   is called with the last converged state and :class:`ConvergenceError` is raised with a message naming
   the time, the step and the cause;
+* every converged increment is logged with the fraction of the time span done and an ETA (elapsed time
+  × the span left / the span done);
 * ``on_converged(new, dt)`` after every converged increment; ``on_checkpoint(state, stepping)`` every
   ``checkpoint_every`` increments (not after the last one);
 * before every increment ``should_stop()`` is asked whether to stop (a SLURM time limit: SIGTERM or
@@ -55,6 +57,7 @@ def march(step, state, time, on_converged=None, on_checkpoint=None, on_failure=N
     summary = dict(increments=0, cutbacks=0, newton_iterations=0, increment_seconds=[])
     summary.update({k: 0 for k in describe})
     tic = _time.perf_counter()
+    t_start = state.time
     eps_t = 1e-9 * ts.dt
     if should_stop is None and signals.handlers_installed():
         should_stop = lambda: signals.stop_requested(comm)  # noqa: E731
@@ -97,8 +100,12 @@ def march(step, state, time, on_converged=None, on_checkpoint=None, on_failure=N
             summary[k] += info.get(k, 0)
         if on_converged is not None:
             on_converged(state, dt)
-        log.info("increment %d: t = %g, dt = %g, %d Newton iterations%s, %.3g s", state.increment, state.time,
-                 dt, its, "".join(f", {info.get(k, 0)} {k.replace('_', ' ')}" for k in describe), seconds)
+        done = (state.time - t_start) / max(ts.end - t_start, 1e-300)
+        eta = (_time.perf_counter() - tic) * (1.0 - done) / max(done, 1e-12)
+        log.info("increment %d: t = %g, dt = %g, %d Newton iterations%s, %.3g s (%s %.0f %%, ETA %.0f s)",
+                 state.increment, state.time, dt, its,
+                 "".join(f", {info.get(k, 0)} {k.replace('_', ' ')}" for k in describe), seconds, label,
+                 100.0 * done, eta)
         if not ts.fixed:
             if its <= ts.easy_iterations:
                 stepping["easy"] += 1

@@ -1,6 +1,5 @@
-"""The ``dromo`` command under mpirun: info, mesh, demo, and clear errors on every rank."""
+"""The ``dromo`` command under mpirun: info, mesh, and clear errors on every rank (the demo: test_demo.py)."""
 import json
-import os
 
 import pytest
 
@@ -50,13 +49,3 @@ def test_bad_mesh_exits_nonzero_on_every_rank_with_a_clear_message(tmp_path, con
     err = p.stderr
     assert "dromo mesh: error:" in err and message in err, err[-2000:]
     assert "Traceback" not in err
-
-
-def test_demo_runs_end_to_end(tmp_path):
-    out = tmp_path / "demo"
-    p = run_mpi(2, dromo_cmd() + ["demo", "--out", str(out), "--size", "2", "--snapshots", "6"])
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert "POD modes kept" in p.stdout
-    for f in ("snapshots.h5", "snapshots.xdmf", "basis.h5"):
-        assert (out / f).exists()
-    assert not [f for f in os.listdir(out) if ".tmp-" in f]

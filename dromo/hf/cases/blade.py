@@ -41,7 +41,7 @@ N_SECTIONS = 5
 H = {"small": (6.0, 14.0), "medium": (1.25, 2.5), "large": (0.7, 1.4)}
 
 CASE = """# dromo built-in case: {description}
-name = "blade ({size})"
+name = "{name}"
 
 [mesh]
 file = "blade.msh"
@@ -78,7 +78,7 @@ value = 0.5
 amplitude = "speed"
 
 [centrifugal]
-omega = 1000.0
+omega = {omega}
 axis_point = [0.0, 0.0, -250.0]
 axis_direction = [1.0, 0.0, 0.0]
 amplitude = "speed"
@@ -90,7 +90,7 @@ amplitude = "heat"
 [time]
 end = {end}
 dt = 0.25
-dt_min = 1e-4
+{fixed}dt_min = 1e-4
 dt_max = 0.5
 
 [output]
@@ -128,14 +128,16 @@ def naca_section(z, n=24):
     return out
 
 
-def temperature_expression():
-    """T(x, y, z, a): hot leading edge (the LE line is linear in z for chord, angle-linear for twist)."""
+def temperature_expression(heat=1.0):
+    """T(x, y, z, a): hot leading edge (the LE line is linear in z for chord, angle-linear for twist);
+    ``heat`` scales the temperature rise."""
     c0, dc = CHORD[0], (CHORD[1] - CHORD[0]) / (Z1 - Z0)
     a0, da = np.radians(TWIST[0]), np.radians(TWIST[1] - TWIST[0]) / (Z1 - Z0)
     cz = f"({c0!r} + {dc!r} * (z - {Z0!r}))"
     az = f"({a0!r} + {da!r} * (z - {Z0!r}))"
     xle, yle = f"(-{STACK} * {cz} * cos({az}))", f"(-{STACK} * {cz} * sin({az}))"
-    return (f"293.0 + a * (250.0 * maximum(z, 0.0) / {Z1} + "
+    a = "a" if heat == 1.0 else f"{float(heat)!r} * a"
+    return (f"293.0 + {a} * (250.0 * maximum(z, 0.0) / {Z1} + "
             f"350.0 * exp(-((x - {xle})**2 + (y - {yle})**2) / 64.0))")
 
 
@@ -223,10 +225,16 @@ def mesh(path, size="small"):
     return n_nodes
 
 
-def case_text(size="small", cycles=2):
-    speed, heat = _amplitude_tables(cycles)
-    return CASE.format(description=DESCRIPTION, size=size, speed=speed, heat=heat, cycles=cycles,
-                       temperature=temperature_expression(), end=f"{5.0 * cycles:.1f}")
+def case_text(size="small", cycles=2, speed=1.0, heat=1.0, end=None, fixed=False, name=None):
+    """The case file text: ``cycles`` start-up/shut-down cycles, ω × ``speed`` (the centrifugal force
+    scales with ω²), the temperature rise × ``heat``, the time span ``end`` (default the cycles' 5 s each)
+    and, with ``fixed``, fixed increments (no cut-back or growth: runs of this text share their times);
+    ``name`` the case name (default ``blade (SIZE)``)."""
+    sp, ht = _amplitude_tables(cycles)
+    end = 5.0 * cycles if end is None else float(end)
+    return CASE.format(description=DESCRIPTION, name=name or f"blade ({size})", speed=sp, heat=ht, cycles=cycles,
+                       temperature=temperature_expression(heat), end=f"{end:.1f}",
+                       omega=repr(1000.0 * float(speed)), fixed="fixed = true\n" if fixed else "")
 
 
 def write(folder, size="small"):
