@@ -7,7 +7,7 @@ PYTEST := -m pytest -p no:cacheprovider --with-mpi
 # Upper bound for one MPI pytest run, so that a hang fails instead of blocking CI.
 MPI_TIMEOUT ?= 1800
 
-.PHONY: setup demo test test-serial test-mpi2 test-mpi3 bench bench-quick clean
+.PHONY: setup demo test test-serial test-mpi2 test-mpi3 bench bench-quick test-minroot clean
 
 setup:
 	bash launch/setup.sh
@@ -34,6 +34,11 @@ bench: setup
 # every benchmark's --quick version (minutes), then benchmarks/out/summary.md
 bench-quick:
 	$(ENV) $(PY) benchmarks/summary.py --run --quick
+
+# The set-up on a minimal Debian 12 (debootstrap + chroot, as root; skipped with the reason elsewhere). Run by
+# CI after `make test`, not by `make test`: it downloads a Debian root and the set-up's packages (~1 GB).
+test-minroot:
+	bash .ci/minroot
 
 clean:
 	rm -rf demo-output .pytest-mpi

@@ -13,7 +13,19 @@ APT_PACKAGES=(
   python3-venv python3-pytest python3-pytest-mpi python3-hypothesis python3-matplotlib
   openmpi-bin libopenblas0-pthread calculix-ccx calculix-ccx-test gcc gfortran make python3-dolfinx
   libgl1 libxrender1
+  # Not in a minimal Debian 12 (debootstrap --variant=minbase; found by .ci/minroot): the gmsh wheel's
+  # libgmsh links libGLU, libXcursor and libXinerama; benchmarks/hf_solver.py measures ccx with /usr/bin/time.
+  libglu1-mesa libxcursor1 libxinerama1 time
+  # A one-node SLURM for tests/cli/test_slurm.py (11 small packages, 4 MB; its services stay off without a
+  # /etc/slurm/slurm.conf: the test runs its own daemons).
+  slurm-wlm munge
 )
+
+# `setup.sh --list-packages` prints the list and stops (.ci/minroot keys its cached root on it).
+if [ "${1:-}" = --list-packages ]; then
+  printf '%s\n' "${APT_PACKAGES[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

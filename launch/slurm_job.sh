@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# Template SLURM job for dromo: copy, adapt the #SBATCH lines and the command, then `sbatch slurm_job.sh`.
-# For a long `dromo solve` that may reach its time limit, use slurm_solve.sh (early warning signal,
-# clean checkpoint, requeue).
+# SLURM job running one dromo command on the job's tasks; no copy or edit needed:
+#   sbatch -n 8 /path/to/dromo/launch/slurm_job.sh pod result.h5 --field U --tol 1e-6 -o basis.h5
+#   sbatch -n 2 /path/to/dromo/launch/slurm_job.sh          # no command: `dromo info`, then the demo
+# from any folder: the job runs in the folder SLURM gives it (where sbatch ran, or `sbatch -D DIR`), so
+# relative paths and the log (dromo-JOBID.log) are there. The rank count is the allocation's (`-n P`,
+# 1 if none is asked for). For a long `dromo solve` that may reach its time limit, use slurm_solve.sh.
+# The lines below are defaults: sbatch options override them.
 #SBATCH --job-name=dromo
-#SBATCH --ntasks=4
 #SBATCH --cpus-per-task=1
 #SBATCH --time=01:00:00
 #SBATCH --output=dromo-%j.log
 set -euo pipefail
-cd "${SLURM_SUBMIT_DIR:-.}"
-# On a cluster, load the site's modules here instead (PETSc, SLEPc, parallel HDF5, MPI), e.g.
+# On a cluster, load the site's modules here (PETSc, SLEPc, parallel HDF5, MPI), e.g.
 #   module load petsc slepc hdf5-mpi openmpi
-. launch/env.sh
-DROMO=${DROMO:-.venv/bin/dromo}
-# srun where the MPI is built with SLURM support; mpirun otherwise.
-if command -v srun >/dev/null 2>&1 && [ -n "${SLURM_JOB_ID:-}" ] && [ "${DROMO_USE_MPIRUN:-0}" != 1 ]; then
-  LAUNCH=(srun)
-else
-  LAUNCH=(mpirun --oversubscribe -n "${SLURM_NTASKS:-2}")
+# Where dromo is: DROMO_HOME, else the checkout holding this script. sbatch runs a copy of the script from
+# SLURM's spool folder: the original path is the job's Command (scontrol). Same lines in slurm_solve.sh.
+script=${BASH_SOURCE[0]}
+if [ ! -f "$(dirname "$script")/slurm_launch.sh" ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+  script=$(scontrol show job "$SLURM_JOB_ID" | sed -n 's/^ *Command=\([^ ]*\).*/\1/p')
 fi
-"${LAUNCH[@]}" "$DROMO" info
-"${LAUNCH[@]}" "$DROMO" demo --out "demo-${SLURM_JOB_ID:-local}"
+DROMO_HOME=${DROMO_HOME:-$(cd "$(dirname "$script")/.." && pwd)}
+. "$DROMO_HOME/launch/slurm_launch.sh"
+
+if [ $# -gt 0 ]; then
+  "${LAUNCH[@]}" "$DROMO" "$@"
+else
+  "${LAUNCH[@]}" "$DROMO" info
+  "${LAUNCH[@]}" "$DROMO" demo --out "demo-${SLURM_JOB_ID:-local}"
+fi

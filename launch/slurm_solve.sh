@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# SLURM job for a long `dromo solve` that outlives its time limit: copy, adapt, `sbatch slurm_solve.sh`.
+# SLURM job for a long `dromo solve` that outlives its time limit; no copy or edit needed:
+#   sbatch -n 8 /path/to/dromo/launch/slurm_solve.sh case.toml result.h5     (default: case.toml result.h5)
+# from any folder: paths are relative to the folder SLURM gives the job (where sbatch ran, or `-D DIR`).
+# The rank count is the allocation's (`-n P`); the launcher is chosen as launch/slurm_launch.sh says.
 #
 # The habit: ask SLURM for a warning signal before the limit (--signal), let dromo stop cleanly on it
 # (it finishes the current increment on all ranks, writes a checkpoint into $OUT, closes it validly and
@@ -13,7 +16,6 @@
 #   * Exit status: 0 done, 75 stopped on a signal with a checkpoint (requeued here), 74 the output cannot
 #     be written (full disk, quota, read-only folder: fix and resubmit), 1 an error (see the log).
 #SBATCH --job-name=dromo-solve
-#SBATCH --ntasks=4
 #SBATCH --cpus-per-task=1
 #SBATCH --time=04:00:00
 #SBATCH --signal=B:USR1@120
@@ -21,19 +23,18 @@
 #SBATCH --open-mode=append
 #SBATCH --output=dromo-solve-%j.log
 set -uo pipefail
-cd "${SLURM_SUBMIT_DIR:-.}"
-# On a cluster, load the site's modules here instead (PETSc, SLEPc, parallel HDF5, MPI).
-. launch/env.sh
-export OMPI_MCA_odls_base_sigkill_timeout="${OMPI_MCA_odls_base_sigkill_timeout:-10}"
-DROMO=${DROMO:-.venv/bin/dromo}
-CASE=${CASE:-case.toml}
-OUT=${OUT:-result.h5}
-
-if command -v srun >/dev/null 2>&1 && [ -n "${SLURM_JOB_ID:-}" ] && [ "${DROMO_USE_MPIRUN:-0}" != 1 ]; then
-  LAUNCH=(srun)
-else
-  LAUNCH=(mpirun --oversubscribe -n "${SLURM_NTASKS:-2}")
+# On a cluster, load the site's modules here (PETSc, SLEPc, parallel HDF5, MPI).
+# Where dromo is: DROMO_HOME, else the checkout holding this script. sbatch runs a copy of the script from
+# SLURM's spool folder: the original path is the job's Command (scontrol). Same lines in slurm_job.sh.
+script=${BASH_SOURCE[0]}
+if [ ! -f "$(dirname "$script")/slurm_launch.sh" ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+  script=$(scontrol show job "$SLURM_JOB_ID" | sed -n 's/^ *Command=\([^ ]*\).*/\1/p')
 fi
+DROMO_HOME=${DROMO_HOME:-$(cd "$(dirname "$script")/.." && pwd)}
+. "$DROMO_HOME/launch/slurm_launch.sh"
+export OMPI_MCA_odls_base_sigkill_timeout="${OMPI_MCA_odls_base_sigkill_timeout:-10}"
+CASE=${1:-${CASE:-case.toml}}
+OUT=${2:-${OUT:-result.h5}}
 # A requeued job (or a resubmission after a failure) continues from the checkpoint in $OUT.
 RESTART=()
 if [ -f "$OUT" ]; then
