@@ -58,7 +58,12 @@ archive, its XDMF sidecar included, exists only once complete).
 pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
 (``partition_range(n_items, comm)``) to the ranks, and every rank writes its block collectively with
 :meth:`~dromo.io.archive.Archive.append_step`. Memory per rank: one increment on rank 0, one block
-elsewhere. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
+elsewhere. **Parallel parsing:** a reader that answers :meth:`ResultReader.defer_values` with True may
+yield, instead of an array, a :class:`~dromo.io.adapters.parallel_values.RowParts` (a small picklable
+description: file, block, byte layout); it travels with the step header and every rank parses its own
+range of records and keeps its natural block (:func:`~dromo.io.adapters.parallel_values.natural_block`):
+the CalculiX ``.frd`` blocks are read this way, so the parsing is shared by all ranks and rank 0 never
+holds a whole increment of them. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
 record) is raised on every rank and no archive is left behind (atomic write).
 
 Readers shipped: ``calculix`` (:mod:`.calculix`: deck + ``.frd`` + ``.dat`` ``*EL PRINT``) and
@@ -76,6 +81,7 @@ from mpi4py import MPI
 
 from ...errors import InputError
 from ...parallel import collective, get_logger, partition_offsets, raise_collectively
+from .parallel_values import RowParts, natural_block
 
 __all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
            "import_results", "NodeIndex", "IpIndex", "n_items_of"]
@@ -139,6 +145,12 @@ class ResultReader:
     def attrs(self) -> Dict[str, object]:
         """Attributes written on the archive root (provenance)."""
         return {"provenance": f"dromo import {self.name} {self.source}".strip()}
+
+    def defer_values(self):
+        """Asked by :func:`import_results` before the first step: return True if the reader will from now
+        on yield some values as :class:`~dromo.io.adapters.parallel_values.RowParts` (parsed by every
+        rank), False (the default) to yield arrays only. Wrappers forward it to their reader."""
+        return False
 
     def close(self):
         pass
@@ -382,7 +394,10 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                                 components=list(s.components), units=s.units,
                                 description=s.description, n_parameters=P,
                                 attrs={"source": source, **s.attrs})
+            if root:
+                reader.defer_values()
             it = reader.steps() if root else None
+            cache = {}                 # per-rank helpers of the parallel parsing (node numbering ...)
             k = 0
             while True:
                 step, exc, header = None, None, None
@@ -399,10 +414,14 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                 header = comm.bcast(header, root=0)
                 if header is None:
                     break
-                time, params, present, info = header
+                time, params, present, info, parts = header
+                cache.pop("parts", None)                 # parsed parts are kept for one step
                 for name in present:
-                    full = step.values[name] if root else None
-                    block = _scatter(full, n_items[name], spec_of[name].n_components, comm)
+                    if name in parts:                    # parsed by every rank, its own records
+                        block = natural_block(parts[name], mesh, cache, comm)
+                    else:
+                        full = step.values[name] if root else None
+                        block = _scatter(full, n_items[name], spec_of[name].n_components, comm)
                     ar.append_step(name, block, time, params)
                     written[name] += 1
                     for key, v in info.items():
@@ -472,8 +491,14 @@ def _check_step(step, spec_of, n_items, P, source, k, allow_nonfinite=False):
     if len(params) != P:
         raise InputError(f"{source}: step {k + 1} has {len(params)} parameters, expected {P}")
     present = [n for n in spec_of if n in step.values]
+    parts = {n: step.values[n] for n in present if isinstance(step.values[n], RowParts)}
     for n in present:
         v = step.values[n]
+        if n in parts:
+            if v.n_items != n_items[n] or v.n_components != spec_of[n].n_components:
+                raise InputError(f"{source}: step {k + 1} (time {step.time:g}): field {n} has shape "
+                                 f"{(v.n_items, v.n_components)}, expected {(n_items[n], spec_of[n].n_components)}")
+            continue
         shape = (n_items[n], spec_of[n].n_components)
         if getattr(v, "shape", None) != shape or v.dtype != np.float64:
             v = np.asarray(v, dtype=np.float64)
@@ -487,4 +512,4 @@ def _check_step(step, spec_of, n_items, P, source, k, allow_nonfinite=False):
                              f"component {spec_of[n].components[c]} is {step.values[n][r, c]} "
                              f"(not finite; --allow-nonfinite keeps such values)")
     info = {str(a): float(b) for a, b in (step.info or {}).items()}
-    return float(step.time), params, present, info
+    return float(step.time), params, present, info, parts
