@@ -35,18 +35,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import ROOT, emit, run_ranks  # noqa: E402
+from _common import ROOT, emit, proc_status_bytes, run_ranks  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out", "scale")
-
-
-def _status_bytes(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def worker(cfg):
@@ -63,12 +55,12 @@ def worker(cfg):
     import dromo.io.archive  # noqa: F401
     comm = MPI.COMM_WORLD
     cc = CountingComm(comm)
-    out = {"P": comm.size, "empty_peak": _status_bytes("VmHWM")}
+    out = {"P": comm.size, "empty_peak": proc_status_bytes("VmHWM")}
     # -- set-up (today: rank 0 reads, pickled broadcast, replicated global mesh)
     with cc.stage("setup"):
         mesh = read_mesh_on_root(cfg["mesh"], cc)
         dm = DistributedMesh(mesh, cc)
-    out["setup_peak"] = _status_bytes("VmHWM")
+    out["setup_peak"] = proc_status_bytes("VmHWM")
     out["setup_held"] = held_bytes(dm)
     out["mesh"] = {"n_nodes": mesh.n_nodes, "n_cells": mesh.n_cells, "n_ip": dm.n_ip_global,
                    "nodes_per_cell": int(sum(b.cells.size for b in mesh.blocks) / max(1, mesh.n_cells)),
