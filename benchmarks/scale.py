@@ -101,7 +101,8 @@ def worker(cfg):
     out["import"] = {"increments": written["U"], "fields": len(written),
                      "mesh_bytes": held_bytes(imesh) if imesh is not None else 0}
     if comm.rank == 0:
-        os.remove(path)
+        for f in (path, path[:-3] + ".xdmf"):
+            os.remove(f)
     out["counts"] = comm.gather({s: list(v) for s, v in cc.totals().items()})
     out["sites"] = comm.gather({f"{s} {site}": v for (s, site), v in cc.counts.items()})
     out["setup_peak"] = comm.gather(out["setup_peak"])

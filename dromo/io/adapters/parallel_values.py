@@ -20,7 +20,7 @@ import numpy as np
 from mpi4py import MPI
 
 from ...errors import InputError
-from ...parallel import collective
+from ...parallel import collective, raise_collectively
 from ...parallel.comm import partition_offsets, partition_range
 from ...parallel.redistribute import Redistributor
 
@@ -74,17 +74,24 @@ def natural_block(value, mesh, cache, comm):
     exactly once raise :class:`InputError` naming ``value.where`` and the missing / repeated counts.
     """
     from . import check_coverage
-    rows = vals = None
-    with collective(comm):
+    n = value.n_items
+    start, stop = partition_range(n, comm)
+    rows = vals = exc = None
+    try:
         rows, vals = value.read_part(comm.rank, comm.size, mesh, cache)
         if vals.shape != (len(rows), value.n_components):
             raise InputError(f"{value.where}: {vals.shape[1]} values per record, expected "
                              f"{value.n_components}")
-    n = value.n_items
-    start, stop = partition_range(n, comm)
-    direct = len(rows) == stop - start and np.array_equal(rows, np.arange(start, stop))
-    if comm.size > 1:
-        direct = comm.allreduce(direct, op=MPI.LAND)
+    except BaseException as e:  # noqa: BLE001 - raised on every rank below
+        exc = e
+    direct = exc is None and len(rows) == stop - start and np.array_equal(rows, np.arange(start, stop))
+    if comm.size > 1:      # one collective call: the error check and the "own block already" flags
+        status = comm.allgather((exc is not None, direct))
+        if any(failed for failed, _d in status):
+            raise_collectively(exc, comm)
+        direct = all(d for _f, d in status)
+    elif exc is not None:
+        raise_collectively(exc, comm)
     if direct:                         # records in natural order: this rank parsed its own block
         return vals
     ok, red = True, None
