@@ -40,7 +40,7 @@ _PAIR = 142                                   # a pickled (2,) int64 array (part
 _PICKLE_OVERHEAD = 900                        # pickle framing of a MeshData (classes, names)
 #: control messages of one ``import_results`` besides the per-step ones, on every rank (archive and
 #: mesh creation checks, XDMF sidecar, close): read from the code and one run (docs/scaling.md)
-_IMPORT_FIXED = 27
+_IMPORT_FIXED = 28
 _IMPORT_FIELD_DESCRIPTOR = 560                # pickled bytes of one .frd block descriptor in a step header
 _IMPORT_HEAD_EXTRA = 1500                     # pickled field specs and attributes sent with the mesh
 

@@ -126,3 +126,30 @@ class _Serial:
     @staticmethod
     def bcast(obj, root=0):
         return obj
+
+
+@pytest.mark.mpi
+def test_inverted_last_cell_found_by_its_rank(shared_tmp, comm):
+    """The cell check is shared by the ranks: a mirrored last element is refused on every rank."""
+    import os
+    deck, frd, _dat = _case(shared_tmp / "c", comm)
+    folder = os.path.dirname(deck)
+    bad_deck = os.path.join(folder, "mirrored.inp")
+    if comm.rank == 0:
+        lines = open(os.path.join(folder, "mesh.inp")).read().split("\n")
+        start = next(i for i, l in enumerate(lines) if l.upper().startswith("*ELEMENT"))
+        end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("*") or not lines[i])
+        t = lines[end - 1].split(",")
+        lines[end - 1] = ",".join([t[0]] + t[5:9] + t[1:5])            # hex8 mirrored: top <-> bottom
+        open(os.path.join(folder, "mirrored_mesh.inp"), "w").write("\n".join(lines))
+        open(bad_deck, "w").write(open(deck).read().replace("INPUT=mesh.inp", "INPUT=mirrored_mesh.inp"))
+        last_id = t[0].strip()
+    else:
+        last_id = None
+    last_id = comm.bcast(last_id, root=0)
+    comm.Barrier()
+    reader = CalculixReader(bad_deck, frd) if comm.rank == 0 else None
+    with pytest.raises(InputError) as ei:
+        import_results(reader, str(shared_tmp / "inv.h5"), comm)
+    msg = str(ei.value)
+    assert f"element {last_id}" in msg and "inverted" in msg and "allow-inverted" in msg, msg

@@ -207,11 +207,12 @@ def bad_name(name):
     return ""
 
 
-def check_mesh(mesh, source, allow_inverted=False):
+def check_mesh(mesh, source, allow_inverted=False, geometry=True):
     """InputError naming ``source`` and the item when a mesh cannot be stored as valid data: blank set
     names or with control characters (others, ``/`` and ``.`` included, are encoded by the archive), ids that are not positive, non-finite coordinates, and (unless
     ``allow_inverted``) inverted or degenerate cells (det J <= 0 at an integration point, the check
-    :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes)."""
+    :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes; ``geometry=False`` leaves it
+    to the caller: :func:`import_results` shares it over the ranks with :func:`check_cells`)."""
     for kind, sets in (("node set", mesh.node_sets), ("element set", mesh.element_sets),
                        ("surface", mesh.facet_sets)):
         for name in sets:
@@ -225,15 +226,22 @@ def check_mesh(mesh, source, allow_inverted=False):
     if not np.isfinite(pts).all():
         r = int(np.argwhere(~np.isfinite(pts))[0][0])
         raise InputError(f"{source}: node {mesh.node_ids[r]} has non-finite coordinates {pts[r]}")
-    if allow_inverted:
-        return
+    if geometry and not allow_inverted:
+        check_cells(mesh, source)
+
+
+def check_cells(mesh, source, part=(0, 1)):
+    """InputError naming ``source`` and the element when a cell is inverted or degenerate (det J ≤ 0 at an
+    integration point). ``part=(rank, size)``: only that share of each block's cells."""
+    pts = np.asarray(mesh.points)
     from ...mesh.elements import get_element, raise_inverted
     from ...mesh.quadrature import element_rule
     for b in mesh.blocks:
         dN = get_element(b.type).dshape(element_rule(b.type, getattr(b, "rule", "full")).points)
         step = max(1, (1 << 16) // len(dN))            # bounded memory: 65536 points at a time
-        for s in range(0, len(b.cells), step):
-            e = min(len(b.cells), s + step)
+        lo, hi = partition_offsets(len(b.cells), part[1])[part[0]:part[0] + 2]
+        for s in range(int(lo), int(hi), step):
+            e = min(int(hi), s + step)
             # det J at every integration point, as mesh.elements.jacobians computes it
             J = np.matmul(np.swapaxes(pts[b.cells[s:e]], 1, 2)[:, None], dN[None])
             g0, g1, g2 = J[..., 0], J[..., 1], J[..., 2]
@@ -362,8 +370,8 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                     raise InputError("import_results: no reader on rank 0")
                 with _reading(reader):
                     mesh = reader.mesh()
-                    check_mesh(mesh, getattr(reader, "deck", "") or getattr(mesh, "source", "")
-                               or reader.source, reader.allow_inverted)
+                    where = getattr(reader, "deck", "") or getattr(mesh, "source", "") or reader.source
+                    check_mesh(mesh, where, geometry=False)
                     specs = list(reader.fields())
                 names = [s.name for s in specs]
                 if len(set(names)) != len(names):
@@ -374,9 +382,12 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                         raise InputError(f"{reader.source}: field name {s.name!r} {why}")
                     n_items_of(mesh, s.location)
                 head = (mesh, specs, tuple(reader.parameter_names), dict(reader.attrs()),
-                        str(reader.source))
-        mesh, specs, pnames, rattrs, source = comm.bcast(head, root=0)
+                        str(reader.source), (where, bool(reader.allow_inverted)))
+        mesh, specs, pnames, rattrs, source, (where, allow_inverted) = comm.bcast(head, root=0)
         head = None
+        with collective(comm):          # inverted cells: every rank checks its share of the cells
+            if not allow_inverted:
+                check_cells(mesh, where, part=(comm.rank, comm.size))
         rattrs.update(attrs or {})
         if pnames:
             rattrs["parameter_names"] = list(pnames)
