@@ -133,11 +133,10 @@ class FrdRecords(RowParts):
         nodes = cache.get("nodes")
         if nodes is None:
             nodes = cache["nodes"] = NodeIndex(mesh.node_ids)
-        frd = _PathOnly(self.path)
         ids_l, vals_l, pos = [], [], lo
         for ids, vals in read_records(self.path, blk, self.nl, start=lo, stop=hi):
             if not self.allow_nonfinite:
-                check_finite(vals, ids, blk, pos, frd)
+                check_finite(vals, ids, blk, pos, self.path)
             if self.perm is not None:
                 vals = vals[:, self.perm] * self.scale
             ids_l.append(ids)
@@ -152,11 +151,6 @@ class FrdRecords(RowParts):
             rows = nodes(ids, self.where)
             cache["frd_ids"] = (ids, rows)
         return rows, vals
-
-
-@dataclass
-class _PathOnly:
-    path: str
 
 
 @register_reader("calculix")

@@ -572,13 +572,15 @@ def _first_bad(a, cols, idw, values):
 
 
 def check_finite(vals, ids, blk, pos, frd):
-    """InputError naming the line, node, component and increment of the first NaN/Inf value."""
+    """InputError naming the line, node, component and increment of the first NaN/Inf value.
+
+    ``pos``: the record index of ``vals[0]`` in the block; ``frd``: the :class:`FrdFile` or its path."""
     ok = np.isfinite(vals)
     if ok.all():
         return
     r, c = np.argwhere(~ok)[0]
     line = blk.data_line + (pos + r) * blk.lines_per_record + c // 6
-    raise InputError(f"{frd.path}:{line}: block {blk.name}, node {ids[r]}, component "
+    raise InputError(f"{getattr(frd, 'path', frd)}:{line}: block {blk.name}, node {ids[r]}, component "
                      f"{blk.comps[c][0]}: value {vals[r, c]} (step {blk.step}, increment "
                      f"{blk.increment}, time {blk.time:g}) is not finite (--allow-nonfinite "
                      f"keeps such values)")
