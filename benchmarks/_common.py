@@ -13,6 +13,15 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def proc_status_bytes(key):
+    """A ``/proc/self/status`` entry in bytes (``VmRSS``, ``VmHWM`` ...; the kernel gives kB); 0 if absent."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def run_ranks(n, script, args, timeout=3600):
     """Run ``script args`` under ``launch/mpirun.sh -n n`` and return the last JSON line it printed."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")

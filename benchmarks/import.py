@@ -36,7 +36,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import emit, run_ranks  # noqa: E402
+from _common import emit, proc_status_bytes, run_ranks  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -85,14 +85,6 @@ S,E
     return deck, frd
 
 
-def _status(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def worker(deck, frd, out):
     import dromo  # noqa: F401
     from mpi4py import MPI
@@ -118,12 +110,12 @@ def worker(deck, frd, out):
         reset = True
     except OSError:
         reset = False
-    base = _status("VmRSS")
+    base = proc_status_bytes("VmRSS")
     t = time.perf_counter()
     written = import_results(reader, out, comm)
     comm.Barrier()
     wall = time.perf_counter() - t
-    peak = _status("VmHWM") if reset else _status("VmPeak")
+    peak = proc_status_bytes("VmHWM") if reset else proc_status_bytes("VmPeak")
     mem = comm.gather(peak - base)
     if comm.rank == 0:
         print(json.dumps({"wall_s": wall + t_mesh, "mesh_s": t_mesh, "increments": written["U"], "mem_bytes": mem,

@@ -58,7 +58,12 @@ archive, its XDMF sidecar included, exists only once complete).
 pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
 (``partition_range(n_items, comm)``) to the ranks, and every rank writes its block collectively with
 :meth:`~dromo.io.archive.Archive.append_step`. Memory per rank: one increment on rank 0, one block
-elsewhere. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
+elsewhere. **Parallel parsing:** a reader that answers :meth:`ResultReader.defer_values` with True may
+yield, instead of an array, a :class:`~dromo.io.adapters.parallel_values.RowParts` (a small picklable
+description: file, block, byte layout); it travels with the step header and every rank parses its own
+range of records and keeps its natural block (:func:`~dromo.io.adapters.parallel_values.natural_block`):
+the CalculiX ``.frd`` blocks are read this way, so the parsing is shared by all ranks and rank 0 never
+holds a whole increment of them. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
 record) is raised on every rank and no archive is left behind (atomic write).
 
 Readers shipped: ``calculix`` (:mod:`.calculix`: deck + ``.frd`` + ``.dat`` ``*EL PRINT``) and
@@ -76,6 +81,7 @@ from mpi4py import MPI
 
 from ...errors import InputError
 from ...parallel import collective, get_logger, partition_offsets, raise_collectively
+from .parallel_values import RowParts, natural_block
 
 __all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
            "import_results", "NodeIndex", "IpIndex", "n_items_of"]
@@ -140,6 +146,12 @@ class ResultReader:
         """Attributes written on the archive root (provenance)."""
         return {"provenance": f"dromo import {self.name} {self.source}".strip()}
 
+    def defer_values(self):
+        """Asked by :func:`import_results` before the first step: return True if the reader will from now
+        on yield some values as :class:`~dromo.io.adapters.parallel_values.RowParts` (parsed by every
+        rank), False (the default) to yield arrays only. Wrappers forward it to their reader."""
+        return False
+
     def close(self):
         pass
 
@@ -195,11 +207,12 @@ def bad_name(name):
     return ""
 
 
-def check_mesh(mesh, source, allow_inverted=False):
+def check_mesh(mesh, source, allow_inverted=False, geometry=True):
     """InputError naming ``source`` and the item when a mesh cannot be stored as valid data: blank set
     names or with control characters (others, ``/`` and ``.`` included, are encoded by the archive), ids that are not positive, non-finite coordinates, and (unless
     ``allow_inverted``) inverted or degenerate cells (det J <= 0 at an integration point, the check
-    :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes)."""
+    :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes; ``geometry=False`` leaves it
+    to the caller: :func:`import_results` shares it over the ranks with :func:`check_cells`)."""
     for kind, sets in (("node set", mesh.node_sets), ("element set", mesh.element_sets),
                        ("surface", mesh.facet_sets)):
         for name in sets:
@@ -213,15 +226,22 @@ def check_mesh(mesh, source, allow_inverted=False):
     if not np.isfinite(pts).all():
         r = int(np.argwhere(~np.isfinite(pts))[0][0])
         raise InputError(f"{source}: node {mesh.node_ids[r]} has non-finite coordinates {pts[r]}")
-    if allow_inverted:
-        return
+    if geometry and not allow_inverted:
+        check_cells(mesh, source)
+
+
+def check_cells(mesh, source, part=(0, 1)):
+    """InputError naming ``source`` and the element when a cell is inverted or degenerate (det J ≤ 0 at an
+    integration point). ``part=(rank, size)``: only that share of each block's cells."""
+    pts = np.asarray(mesh.points)
     from ...mesh.elements import get_element, raise_inverted
     from ...mesh.quadrature import element_rule
     for b in mesh.blocks:
         dN = get_element(b.type).dshape(element_rule(b.type, getattr(b, "rule", "full")).points)
         step = max(1, (1 << 16) // len(dN))            # bounded memory: 65536 points at a time
-        for s in range(0, len(b.cells), step):
-            e = min(len(b.cells), s + step)
+        lo, hi = partition_offsets(len(b.cells), part[1])[part[0]:part[0] + 2]
+        for s in range(int(lo), int(hi), step):
+            e = min(int(hi), s + step)
             # det J at every integration point, as mesh.elements.jacobians computes it
             J = np.matmul(np.swapaxes(pts[b.cells[s:e]], 1, 2)[:, None], dN[None])
             g0, g1, g2 = J[..., 0], J[..., 1], J[..., 2]
@@ -350,8 +370,8 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                     raise InputError("import_results: no reader on rank 0")
                 with _reading(reader):
                     mesh = reader.mesh()
-                    check_mesh(mesh, getattr(reader, "deck", "") or getattr(mesh, "source", "")
-                               or reader.source, reader.allow_inverted)
+                    where = getattr(reader, "deck", "") or getattr(mesh, "source", "") or reader.source
+                    check_mesh(mesh, where, geometry=False)
                     specs = list(reader.fields())
                 names = [s.name for s in specs]
                 if len(set(names)) != len(names):
@@ -362,9 +382,12 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                         raise InputError(f"{reader.source}: field name {s.name!r} {why}")
                     n_items_of(mesh, s.location)
                 head = (mesh, specs, tuple(reader.parameter_names), dict(reader.attrs()),
-                        str(reader.source))
-        mesh, specs, pnames, rattrs, source = comm.bcast(head, root=0)
+                        str(reader.source), (where, bool(reader.allow_inverted)))
+        mesh, specs, pnames, rattrs, source, (where, allow_inverted) = comm.bcast(head, root=0)
         head = None
+        with collective(comm):          # inverted cells: every rank checks its share of the cells
+            if not allow_inverted:
+                check_cells(mesh, where, part=(comm.rank, comm.size))
         rattrs.update(attrs or {})
         if pnames:
             rattrs["parameter_names"] = list(pnames)
@@ -382,7 +405,10 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                                 components=list(s.components), units=s.units,
                                 description=s.description, n_parameters=P,
                                 attrs={"source": source, **s.attrs})
+            if root:
+                reader.defer_values()
             it = reader.steps() if root else None
+            cache = {}                 # per-rank helpers of the parallel parsing (node numbering ...)
             k = 0
             while True:
                 step, exc, header = None, None, None
@@ -399,10 +425,14 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                 header = comm.bcast(header, root=0)
                 if header is None:
                     break
-                time, params, present, info = header
+                time, params, present, info, parts = header
+                cache.pop("parts", None)                 # parsed parts are kept for one step
                 for name in present:
-                    full = step.values[name] if root else None
-                    block = _scatter(full, n_items[name], spec_of[name].n_components, comm)
+                    if name in parts:                    # parsed by every rank, its own records
+                        block = natural_block(parts[name], mesh, cache, comm)
+                    else:
+                        full = step.values[name] if root else None
+                        block = _scatter(full, n_items[name], spec_of[name].n_components, comm)
                     ar.append_step(name, block, time, params)
                     written[name] += 1
                     for key, v in info.items():
@@ -472,8 +502,14 @@ def _check_step(step, spec_of, n_items, P, source, k, allow_nonfinite=False):
     if len(params) != P:
         raise InputError(f"{source}: step {k + 1} has {len(params)} parameters, expected {P}")
     present = [n for n in spec_of if n in step.values]
+    parts = {n: step.values[n] for n in present if isinstance(step.values[n], RowParts)}
     for n in present:
         v = step.values[n]
+        if n in parts:
+            if v.n_items != n_items[n] or v.n_components != spec_of[n].n_components:
+                raise InputError(f"{source}: step {k + 1} (time {step.time:g}): field {n} has shape "
+                                 f"{(v.n_items, v.n_components)}, expected {(n_items[n], spec_of[n].n_components)}")
+            continue
         shape = (n_items[n], spec_of[n].n_components)
         if getattr(v, "shape", None) != shape or v.dtype != np.float64:
             v = np.asarray(v, dtype=np.float64)
@@ -487,4 +523,4 @@ def _check_step(step, spec_of, n_items, P, source, k, allow_nonfinite=False):
                              f"component {spec_of[n].components[c]} is {step.values[n][r, c]} "
                              f"(not finite; --allow-nonfinite keeps such values)")
     info = {str(a): float(b) for a, b in (step.info or {}).items()}
-    return float(step.time), params, present, info
+    return float(step.time), params, present, info, parts

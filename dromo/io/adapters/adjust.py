@@ -85,6 +85,9 @@ class Adjusted(ResultReader):
                 step.values = {self.rename.get(k, k): v for k, v in step.values.items()}
             yield step
 
+    def defer_values(self):
+        return self.reader.defer_values()
+
     def attrs(self):
         return self.reader.attrs()
 

@@ -59,7 +59,8 @@ import numpy as np
 from ...errors import InputError
 from ...parallel import get_logger
 from . import FieldSpec, NodeIndex, ResultReader, Step, check_coverage, register_reader
-from .calculix_frd import FRD_SKIP, FrdFile, _decode_e12, check_finite  # noqa: F401  (re-exported)
+from .calculix_frd import FRD_SKIP, FrdFile, _decode_e12, check_finite, read_records  # noqa: F401
+from .parallel_values import RowParts, record_range
 
 log = get_logger("dromo.import")
 
@@ -109,6 +110,49 @@ class _FrdField:
     scale: Optional[np.ndarray] = None
 
 
+@dataclass
+class FrdRecords(RowParts):
+    """One fixed-width ``.frd`` block read in parts by every rank (:mod:`.parallel_values`): rank ``r`` of
+    ``P`` parses the records ``partition_offsets(n_records, P)[r:r + 2]``, i.e. one byte range of the
+    block starting and ending at record starts, maps the node ids to natural rows, checks the values are
+    finite (unless ``allow_nonfinite``) and puts the columns in dromo's order."""
+
+    path: str = ""
+    nl: int = 1
+    block: object = None
+    perm: Optional[np.ndarray] = None
+    scale: Optional[np.ndarray] = None
+    allow_nonfinite: bool = False
+
+    def key(self):
+        return ("frd", self.path, self.block.data_offset)
+
+    def _read(self, rank, size, mesh, cache):
+        blk = self.block
+        lo, hi = record_range(blk.n_records, rank, size)
+        nodes = cache.get("nodes")
+        if nodes is None:
+            nodes = cache["nodes"] = NodeIndex(mesh.node_ids)
+        ids_l, vals_l, pos = [], [], lo
+        for ids, vals in read_records(self.path, blk, self.nl, start=lo, stop=hi):
+            if not self.allow_nonfinite:
+                check_finite(vals, ids, blk, pos, self.path)
+            if self.perm is not None:
+                vals = vals[:, self.perm] * self.scale
+            ids_l.append(ids)
+            vals_l.append(vals)
+            pos += len(ids)
+        ids = np.concatenate(ids_l) if ids_l else np.zeros(0, np.int64)
+        vals = np.concatenate(vals_l) if vals_l else np.zeros((0, blk.n_values))
+        seen = cache.get("frd_ids")                   # the previous block's ids: same mapping
+        if seen is not None and np.array_equal(seen[0], ids):
+            rows = seen[1]
+        else:
+            rows = nodes(ids, self.where)
+            cache["frd_ids"] = (ids, rows)
+        return rows, vals
+
+
 @register_reader("calculix")
 class CalculixReader(ResultReader):
     """CalculiX deck + ``.frd`` (+ ``.dat``) -> dromo archive (see the module docstring).
@@ -145,6 +189,13 @@ class CalculixReader(ResultReader):
         self.allow_incomplete = allow_incomplete
         self.allow_nonfinite = allow_nonfinite
         self.allow_inverted = allow_inverted
+        self._defer = False
+
+    def defer_values(self):
+        """From now on, yield fixed-width ``.frd`` blocks as :class:`FrdRecords` parsed by every rank
+        (:func:`~dromo.io.adapters.import_results` asks); other blocks and the ``.dat`` stay arrays."""
+        self._defer = True
+        return True
 
     def attrs(self):
         return {"provenance": "dromo import calculix", "source_deck": os.path.abspath(self.deck),
@@ -271,8 +322,12 @@ class CalculixReader(ResultReader):
                 if fld is None or fld.spec.name in values:
                     continue
                 C = fld.spec.n_components
-                out = np.empty((mesh.n_nodes, C), dtype=np.float64)
                 where = f"{frd.path}:{b.header_line}: block {b.name} (time {b.time:g})"
+                if self._defer and b.uniform and b.n_records == mesh.n_nodes:
+                    values[fld.spec.name] = FrdRecords(mesh.n_nodes, C, where, (), frd.path, frd.nl, b,
+                                                       fld.perm, fld.scale, self.allow_nonfinite)
+                    continue
+                out = np.empty((mesh.n_nodes, C), dtype=np.float64)
                 pos, all_rows, same = 0, [], cache_ids is not None and len(cache_ids) == b.n_records
                 for ids, vals in frd.read_block(b):
                     k = len(ids)

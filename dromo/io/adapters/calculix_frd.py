@@ -404,46 +404,17 @@ class FrdFile:
         return no + 1  # line numbers are approximate after a non-uniform block
 
     # ------------------------------------------------------------------ data
-    def read_block(self, blk, values=True, chunk_bytes=CHUNK_BYTES):
-        """Yield ``(ids (k,) int64, values (k, n_values) float64)`` chunks of a block, file order."""
+    def read_block(self, blk, values=True, chunk_bytes=CHUNK_BYTES, start=0, stop=None):
+        """Yield ``(ids (k,) int64, values (k, n_values) float64)`` chunks of a block, file order.
+
+        ``start``, ``stop``: the range of records to read (fixed-width blocks only; default all): the
+        byte range ``[data_offset + start·rec_len, data_offset + stop·rec_len)`` of the file, which
+        begins and ends at record starts (what each rank reads in a parallel import).
+        """
         if not blk.uniform:
             yield self._read_slow(blk, values)
             return
-        lens, per = _layout(blk.n_values, blk.id_width, self.nl)
-        R = blk.rec_len
-        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-        cols = np.concatenate([s + 3 + blk.id_width + np.arange(12 * m) for s, m in zip(starts, per)])
-        nl_cols = (starts + np.array(lens) - 1)
-        per_chunk = max(1, chunk_bytes // R)
-        with open(self.path, "rb") as f:
-            f.seek(blk.data_offset)
-            done = 0
-            while done < blk.n_records:
-                k = min(per_chunk, blk.n_records - done)
-                buf = f.read(k * R)
-                if len(buf) != k * R:
-                    raise InputError(f"{self._where(blk.data_line + done * len(lens))}: block "
-                                     f"{blk.name}: the file ends inside the data (truncated)")
-                a = np.frombuffer(buf, dtype=np.uint8).reshape(k, R)
-                ok = (a[:, 1] == 45) & (a[:, 2] == 49) & (a[:, nl_cols[-1]] == 10)
-                for s in starts[1:]:
-                    ok &= (a[:, s + 1] == 45) & (a[:, s + 2] == 50)
-                if not ok.all():
-                    r = done + int(np.flatnonzero(~ok)[0])
-                    raise InputError(f"{self._where(blk.data_line + r * len(lens))}: block "
-                                     f"{blk.name}: malformed record (expected ' -1' + "
-                                     f"{len(lens) - 1} continuation line(s))")
-                try:
-                    ids = _decode_int(a[:, 3:3 + blk.id_width])
-                    vals = None
-                    if values:
-                        vals = _decode_e12(a[:, cols].reshape(-1, 12)).reshape(k, -1)
-                except ValueError as exc:
-                    r = done + _first_bad(a, cols, blk.id_width, values)
-                    raise InputError(f"{self._where(blk.data_line + r * len(lens))}: block "
-                                     f"{blk.name}: not a number ({exc})") from None
-                done += k
-                yield ids, vals
+        yield from read_records(self.path, blk, self.nl, values, chunk_bytes, start, stop)
 
     def _read_slow(self, blk, values):
         ids, rows, cur = [], [], None
@@ -479,6 +450,53 @@ class FrdFile:
                              f"{ids[bad[0]]} has {len(rows[bad[0]])} values, expected {blk.n_values}")
         vals = np.array(rows, dtype=np.float64).reshape(len(rows), blk.n_values) if values else None
         return np.array(ids, dtype=np.int64), vals
+
+
+def read_records(path, blk, nl, values=True, chunk_bytes=CHUNK_BYTES, start=0, stop=None):
+    """Records ``[start, stop)`` of the fixed-width block ``blk`` of the ``.frd`` ``path`` (line ends of
+    ``nl`` bytes), as chunks ``(ids (k,) int64, values (k, n_values) float64 or None)``, file order.
+    Every record is checked (`` -1``/`` -2`` markers, line ends, numbers): InputError naming the line."""
+    lens, per = _layout(blk.n_values, blk.id_width, nl)
+    R = blk.rec_len
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    cols = np.concatenate([s + 3 + blk.id_width + np.arange(12 * m) for s, m in zip(starts, per)])
+    nl_cols = (starts + np.array(lens) - 1)
+    per_chunk = max(1, chunk_bytes // R)
+    stop = blk.n_records if stop is None else min(int(stop), blk.n_records)
+    with open(path, "rb") as f:
+        f.seek(blk.data_offset + start * R)
+        done = start
+        while done < stop:
+            k = min(per_chunk, stop - done)
+            buf = f.read(k * R)
+            if len(buf) != k * R:
+                raise InputError(f"{_where(path, blk.data_line + done * len(lens))}: block "
+                                 f"{blk.name}: the file ends inside the data (truncated)")
+            a = np.frombuffer(buf, dtype=np.uint8).reshape(k, R)
+            ok = (a[:, 1] == 45) & (a[:, 2] == 49) & (a[:, nl_cols[-1]] == 10)
+            for s in starts[1:]:
+                ok &= (a[:, s + 1] == 45) & (a[:, s + 2] == 50)
+            if not ok.all():
+                r = done + int(np.flatnonzero(~ok)[0])
+                raise InputError(f"{_where(path, blk.data_line + r * len(lens))}: block "
+                                 f"{blk.name}: malformed record (expected ' -1' + "
+                                 f"{len(lens) - 1} continuation line(s))")
+            try:
+                ids = _decode_int(a[:, 3:3 + blk.id_width])
+                vals = None
+                if values:
+                    vals = _decode_e12(a[:, cols].reshape(-1, 12)).reshape(k, -1)
+            except ValueError as exc:
+                r = done + _first_bad(a, cols, blk.id_width, values)
+                raise InputError(f"{_where(path, blk.data_line + r * len(lens))}: block "
+                                 f"{blk.name}: not a number ({exc})") from None
+            done += k
+            yield ids, vals
+
+
+
+def _where(path, line_no):
+    return f"{path}:{line_no}"
 
 
 _P10 = 10.0 ** np.arange(23)          # exact powers of ten (10**22 is the last exact double)
@@ -554,13 +572,15 @@ def _first_bad(a, cols, idw, values):
 
 
 def check_finite(vals, ids, blk, pos, frd):
-    """InputError naming the line, node, component and increment of the first NaN/Inf value."""
+    """InputError naming the line, node, component and increment of the first NaN/Inf value.
+
+    ``pos``: the record index of ``vals[0]`` in the block; ``frd``: the :class:`FrdFile` or its path."""
     ok = np.isfinite(vals)
     if ok.all():
         return
     r, c = np.argwhere(~ok)[0]
     line = blk.data_line + (pos + r) * blk.lines_per_record + c // 6
-    raise InputError(f"{frd.path}:{line}: block {blk.name}, node {ids[r]}, component "
+    raise InputError(f"{getattr(frd, 'path', frd)}:{line}: block {blk.name}, node {ids[r]}, component "
                      f"{blk.comps[c][0]}: value {vals[r, c]} (step {blk.step}, increment "
                      f"{blk.increment}, time {blk.time:g}) is not finite (--allow-nonfinite "
                      f"keeps such values)")

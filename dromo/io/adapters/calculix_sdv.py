@@ -18,11 +18,14 @@ All the materials of the sections that have state variables must share one layou
 unknown user material, several layouts, a column count that does not match) ``SDV`` is kept as it is
 and the log says why.
 """
+import functools
+
 import numpy as np
 
 from ...errors import InputError
 from ...parallel import get_logger
 from . import FieldSpec, ResultReader, Step
+from .parallel_values import RowParts
 
 __all__ = ["law_layout", "deck_layout", "case_layout", "NamedStateReader", "named_state"]
 
@@ -135,6 +138,9 @@ class NamedStateReader(ResultReader):
     def attrs(self):
         return self.reader.attrs()
 
+    def defer_values(self):
+        return self.reader.defer_values()
+
     def close(self):
         self.reader.close()
 
@@ -175,21 +181,30 @@ class NamedStateReader(ResultReader):
         return parts
 
     def steps(self):
-        from ...materials import tensors as tn
         for step in self.reader.steps():
             values = dict(step.values)
             for name, parts in self._split.items():
                 if name not in values:
                     continue
-                v = np.asarray(values.pop(name), dtype=float)
+                v = values.pop(name)
                 for spec, cols, kind in parts:
-                    x = v[:, cols]
-                    if kind == "tensor":
-                        x = tn.mandel_from_tensor_components(x)
-                    elif kind == "strain":
-                        x = tn.mandel_from_voigt_strain(x)
-                    values[spec.name] = np.ascontiguousarray(x)
+                    part = functools.partial(state_columns, cols=cols, kind=kind)
+                    values[spec.name] = v.then(part, spec.n_components) if isinstance(v, RowParts) \
+                        else part(np.asarray(v, dtype=float))
             yield Step(step.time, values, step.parameters, step.info)
+
+
+def state_columns(v, cols, kind):
+    """Columns ``cols`` of the state variables ``v`` ``(n, n_sdv)``, as dromo stores them: ``kind``
+    "tensor" (tensor components -> Mandel), "strain" (Voigt engineering strain -> Mandel) or as written.
+    Row-wise (applied to each part of a value parsed by every rank)."""
+    from ...materials import tensors as tn
+    x = v[:, cols]
+    if kind == "tensor":
+        x = tn.mandel_from_tensor_components(x)
+    elif kind == "strain":
+        x = tn.mandel_from_voigt_strain(x)
+    return np.ascontiguousarray(x)
 
 
 def named_state(reader_class, deck, case=None, case_materials=None):

@@ -1,0 +1,202 @@
+"""The cost model of ``docs/scaling.md``: memory per rank, bytes sent, messages and flops of every stage as
+functions of the problem size, and its check against the counts dromo measures
+(:class:`~dromo.parallel.counting.CountingComm`).
+
+Notation (all sizes are counts, bytes are bytes, a double is 8 bytes):
+
+======  ===============================================================================
+N       displacement dofs (``3 n_n``)
+n_n     nodes; ``n_c`` cells; ``n_q`` integration points; ``nn`` nodes per cell
+S       bytes of the mesh (``MeshData``): ``32 n_n + 8 (nn + 1) n_c`` + its sets
+m       snapshots; ``k`` POD modes kept
+p       ECM integrand basis functions; ``n`` ECM points (= greedy iterations)
+P       ranks; ``h`` halo (ghost) nodes of one rank, ``≈ 6 (n_n / P)^(2/3)``
+F       fields per increment of an import; ``T`` increments
+======  ===============================================================================
+
+Two families of functions:
+
+* :func:`counts` — the *exact* model of what :class:`~dromo.parallel.counting.CountingComm` counts for
+  the stages it can see (``setup`` as it is today, ``import``, ``pod_snapshots``, ``tsqr``, ``ecm``): the
+  bytes and messages summed over the ranks, from the algorithm's payloads plus the control messages of
+  dromo's collective error checks (4 bytes each); :func:`setup_held_today` the bytes of the arrays the
+  largest rank's ``DistributedMesh`` holds. :func:`compare` puts them against a benchmark's measurement.
+* :func:`table` — the leading terms of every stage (set-up today and distributed, assembly, HF increment,
+  import, POD by snapshots / TSQR / SLEPc, ECM, online) per rank, for sizes nobody can run here
+  (``N = 1e8``, ``P = 1024``).
+"""
+import math
+import pickle
+
+__all__ = ["counts", "setup_held_today", "compare", "table", "mesh_bytes", "halo_nodes"]
+
+#: pickled sizes (protocol 5) of what dromo's control collectives send
+_NONE = len(pickle.dumps(None, 5))            # a collective error check: no error (4 bytes)
+_FLAGS = len(pickle.dumps((False, True), 5))  # error flag + "own block" flag of a parallel-parsed value
+_FLOAT = len(pickle.dumps(0.5, 5))            # a Python float (21)
+_SMALL_INT = len(pickle.dumps(12345, 5))      # a Python int below 2**31 (15)
+_BIG_INT = len(pickle.dumps(2 ** 63 - 1, 5))  # int64 max: "no candidate" key of the ECM argmax (22)
+_PAIR = 142                                   # a pickled (2,) int64 array (partition quality)
+_PICKLE_OVERHEAD = 900                        # pickle framing of a MeshData (classes, names)
+#: control messages of one ``import_results`` besides the per-step ones, on every rank (archive and
+#: mesh creation checks, XDMF sidecar, close): read from the code and one run (docs/scaling.md)
+_IMPORT_FIXED = 28
+_IMPORT_FIELD_DESCRIPTOR = 560                # pickled bytes of one .frd block descriptor in a step header
+_IMPORT_HEAD_EXTRA = 1500                     # pickled field specs and attributes sent with the mesh
+
+
+def mesh_bytes(n_nodes, n_cells, nodes_per_cell, set_bytes=0):
+    """Bytes of a ``MeshData``: coordinates and ids of the nodes, connectivity and ids of the cells, sets."""
+    return 32 * n_nodes + 8 * (nodes_per_cell + 1) * n_cells + set_bytes
+
+
+def halo_nodes(n_nodes, P):
+    """Ghost nodes of one rank (surface of a compact subdomain of ``n_nodes / P`` nodes); 0 at P = 1."""
+    return 0.0 if P == 1 else 6.0 * (n_nodes / P) ** (2.0 / 3.0)
+
+
+def counts(stage, P, **q):
+    """``(bytes, messages)`` summed over the ``P`` ranks that :class:`CountingComm` counts for ``stage``.
+
+    Parameters by stage: ``setup``: n_nodes, n_cells, mesh_bytes; ``pod_snapshots``: m, k; ``tsqr``: m;
+    ``ecm``: p, n (iterations); ``import``: mesh_bytes, T (increments), F (fields).
+    """
+    one = P == 1
+    if stage == "setup":            # pickled bcast of the mesh, Allgatherv of the partition, quality, checks
+        if one:
+            return q["mesh_bytes"] + _PICKLE_OVERHEAD + _PAIR, 2
+        b = q["mesh_bytes"] + _PICKLE_OVERHEAD + 8 * q["n_cells"] + P * (_SMALL_INT + _PAIR + 3 * _NONE)
+        return b, 1 + 6 * P
+    if stage == "pod_snapshots":    # Gram m×m and the k×k orthonormality check: Allreduce + Bcast each
+        if one:
+            return 0, 0
+        m, k = q["m"], q["k"]
+        return (P + 1) * 8 * (m * m + k * k) + P * (_NONE + 2 * 5 + 22), 6 * P + 2
+    if stage == "tsqr":             # P − 1 triangles up the tree, the result broadcast
+        return (0, 0) if one else (P * 8 * q["m"] ** 2, P)
+    if stage == "ecm":              # b = Jᵀw (Allreduce + Bcast), per iteration 2 scalar allreduces + 1 row
+        if one:
+            return 0, 0
+        p, n = q["p"], q["n"]
+        b = (P + 1) * 8 * p + n * (8 * p + P * _FLOAT + _SMALL_INT + (P - 1) * _BIG_INT)
+        return b, P + 1 + n * (2 * P + 1)
+    if stage == "import":           # mesh + specs once, a header per step (+ the end), control checks
+        T, F = q["T"], q["F"]
+        root_b = q["mesh_bytes"] + _PICKLE_OVERHEAD + _IMPORT_HEAD_EXTRA + T * F * _IMPORT_FIELD_DESCRIPTOR
+        root_b += 75 + 4                     # archive creation attributes, close flag
+        if one:
+            return root_b, T + 5              # the bcasts (mesh, T + 1 headers), create, close, sidecar
+        # every rank: per field and step the error + own-block flags and a write check, per step a read
+        # check, fixed checks (mesh, fields, close), the close flag and the sidecar barrier
+        ctrl = 2 * T * F + T + 1 + _IMPORT_FIXED - 2
+        return root_b + P * (4 + T * F * _FLAGS + (ctrl - T * F) * _NONE), P * (ctrl + 2) + T + 3
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def setup_held_today(P, n_nodes, n_cells, n_ip, nodes_per_cell, mesh_bytes):
+    """Bytes of the arrays of the largest rank's ``DistributedMesh`` today: the replicated global mesh,
+    five arrays over all nodes or cells (partition, node owner, PETSc and local numberings, ip offsets),
+    and its own share (local nodes with their halo, cells, integration points)."""
+    replicated = mesh_bytes + 8 * n_cells + 24 * n_nodes + 8 * (n_cells + 1)
+    local_nodes = n_nodes / P + halo_nodes(n_nodes, P)
+    local = 40 * local_nodes + 8 * (nodes_per_cell + 3) * n_cells / P + 8 * n_ip / P
+    return replicated + local
+
+
+def _rel(model, measured):
+    if measured == 0:
+        return 0.0 if model == 0 else 1.0
+    return abs(model - measured) / measured
+
+
+def compare(runs, cfg):
+    """Model against a ``benchmarks/scale.py`` measurement ``runs`` ``{P: worker output}``.
+
+    Returns ``{"stages": {stage: {"P": [...], "bytes": [[model, measured] ...], "messages": ...,
+    "error": worst}}, "worst": worst relative error, "where": "stage at P ranks (quantity)"}``; bytes and
+    messages are summed over the ranks, the set-up's held bytes are the largest rank's.
+    """
+    out, worst, where = {}, 0.0, ""
+    for P, r in sorted(runs.items()):
+        me, po, ec, im = r["mesh"], r["pod"], r["ecm"], r["import"]
+        params = {"setup": dict(n_nodes=me["n_nodes"], n_cells=me["n_cells"], mesh_bytes=me["bytes"]),
+                  "pod_snapshots": dict(m=po["m"], k=po["k"]), "tsqr": dict(m=po["m"]),
+                  "ecm": dict(p=ec["p"], n=ec["iterations"]),
+                  "import": dict(mesh_bytes=im["mesh_bytes"], T=im["increments"], F=im["fields"])}
+        measured = {}
+        for c in r["counts"]:
+            for s, (b, m) in c.items():
+                t = measured.setdefault(s, [0, 0])
+                t[0] += b
+                t[1] += m
+        for stage, q in params.items():
+            mb, mm = counts(stage, P, **q)
+            gb, gm = measured.get(stage, (0, 0))
+            e = out.setdefault(stage, {"P": [], "bytes": [], "messages": [], "error": 0.0})
+            e["P"].append(P)
+            e["bytes"].append([int(mb), int(gb)])
+            e["messages"].append([int(mm), int(gm)])
+            for what, a, b in (("bytes", mb, gb), ("messages", mm, gm)):
+                err = _rel(a, b)
+                e["error"] = round(max(e["error"], err), 4)
+                if err > worst:
+                    worst, where = err, f"{stage} at {P} ranks ({what})"
+        held = setup_held_today(P, me["n_nodes"], me["n_cells"], me["n_ip"], me["nodes_per_cell"], me["bytes"])
+        e = out.setdefault("setup_held", {"P": [], "bytes": [], "error": 0.0})
+        e["P"].append(P)
+        e["bytes"].append([int(held), int(max(r["setup_held"]))])
+        err = _rel(held, max(r["setup_held"]))
+        e["error"] = round(max(e["error"], err), 4)
+        if err > worst:
+            worst, where = err, f"setup_held at {P} ranks"
+    return {"stages": out, "worst": worst, "where": where}
+
+
+# ------------------------------------------------------------------------------------------ paper model
+def table(N, m, P, k=200, p=400, n=400, T=100, F=3, nodes_per_cell=10, cells_per_node=0.7, ip_per_cell=4,
+          nnz_per_row=81, cg_iterations=100, slepc_sweeps=3):
+    """Leading terms per stage and per rank (the busiest), as ``{stage: {"memory": bytes, "sent": bytes,
+    "messages": count, "flops": count, "replicated": bytes of replicated data}}``.
+
+    Defaults: a tet10 mesh (``n_c ≈ 0.7 n_n`` cells, 4 points each), ``nnz_per_row`` matrix entries per
+    dof row, ``cg_iterations`` Krylov iterations per Newton iteration, ``k`` modes, ``p`` ECM functions
+    and ``n`` points, ``T`` increments of ``F`` fields imported. See docs/scaling.md for the derivation.
+    """
+    nn_ = N / 3.0
+    nc = cells_per_node * nn_
+    nq = ip_per_cell * nc
+    S = mesh_bytes(nn_, nc, nodes_per_cell) * 1.1                 # + about 10 % of sets
+    h = halo_nodes(nn_, P)
+    lg = max(1, math.ceil(math.log2(P)))
+    local_nodes = nn_ / P + h
+    rows = 3 * local_nodes
+    t = {}
+    t["setup (today)"] = dict(memory=S + 48 * nn_ + 16 * nc + S / P, sent=S + 8 * nc / P, messages=7,
+                              flops=30 * nn_ + nn_ * math.log2(nn_), replicated=S + 48 * nn_ + 16 * nc)
+    t["setup (distributed)"] = dict(memory=S / P * (1 + h / (nn_ / P)) + 8 * nc / P * 4, sent=S / P,
+                                    messages=2 * lg + 8, flops=30 * nn_ / P * math.log2(nn_ / P),
+                                    replicated=0)
+    mat = 12 * nnz_per_row * rows
+    t["assembly"] = dict(memory=mat + 8 * nq / P * 6 * 2, sent=12 * nnz_per_row * 3 * h, messages=26,
+                         flops=2 * nq / P * (3 * nodes_per_cell) ** 2 * 6, replicated=0)
+    t["HF increment (1 Newton it.)"] = dict(
+        memory=3 * mat, sent=cg_iterations * (24 * h + 16), messages=cg_iterations * (26 + 2),
+        flops=cg_iterations * 2 * nnz_per_row * rows * 2 + 2 * nq / P * 500, replicated=0)
+    t["import (per increment)"] = dict(memory=8 * F * 6 * nn_ / P, sent=F * 560, messages=2 * F + 2,
+                                       flops=60 * F * 6 * nn_ / P, replicated=0)
+    t["import (mesh, today)"] = dict(memory=S, sent=S, messages=1, flops=0, replicated=S)
+    t["POD snapshots"] = dict(memory=8 * N * m / P + 4 * 8 * m * m + 8 * N * k / P, sent=2 * 8 * m * m,
+                              messages=4, flops=2 * N * m * m / P + 9 * m ** 3 + 2 * N * m * k / P,
+                              replicated=4 * 8 * m * m)
+    t["POD TSQR"] = dict(memory=8 * N * m / P + (2 + 32 / m) * 8 * m * m + 3 * 8 * m * m,
+                         sent=8 * m * m, messages=1, flops=2 * N * m * m / P + lg * 2 * m ** 3 + 22 * m ** 3,
+                         replicated=2 * 8 * m * m)
+    t["POD SLEPc (k modes)"] = dict(memory=8 * N * m / P + 8 * N * 2 * k / P, sent=slepc_sweeps * 2 * k * 8 * k,
+                                    messages=slepc_sweeps * 4 * k, flops=slepc_sweeps * 2 * 2 * N * m * k / P,
+                                    replicated=8 * 4 * k * k)
+    t["ECM"] = dict(memory=12 * nq * p / P + 8 * p * n, sent=n * (8 * p + 42) / P + n * 42, messages=2 * n + 2,
+                    flops=n * 2 * nq * p / P + n * 4 * p * n, replicated=8 * p * n)
+    t["online (1 rank, per Newton it.)"] = dict(memory=8 * n * 6 * (k + 1) + 8 * k * k, sent=0, messages=0,
+                                                flops=n * (6 * 2 * k + 300 + 2 * 6 * k * k) + k ** 3 / 3,
+                                                replicated=0)
+    return t
