@@ -7,7 +7,6 @@ dolfinx's partition and node order differ from dromo's: the dof map is built fro
 coordinates and the mesh of a dromo archive (imported from a 1-rank dolfinx run). Serial tests (they
 launch their own mpirun); skipped, with the reason, where ``python3-dolfinx`` is not installed.
 """
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,19 +15,15 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from .._mpi import dromo_cmd, run_mpi, serial_only
+from .._mpi import check_ok, dromo_cmd, needs_dolfinx, run_mpi, serial_only
 from .test_pod import sin_max_angle
 
-pytestmark = [serial_only, pytest.mark.skipif(
-    importlib.util.find_spec("dolfinx") is None,
-    reason="FEniCSx is not installed (Debian python3-dolfinx; launch/setup.sh installs it)")]
+pytestmark = [serial_only, needs_dolfinx]
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "insitu_dolfinx.py")
 
 
-def _ok(p):
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return p
+_ok = check_ok
 
 
 def _import(out, *files):
