@@ -13,9 +13,10 @@ Stop criterion (energy tolerance ε = ``tol``, as in the other methods: the fewe
 discarded energy of ``k`` computed triplets is ``‖A‖_F² − Σ_{i≤k} σ_i²`` exactly (up to round-off
 ``~ eps ‖A‖_F²``: tolerances ``ε`` below about ``1e-7`` are resolved only to that level). SLEPc is asked for
 ``nsv`` triplets (16 at first, or ``max_modes``); when the converged ones do not reach the tolerance, ``nsv``
-is doubled and the SVD solved again, up to ``m``. The relative residual tolerance of each triplet
-(``-dromo_svd_tol``) defaults to 1e-12 so the modes agree with the TSQR ones to about 1e-10 (angle ≈
-residual / gap).
+is doubled and the SVD solved again, up to ``m``. The residual of each triplet must be below
+``1e-12 ‖A‖_F`` (absolute, ``-dromo_svd_conv_abs``; ``-dromo_svd_tol`` overrides the absolute value): triplets
+at round-off level converge at once instead of never, and the modes agree with the TSQR ones to about
+``1e-12 ‖A‖_F / gap`` in angle.
 
 Modes: ``ψ_j = U y_j / σ_j`` from the right singular vectors ``y_j`` (gathered, ``m × k`` on every rank,
 signs fixed as in :mod:`.svd`), exactly as the TSQR path forms them, so zero-weight rows are handled and
@@ -126,19 +127,30 @@ def pod_slepc(src, ip, tol, max_modes, check, prefix=OPTIONS_PREFIX):
 
 def _solve(svd, A, m, total, tol, max_modes, prefix, comm):
     """Grow ``nsv`` until the converged triplets meet the energy tolerance (or ``max_modes``/``m``)."""
+    from petsc4py import PETSc
     from slepc4py import SLEPc
     svd.setOperators(A)
     svd.setOptionsPrefix(prefix)
     svd.setType(SLEPc.SVD.Type.TRLANCZOS)
     svd.setWhichSingularTriplets(SLEPc.SVD.Which.LARGEST)
-    svd.setTolerances(tol=RESIDUAL_TOL, max_it=10000)
+    # absolute residual ≤ 1e-12 ‖A‖_F (≥ 1e-12 σ₁): round-off triplets converge at once, no norm needed
+    svd.setTolerances(tol=RESIDUAL_TOL * np.sqrt(total), max_it=1000)
+    svd.setConvergenceTest(SLEPc.SVD.Conv.ABS)
     cap = m if max_modes is None else min(m, int(max_modes))
     nsv = cap if tol is None else min(cap, _FIRST_NSV)
     eps = np.finfo(float).eps
     while True:
         svd.setDimensions(nsv=nsv)
         svd.setFromOptions()
-        svd.solve()
+        err = None
+        try:
+            svd.solve()
+        except PETSc.Error as exc:                      # e.g. 'cross': a negative eigenvalue of AᵀA
+            err = f"rank {comm.rank}: {exc}"
+        bad = [e for e in (comm.allgather(err) if comm.size > 1 else [err]) if e]
+        if bad:
+            raise InputError(f"SLEPc SVD ({svd.getType()}) failed: {bad[0]} (solver 'cross' squares the "
+                             f"condition number; trlanczos or randomized do not)")
         nconv = min(svd.getConverged(), m)
         if nconv < 1:
             raise InputError(f"SLEPc SVD ({svd.getType()}): no singular triplet converged "

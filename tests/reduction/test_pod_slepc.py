@@ -75,12 +75,13 @@ def test_array_outlives_nothing_and_mat_of_fortran_array():
 
 # ---------------------------------------------------------------------------------------------- POD
 SIGMA = np.array([10.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1, 1e-2, 1e-3, 1e-4])
+FULL = np.concatenate([SIGMA[:8], 1e-3 * 0.8 ** np.arange(32)])   # rank 40, σ_min ≈ 1e-7 σ₁: 'cross' (σ²) works
 
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("svd_type", ["trlanczos", "lanczos", "cross", "randomized"])
 def test_slepc_equals_snapshots_and_tsqr(svd_type):
-    G, Q, _V = synthetic(300, 40, SIGMA, seed=3)
+    G, Q, _V = synthetic(300, 40, FULL, seed=3)
     U, (a, b) = local_rows(G)
     opts = PETSc.Options()
     opts["dromo_svd_type"] = svd_type
@@ -134,6 +135,22 @@ def test_slepc_diagonal_weights_and_streamed_source():
     ser = pod(ArraySource(G, comm=MPI.COMM_SELF), tol=1e-3, inner=wg, method="slepc")
     assert np.allclose(ser.singular_values[:ser.n_kept], s.singular_values[:s.n_kept], rtol=1e-12)
     assert np.abs(ser.modes[a:b] - s.modes).max() <= 1e-9
+
+
+@pytest.mark.mpi
+def test_slepc_failure_is_an_input_error_on_every_rank():
+    # 'cross' (eigenproblem of AᵀA) on a rank-deficient matrix: round-off eigenvalues can come out negative
+    G, _Q, _V = synthetic(120, 30, SIGMA[:4], seed=2)
+    U, _ab = local_rows(G)
+    opts = PETSc.Options()
+    opts["dromo_svd_type"] = "cross"
+    try:
+        b = pod(U, comm=COMM, method="slepc")
+        assert b.n_kept == 4                               # either it works ...
+    except InputError as e:                                # ... or every rank says why
+        assert "SLEPc SVD (cross) failed" in str(e)
+    finally:
+        opts.delValue("dromo_svd_type")
 
 
 @pytest.mark.mpi
