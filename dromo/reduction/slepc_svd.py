@@ -130,6 +130,7 @@ def _solve(svd, A, m, total, tol, max_modes, prefix, comm):
     from petsc4py import PETSc
     from slepc4py import SLEPc
     svd.setOperators(A)
+    svd.setImplicitTranspose(True)                    # no explicit Aᵀ (a parallel transpose, 2× memory)
     svd.setOptionsPrefix(prefix)
     svd.setType(SLEPc.SVD.Type.TRLANCZOS)
     svd.setWhichSingularTriplets(SLEPc.SVD.Which.LARGEST)
