@@ -1,4 +1,5 @@
 """Helpers for tests that launch their own MPI jobs (serial tests only: nested mpirun is not allowed)."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -32,3 +33,15 @@ def dromo_cmd():
 
 
 serial_only = pytest.mark.skipif(MPI.COMM_WORLD.size > 1, reason="launches its own mpirun")
+
+
+def check_ok(p):
+    """Assert a CompletedProcess succeeded (its output's tail in the message); returns it."""
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p
+
+
+#: for tests that run FEniCSx (Debian python3-dolfinx): skipped with the reason where it is missing
+needs_dolfinx = pytest.mark.skipif(
+    importlib.util.find_spec("dolfinx") is None,
+    reason="FEniCSx is not installed (Debian python3-dolfinx; launch/setup.sh installs it)")

@@ -31,6 +31,9 @@ the method of snapshots runs with a warning. An explicit ``method="snapshots"`` 
 ``‖ΨᵀMΨ − I‖₂`` (logged, and written with the basis); with ``"auto"``, a method-of-snapshots basis whose
 measured loss exceeds ``tol`` is recomputed by the accurate path when possible.
 
+SLEPc (``method="slepc"``): the leading singular triplets only, by SLEPc's truncated SVD (Krylov or
+randomized; :mod:`dromo.reduction.slepc_svd`, stop criterion there); Euclidean and diagonal weights.
+
 Out-of-core: pass a :class:`~dromo.reduction.sources.SnapshotSource` and ``memory_budget`` (bytes per
 rank). Pass 1 streams column blocks and accumulates ``C`` block by block (two blocks in memory); pass 2
 re-streams the blocks to form the modes. Results equal the in-memory ones up to round-off.
@@ -245,7 +248,7 @@ class PODBasis:
     tol : float or None — relative energy tolerance used
     energy : float — fraction of the energy kept, ``Σ_{i≤k} σ_i² / Σ_i σ_i²``
     inner : str — inner-product name ("euclid", "weights", "l2", "energy", ...)
-    method : str — "snapshots", "svd" or "incremental"
+    method : str — "snapshots", "svd", "slepc" or "incremental"
     orthonormality : float — measured ``‖ΨᵀMΨ − I‖₂`` of the modes (NaN when not measured)
     n_snapshots : int — number of snapshots the basis was computed from
     max_modes : int or None
@@ -374,8 +377,8 @@ def truncation_rank(energies, tol=None, max_modes=None, discarded=0.0, total=Non
 
 
 def _validate(tol, max_modes, method, m, comm):
-    if method not in ("auto", "snapshots", "svd"):
-        raise InputError(f"unknown POD method {method!r} (use 'auto', 'snapshots' or 'svd')")
+    if method not in ("auto", "snapshots", "svd", "slepc"):
+        raise InputError(f"unknown POD method {method!r} (use 'auto', 'snapshots', 'svd' or 'slepc')")
     if tol is not None and not (np.isfinite(tol) and 0.0 < tol < 1.0):
         raise InputError(f"POD tolerance must be in (0, 1), got {tol}")
     if max_modes is not None and int(max_modes) < 1:
@@ -420,8 +423,8 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
         ``Σ σ_i² ≤ ε² Σ σ²``. ``None``: keep all numerically nonzero modes (subject to ``max_modes``).
     max_modes : int, optional — at most this many modes.
     inner : None | "euclid" | weights (n_local,) | PETSc Mat — the inner product ``M`` (module docstring).
-    method : "auto" (default), "snapshots" (Gram + eigh, fast) or "svd" (TSQR, accurate small singular
-        values). "auto" takes the method of snapshots when ``tol >= SNAPSHOTS_MIN_TOL`` and TSQR otherwise
+    method : "auto" (default), "snapshots" (Gram + eigh, fast), "svd" (TSQR, accurate small singular
+        values) or "slepc" (SLEPc truncated SVD of the leading modes, :mod:`dromo.reduction.slepc_svd`). "auto" takes the method of snapshots when ``tol >= SNAPSHOTS_MIN_TOL`` and TSQR otherwise
         (also without ``tol``), where TSQR is possible; see the module docstring, "Choice". An explicit
         "snapshots" with ``tol < SNAPSHOTS_MIN_TOL`` logs a warning.
     memory_budget : int, optional — bytes per rank for streamed snapshot blocks and the modes; when the
@@ -464,6 +467,9 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
     elif not fits:
         why_not_svd = (f"method 'svd' needs the local snapshot block in memory ({8 * n * m} bytes per rank > "
                        f"memory budget {memory_budget}); use method 'snapshots'")
+    if method == "slepc":
+        from .slepc_svd import pod_slepc
+        return _measured(pod_slepc(src, ip, tol, max_modes, check))
     if method == "svd":
         if why_not_svd:
             raise InputError(why_not_svd)

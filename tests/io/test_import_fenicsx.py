@@ -7,7 +7,6 @@ Serial tests (they launch dolfinx and the 2-rank imports with their own mpirun);
 reason, where ``python3-dolfinx`` is not installed (``launch/setup.sh`` installs it). dolfinx compiles
 its forms with gcc on first use (cached in ``~/.cache/fenics``).
 """
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,19 +16,15 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from .._mpi import dromo_cmd, run_mpi, serial_only
+from .._mpi import check_ok, dromo_cmd, needs_dolfinx, run_mpi, serial_only
 from .fenicsx_cases import IMPORTS, TIMES, import_all, reference
 
-pytestmark = [serial_only, pytest.mark.skipif(
-    importlib.util.find_spec("dolfinx") is None,
-    reason="FEniCSx is not installed (Debian python3-dolfinx; launch/setup.sh installs it)")]
+pytestmark = [serial_only, needs_dolfinx]
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fenicsx_cases.py")
 
 
-def _ok(p):
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return p
+_ok = check_ok
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def _tmpdir(tmp_path_factory):
 
 @needs_mpi_h5
 @pytest.mark.mpi
-@pytest.mark.parametrize("extra", [[], ["--method", "svd"], ["--memory-budget", "0.01"]])
+@pytest.mark.parametrize("extra", [[], ["--method", "svd"], ["--method", "slepc"], ["--memory-budget", "0.01"]])
 def test_cli_pod_roundtrip(tmp_path_factory, extra):
     from dromo.io.archive import Archive
     from dromo.reduction import pod, read_basis
