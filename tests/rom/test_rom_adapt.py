@@ -115,10 +115,11 @@ def test_calibrate_stores_a_monotone_map_and_plots(bar):
 def test_kill_9_during_the_hf_increments_then_restart_gives_the_same_result(bar, tmp_path):
     """Every increment enriches (tolerance 1e-12): a kill after the first checkpoint lands in an HF
     increment or an update; the restart from the checkpoint ends with the uninterrupted result."""
-    from ..faults.faults_helpers import Job, run, wait_for
+    from ..faults.faults_helpers import BOUND, Job, run, wait_for
     d = bar
     args = ["adapt", "rom.h5", "k.toml", "--field", "S", "--tol", "1e-12", "--checkpoint-every", "5"]
-    ref = run(2, DROMO + args + ["-o", str(tmp_path / "ref.h5")], d)
+    # 80 enrichments: ~15 s on 2 quiet cores; the bound only tells a hang from a slow, loaded machine
+    ref = run(2, DROMO + args + ["-o", str(tmp_path / "ref.h5")], d, timeout=5 * BOUND)
     assert ref.returncode == 0, ref.output
     out = tmp_path / "r.h5"
     ckpt = tmp_path / "r.h5.restart.h5"
@@ -131,7 +132,7 @@ def test_kill_9_during_the_hf_increments_then_restart_gives_the_same_result(bar,
     with h5py.File(ckpt, "r") as f:
         stopped = int(f["checkpoint"].attrs["increment"])
     assert stopped < 80, "the run ended before the kill"
-    again = run(2, DROMO + args + ["-o", str(out), "--restart", str(ckpt)], d)
+    again = run(2, DROMO + args + ["-o", str(out), "--restart", str(ckpt)], d, timeout=5 * BOUND)
     assert again.returncode == 0, again.output
     a, b = _result(out), _result(tmp_path / "ref.h5")
     assert np.array_equal(a["time"], b["time"]) and np.array_equal(a["hf"], b["hf"])
