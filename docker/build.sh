@@ -14,6 +14,8 @@
 #    to change it; it must match the store's existing driver), `--pull=never` so the local base is the base.
 #    The host's CA bundle is mounted for the RUN steps only (pip behind a TLS-inspecting proxy) and the
 #    host's pip/proxy variables passed as build arguments: neither stays in the image.
+# 3. The runtime image is run once by docker/check_image.sh (chroot into a container's root: `podman run` is
+#    not permitted here): dromo info at 1 and 2 ranks, gmsh, a 2-rank solve, the UMAT driver's compile.
 # Needs root (podman's storage, debootstrap). Installs podman with apt-get when it is missing (~40 MB, 20 s;
 # not part of launch/setup.sh: only this target needs it).
 set -euo pipefail
@@ -66,6 +68,9 @@ say "stage $target built in ${SECONDS} s"
 if [ "$target" = runtime ]; then
   size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")
   say "$IMAGE: $(numfmt --to=iec --suffix=B "$size") ($size bytes)"
+fi
+if [ "$target" = runtime ] && [ "${DROMO_CHECK_IMAGE:-1}" = 1 ]; then
+  bash "$checkout/docker/check_image.sh" "$IMAGE"        # the image run once (chroot); DROMO_CHECK_IMAGE=0 skips
 fi
 if [ "$what" = archive ]; then
   mkdir -p "$(dirname "$ARCHIVE")"

@@ -23,7 +23,7 @@
 #SBATCH --open-mode=append
 #SBATCH --output=dromo-solve-%j.log
 set -uo pipefail
-# On a cluster, load the site's modules here (PETSc, SLEPc, parallel HDF5, MPI).
+# On a cluster, the site's modules (PETSc, SLEPc, parallel HDF5, MPI): DROMO_MODULES, as in slurm_job.sh.
 # Where dromo is: DROMO_HOME, else the checkout holding this script. sbatch runs a copy of the script from
 # SLURM's spool folder: the original path is the job's Command (scontrol). Same lines in slurm_job.sh.
 script=${BASH_SOURCE[0]}
