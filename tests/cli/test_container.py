@@ -29,6 +29,7 @@ def _make(target):
     return p.stdout
 
 
+@pytest.mark.timeout(3 * 3600)          # the suite's default (600 s) is shorter than a build
 def test_make_container_builds_a_lean_runtime_image_that_runs():
     out = _make("container")
     assert "[check-image] passed" in out and "image checks passed" in out, out[-4000:]
@@ -40,5 +41,6 @@ def test_make_container_builds_a_lean_runtime_image_that_runs():
 
 
 @pytest.mark.skipif(WANT != "test", reason="the test stage runs the whole suite: set DROMO_TEST_CONTAINER=test")
+@pytest.mark.timeout(6 * 3600)
 def test_make_container_test_runs_the_suite_in_the_image():
     _make("container-test")
