@@ -7,7 +7,7 @@ PYTEST := -m pytest -p no:cacheprovider --with-mpi
 # Upper bound for one MPI pytest run, so that a hang fails instead of blocking CI.
 MPI_TIMEOUT ?= 1800
 
-.PHONY: setup demo test test-serial test-mpi2 test-mpi3 bench bench-quick test-minroot clean
+.PHONY: setup demo test test-serial test-mpi2 test-mpi3 bench bench-quick test-minroot container container-test container-archive clean
 
 setup:
 	bash launch/setup.sh
@@ -39,6 +39,20 @@ bench-quick:
 # CI after `make test`, not by `make test`: it downloads a Debian root and the set-up's packages (~1 GB).
 test-minroot:
 	bash .ci/minroot
+
+# The container image without a registry (docker/build.sh: debian:bookworm made locally with debootstrap +
+# podman import when missing, podman build --isolation chroot, vfs storage; root; installs podman if missing).
+# container: the runtime stage -> localhost/dromo:latest, run once by docker/check_image.sh (~9 min from nothing).
+# container-test: the test stage, which runs `make test` as a build step (the runtime stage + `make test`).
+# container-archive: the runtime stage saved as a docker-archive (build/dromo-image.tar; for apptainer build).
+container:
+	bash docker/build.sh runtime
+
+container-test:
+	bash docker/build.sh test
+
+container-archive:
+	bash docker/build.sh archive
 
 clean:
 	rm -rf demo-output .pytest-mpi

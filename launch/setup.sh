@@ -8,20 +8,38 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
-APT_PACKAGES=(
+# What dromo needs to run (`setup.sh --runtime` installs only these: the container's runtime stage).
+RUNTIME_PACKAGES=(
   python3-petsc4py python3-slepc4py python3-mpi4py python3-h5py-mpi python3-numpy python3-scipy
-  python3-venv python3-pytest python3-pytest-mpi python3-hypothesis python3-matplotlib
-  openmpi-bin libopenblas0-pthread calculix-ccx calculix-ccx-test gcc gfortran make python3-dolfinx
-  libgl1 libxrender1
-  # Not in a minimal Debian 12 (debootstrap --variant=minbase; found by .ci/minroot): the gmsh wheel's
-  # libgmsh links libGLU, libXcursor and libXinerama; benchmarks/hf_solver.py measures ccx with /usr/bin/time.
-  libglu1-mesa libxcursor1 libxinerama1 time
+  python3-venv python3-matplotlib openmpi-bin libopenblas0-pthread
+  # A `umat` law: dromo compiles its C driver with gcc at run time (string.h: libc6-dev, which gcc only
+  # recommends); a user's Fortran UMAT library loads libgfortran5. CalculiX makes the snapshots it imports.
+  gcc libc6-dev libgfortran5 calculix-ccx
+  # The gmsh wheel (built-in cases are meshed at run time) links libGL, libXrender, libGLU, libXcursor and
+  # libXinerama, none of them in a minimal Debian 12 (debootstrap --variant=minbase; found by .ci/minroot).
+  libgl1 libxrender1 libglu1-mesa libxcursor1 libxinerama1
+)
+# What the tests and benchmarks need on top.
+TEST_PACKAGES=(
+  python3-pytest python3-pytest-mpi python3-hypothesis calculix-ccx-test gfortran make python3-dolfinx
+  # benchmarks/hf_solver.py measures ccx with /usr/bin/time.
+  time
   # A one-node SLURM for tests/cli/test_slurm.py (11 small packages, 4 MB; its services stay off without a
   # /etc/slurm/slurm.conf: the test runs its own daemons).
   slurm-wlm munge
 )
+# `setup.sh --runtime`: the run-time packages and dromo without its test extras (docker/Dockerfile's
+# runtime stage); a later plain `setup.sh` adds the rest.
+profile=full
+APT_PACKAGES=("${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+EXTRAS="[test]"
+if [ "${1:-}" = --runtime ]; then
+  profile=runtime
+  APT_PACKAGES=("${RUNTIME_PACKAGES[@]}")
+  EXTRAS=""
+fi
 
-# `setup.sh --list-packages` prints the list and stops (.ci/minroot keys its cached root on it).
+# `setup.sh --list-packages` prints the full list and stops (.ci/minroot keys its cached root on it).
 if [ "${1:-}" = --list-packages ]; then
   printf '%s\n' "${APT_PACKAGES[@]}"
   exit 0
@@ -55,9 +73,10 @@ for name in ("numpy", "scipy", "h5py", "mpi4py", "petsc4py", "slepc4py"):
 PY
 
 stamp=.venv/.dromo-installed
+[ "$profile" = runtime ] && stamp=.venv/.dromo-installed-runtime
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "[setup] installing dromo (editable) with test extras"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c "$constraints" -e ".[test]"
+  echo "[setup] installing dromo (editable)${EXTRAS:+ with test extras}"
+  .venv/bin/python -m pip install -q --no-cache-dir --disable-pip-version-check -c "$constraints" -e ".$EXTRAS"
   touch "$stamp"
 fi
 # Debian's petsc4py/slepc4py are importable only with PETSC_DIR/SLEPC_DIR set when python starts: a hook in

@@ -11,8 +11,8 @@
 #SBATCH --time=01:00:00
 #SBATCH --output=dromo-%j.log
 set -euo pipefail
-# On a cluster, load the site's modules here (PETSc, SLEPc, parallel HDF5, MPI), e.g.
-#   module load petsc slepc hdf5-mpi openmpi
+# On a cluster, the site's modules (PETSc, SLEPc, parallel HDF5, MPI): DROMO_MODULES="petsc slepc hdf5-mpi openmpi"
+# in the environment (or set here), loaded by launch/slurm_launch.sh; or `module load ...` here.
 # Where dromo is: DROMO_HOME, else the checkout holding this script. sbatch runs a copy of the script from
 # SLURM's spool folder: the original path is the job's Command (scontrol). Same lines in slurm_solve.sh.
 script=${BASH_SOURCE[0]}

@@ -23,7 +23,7 @@
 #SBATCH --open-mode=append
 #SBATCH --output=dromo-solve-%j.log
 set -uo pipefail
-# On a cluster, load the site's modules here (PETSc, SLEPc, parallel HDF5, MPI).
+# On a cluster, the site's modules (PETSc, SLEPc, parallel HDF5, MPI): DROMO_MODULES, as in slurm_job.sh.
 # Where dromo is: DROMO_HOME, else the checkout holding this script. sbatch runs a copy of the script from
 # SLURM's spool folder: the original path is the job's Command (scontrol). Same lines in slurm_job.sh.
 script=${BASH_SOURCE[0]}
@@ -41,18 +41,6 @@ if [ -f "$OUT" ]; then
   RESTART=(--restart "$OUT")
 fi
 
-"${LAUNCH[@]}" "$DROMO" solve "$CASE" -o "$OUT" "${RESTART[@]}" &
-pid=$!
-trap 'echo "[job] SIGUSR1: time limit near, asking dromo to checkpoint and stop"; kill -USR1 "$pid"' USR1
-trap 'kill -TERM "$pid"' TERM
-# `wait` returns early (status > 128) when a trapped signal arrives: wait until the launcher is gone.
 status=0
-while kill -0 "$pid" 2>/dev/null; do
-  wait "$pid"
-  status=$?
-done
-if [ "$status" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
-  echo "[job] checkpoint written in $OUT: requeueing job $SLURM_JOB_ID"
-  scontrol requeue "$SLURM_JOB_ID"
-fi
+run_requeueable "${LAUNCH[@]}" "$DROMO" solve "$CASE" -o "$OUT" "${RESTART[@]}" || status=$?
 exit "$status"

@@ -17,6 +17,12 @@ Exit status (the same on every rank):
 * 75 (EX_TEMPFAIL) — stopped by SIGTERM or SIGUSR1 (a SLURM time limit) after saving a checkpoint: the
   message gives the ``--restart`` command that continues the run (``solve``, ``online`` and ``adapt``
   handle these signals; other commands keep the default behaviour: they are killed).
+
+Logging options (:data:`LOG_OPTIONS`), the same for every command, before or after the subcommand name
+(``dromo --quiet pod ...`` = ``dromo pod ... --quiet``; the last one given wins): ``-q/--quiet`` shows
+warnings and errors only (no info or progress lines), ``-v/--verbose`` adds debug lines, ``--log-level
+LEVEL`` any level; default INFO, or ``DROMO_LOG_LEVEL``. Logs go to stderr, from rank 0 (errors from
+every rank); what a command prints as its result goes to stdout whatever the level.
 """
 import argparse
 import importlib
@@ -83,16 +89,48 @@ def _split_petsc_options(argv):
     return argv, []
 
 
+#: (flags, level, help) of the logging options every parser takes; ``--log-level`` takes the level itself
+LOG_OPTIONS = (
+    (("-q", "--quiet"), "WARNING", "warnings and errors only: no info or progress lines"),
+    (("-v", "--verbose"), "DEBUG", "debug lines too"),
+)
+
+
+def _add_log_options(parser):
+    """The logging options on ``parser``, stored in ``log_level``; ``SUPPRESS`` as default, so that a
+    subcommand's parser never overwrites what was given before the subcommand's name."""
+    group = parser.add_argument_group("logging (any command, before or after its name)")
+    for flags, level, text in LOG_OPTIONS:
+        group.add_argument(*flags, dest="log_level", action="store_const", const=level,
+                           default=argparse.SUPPRESS, help=text)
+    group.add_argument("--log-level", dest="log_level", default=argparse.SUPPRESS, type=str.upper,
+                       choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="INFO by default (or DROMO_LOG_LEVEL)")
+
+
+def command_parsers(parser, path=()):
+    """``[(path, parser)]`` of ``parser`` and of every (nested) subcommand parser, each parser once
+    (aliases skipped); ``path`` is the tuple of subcommand names, ``()`` for ``dromo`` itself."""
+    out, seen = [(path, parser)], {id(parser)}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, p in action.choices.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out += command_parsers(p, path + (name,))
+    return out
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="dromo",
         description="Distributed nonintrusive reduced-order modelling for nonlinear structural mechanics. "
                     "Run any subcommand under `mpirun -n P`. PETSc options go after `--petsc`.")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in SUBCOMMANDS:
         importlib.import_module(name).register(sub)
+    for _path, p in command_parsers(parser):
+        _add_log_options(p)
     return parser
 
 
@@ -109,7 +147,10 @@ def main(argv=None):
     install_excepthook(comm)
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level, comm)
+    configure_logging(getattr(args, "log_level", None), comm)
+    from ..parallel import get_logger
+    get_logger("dromo.cli").debug("dromo %s on %d rank(s), log level %s: %s", args.command, comm.size,
+                                  getattr(args, "log_level", None) or "default", shlex.join(argv))
     if args.command in STOPPABLE:
         from petsc4py import PETSc  # noqa: F401 - PetscInitialize installs its own SIGTERM handler: ours after
         install_stop_handlers()

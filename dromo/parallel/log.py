@@ -25,12 +25,16 @@ class _RankFilter(logging.Filter):
 
 
 def configure_logging(level=None, comm=None):
-    """Install dromo's handler once (level from argument, ``DROMO_LOG_LEVEL`` or INFO)."""
+    """Install dromo's handler once and set the level: ``level`` when given; else, at the first call only,
+    ``DROMO_LOG_LEVEL`` or INFO (a later call without a level, e.g. from :func:`get_logger` in a module
+    imported after the command line was read, keeps the level the command set)."""
     global _CONFIGURED
     comm = comm or MPI.COMM_WORLD
     root = logging.getLogger("dromo")
-    level = level or os.environ.get("DROMO_LOG_LEVEL", "INFO")
-    root.setLevel(level.upper() if isinstance(level, str) else level)
+    if level is None and not _CONFIGURED:
+        level = os.environ.get("DROMO_LOG_LEVEL") or "INFO"
+    if level is not None:
+        root.setLevel(level.upper() if isinstance(level, str) else level)
     if not _CONFIGURED:
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(_RankFilter(comm))
