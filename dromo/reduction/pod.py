@@ -34,6 +34,10 @@ measured loss exceeds ``tol`` is recomputed by the accurate path when possible.
 SLEPc (``method="slepc"``): the leading singular triplets only, by SLEPc's truncated SVD (Krylov or
 randomized; :mod:`dromo.reduction.slepc_svd`, stop criterion there); Euclidean and diagonal weights.
 
+Randomized (``method="randomized"``): the leading modes only, by a block randomized subspace iteration on
+BLAS-3 with a TSQR Rayleigh–Ritz step (:mod:`dromo.reduction.randomized`): ``O(N m l)`` for a block of
+``l ≈ k + p`` columns instead of ``O(N m²)``; for thousands of snapshots of which tens of modes are kept.
+
 Out-of-core: pass a :class:`~dromo.reduction.sources.SnapshotSource` and ``memory_budget`` (bytes per
 rank). Pass 1 streams column blocks and accumulates ``C`` block by block (two blocks in memory); pass 2
 re-streams the blocks to form the modes. Results equal the in-memory ones up to round-off.
@@ -376,9 +380,13 @@ def truncation_rank(energies, tol=None, max_modes=None, discarded=0.0, total=Non
     return k
 
 
+#: the POD methods of :func:`pod`
+METHODS = ("auto", "snapshots", "svd", "slepc", "randomized")
+
+
 def _validate(tol, max_modes, method, m, comm):
-    if method not in ("auto", "snapshots", "svd", "slepc"):
-        raise InputError(f"unknown POD method {method!r} (use 'auto', 'snapshots', 'svd' or 'slepc')")
+    if method not in METHODS:
+        raise InputError(f"unknown POD method {method!r} (use {', '.join(repr(x) for x in METHODS)})")
     if tol is not None and not (np.isfinite(tol) and 0.0 < tol < 1.0):
         raise InputError(f"POD tolerance must be in (0, 1), got {tol}")
     if max_modes is not None and int(max_modes) < 1:
@@ -424,7 +432,8 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
     max_modes : int, optional — at most this many modes.
     inner : None | "euclid" | weights (n_local,) | PETSc Mat — the inner product ``M`` (module docstring).
     method : "auto" (default), "snapshots" (Gram + eigh, fast), "svd" (TSQR, accurate small singular
-        values) or "slepc" (SLEPc truncated SVD of the leading modes, :mod:`dromo.reduction.slepc_svd`). "auto" takes the method of snapshots when ``tol >= SNAPSHOTS_MIN_TOL`` and TSQR otherwise
+        values), "slepc" (SLEPc truncated SVD of the leading modes, :mod:`dromo.reduction.slepc_svd`) or
+        "randomized" (block randomized SVD of the leading modes, :mod:`dromo.reduction.randomized`). "auto" takes the method of snapshots when ``tol >= SNAPSHOTS_MIN_TOL`` and TSQR otherwise
         (also without ``tol``), where TSQR is possible; see the module docstring, "Choice". An explicit
         "snapshots" with ``tol < SNAPSHOTS_MIN_TOL`` logs a warning.
     memory_budget : int, optional — bytes per rank for streamed snapshot blocks and the modes; when the
@@ -470,6 +479,9 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
     if method == "slepc":
         from .slepc_svd import pod_slepc
         return _measured(pod_slepc(src, ip, tol, max_modes, check))
+    if method == "randomized":
+        from .randomized import pod_randomized
+        return _measured(pod_randomized(src, ip, tol, max_modes, check))
     if method == "svd":
         if why_not_svd:
             raise InputError(why_not_svd)
