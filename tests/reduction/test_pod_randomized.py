@@ -1,10 +1,10 @@
 """POD by the block randomized SVD (``method="randomized"``, issue 23): the same subspace and singular
 values as TSQR and the method of snapshots, the block grown until the tolerance is met with its
-oversampling, ``max_modes``, weights, streamed sources, and the same result at 1, 2 and 3 ranks."""
+oversampling, ``max_modes``, power steps until the residuals converge. Weights, streamed sources, the
+same result at 1, 2 and 3 ranks and the refusals are tested with SLEPc's in test_pod_slepc.py."""
 import numpy as np
 import pytest
 from mpi4py import MPI
-from petsc4py import PETSc
 
 from dromo.errors import InputError
 from dromo.reduction import ArraySource, pod
@@ -72,35 +72,6 @@ def test_randomized_iterates_until_the_residuals_converge_on_a_slow_decay(dromo_
 
 
 @pytest.mark.mpi
-def test_randomized_diagonal_weights_streamed_source_and_any_rank_count():
-    G, _Q, _V = synthetic(250, 30, SIGMA[:7], seed=8)
-    U, (a, b) = local_rows(G)
-    wg = np.linspace(0.5, 2.0, 250)
-    wg[::17] = 0.0                                            # zero weights allowed
-    w = wg[a:b]
-    src = StreamSource(U)
-    r = pod(src, tol=1e-3, inner=w, method="randomized")
-    assert src.reads > 0
-    t = pod(U, comm=COMM, tol=1e-3, inner=w, method="svd")
-    assert r.n_kept == t.n_kept
-    assert np.allclose(r.singular_values[:r.n_kept], t.singular_values[:t.n_kept], rtol=1e-10)
-    assert sin_max_angle(r.modes, t.modes, gram=lambda x, y: x.T @ (w[:, None] * y)) <= 1e-8
-    assert r.orthonormality <= 1e-12
-    # the same result at every rank count: the serial POD of the whole matrix on every rank
-    ser = pod(ArraySource(G, comm=MPI.COMM_SELF), tol=1e-3, inner=wg, method="randomized")
-    assert np.allclose(ser.singular_values[:ser.n_kept], r.singular_values[:r.n_kept], rtol=1e-12)
-    assert np.abs(ser.modes[a:b] - r.modes).max() <= 1e-10
-
-
-@pytest.mark.mpi
-def test_randomized_refuses_matrix_inner_product_and_zero_snapshots_everywhere():
-    with pytest.raises(InputError, match="all snapshots are zero"):
-        pod(np.zeros((5, 3)), comm=COMM, tol=1e-3, method="randomized")
-    M = PETSc.Mat().createAIJ(((5, PETSc.DECIDE), (5, PETSc.DECIDE)), nnz=1, comm=COMM)
-    M.setUp()
-    M.assemble()
-    M.shift(1.0)
-    with pytest.raises(InputError, match="Euclidean and diagonal-weight"):
-        pod(np.ones((5, 3)), comm=COMM, tol=1e-3, inner=M, method="randomized")
+def test_unknown_method_is_refused():
     with pytest.raises(InputError, match="unknown POD method"):
         pod(np.ones((5, 3)), comm=COMM, tol=1e-3, method="random")

@@ -119,20 +119,25 @@ def test_slepc_grows_nsv_until_the_tolerance_and_caps_by_max_modes():
 
 
 @pytest.mark.mpi
-def test_slepc_diagonal_weights_and_streamed_source():
+@pytest.mark.parametrize("method", ["slepc", "randomized"])
+def test_truncated_methods_diagonal_weights_and_streamed_source(method):
+    """SLEPc's and the randomized truncated SVDs (tests/reduction/test_pod_randomized.py) with weights, a
+    streamed source, and the same result at every rank count."""
     G, _Q, _V = synthetic(250, 30, SIGMA[:7], seed=8)
     U, (a, b) = local_rows(G)
     wg = np.linspace(0.5, 2.0, 250)
     wg[::17] = 0.0                                            # zero weights allowed
     w = wg[a:b]
-    s = pod(StreamSource(U), tol=1e-3, inner=w, method="slepc")
+    src = StreamSource(U)
+    s = pod(src, tol=1e-3, inner=w, method=method)
+    assert src.reads > 0 and s.method == method
     t = pod(U, comm=COMM, tol=1e-3, inner=w, method="svd")
     assert s.n_kept == t.n_kept
     assert np.allclose(s.singular_values[:s.n_kept], t.singular_values[:t.n_kept], rtol=1e-10)
     assert sin_max_angle(s.modes, t.modes, gram=lambda x, y: x.T @ (w[:, None] * y)) <= 1e-8
     assert s.orthonormality <= 1e-12
     # the same result at every rank count: compare with the serial POD of the whole matrix on every rank
-    ser = pod(ArraySource(G, comm=MPI.COMM_SELF), tol=1e-3, inner=wg, method="slepc")
+    ser = pod(ArraySource(G, comm=MPI.COMM_SELF), tol=1e-3, inner=wg, method=method)
     assert np.allclose(ser.singular_values[:ser.n_kept], s.singular_values[:s.n_kept], rtol=1e-12)
     assert np.abs(ser.modes[a:b] - s.modes).max() <= 1e-9
 
@@ -154,13 +159,14 @@ def test_slepc_failure_is_an_input_error_on_every_rank():
 
 
 @pytest.mark.mpi
-def test_slepc_refuses_matrix_inner_product_and_zero_snapshots_everywhere():
+@pytest.mark.parametrize("method", ["slepc", "randomized"])
+def test_truncated_methods_refuse_matrix_inner_product_and_zero_snapshots_everywhere(method):
     U = np.zeros((5, 3))
     with pytest.raises(InputError, match="all snapshots are zero"):
-        pod(U, comm=COMM, tol=1e-3, method="slepc")
+        pod(U, comm=COMM, tol=1e-3, method=method)
     M = PETSc.Mat().createAIJ(((5, PETSc.DECIDE), (5, PETSc.DECIDE)), nnz=1, comm=COMM)
     M.setUp()
     M.assemble()
     M.shift(1.0)
     with pytest.raises(InputError, match="Euclidean and diagonal-weight"):
-        pod(np.ones((5, 3)), comm=COMM, tol=1e-3, inner=M, method="slepc")
+        pod(np.ones((5, 3)), comm=COMM, tol=1e-3, inner=M, method=method)
