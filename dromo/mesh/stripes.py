@@ -259,6 +259,15 @@ class MeshStripes:
                         {k: {t: cat(a) for t, a in d.items()} for k, d in self.facet_sets.items()},
                         self.source)
 
+    def summary(self):
+        """One line: counts per type and set names (as :meth:`MeshData.summary`; no communication)."""
+        sizes = np.diff(self.block_offsets)
+        per = ", ".join(f"{n} {t}" + ("(R)" if r == "reduced" else "")
+                        for n, t, r in zip(sizes, self.block_types, self.block_rules))
+        return (f"{self.source or 'mesh'}: {self.n_nodes} nodes, {self.n_cells} cells ({per}); "
+                f"node sets {sorted(self.node_sets)}, element sets {sorted(self.element_sets)}, "
+                f"facet sets {sorted(self.facet_sets)}")
+
     def set_size(self, kind, name):
         """Number of members of a named set over all ranks (collective); ``kind``: node, element, facet."""
         if kind == "facet":

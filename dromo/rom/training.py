@@ -129,7 +129,7 @@ def load_training(path, comm=None):
     spec = comm.bcast(spec, root=0)
     first = spec["runs"][0]["spec"]
     dm = DistributedMesh.from_file(first["mesh_file"], comm)
-    fp = dm.global_mesh.fingerprint()
+    fp = dm.fingerprint()
     out = []
     for r in spec["runs"]:
         s = r["spec"]
