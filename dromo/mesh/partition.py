@@ -2,10 +2,12 @@
 
 The dual graph joins two cells when they share a face (at least three corner nodes). Each rank builds
 its contiguous stripe of the graph's rows from the mesh's stripes (:mod:`dromo.mesh.stripes`), with a
-distributed node → cell incidence: the (corner node, cell) pairs are sent to the node's stripe owner
-(``Alltoallv``), which answers each pair with the cells touching that node; the rows are then the cells
-met at least three times. No rank holds an incidence over all nodes; the exchange runs in rounds of
-:data:`GRAPH_ROUND_CELLS` cells, so its buffers are bounded. PETSc's partitioner (``ptscotch`` by
+distributed node → cell incidence: the (corner node, cell) pairs are sent to the rank ``node mod P``
+(``Alltoallv``; cyclic rather than by stripes of node ids, because mesh generators often number the corner
+nodes of a quadratic mesh before the mid-edge ones, which would put all the incidence on a few ranks),
+which answers each pair with the cells touching that node; the rows are then the cells met at least three
+times. No rank holds an incidence over all nodes; the questions go in rounds of
+:data:`GRAPH_ROUND_CELLS` cells per rank, so the buffers are bounded. PETSc's partitioner (``ptscotch`` by
 default; ``parmetis`` where PETSc has it; override with ``-mat_partitioning_type``) assigns every cell of
 the stripe to a rank; the assignment stays distributed (each rank the part of its stripe's cells). The
 quality of the partition (edge cut, imbalance) is measured and logged.
@@ -32,7 +34,7 @@ from .meshdata import CORNERS
 log = get_logger(__name__)
 
 #: stripe cells whose neighbours are asked for in one exchange round of the dual-graph build
-GRAPH_ROUND_CELLS = 1 << 14
+GRAPH_ROUND_CELLS = 1 << 12
 
 
 def _corner_incidence(mesh, rows=None):
@@ -112,21 +114,21 @@ def stripe_dual_graph(stripes, min_shared=3):
     """This rank's rows (its cell stripe) of the cell dual graph, as CSR ``(indptr, indices)`` int64 with
     sorted natural column indices and no self loops. Collective; see the module docstring."""
     comm = stripes.comm
-    n_nodes, cs, ce = stripes.n_nodes, stripes.cell_start, stripes.cell_stop
+    cs, ce = stripes.cell_start, stripes.cell_stop
     nc = max(1, stripes.n_cells)
     # node stripe owners gather the incidence of their nodes: sorted (node, cell) pairs
     pairs = _corner_pairs(stripes, cs, ce)
-    inc = Exchange(stripe_of(pairs[:, 0], n_nodes, comm.size), comm).forward(pairs)
+    inc = Exchange(pairs[:, 0] % comm.size, comm).forward(pairs)
     del pairs
     inc = inc[np.lexsort((inc[:, 1], inc[:, 0]))]
     inc_nodes, inc_start = np.unique(inc[:, 0], return_index=True)
     inc_deg = np.diff(np.append(inc_start, len(inc)))
     keys = []
-    n_rounds = int(comm.allreduce(-(-(ce - cs) // GRAPH_ROUND_CELLS)))
+    n_rounds = int(comm.allreduce(-(-(ce - cs) // GRAPH_ROUND_CELLS), op=MPI.MAX))
     for k in range(n_rounds):
         lo = min(ce, cs + k * GRAPH_ROUND_CELLS)
         ask = _corner_pairs(stripes, lo, min(ce, lo + GRAPH_ROUND_CELLS))
-        ex = Exchange(stripe_of(ask[:, 0], n_nodes, comm.size), comm)
+        ex = Exchange(ask[:, 0] % comm.size, comm)
         got = ex.forward(ask)
         j = np.searchsorted(inc_nodes, got[:, 0])
         deg = inc_deg[j]
