@@ -66,26 +66,20 @@ class LocalBlock:
         return len(self.cells) * self.n_qp
 
 
-def read_mesh_on_root(path, comm=None):
-    """Read a mesh file on rank 0 and broadcast the whole :class:`MeshData` (collective; an error on rank 0
-    is raised on every rank). O(N) on every rank: only for small meshes; the set-up uses
-    :meth:`DistributedMesh.from_file`, which sends each rank its stripe only."""
-    comm = comm or MPI.COMM_WORLD
-    mesh = None
-    with collective(comm):
-        if comm.rank == 0:
-            from .readers import read_mesh
-            mesh = read_mesh(path)
-    return comm.bcast(mesh, root=0)
-
-
-def _local_index(sorted_natural, sorted_local, natural):
-    """Local indices of natural node ids (-1 where not local), from the sorted local natural ids."""
+def _local_index(sorted_natural, sorted_local, natural, chunk=1 << 16):
+    """Local indices of natural node ids (-1 where not local), from the sorted local natural ids; ``chunk``
+    ids at a time (bounded temporaries)."""
     natural = np.asarray(natural, dtype=np.int64)
+    out = np.full(natural.shape, -1, dtype=np.int64)
     if sorted_natural.size == 0:
-        return np.full(natural.shape, -1, dtype=np.int64)
-    j = np.minimum(np.searchsorted(sorted_natural, natural), sorted_natural.size - 1)
-    return np.where(sorted_natural[j] == natural, sorted_local[j], -1)
+        return out
+    flat, res = natural.reshape(-1), out.reshape(-1)
+    for s in range(0, flat.size, chunk):
+        x = flat[s:s + chunk]
+        j = np.minimum(np.searchsorted(sorted_natural, x), sorted_natural.size - 1)
+        hit = sorted_natural[j] == x
+        res[s:s + chunk][hit] = sorted_local[j[hit]]
+    return out
 
 
 class DistributedMesh:
@@ -224,8 +218,9 @@ class DistributedMesh:
         srt = np.argsort(self.local_natural)
         self._sorted_natural, self._sorted_local = self.local_natural[srt], srt.astype(np.int64)
 
-    def check_geometry(self, chunk=50000):
-        """Raise InputError naming the element when a local cell is inverted (det J ≤ 0 at a point)."""
+    def check_geometry(self, chunk=2048):
+        """Raise InputError naming the element when a local cell is inverted (det J ≤ 0 at a point); ``chunk``
+        cells at a time (the Jacobians' temporaries are a few MB, whatever the mesh)."""
         from .elements import get_element, jacobians
         for blk in self.blocks:
             dN = get_element(blk.type).dshape(element_rule(blk.type, blk.rule).points)

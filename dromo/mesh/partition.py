@@ -33,8 +33,10 @@ from .meshdata import CORNERS
 
 log = get_logger(__name__)
 
-#: stripe cells whose neighbours are asked for in one exchange round of the dual-graph build
-GRAPH_ROUND_CELLS = 1 << 12
+#: stripe cells whose neighbours are asked for in one exchange round of the dual-graph build (per round
+#: a rank answers about this many cells × corners × node degree (≈ 25) rows of 16 bytes, ≈ 10 MB with
+#: the temporaries of the answer and of the count)
+GRAPH_ROUND_CELLS = 1 << 10
 
 
 def _corner_incidence(mesh, rows=None):
