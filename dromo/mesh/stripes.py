@@ -51,17 +51,6 @@ def _value_slice(members, start, stop):
     return s[np.searchsorted(s, start):np.searchsorted(s, stop)].copy()
 
 
-def _row_slice(a, comm):
-    lo, hi = partition_range(len(a), comm)
-    return np.ascontiguousarray(a[lo:hi], dtype=np.int64)
-
-
-def _exscan(n, comm):
-    """Sum of ``n`` over the lower ranks (0 on rank 0) and the total."""
-    before = comm.exscan(int(n))
-    return (0 if comm.rank == 0 or before is None else int(before)), int(comm.allreduce(int(n)))
-
-
 class MeshStripes:
     """A mesh split in natural stripes over ``comm`` (see the module docstring)."""
 
@@ -102,22 +91,9 @@ class MeshStripes:
     # ------------------------------------------------------------------ sources
     @classmethod
     def from_meshdata(cls, mesh, comm):
-        """This rank's stripes of a :class:`MeshData` present on every rank (no communication)."""
-        n, off = mesh.n_nodes, mesh.cell_offsets
-        ns, ne = partition_range(n, comm)
-        cs, ce = partition_range(mesh.n_cells, comm)
-        cells, ids = [], []
-        for b, blk in enumerate(mesh.blocks):
-            lo, hi = _clip(cs, ce, off, b) - off[b]
-            cells.append(blk.cells[lo:hi].copy())
-            ids.append(blk.ids[lo:hi].copy())
-        return cls(comm, n, [b.type for b in mesh.blocks], [b.rule for b in mesh.blocks],
-                   [len(b) for b in mesh.blocks], mesh.points[ns:ne].copy(), mesh.node_ids[ns:ne].copy(),
-                   cells, ids,
-                   {k: _value_slice(v, ns, ne) for k, v in mesh.node_sets.items()},
-                   {k: _value_slice(v, cs, ce) for k, v in mesh.element_sets.items()},
-                   {k: {t: _row_slice(a, comm) for t, a in d.items()} for k, d in mesh.facet_sets.items()},
-                   mesh.source)
+        """This rank's stripes of a :class:`MeshData` present on every rank (copies: no communication, and
+        the caller may drop the mesh)."""
+        return cls(comm, **_piece(mesh, comm.rank, comm.size))
 
     @classmethod
     def scatter(cls, mesh, comm, root=0):
@@ -278,7 +254,8 @@ class MeshStripes:
 
 
 def _piece(mesh, r, p):
-    """The keyword arguments of :class:`MeshStripes` for rank ``r`` of ``p`` (from a whole MeshData)."""
+    """The keyword arguments of :class:`MeshStripes` for rank ``r`` of ``p`` (copies out of a whole
+    MeshData, so that no stripe keeps the whole mesh's arrays alive)."""
     off = partition_offsets(mesh.n_nodes, p)
     ns, ne = int(off[r]), int(off[r + 1])
     coff = partition_offsets(mesh.n_cells, p)
@@ -287,16 +264,16 @@ def _piece(mesh, r, p):
     cells, ids = [], []
     for b, blk in enumerate(mesh.blocks):
         lo, hi = _clip(cs, ce, mo, b) - mo[b]
-        cells.append(blk.cells[lo:hi])
-        ids.append(blk.ids[lo:hi])
+        cells.append(blk.cells[lo:hi].copy())
+        ids.append(blk.ids[lo:hi].copy())
 
     def rows(a):
         o = partition_offsets(len(a), p)
-        return a[o[r]:o[r + 1]]
+        return a[o[r]:o[r + 1]].copy()
 
     return dict(n_nodes=mesh.n_nodes, block_types=[b.type for b in mesh.blocks],
                 block_rules=[b.rule for b in mesh.blocks], block_sizes=[len(b) for b in mesh.blocks],
-                points=mesh.points[ns:ne], node_ids=mesh.node_ids[ns:ne], cells=cells, cell_ids=ids,
+                points=mesh.points[ns:ne].copy(), node_ids=mesh.node_ids[ns:ne].copy(), cells=cells, cell_ids=ids,
                 node_sets={k: _value_slice(v, ns, ne) for k, v in mesh.node_sets.items()},
                 element_sets={k: _value_slice(v, cs, ce) for k, v in mesh.element_sets.items()},
                 facet_sets={k: {t: rows(a) for t, a in d.items()} for k, d in mesh.facet_sets.items()},

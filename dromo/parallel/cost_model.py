@@ -202,9 +202,16 @@ def table(N, m, P, k=200, p=400, n=400, T=100, F=3, nodes_per_cell=10, cells_per
     t = {}
     t["setup (today)"] = dict(memory=S + 48 * nn_ + 16 * nc + S / P, sent=S + 8 * nc / P, messages=7,
                               flops=30 * nn_ + nn_ * math.log2(nn_), replicated=S + 48 * nn_ + 16 * nc)
-    t["setup (distributed)"] = dict(memory=S / P * (1 + h / (nn_ / P)) + 8 * nc / P * 4, sent=S / P,
-                                    messages=2 * lg + 8, flops=30 * nn_ / P * math.log2(nn_ / P),
-                                    replicated=0)
+    # distributed: stripes + own share + halo, bounded dual-graph rounds (GRAPH_ROUND_CELLS = 1024 cells, ≈ 10 MB);
+    # sent: the exchanges of setup_exchange_bytes per rank (4 corners, weighted corner degree 25, 2 n_c edges)
+    f = (P - 1) / P
+    rounds = math.ceil(nc / P / 1024)
+    t["setup (distributed)"] = dict(
+        memory=2 * S / P + 64 * h + 10e6,
+        sent=f * (32 * 4 * nc + 16 * 4 * 25 * nc + 8 * (nodes_per_cell + 2) * nc + 48 * (nn_ + P * h)
+                  + 32 * 2 * nc) / P,
+        messages=2 * (10 + 2 * rounds + 8), flops=4 * 25 * nc / P * math.log2(max(2, 4 * 25 * 1024)),
+        replicated=0)
     mat = 12 * nnz_per_row * rows
     t["assembly"] = dict(memory=mat + 8 * nq / P * 6 * 2, sent=12 * nnz_per_row * 3 * h, messages=26,
                          flops=2 * nq / P * (3 * nodes_per_cell) ** 2 * 6, replicated=0)
