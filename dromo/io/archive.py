@@ -370,9 +370,10 @@ class Archive:
         return MeshStripes.from_h5(self.h5["mesh"], self.comm, decode_name, self.final_path)
 
     def mesh_fingerprint(self):
-        """The stored mesh's :meth:`~dromo.mesh.meshdata.MeshData.fingerprint`, computed collectively from
-        rank stripes (no rank reads the whole mesh)."""
-        return self.read_mesh_stripes().fingerprint()
+        """The stored mesh's :meth:`~dromo.mesh.meshdata.MeshData.fingerprint` (collective: rank 0 streams
+        the datasets into the hash in bounded chunks, :func:`dromo.io.compare.mesh_hash`)."""
+        from .compare import mesh_hash
+        return mesh_hash(self)
 
     def n_items(self, location):
         """Number of items of a location: nodes, integration points or cells of the stored mesh."""
