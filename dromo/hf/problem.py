@@ -126,7 +126,8 @@ class Problem:
         if isinstance(mesh, DistributedMesh):
             dm = mesh
         elif isinstance(mesh, str):
-            dm = DistributedMesh.from_file(mesh, comm)
+            from ..io.archive import distributed_mesh
+            dm = distributed_mesh(mesh, comm)
         else:
             dm = DistributedMesh(mesh, comm)
         self.dm = dm

@@ -631,6 +631,19 @@ class Archive:
                         g[k].resize(int(n_steps), axis=0)
 
 
+def distributed_mesh(path, comm=None, partitioner="ptscotch"):
+    """A :class:`~dromo.mesh.distributed.DistributedMesh` of a mesh file or of a dromo archive's mesh
+    (``.h5``/``.hdf5``: every rank reads its stripes, nothing whole anywhere); other formats are read on
+    rank 0 and sent in stripes (:meth:`DistributedMesh.from_file`). Collective."""
+    from ..mesh.distributed import DistributedMesh
+    comm = comm or MPI.COMM_WORLD
+    if str(path).lower().endswith((".h5", ".hdf5")):
+        with Archive.open(path, comm) as ar:
+            stripes = ar.read_mesh_stripes()
+        return DistributedMesh(stripes, comm, partitioner)
+    return DistributedMesh.from_file(path, comm, partitioner)
+
+
 def _mesh_blocks(mesh):
     """(types, rules, sizes) of the blocks of a MeshData, MeshStripes or DistributedMesh."""
     st = getattr(mesh, "stripes", mesh)

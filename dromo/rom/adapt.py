@@ -106,7 +106,7 @@ class AdaptiveRun:
         from ..hf.case_file import build_problem
         from ..hf.newton import TangentSolver
         from ..hf.state import initial_state
-        from ..mesh.distributed import DistributedMesh
+        from ..io.archive import distributed_mesh
         from .enrich import METHODS
         from .full import FullOperators
         self.comm = comm
@@ -142,7 +142,7 @@ class AdaptiveRun:
         self.method = method
         self.reject_tol = float(reject_tol)
         self.max_enrichments = max_enrichments
-        dm = DistributedMesh.from_file(spec["mesh_file"], comm)
+        dm = distributed_mesh(spec["mesh_file"], comm)
         rom.check_mesh(dm.fingerprint(), f"case {spec.get('name')!r} (mesh {spec['mesh_file']})")
         self.problem = build_problem(spec, comm, dm)
         self.solver = TangentSolver(self.problem)

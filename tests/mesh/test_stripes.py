@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import dromo.mesh.partition as partition_mod
-from dromo.io.archive import Archive
+from dromo.io.archive import Archive, distributed_mesh
 from dromo.mesh.distributed import DistributedMesh
 from dromo.mesh.generate import box_mesh
 from dromo.mesh.meshdata import CellBlock, MeshData
@@ -54,6 +54,9 @@ def test_scattered_stripes_gather_fingerprint_and_archive(comm, shared_tmp):
         assert ar.mesh_fingerprint() == mesh.fingerprint()
         back = ar.read_mesh_stripes()
     assert back.node_sets.keys() == ref.node_sets.keys()
+    again = distributed_mesh(path, comm)                              # the set-up from the archive, striped
+    assert np.array_equal(again.local_natural, dm.local_natural) and again.fingerprint() == mesh.fingerprint()
+    assert np.array_equal(again.node_set("amin"), dm.node_set("amin"))
     for k in ref.element_sets:
         assert np.array_equal(back.element_sets[k], ref.element_sets[k])
     path2 = os.path.join(str(shared_tmp), "mesh2.h5")
