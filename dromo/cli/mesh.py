@@ -12,13 +12,20 @@ from mpi4py import MPI
 
 
 def load_mesh(path, comm):
-    """Read a mesh file or a dromo archive's mesh on rank 0 and broadcast it (collective)."""
+    """The mesh of a file or of a dromo archive as :class:`~dromo.mesh.stripes.MeshStripes` (collective): an
+    archive is read rank-striped; a mesh file is read on rank 0 and each rank is sent its stripe."""
+    from ..mesh.stripes import MeshStripes
     if str(path).endswith((".h5", ".hdf5")):
         from ..io.archive import Archive
         with Archive.open(path, comm) as ar:
-            return ar.read_mesh()
-    from ..mesh.distributed import read_mesh_on_root
-    return read_mesh_on_root(path, comm)
+            return ar.read_mesh_stripes()
+    from ..mesh.readers import read_mesh
+    from ..parallel.errors import collective
+    mesh = None
+    with collective(comm):
+        if comm.rank == 0:
+            mesh = read_mesh(path)
+    return MeshStripes.scatter(mesh, comm)
 
 
 def _info(args):

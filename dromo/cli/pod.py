@@ -88,7 +88,7 @@ def _inner_product(archive, info, args, path):
         if not archive.has_mesh():
             raise InputError(f"{path}: no mesh in the archive: needed for --inner-product "
                              f"{args.inner_product}")
-    dm = DistributedMesh(archive.read_mesh(), archive.comm)
+    dm = DistributedMesh(archive.read_mesh_stripes(), archive.comm)
     return inner_product(dm, args.inner_product, info["location"], info["n_components"], young=args.young,
                          poisson=args.poisson)
 

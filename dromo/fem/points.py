@@ -80,18 +80,21 @@ def force_integrand(strains, stresses, tangents=None, stress_scale=None, comm=No
 
 
 def point_info(dm, ids):
-    """Element and local quadrature index of natural ip ids on a :class:`DistributedMesh` (replicated).
+    """Element and local quadrature index of natural ip ids on a :class:`DistributedMesh` (the same ids on
+    every rank; collective).
 
     Returns dict with ``cell`` (natural cell index), ``element`` (external element id), ``qp`` (point
-    index within the cell's rule), ``rank`` (owning rank).
+    index within the cell's rule), ``rank`` (owning rank). The owning rank of each point's cell fills in
+    its element id and rank; one ``Allreduce`` of two ints per point shares them.
     """
     ids = np.asarray(ids, dtype=np.int64)
-    cell = np.searchsorted(dm.ip_offset, ids, side="right") - 1
-    qp = ids - dm.ip_offset[cell]
-    mesh = dm.global_mesh
-    ext = np.empty(ids.size, np.int64)
-    off = mesh.cell_offsets
-    for bi, blk in enumerate(mesh.blocks):
-        m = (cell >= off[bi]) & (cell < off[bi + 1])
-        ext[m] = blk.ids[cell[m] - off[bi]]
-    return {"cell": cell, "element": ext, "qp": qp, "rank": dm.part[cell].astype(np.int64)}
+    cell, qp = dm.cell_of_ip(ids)
+    found = np.zeros((2, ids.size), np.int64)
+    for blk in dm.blocks:
+        j = np.minimum(np.searchsorted(blk.natural, cell), max(0, blk.natural.size - 1))
+        hit = blk.natural[j] == cell if blk.natural.size else np.zeros(ids.size, bool)
+        found[0, hit] = blk.ids[j[hit]]
+        found[1, hit] = dm.comm.rank
+    total = np.empty_like(found)
+    dm.comm.Allreduce(found, total)
+    return {"cell": cell, "element": total[0], "qp": qp, "rank": total[1]}

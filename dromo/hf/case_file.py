@@ -291,8 +291,8 @@ def build_problem(spec, comm=None, dm=None):
         for k, v in spec["petsc"].items():
             opts[f"hf_{k}"] = "" if v is True else str(v)
     if dm is None:
-        from ..mesh.distributed import DistributedMesh
-        dm = DistributedMesh.from_file(spec["mesh_file"], comm)
+        from ..io.archive import distributed_mesh
+        dm = distributed_mesh(spec["mesh_file"], comm)
     return Problem(dm, spec["materials"], spec["loads"], spec["amplitudes"], spec["temperature"], spec["time"],
                    comm=comm, name=spec["name"])
 

@@ -126,11 +126,11 @@ class Problem:
         if isinstance(mesh, DistributedMesh):
             dm = mesh
         elif isinstance(mesh, str):
-            dm = DistributedMesh.from_file(mesh, comm)
+            from ..io.archive import distributed_mesh
+            dm = distributed_mesh(mesh, comm)
         else:
             dm = DistributedMesh(mesh, comm)
         self.dm = dm
-        self.mesh = dm.global_mesh
         self.time = time if isinstance(time, TimeStepping) else TimeStepping.from_dict(time or {})
         amplitudes = dict(amplitudes or {})
         with collective(comm):
@@ -212,7 +212,7 @@ class Problem:
             if isinstance(ld, Displacement):
                 nodes = dm.node_set(ld.set)
                 with collective(self.comm):
-                    if self.comm.allreduce(len(nodes)) == 0 and len(self.mesh.node_sets[ld.set]) == 0:
+                    if self.comm.allreduce(len(nodes)) == 0 and dm.stripes.set_size("node", ld.set) == 0:
                         raise InputError(f"{where}: node set {ld.set!r} is empty")
                     amp = resolve_amplitude(ld.amplitude, self.amplitudes, where)
                 for c, v in ld.values.items():

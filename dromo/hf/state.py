@@ -103,7 +103,7 @@ class OutputWriter:
         self.rn, self.ri = dm.redistributor("node"), dm.redistributor("ip")
         if create:
             if not archive.has_mesh():
-                archive.write_mesh(problem.mesh)
+                archive.write_mesh(problem.dm)
             archive.create_field(DISPLACEMENT, "node", 3, components=list(VECTOR_COMPONENTS),
                                  description="displacement")
             archive.create_field(STRESS, "ip", 6, components=MANDEL, description="stress (Mandel)")

@@ -301,60 +301,47 @@ class Archive:
 
     # ------------------------------------------------------------------ mesh
     def write_mesh(self, mesh):
-        """Write a :class:`~dromo.mesh.meshdata.MeshData` (replicated on every rank) and its quadrature.
+        """Write the mesh and its quadrature attributes (collective).
 
-        Dataset creation is collective; rank 0 writes the (replicated) mesh data.
+        ``mesh``: a :class:`~dromo.mesh.distributed.DistributedMesh` or
+        :class:`~dromo.mesh.stripes.MeshStripes` (each rank writes its natural stripes: one collective
+        MPI-IO write per dataset, nothing gathered), or a :class:`~dromo.mesh.meshdata.MeshData` replicated
+        on every rank (rank 0 writes it).
         """
-        nbytes = mesh.points.size * 8 + len(mesh.node_ids) * 8 + sum(
-            np.asarray(b.cells).size * 8 + len(b.ids) * 8 for b in mesh.blocks) + 8 * sum(
-            np.asarray(v).size for sets in (mesh.node_sets, mesh.element_sets) for v in sets.values()) + 8 * sum(
-            np.asarray(a).size for fs in mesh.facet_sets.values() for a in fs.values())
+        pieces = _mesh_pieces(mesh, self.comm)
+        nbytes = sum(8 * total * int(np.prod(local.shape[1:], dtype=np.int64)) for _p, local, total, _o in pieces)
         self.ensure_space(nbytes, "the mesh")
         with self.writing("the mesh"):
-            self._write_mesh(mesh)
+            self._write_mesh(mesh, pieces)
 
-    def _write_mesh(self, mesh):
+    def _write_mesh(self, mesh, pieces):
         from ..mesh.quadrature import element_rule
         g = self.h5.require_group("mesh")
-        root = self.comm.rank == 0
-
-        def put(group, name, data):
-            data = np.ascontiguousarray(data)
-            ds = group.create_dataset(name, shape=data.shape, dtype=data.dtype)
-            if root and data.size:
-                ds[...] = data
-            return ds
-
-        put(g, "points", np.asarray(mesh.points, dtype=np.float64))
-        put(g, "node_ids", np.asarray(mesh.node_ids, dtype=np.int64))
-        cells = g.require_group("cells")
+        g.require_group("cells")
+        for path, local, total, offset in pieces:
+            ds = g.create_dataset(path, shape=(total,) + local.shape[1:], dtype=local.dtype)
+            if total * int(np.prod(local.shape[1:], dtype=np.int64)):      # the same on every rank
+                _collective_write(ds, slice(offset, offset + len(local)), local, local.size == 0)
+        types, rules, sizes = _mesh_blocks(mesh)
         first = 0
-        for k, b in enumerate(mesh.blocks):
-            bg = cells.create_group(f"{k}_{b.type}")
-            put(bg, "connectivity", np.asarray(b.cells, dtype=np.int64))
-            put(bg, "ids", np.asarray(b.ids, dtype=np.int64))
-            rule = getattr(b, "rule", "full")
-            bg.attrs["type"] = b.type
+        for k, (t, rule, n) in enumerate(zip(types, rules, sizes)):
+            bg = g["cells"][f"{k}_{t}"]
+            bg.attrs["type"] = t
             bg.attrs["rule"] = rule
             bg.attrs["first_cell"] = first
-            bg.attrs["n_qp"] = len(element_rule(b.type, rule).weights)
-            first += len(b.cells)
-        for gname, sets in (("node_sets", mesh.node_sets), ("element_sets", mesh.element_sets)):
-            sg = g.require_group(gname)
-            for name in sorted(sets):
-                put(sg, encode_name(name), np.asarray(sets[name], dtype=np.int64))
-        fg = g.require_group("facet_sets")
-        for name in sorted(mesh.facet_sets):
-            sg = fg.create_group(encode_name(name))
-            for ftype, arr in sorted(mesh.facet_sets[name].items()):
-                put(sg, ftype, np.asarray(arr, dtype=np.int64))
+            bg.attrs["n_qp"] = len(element_rule(t, rule).weights)
+            first += n
+        g.require_group("node_sets")
+        g.require_group("element_sets")
+        g.require_group("facet_sets")
         g.attrs["source"] = str(getattr(mesh, "source", ""))
 
     def has_mesh(self):
         return "mesh" in self.h5
 
     def read_mesh(self):
-        """Read the mesh as a :class:`~dromo.mesh.meshdata.MeshData`, replicated on every rank."""
+        """Read the mesh as a :class:`~dromo.mesh.meshdata.MeshData`, replicated on every rank (O(N) on every
+        rank: small meshes and tools; the set-up uses :meth:`read_mesh_stripes`)."""
         from ..mesh.meshdata import CellBlock, MeshData
         with collective(self.comm):
             if "mesh" not in self.h5:
@@ -372,6 +359,21 @@ class Archive:
                 facet_sets={decode_name(k): {f: a[...] for f, a in v.items()} for k, v in g["facet_sets"].items()},
                 source=str(g.attrs.get("source", self.final_path)))
         return mesh
+
+    def read_mesh_stripes(self):
+        """The mesh as :class:`~dromo.mesh.stripes.MeshStripes`: each rank reads its natural stripes only
+        (the input of a distributed set-up, ``DistributedMesh(archive.read_mesh_stripes())``)."""
+        from ..mesh.stripes import MeshStripes
+        with collective(self.comm):
+            if "mesh" not in self.h5:
+                raise InputError(f"{self.final_path}: archive has no /mesh group")
+        return MeshStripes.from_h5(self.h5["mesh"], self.comm, decode_name, self.final_path)
+
+    def mesh_fingerprint(self):
+        """The stored mesh's :meth:`~dromo.mesh.meshdata.MeshData.fingerprint` (collective: rank 0 streams
+        the datasets into the hash in bounded chunks, :func:`dromo.io.compare.mesh_hash`)."""
+        from .compare import mesh_hash
+        return mesh_hash(self)
 
     def n_items(self, location):
         """Number of items of a location: nodes, integration points or cells of the stored mesh."""
@@ -627,6 +629,65 @@ class Archive:
                 if g["values"].shape[0] > n_steps:
                     for k in ("values", "time", "parameters"):
                         g[k].resize(int(n_steps), axis=0)
+
+
+def distributed_mesh(path, comm=None, partitioner="ptscotch"):
+    """A :class:`~dromo.mesh.distributed.DistributedMesh` of a mesh file or of a dromo archive's mesh
+    (``.h5``/``.hdf5``: every rank reads its stripes, nothing whole anywhere); other formats are read on
+    rank 0 and sent in stripes (:meth:`DistributedMesh.from_file`). Collective."""
+    from ..mesh.distributed import DistributedMesh
+    comm = comm or MPI.COMM_WORLD
+    if str(path).lower().endswith((".h5", ".hdf5")):
+        with Archive.open(path, comm) as ar:
+            stripes = ar.read_mesh_stripes()
+        return DistributedMesh(stripes, comm, partitioner)
+    return DistributedMesh.from_file(path, comm, partitioner)
+
+
+def _mesh_blocks(mesh):
+    """(types, rules, sizes) of the blocks of a MeshData, MeshStripes or DistributedMesh."""
+    st = getattr(mesh, "stripes", mesh)
+    if hasattr(st, "block_types"):
+        return st.block_types, st.block_rules, np.diff(st.block_offsets).tolist()
+    return [b.type for b in mesh.blocks], [getattr(b, "rule", "full") for b in mesh.blocks], \
+        [len(b.cells) for b in mesh.blocks]
+
+
+def _mesh_pieces(mesh, comm):
+    """The datasets of ``/mesh`` as ``(path, this rank's rows, total rows, first row)``, the same paths in
+    the same order on every rank: the stripes of a distributed mesh, or the whole of a replicated
+    MeshData on rank 0 (no rows elsewhere)."""
+    st = getattr(mesh, "stripes", mesh)
+    out = []
+
+    def add(path, local, dtype):
+        local = np.ascontiguousarray(local, dtype=dtype)
+        if hasattr(st, "block_types"):
+            before = comm.exscan(len(local))
+            first = 0 if comm.rank == 0 or before is None else int(before)
+            total = int(comm.allreduce(len(local)))
+        else:
+            first, total = 0, len(local)
+            if comm.rank != 0:
+                local = local[:0]
+        out.append((path, local, total, first))
+
+    add("points", st.points, np.float64)
+    add("node_ids", st.node_ids, np.int64)
+    types = _mesh_blocks(mesh)[0]
+    for k, t in enumerate(types):
+        cells = st.cells[k] if hasattr(st, "block_types") else mesh.blocks[k].cells
+        ids = st.cell_ids[k] if hasattr(st, "block_types") else mesh.blocks[k].ids
+        add(f"cells/{k}_{t}/connectivity", cells, np.int64)
+        add(f"cells/{k}_{t}/ids", ids, np.int64)
+    for gname in ("node_sets", "element_sets"):
+        sets = getattr(st, gname)
+        for name in sorted(sets):
+            add(f"{gname}/{encode_name(name)}", sets[name], np.int64)
+    for name in sorted(st.facet_sets):
+        for ftype, arr in sorted(st.facet_sets[name].items()):
+            add(f"facet_sets/{encode_name(name)}/{ftype}", arr, np.int64)
+    return out
 
 
 def encode_name(name):

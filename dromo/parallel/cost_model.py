@@ -17,10 +17,10 @@ F       fields per increment of an import; ``T`` increments
 Two families of functions:
 
 * :func:`counts` — the *exact* model of what :class:`~dromo.parallel.counting.CountingComm` counts for
-  the stages it can see (``setup`` as it is today, ``import``, ``pod_snapshots``, ``tsqr``, ``ecm``): the
-  bytes and messages summed over the ranks, from the algorithm's payloads plus the control messages of
-  dromo's collective error checks (4 bytes each); :func:`setup_held_today` the bytes of the arrays the
-  largest rank's ``DistributedMesh`` holds. :func:`compare` puts them against a benchmark's measurement.
+  the stages it can see (``setup``: the distributed set-up from an archive, ``import``, ``pod_snapshots``,
+  ``tsqr``, ``ecm``): the bytes and messages summed over the ranks, from the algorithm's payloads plus the
+  control messages of dromo's collective error checks (4 bytes each); :func:`setup_held` the bytes of the
+  arrays the largest rank's ``DistributedMesh`` holds. :func:`compare` puts them against a benchmark's measurement.
 * :func:`table` — the leading terms of every stage (set-up today and distributed, assembly, HF increment,
   import, POD by snapshots / TSQR / SLEPc, ECM, online) per rank, for sizes nobody can run here
   (``N = 1e8``, ``P = 1024``).
@@ -28,7 +28,7 @@ Two families of functions:
 import math
 import pickle
 
-__all__ = ["counts", "setup_held_today", "compare", "table", "mesh_bytes", "halo_nodes"]
+__all__ = ["counts", "setup_exchange_bytes", "setup_held", "compare", "table", "mesh_bytes", "halo_nodes"]
 
 #: pickled sizes (protocol 5) of what dromo's control collectives send
 _NONE = len(pickle.dumps(None, 5))            # a collective error check: no error (4 bytes)
@@ -37,6 +37,7 @@ _FLOAT = len(pickle.dumps(0.5, 5))            # a Python float (21)
 _SMALL_INT = len(pickle.dumps(12345, 5))      # a Python int below 2**31 (15)
 _BIG_INT = len(pickle.dumps(2 ** 63 - 1, 5))  # int64 max: "no candidate" key of the ECM argmax (22)
 _PAIR = 142                                   # a pickled (2,) int64 array (partition quality)
+_ROUND_INT = len(pickle.dumps(1, 5))          # the number of dual-graph rounds (a small int)
 _PICKLE_OVERHEAD = 900                        # pickle framing of a MeshData (classes, names)
 #: control messages of one ``import_results`` besides the per-step ones, on every rank (archive and
 #: mesh creation checks, XDMF sidecar, close): read from the code and one run (docs/scaling.md)
@@ -58,15 +59,12 @@ def halo_nodes(n_nodes, P):
 def counts(stage, P, **q):
     """``(bytes, messages)`` summed over the ``P`` ranks that :class:`CountingComm` counts for ``stage``.
 
-    Parameters by stage: ``setup``: n_nodes, n_cells, mesh_bytes; ``pod_snapshots``: m, k; ``tsqr``: m;
+    Parameters by stage: ``setup``: those of :func:`setup_exchange_bytes`; ``pod_snapshots``: m, k; ``tsqr``: m;
     ``ecm``: p, n (iterations); ``import``: mesh_bytes, T (increments), F (fields).
     """
     one = P == 1
-    if stage == "setup":            # pickled bcast of the mesh, Allgatherv of the partition, quality, checks
-        if one:
-            return q["mesh_bytes"] + _PICKLE_OVERHEAD + _PAIR, 2
-        b = q["mesh_bytes"] + _PICKLE_OVERHEAD + 8 * q["n_cells"] + P * (_SMALL_INT + _PAIR + 3 * _NONE)
-        return b, 1 + 6 * P
+    if stage == "setup":            # the distributed set-up from an archive: see setup_exchange_bytes
+        return setup_exchange_bytes(P, **q)
     if stage == "pod_snapshots":    # Gram m×m and the k×k orthonormality check: Allreduce + Bcast each
         if one:
             return 0, 0
@@ -93,14 +91,45 @@ def counts(stage, P, **q):
     raise ValueError(f"unknown stage {stage!r}")
 
 
-def setup_held_today(P, n_nodes, n_cells, n_ip, nodes_per_cell, mesh_bytes):
-    """Bytes of the arrays of the largest rank's ``DistributedMesh`` today: the replicated global mesh,
-    five arrays over all nodes or cells (partition, node owner, PETSc and local numberings, ip offsets),
-    and its own share (local nodes with their halo, cells, integration points)."""
-    replicated = mesh_bytes + 8 * n_cells + 24 * n_nodes + 8 * (n_cells + 1)
+#: collective error checks of the set-up from an archive (archive open, stripes read, validation, geometry,
+#: close), on every rank when P > 1
+_SETUP_CHECKS = 5
+
+
+def setup_exchange_bytes(P, n_nodes, n_cells, corners, nodes_per_cell, incidence, edges, local_nodes,
+                         set_members, n_sets, n_blocks, rounds=1, **_):
+    """``(bytes, messages)`` summed over the ranks of the distributed set-up (:mod:`dromo.mesh.distributed`)
+    from an archive's stripes. Every exchange item goes to another rank with probability ``f = (P-1)/P``
+    (numbering and partition uncorrelated: an upper bound, the file's locality lowers it).
+
+    ``corners`` per cell, ``incidence`` = Σ over corner nodes of (cells touching it)² (the dual-graph
+    replies), ``edges`` of the dual graph, ``local_nodes`` = Σ over ranks of owned + ghost nodes,
+    ``set_members`` = members of the node and element sets (``n_sets`` of them, redistributed by value),
+    ``n_blocks`` cell blocks, ``rounds`` of the dual-graph exchange.
+    """
+    f = (P - 1) / P
+    items = (8 * set_members + 16 * corners * n_cells * 2 + 16 * incidence + 2 * 8 * 2 * edges
+             + 8 * (nodes_per_cell + 2) * n_cells + 48 * local_nodes)
+    n_exchanges = n_sets + 1 + 2 * rounds + 1 + n_blocks + 2          # Exchange plans (one Alltoall each)
+    n_moves = n_sets + 1 + 2 * rounds + 2 + n_blocks + 3 + 2          # Alltoallv calls
+    small = P * (_ROUND_INT + _PAIR + (_PAIR - 16 + 8 * P) + 8 * P)   # rounds, quality (2), PETSc counts
+    b = f * items + n_exchanges * 8 * P * (P - 1) + small
+    m = P * (n_exchanges + n_moves + 4)
+    if P > 1:
+        b += P * _SETUP_CHECKS * _NONE
+        m += P * _SETUP_CHECKS
+    return b, m
+
+
+def setup_held(P, n_nodes, n_cells, n_ip, nodes_per_cell, set_bytes=0):
+    """Bytes of the arrays of the largest rank's ``DistributedMesh``: its stripes (nodes: coordinates, ids,
+    owner, PETSc id; cells: connectivity, ids, part; sets), its local nodes with their halo (natural,
+    PETSc, owner, sorted look-up pair, coordinates) and its cells (connectivity, natural and external ids,
+    cell and integration-point natural ids)."""
     local_nodes = n_nodes / P + halo_nodes(n_nodes, P)
-    local = 40 * local_nodes + 8 * (nodes_per_cell + 3) * n_cells / P + 8 * n_ip / P
-    return replicated + local
+    stripes = 48 * n_nodes / P + 8 * (nodes_per_cell + 2) * n_cells / P + set_bytes / P
+    local = 64 * local_nodes + 8 * (nodes_per_cell + 3) * n_cells / P + 8 * n_ip / P
+    return stripes + local
 
 
 def _rel(model, measured):
@@ -119,7 +148,7 @@ def compare(runs, cfg):
     out, worst, where = {}, 0.0, ""
     for P, r in sorted(runs.items()):
         me, po, ec, im = r["mesh"], r["pod"], r["ecm"], r["import"]
-        params = {"setup": dict(n_nodes=me["n_nodes"], n_cells=me["n_cells"], mesh_bytes=me["bytes"]),
+        params = {"setup": me,
                   "pod_snapshots": dict(m=po["m"], k=po["k"]), "tsqr": dict(m=po["m"]),
                   "ecm": dict(p=ec["p"], n=ec["iterations"]),
                   "import": dict(mesh_bytes=im["mesh_bytes"], T=im["increments"], F=im["fields"])}
@@ -141,7 +170,7 @@ def compare(runs, cfg):
                 e["error"] = round(max(e["error"], err), 4)
                 if err > worst:
                     worst, where = err, f"{stage} at {P} ranks ({what})"
-        held = setup_held_today(P, me["n_nodes"], me["n_cells"], me["n_ip"], me["nodes_per_cell"], me["bytes"])
+        held = setup_held(P, me["n_nodes"], me["n_cells"], me["n_ip"], me["nodes_per_cell"], me["set_bytes"])
         e = out.setdefault("setup_held", {"P": [], "bytes": [], "error": 0.0})
         e["P"].append(P)
         e["bytes"].append([int(held), int(max(r["setup_held"]))])
@@ -173,9 +202,16 @@ def table(N, m, P, k=200, p=400, n=400, T=100, F=3, nodes_per_cell=10, cells_per
     t = {}
     t["setup (today)"] = dict(memory=S + 48 * nn_ + 16 * nc + S / P, sent=S + 8 * nc / P, messages=7,
                               flops=30 * nn_ + nn_ * math.log2(nn_), replicated=S + 48 * nn_ + 16 * nc)
-    t["setup (distributed)"] = dict(memory=S / P * (1 + h / (nn_ / P)) + 8 * nc / P * 4, sent=S / P,
-                                    messages=2 * lg + 8, flops=30 * nn_ / P * math.log2(nn_ / P),
-                                    replicated=0)
+    # distributed: stripes + own share + halo, bounded dual-graph rounds (GRAPH_ROUND_CELLS = 1024 cells, ≈ 10 MB);
+    # sent: the exchanges of setup_exchange_bytes per rank (4 corners, weighted corner degree 25, 2 n_c edges)
+    f = (P - 1) / P
+    rounds = math.ceil(nc / P / 1024)
+    t["setup (distributed)"] = dict(
+        memory=2 * S / P + 64 * h + 10e6,
+        sent=f * (32 * 4 * nc + 16 * 4 * 25 * nc + 8 * (nodes_per_cell + 2) * nc + 48 * (nn_ + P * h)
+                  + 32 * 2 * nc) / P,
+        messages=2 * (10 + 2 * rounds + 8), flops=4 * 25 * nc / P * math.log2(max(2, 4 * 25 * 1024)),
+        replicated=0)
     mat = 12 * nnz_per_row * rows
     t["assembly"] = dict(memory=mat + 8 * nq / P * 6 * 2, sent=12 * nnz_per_row * 3 * h, messages=26,
                          flops=2 * nq / P * (3 * nodes_per_cell) ** 2 * 6, replicated=0)

@@ -70,7 +70,7 @@ class Training:
     archive in turn.
 
     U (3 n_owned_nodes, m) owned nodal rows, read at once; times (m,) and source (m,) archive index of every
-    snapshot; mesh (MeshData), dm. The integration-point fields are read only when asked, one at a time
+    snapshot; mesh (the DistributedMesh, as dm: its fingerprint and stripes serve the writers), dm. The integration-point fields are read only when asked, one at a time
     (:meth:`load`), so the stress and the dual fields are never all in memory together.
     stress_field, dual_fields {name: (nc, components)}, archives, selections (per archive, step indices).
     """
@@ -126,17 +126,18 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
     steps = list(steps) if per_archive else [steps] * len(archives)
     U, times, source, sels = [], [], [], []
     duals = {}
-    mesh = None
+    fp = None
     for a, path in enumerate(archives):
         with Archive.open(path, comm) as ar:
-            m = ar.read_mesh()
-            if mesh is None:
-                mesh = m
+            if fp is None:
                 if dm is None:
-                    dm = DistributedMesh(mesh, comm)
-                elif m.fingerprint() != dm.global_mesh.fingerprint():
-                    raise InputError(f"{path}: its mesh differs from the mesh of the training cases")
-            elif m.fingerprint() != mesh.fingerprint():
+                    dm = DistributedMesh(ar.read_mesh_stripes(), comm)
+                    fp = dm.fingerprint()
+                else:
+                    fp = dm.fingerprint()
+                    if ar.mesh_fingerprint() != fp:
+                        raise InputError(f"{path}: its mesh differs from the mesh of the training cases")
+            elif ar.mesh_fingerprint() != fp:
                 raise InputError(f"{path}: its mesh differs from the mesh of {archives[0]} (all snapshot archives "
                                  f"must share one mesh)")
             fields = ar.fields()
@@ -164,7 +165,7 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
                     raise InputError(f"{path}: dual field {f!r} is at {finfo['location']}, not at integration "
                                      f"points")
                 duals.setdefault(f, (finfo["n_components"], list(finfo["components"])))
-    return Training(np.concatenate(U, axis=1), np.concatenate(times), np.concatenate(source), mesh, dm,
+    return Training(np.concatenate(U, axis=1), np.concatenate(times), np.concatenate(source), dm, dm,
                     stress_field, duals, list(archives), sels)
 
 

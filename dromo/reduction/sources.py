@@ -177,7 +177,7 @@ class ArchiveSeriesSource:
                 self._archives.append(ar)
                 info = ar.field_info(field)
                 key = (info["location"], info["n_items"], info["n_components"], tuple(info["components"]))
-                fp = ar.read_mesh().fingerprint() if ar.has_mesh() else None
+                fp = ar.mesh_fingerprint() if ar.has_mesh() else None
                 if ref is None:
                     ref, ref_print, self.info = key, fp, info
                 elif key != ref:

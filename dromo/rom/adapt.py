@@ -106,7 +106,7 @@ class AdaptiveRun:
         from ..hf.case_file import build_problem
         from ..hf.newton import TangentSolver
         from ..hf.state import initial_state
-        from ..mesh.distributed import DistributedMesh
+        from ..io.archive import distributed_mesh
         from .enrich import METHODS
         from .full import FullOperators
         self.comm = comm
@@ -142,8 +142,8 @@ class AdaptiveRun:
         self.method = method
         self.reject_tol = float(reject_tol)
         self.max_enrichments = max_enrichments
-        dm = DistributedMesh.from_file(spec["mesh_file"], comm)
-        rom.check_mesh(dm.global_mesh.fingerprint(), f"case {spec.get('name')!r} (mesh {spec['mesh_file']})")
+        dm = distributed_mesh(spec["mesh_file"], comm)
+        rom.check_mesh(dm.fingerprint(), f"case {spec.get('name')!r} (mesh {spec['mesh_file']})")
         self.problem = build_problem(spec, comm, dm)
         self.solver = TangentSolver(self.problem)
         self.load_vectors = None
@@ -258,7 +258,7 @@ class AdaptiveRun:
                            self.oc.points.packed_internal(st.internal)])
         parts = [local]                                 # every rank holds all the points
         with Archive.create(path, self.comm, attrs={"content": "adapt-checkpoint"}) as ar:
-            ar.write_mesh(dm.global_mesh)
+            ar.write_mesh(dm)
             self.full.write(ar)
             self.rom.write_reduced(ar)
             write_checkpoint(ar, self.problem, self.anchor, stepping, 0)
@@ -380,6 +380,6 @@ def write_adapt_result(run, output, fields=()):
                          "seconds": float(s.get("seconds", 0.0)), "indicator_fields": " ".join(run.fields),
                          "state_method": run.method})
         if fields:
-            write_fields(ar, run.problem.dm.global_mesh, rom.duals, fields, h.times, h.gamma, h.a, h.coeffs, blocks,
+            write_fields(ar, run.problem.dm, rom.duals, fields, h.times, h.gamma, h.a, h.coeffs, blocks,
                          label="adaptive ROM")
     return output

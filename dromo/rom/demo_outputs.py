@@ -36,7 +36,7 @@ def difference_archive(rom_path, hf_path, output, comm):
         ta, tb = A.field_info("U")["time"], B.field_info("U")["time"]
         plan, _skipped = interpolation_plan(ta, tb, outside="skip", where=f"{rom_path} against {hf_path}")
         with Archive.create(output, comm, attrs={"provenance": f"dromo demo: {rom_path} against {hf_path}"}) as C:
-            C.write_mesh(A.read_mesh())
+            C.write_mesh(A.read_mesh_stripes())
             for s, what in (("hf", "HF"), ("rom", "reduced"), ("diff", "reduced - HF")):
                 C.create_field(f"U_{s}", "node", 3, components=["x", "y", "z"], description=f"displacement ({what})")
             n_cells, n_ip = C.n_items("cell"), C.n_items("ip")

@@ -175,7 +175,7 @@ def enrich(problem, rom, full, state, reject_tol=1e-4, load_vectors=None):
     new_full._E, new_full._EL = E, full._EL
     new = ReducedModel(rom.mesh_hash, rom.n_nodes, rom.n_ip, pts, _dual_fields(hr),
                        quadrature_summary(hr, float(quad["tol"]), variant), case, comm, operators=new_full,
-                       mesh=dm.global_mesh)
+                       mesh=dm)
     new.calibration = rom.calibration
     new.path = rom.path
     Tu = allreduce_sum(np.ascontiguousarray(ub.modes.T @ full.modes), comm)

@@ -179,7 +179,7 @@ def calibrate(rom, runs, comm, field="p", measure="u", quantile=0.9, min_level=1
     ``min_level`` × its maximum are left out (the error there is relative to nearly nothing). Returns
     ``(Calibration, report)`` with the report per run: name, max indicator, max error, and the per-step
     pairs. Collective."""
-    from ..mesh.distributed import DistributedMesh
+    from ..io.archive import distributed_mesh
     from .full import FullOperators
     from .online import read_case_spec, solve
     if field not in rom.duals:
@@ -190,7 +190,7 @@ def calibrate(rom, runs, comm, field="p", measure="u", quantile=0.9, min_level=1
     for case, reference in runs:
         spec = read_case_spec(case, comm)
         if full is None:
-            full = FullOperators.read(rom, DistributedMesh.from_file(spec["mesh_file"], comm))
+            full = FullOperators.read(rom, distributed_mesh(spec["mesh_file"], comm))
         res = solve(rom, spec, comm)
         err, level = step_errors(full, res, reference, measure, comm)
         eta = np.asarray(res.indicator[field])

@@ -134,7 +134,7 @@ class ReducedModel:
         self.case = case
         self.comm = comm or MPI.COMM_WORLD
         self.operators = operators                # offline only: distributed modes (see offline.FullOperators)
-        self.mesh = mesh                          # offline only: the MeshData (written by save)
+        self.mesh = mesh                          # offline only: the DistributedMesh or MeshData (written by save)
         self.calibration = {}                     # {dual field: rom.indicator.Calibration of its indicator}
         self.path = None
 

@@ -83,11 +83,11 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
               for g in pb0.groups]
     temp = "none" if pb0.temperature is None else ("nodal" if pb0.temperature.file is not None else "field")
     case = CaseTerms(groups, [t.key for t in terms], pressure, body, types, temp, dict(training_info or {}))
-    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, pts, _dual_fields(hr),
+    rom = ReducedModel(dm.fingerprint(), dm.n_nodes_global, dm.n_ip_global, pts, _dual_fields(hr),
                        quadrature_summary(hr, ecm_tol, "full" if full_quadrature else variant), case, comm,
                        operators=FullOperators(dm, ub, L, hr.duals,
                                                provenance={"runs": ";".join(str(r[1]) for r in runs)}),
-                       mesh=tr.mesh)
+                       mesh=dm)
     log.info("offline: %s", rom.summary())
     return rom
 
@@ -121,11 +121,11 @@ def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_fi
                 max_points=max_points, subdomains_per_rank=subdomains_per_rank, stress_tol=stress_tol,
                 dual_tol=dual_tol, dual_max_modes=dual_max_modes)
     names = [str(s) for s in ([snapshots] if isinstance(snapshots, (str, bytes)) else snapshots)]
-    rom = ReducedModel(tr.mesh.fingerprint(), dm.n_nodes_global, dm.n_ip_global, PointData(**point_arrays(dm, hr)),
+    rom = ReducedModel(dm.fingerprint(), dm.n_nodes_global, dm.n_ip_global, PointData(**point_arrays(dm, hr)),
                        _dual_fields(hr), quadrature_summary(hr, tol, variant), None, comm,
                        operators=FullOperators(dm, ub, None, hr.duals,
                                                provenance={"snapshots": ";".join(names), "field": u_field}),
-                       mesh=tr.mesh)
+                       mesh=dm)
     rom.save(output, comm)
     log.info("reduced points: %d (%d ECM, relative error of the reduced internal-force integrals over the "
              "training snapshots %.3e) written to %s", rom.n_points, hr.ecm_ids.size, hr.quadrature.error, output)
@@ -181,24 +181,34 @@ def liftings(problem):
     return np.stack(out, axis=1) if out else np.zeros((3 * dm.n_owned_nodes, 0))
 
 
-def _cell_interpolation(mesh, cells, qp):
+def _cell_interpolation(dm, cells, qp):
     """Natural node indices of each point's cell and the shape-function values at the point:
-    ``(n, m)`` int64 (-1 padded) and ``(n, m)`` float (0 padded), m = most nodes per cell."""
+    ``(n, m)`` int64 (-1 padded) and ``(n, m)`` float (0 padded), m = most nodes per cell; ``cells`` and
+    ``qp`` (n,) the same on every rank. The rank of each cell fills its row, one ``Allreduce`` shares
+    them (collective; nothing of the global mesh is needed)."""
+    from mpi4py import MPI
     from ..mesh.elements import get_element
+    from ..mesh.meshdata import NODES_PER_CELL
     from ..mesh.quadrature import element_rule
+    cells, qp = np.asarray(cells, dtype=np.int64), np.asarray(qp, dtype=np.int64)
     n = len(cells)
-    b, local = mesh.locate_cells(cells)
-    m = max([mesh.blocks[i].cells.shape[1] for i in set(b.tolist())] + [1])
-    nodes = np.full((n, m), -1, np.int64)
+    st = dm.stripes
+    b = np.searchsorted(st.block_offsets, cells, side="right") - 1
+    m = max([NODES_PER_CELL[st.block_types[i]] for i in set(b.tolist())] + [1])
+    nodes = np.zeros((n, m), np.int64)
     shape = np.zeros((n, m))
-    for bi in set(b.tolist()):
-        blk = mesh.blocks[bi]
-        sel = np.flatnonzero(b == bi)
+    for blk in dm.blocks:
+        j = np.minimum(np.searchsorted(blk.natural, cells), len(blk.natural) - 1)
+        hit = blk.natural[j] == cells
+        if not hit.any():
+            continue
         N = get_element(blk.type).shape_and_dshape(element_rule(blk.type, blk.rule).points)[0]   # (nq, nn)
         nn = blk.cells.shape[1]
-        nodes[sel, :nn] = blk.cells[local[sel]]
-        shape[sel, :nn] = N[qp[sel]]
-    return nodes, shape
+        nodes[hit, :nn] = dm.local_natural[blk.cells[j[hit]]] + 1
+        shape[hit, :nn] = N[qp[hit]]
+    dm.comm.Allreduce(MPI.IN_PLACE, nodes)
+    dm.comm.Allreduce(MPI.IN_PLACE, shape)
+    return nodes - 1, shape
 
 
 def point_data(dm, hr, lifting_strains, ip_material):
@@ -210,7 +220,7 @@ def point_data(dm, hr, lifting_strains, ip_material):
     from .model import PointData
     pts = PointData(**point_arrays(dm, hr, {"strain_liftings": lifting_strains,
                                             "group": np.asarray(ip_material).astype(np.int64)}))
-    pts.cell_nodes, pts.shape = _cell_interpolation(dm.global_mesh, pts.cells, pts.qp)
+    pts.cell_nodes, pts.shape = _cell_interpolation(dm, pts.cells, pts.qp)
     return pts
 
 

@@ -69,6 +69,8 @@ def read_case_spec(case, comm):
 
 
 def _mesh_fingerprint(path, comm):
+    """The fingerprint of a mesh file: rank 0 reads it (the whole mesh, on rank 0 only, for a 64-character
+    output: the online stage builds no distributed mesh), the others receive the digest."""
     from ..mesh.readers import read_mesh
     fp = None
     with collective(comm):

@@ -78,7 +78,7 @@ def _reconstruct(rom, r, ar, fields, pts):
     from .model import LIFTING, U_MODES
     comm = ar.comm
     with Archive.open(rom.path, comm) as src:
-        mesh = src.read_mesh()
+        mesh = src.read_mesh_stripes()                                   # this rank's stripes only
         blocks = {}
         if "U" in fields:
             m = src.field_source(U_MODES)

@@ -118,7 +118,7 @@ def load_training(path, comm=None):
     whose result is missing. Returns ``(runs [(problem, archive, steps)], options)``. Collective."""
     from ..hf.case_file import build_problem, read_case
     from ..hf.solver import run as hf_run
-    from ..mesh.distributed import DistributedMesh
+    from ..io.archive import distributed_mesh
     comm = comm or MPI.COMM_WORLD
     spec = None
     with collective(comm):
@@ -128,8 +128,8 @@ def load_training(path, comm=None):
                 r["spec"] = read_case(r["case"])
     spec = comm.bcast(spec, root=0)
     first = spec["runs"][0]["spec"]
-    dm = DistributedMesh.from_file(first["mesh_file"], comm)
-    fp = dm.global_mesh.fingerprint()
+    dm = distributed_mesh(first["mesh_file"], comm)
+    fp = dm.fingerprint()
     out = []
     for r in spec["runs"]:
         s = r["spec"]

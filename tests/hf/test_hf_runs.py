@@ -144,6 +144,12 @@ def test_temperature_from_a_nodal_series_in_an_archive(comm, shared_tmp):
     from dromo.hf.loads import Temperature
     mesh = box_mesh(3, 2, 2, lengths=(3.0, 1.0, 1.0), element="hex20")    # affine: quadratic u exact
     path = os.path.join(str(shared_tmp), "temperature.h5")
+    # statically determinate support: node at the origin fixed, x-axis and xy-plane constrained
+    pts = mesh.points
+    o = np.flatnonzero(np.all(np.isclose(pts, 0.0), axis=1))
+    ax = np.flatnonzero(np.isclose(pts[:, 1], 0) & np.isclose(pts[:, 2], 0) & np.isclose(pts[:, 0], 3.0))
+    pl = np.flatnonzero(np.isclose(pts[:, 0], 0) & np.isclose(pts[:, 1], 1.0) & np.isclose(pts[:, 2], 0))
+    mesh.node_sets.update(o=o, ax=ax, pl=pl)
     dm = DistributedMesh(mesh, comm)
     times = [0.0, 2.0]
     with Archive.create(path, comm) as ar:
@@ -154,12 +160,6 @@ def test_temperature_from_a_nodal_series_in_an_archive(comm, shared_tmp):
         for t in times:
             ar.append_step("T", red.owned_to_natural((293.0 + t * (50.0 + 20.0 * x[:, 0]))[:, None]), t)
     alpha = 1e-5
-    # statically determinate support: node at the origin fixed, x-axis and xy-plane constrained
-    pts = mesh.points
-    o = np.flatnonzero(np.all(np.isclose(pts, 0.0), axis=1))
-    ax = np.flatnonzero(np.isclose(pts[:, 1], 0) & np.isclose(pts[:, 2], 0) & np.isclose(pts[:, 0], 3.0))
-    pl = np.flatnonzero(np.isclose(pts[:, 0], 0) & np.isclose(pts[:, 1], 1.0) & np.isclose(pts[:, 2], 0))
-    mesh.node_sets.update(o=o, ax=ax, pl=pl)
     pb = Problem(dm, {"all": {"type": "elastic", "E": 200e3, "nu": 0.3, "alpha": alpha, "T_ref": 293.0}},
                  [Displacement("o", {"x": 0, "y": 0, "z": 0}), Displacement("ax", {"y": 0, "z": 0}),
                   Displacement("pl", {"z": 0})],

@@ -32,7 +32,7 @@ def test_ownership_and_ghosts(comm, element):
     # PETSc numbering is contiguous per rank
     assert np.array_equal(dm.local_petsc[:dm.n_owned_nodes], np.arange(dm.node_start, dm.node_stop))
     # ghosts are owned elsewhere; the local points are the right ones
-    assert np.all(dm.node_owner[dm.local_natural[dm.n_owned_nodes:]] != comm.rank)
+    assert np.all(dm.local_owner[dm.n_owned_nodes:] != comm.rank)
     assert np.array_equal(dm.points, mesh.points[dm.local_natural])
     # a ghosted vector carries owners' values to the ghosts
     v = dm.create_vector(3)

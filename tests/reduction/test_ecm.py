@@ -149,7 +149,7 @@ def test_global_ecm_same_points_and_weights_at_any_rank_count(comm):
     assert np.array_equal(rq.ids, rs.ids)
     # weights: round-off of the distributed sums, amplified by the conditioning of the NNLS (p ≈ |S|)
     assert np.allclose(rq.weights, rs.weights, rtol=1e-6, atol=1e-8 * rs.weights.max())
-    owners = dm.part[np.searchsorted(dm.ip_offset, rq.ids, side="right") - 1]
+    owners = dm.cell_ranks(dm.cell_of_ip(rq.ids)[0])
     assert np.array_equal(rq.ranks, owners)
     # every rank holds the same replicated result
     for ids, wts in comm.allgather((rq.ids, rq.weights)):

@@ -58,7 +58,7 @@ def test_hyperreduce_writes_points_operators_and_dual_fits(comm, shared_tmp):
     assert np.array_equal(pts.cells * 8 + pts.qp, ids)                    # hex8: 8 points per cell
     assert np.array_equal(pts.elements, mesh.blocks[0].ids[pts.cells])
     xyz, owners = fetch_rows(ip_coordinates(dm), dm.ip_natural, ids, comm)
-    assert np.allclose(xyz, pts.coordinates) and np.array_equal(owners, dm.part[pts.cells])
+    assert np.allclose(xyz, pts.coordinates) and np.array_equal(owners, dm.cell_ranks(pts.cells))
     k = pts.strain_modes.shape[2]
     red = dm.redistributor("node")
     modes_nat = np.moveaxis(modes_u, 0, -1)                               # (block nodes, 3, k)

@@ -53,8 +53,8 @@ def test_qdeim_and_deim_points_do_not_depend_on_the_rank_count(comm, name):
         assert a.rows.size == b.n_kept and np.unique(a.rows).size == a.rows.size
         assert np.array_equal(a.rows, r.rows) and np.array_equal(a.ids, r.ids)
         assert np.array_equal(a.ids, np.unique(a.rows // nc))
-        cell = np.searchsorted(d["dm"].ip_offset, a.ids, side="right") - 1
-        assert np.array_equal(a.ranks, d["dm"].part[cell])
+        cell, _ = d["dm"].cell_of_ip(a.ids)
+        assert np.array_equal(a.ranks, d["dm"].cell_ranks(cell))
 
 
 @pytest.mark.mpi

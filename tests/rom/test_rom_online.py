@@ -137,7 +137,7 @@ file = "T.h5"
     # a nodal temperature series for the online case
     times = [0.0, 2.0]
     with Archive.create(os.path.join(d, "T.h5"), comm) as ar:
-        ar.write_mesh(dm.global_mesh)
+        ar.write_mesh(dm)
         ar.create_field("T", "node", 1)
         x = dm.points[:dm.n_owned_nodes]
         for t in times:
