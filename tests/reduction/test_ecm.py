@@ -215,8 +215,9 @@ def test_unreachable_tolerance_warns_on_every_rank(comm):
 @pytest.mark.mpi
 @pytest.mark.parametrize("sketch", ["single", "double"])
 def test_randomized_compression_rank_count_independent(comm, sketch):
-    """The blocked randomized range finder (either sketch precision) gives the same points and weights as on
-    one process with the rows split over the ranks (contiguous natural blocks)."""
+    """The blocked randomized range finder gives the same points and weights as on one process with the
+    rows split over the ranks (contiguous natural blocks) with a double-precision sketch; with a single-
+    precision one, a quadrature of the same accuracy and about as many points."""
     x, w, G = _poly_integrand(n=2400, m=700)
     ids = np.arange(w.size)
     a = (w.size * comm.rank) // comm.size
@@ -226,11 +227,18 @@ def test_randomized_compression_rank_count_independent(comm, sketch):
     bs = compress_integrand(G, w, MPI.COMM_SELF, tol=1e-4, method="randomized", sketch=sketch)
     rs = ecm_greedy(bs.J, w, ids, MPI.COMM_SELF, tol=1e-4)
     assert basis.method == "randomized" and basis.n_basis == bs.n_basis
-    assert rq.converged and rq.error <= 1e-4
-    assert np.array_equal(rq.ids, rs.ids)
-    assert np.allclose(rq.weights, rs.weights, rtol=1e-6, atol=1e-8 * rs.weights.max())
+    assert rq.converged and rq.error <= 1e-4 and rs.converged
     full = G.T @ w
-    assert np.linalg.norm(G[rq.ids].T @ rq.weights - full) <= 2e-4 * np.linalg.norm(full)
+    for r in (rq, rs):
+        assert np.linalg.norm(G[r.ids].T @ r.weights - full) <= 2e-4 * np.linalg.norm(full)
+    if sketch == "double":
+        assert np.array_equal(rq.ids, rs.ids)
+        assert np.allclose(rq.weights, rs.weights, rtol=1e-6, atol=1e-8 * rs.weights.max())
+    else:
+        # a float32 sketch gives the trailing modes to ~1e-6 only, and the greedy's choices between near
+        # ties then depend on the rank count and the BLAS kernel (seen: other points at 3 ranks on one
+        # machine, the same on another): the same accuracy with about as many points is what holds
+        assert abs(rq.n_points - rs.n_points) <= max(2, rs.n_points // 10)
 
 
 @pytest.mark.mpi
