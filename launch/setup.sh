@@ -19,6 +19,9 @@ APT_PACKAGES=(
   # A one-node SLURM for tests/cli/test_slurm.py (11 small packages, 4 MB; its services stay off without a
   # /etc/slurm/slurm.conf: the test runs its own daemons).
   slurm-wlm munge
+  # ROM dictionaries for UQ (dromo dictionary / dromo uq): the classifier from the random field's parameters to
+  # a local ROM (k-NN / logistic regression, cross-validation) is scikit-learn, Debian's 1.2.1.
+  python3-sklearn
 )
 
 # `setup.sh --list-packages` prints the list and stops (.ci/minroot keys its cached root on it).
