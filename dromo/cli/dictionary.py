@@ -17,9 +17,12 @@ def run(args):
         print(f"dromo dictionary: {f['draws']} training draws ({f['hf_solved']} solved, {f['hf_s']:.1f} s), "
               f"{f['clusters']} clusters of sizes {f['sizes']}, classifier accuracy {f['accuracy']:.3f} "
               f"(cross-validated)")
-        print(f"  a-priori criterion, {f['projection_modes']} modes per ROM (training projection error, ratio to k = 1):")
+        o = f["other_dissimilarity"]
+        print(f"  a-priori criterion, {f['projection_modes']} modes per ROM: training projection error with the "
+              f"{f['dissimilarity']} clustering (ratio to k = 1; the same with the {o} clustering):")
         for r in f["criterion"]:
-            print(f"    k = {r['k']}: {r['error']:.3e}  ({r['ratio']:.3f})  sizes {r['sizes']}")
+            print(f"    k = {r['k']}: {r['error']:.3e}  ({r['ratio']:.3f};  {o} {r['error_' + o]:.3e})  "
+                  f"sizes {r['sizes']}")
         print(f"  local ROMs: modes {f['modes']}, points {f['points']}; global ROM: {f['global_modes']} modes, "
               f"{f['global_points']} points; offline {f['offline_s']:.1f} s\n  wrote {args.output}")
     return 0

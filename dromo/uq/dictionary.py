@@ -191,9 +191,14 @@ def train(config, comm=None, output=None):
     D = {"sine": dissimilarity(T, "sine"), "euclid": dissimilarity(T, "euclid")}
     n_modes = int(cfg["build"]["u_max_modes"] or 0) or int(min(G.shape[0], 20))
     crit = criterion(G, D[dic["dissimilarity"]], m, n_steps, n_modes, int(dic["max_clusters"]), comm)
+    other = "euclid" if dic["dissimilarity"] == "sine" else "sine"
+    crit_other = criterion(G, D[other], m, n_steps, n_modes, int(dic["max_clusters"]), comm)
+    for r, o in zip(crit, crit_other):
+        r[f"error_{other}"] = o["error"]
     for r in crit:
         log.info("criterion k = %d: k-medoids loss %.4g, training projection error with %d modes per ROM %.3e "
-                 "(%.3f of k = 1), cluster sizes %s", r["k"], r["loss"], n_modes, r["error"], r["ratio"], r["sizes"])
+                 "(%.3f of k = 1; %.3e with the %s clustering), cluster sizes %s", r["k"], r["loss"], n_modes,
+                 r["error"], r["ratio"], r[f"error_{other}"], other, r["sizes"])
     k = int(dic["clusters"])
     labels, medoids, loss = kmedoids(D[dic["dissimilarity"]], k, comm)
     k = medoids.size
@@ -214,7 +219,7 @@ def train(config, comm=None, output=None):
         accuracy = cross_validated_accuracy(dic["classifier"], xi, labels, k, int(dic["folds"])) if k > 1 else 1.0
     clf, accuracy = comm.bcast((clf, accuracy), root=0)
     log.info("classifier %s: cross-validated accuracy %.3f (%d folds)", dic["classifier"], accuracy, dic["folds"])
-    facts.update(clusters=k, labels=labels.tolist(), medoids=medoids.tolist(), loss=loss, criterion=crit,
+    facts.update(dissimilarity=dic["dissimilarity"], other_dissimilarity=other, clusters=k, labels=labels.tolist(), medoids=medoids.tolist(), loss=loss, criterion=crit,
                  accuracy=accuracy, sizes=np.bincount(labels, minlength=k).tolist(),
                  modes=[r.n_modes for r in roms], points=[r.n_points for r in roms],
                  global_modes=glob.n_modes, global_points=glob.n_points, projection_modes=n_modes)

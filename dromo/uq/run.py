@@ -393,3 +393,26 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
     facts["total_s"] = time.perf_counter() - tic0
     facts["qoi"], facts["global_qoi"], facts["records"], facts["global_records"] = qoi, gqoi, recs, grecs
     return facts
+
+
+def projection_errors(dic, dm, paths, xi):
+    """Relative projection errors ``‖U − Ψ Ψᵀ U‖_F / ‖U‖_F`` of HF trajectories (archives ``paths``, imposed
+    rows zeroed; the draws' KL coefficients ``xi``) onto the modes of their classified local ROM and of the
+    global ROM: ``(dictionary (n,), global (n,))``. Collective."""
+    from ..parallel.collectives import allreduce_sum
+    cl = dic.classifier.predict(xi)
+    ops = {}
+    out = np.zeros((2, len(paths)))
+    for i, path in enumerate(paths):
+        h = _hf_fields(path, dm)
+        U = h["U"]
+        for j, m in enumerate((int(cl[i]), -1)):
+            if m not in ops:
+                ops[m] = dic.operators(dm, m)
+            psi = ops[m].modes
+            U0 = U.copy()
+            U0[np.all(psi == 0.0, axis=1)] = 0.0             # imposed rows: zero in every mode
+            R = U0 - psi @ allreduce_sum(np.ascontiguousarray(psi.T @ U0), dm.comm)
+            n = allreduce_sum(np.array([(R ** 2).sum(), (U0 ** 2).sum()]), dm.comm)
+            out[j, i] = np.sqrt(n[0] / n[1]) if n[1] > 0 else 0.0
+    return out[0], out[1]
