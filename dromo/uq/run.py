@@ -5,7 +5,8 @@
 1. the draws ``0 … n−1`` of ``seed`` (:mod:`dromo.uq.sampling`) are spread over the ranks in contiguous
    blocks; every rank **classifies** its draws (the dictionary's classifier on the KL coefficients) and
    solves each one **alone** (``MPI.COMM_SELF``) with its local ROM — the online stage's reduced Newton
-   (:mod:`dromo.rom.online`), the draw's field at the reduced points from the KL modes there — and, for
+   (:mod:`dromo.rom.online`), the draw's field at the reduced points from the KL modes there; the draws of
+   one model ``batch`` at a time (:mod:`dromo.uq.batch`: one law call for the whole batch) — and, for
    comparison, with the **global ROM** (same modes per ROM). Per step it keeps γ, the lifting values, the
    Gappy-POD coefficients of the dual fields and the error indicators; a draw whose indicator of a field
    exceeds its tolerance (``indicator_tol``, the raw indicators of ``dromo adapt``) is **flagged**;
@@ -251,25 +252,46 @@ def histograms(qois, stats, prefix, comm):
     return paths
 
 
-def solve_draws(dic, spec, draws, xi, models):
+def solve_draws(dic, spec, draws, xi, models, batch=64):
     """Solve this rank's ``draws`` (indices, KL coefficients ``xi``) each with its model index in ``models``
-    (-1: the global ROM). Returns the records (list of dicts, :func:`solve_draw` + ``draw``, ``model``,
-    ``ok``); a draw whose reduced Newton fails is kept with ``ok`` False (and no values)."""
+    (-1: the global ROM): the draws of one model ``batch`` at a time (:func:`dromo.uq.batch.solve_batch`;
+    ``batch`` 1, or a batch that fails, solves them one by one with :func:`solve_draw`). Returns the records
+    (list of dicts of :func:`solve_draw` + ``draw``, ``model``, ``ok``), in draw order; a draw whose reduced
+    Newton fails is kept with ``ok`` False (and no values)."""
     from ..errors import ConvergenceError
     from ..parallel.log import progress
-    out = []
+    from .batch import solve_batch
+    models = np.asarray(models, dtype=np.int64)
+    chunks = []
+    for m in sorted(set(models.tolist())):
+        idx = np.flatnonzero(models == m)
+        chunks += [(m, idx[s:s + max(1, int(batch))]) for s in range(0, idx.size, max(1, int(batch)))]
+    out = {}
     with _quiet():
-        for i in progress(range(len(draws)), desc="uq draws (rank 0's share)", logger=log):
-            rom = dic.global_rom if models[i] < 0 else dic.roms[models[i]]
-            try:
-                r = solve_draw(rom, spec, dic.draw(xi[i]))
-                r["ok"] = True
-            except ConvergenceError as e:
-                log.warning("draw %d: the reduced Newton failed (%s)", draws[i], e)
-                r = {"ok": False, "seconds": 0.0}
-            r.update(draw=int(draws[i]), model=int(models[i]))
-            out.append(r)
-    return out
+        for m, idx in progress(chunks, desc=f"uq draws, batches of {batch} (rank 0's share)", logger=log):
+            rom = dic.global_rom if m < 0 else dic.roms[m]
+            recs = None
+            if len(idx) > 1:
+                try:
+                    recs = solve_batch(rom, spec, [dic.draw(xi[i]) for i in idx])
+                    for r in recs:
+                        r["ok"] = True
+                except ConvergenceError as e:
+                    log.info("a batch of %d draws failed (%s): solving them one by one", len(idx), e)
+            if recs is None:
+                recs = []
+                for i in idx:
+                    try:
+                        r = solve_draw(rom, spec, dic.draw(xi[i]))
+                        r["ok"] = True
+                    except ConvergenceError as e:
+                        log.warning("draw %d: the reduced Newton failed (%s)", draws[i], e)
+                        r = {"ok": False, "seconds": 0.0}
+                    recs.append(r)
+            for i, r in zip(idx, recs):
+                r.update(draw=int(draws[i]), model=int(m))
+                out[int(i)] = r
+    return [out[i] for i in range(len(draws))]
 
 
 def _allgather_records(records, comm):
@@ -294,7 +316,7 @@ def model_qois(dic, dm, fq, records, n_draws):
 
 
 def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(), thresholds=None,
-           quantiles=QUANTILES, indicator_tol=None, compare_global=True, plots=True):
+           quantiles=QUANTILES, indicator_tol=None, compare_global=True, plots=True, batch=64):
     """Monte Carlo with a ROM dictionary (module docstring). Collective. Returns the facts (a dict: statistics,
     timings, flagged draws, comparison with the global ROM) on every rank; writes ``output`` when given."""
     from ..hf.case_file import read_case
@@ -329,14 +351,14 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
              dic.n_clusters)
     comm.Barrier()
     t_on = time.perf_counter()
-    recs = solve_draws(dic, spec, mine, xi, cl)
+    recs = solve_draws(dic, spec, mine, xi, cl, batch)
     comm.Barrier()
     online_s = time.perf_counter() - t_on
     grecs = []
     global_s = 0.0
     if compare_global:
         t_g = time.perf_counter()
-        grecs = solve_draws(dic, spec, mine, xi, np.full(mine.size, -1))
+        grecs = solve_draws(dic, spec, mine, xi, np.full(mine.size, -1), batch)
         comm.Barrier()
         global_s = time.perf_counter() - t_g
     for r in recs:

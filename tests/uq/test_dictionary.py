@@ -140,3 +140,27 @@ def test_20_held_out_draws_against_hf(bar):
             perr += list(p_field_errors(dm, dic.operators(dm, m), [f["records"][i] for i in sel],
                                         [paths[i] for i in sel]))
     assert len(perr) == N_HELD and max(perr) <= 0.03, perr
+
+
+@serial_only
+def test_batched_draws_equal_single_draws(bar):
+    """The batched reduced Newton (dromo.uq.batch) ends every draw on the single-draw solver's iterates."""
+    from dromo.hf.case_file import read_case
+    from dromo.uq.batch import solve_batch
+    from dromo.uq.dictionary import Dictionary
+    from dromo.uq.run import solve_draw
+    from dromo.uq.sampling import draw_coefficients
+    dic = Dictionary(os.path.join(bar, "d12.h5"), MPI.COMM_WORLD)
+    spec = read_case(os.path.join(bar, "case.toml"))
+    xi = draw_coefficients(5, range(6), dic.kl_scales.size)
+    for rom in (dic.roms[1], dic.global_rom):
+        single = [solve_draw(rom, spec, dic.draw(x)) for x in xi]
+        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi])
+        for s, b in zip(single, batch):
+            assert np.array_equal(s["times"], b["times"])
+            assert np.allclose(s["gamma"], b["gamma"], rtol=1e-9, atol=1e-12 * np.abs(s["gamma"]).max())
+            for f in s["coeffs"]:
+                assert np.allclose(s["coeffs"][f], b["coeffs"][f], rtol=1e-8, atol=1e-10 * np.abs(s["coeffs"][f]).max())
+                assert np.isclose(s["indicator"][f], b["indicator"][f], rtol=1e-6)
+    # draws differ: the batch does not mix them up
+    assert not np.allclose(batch[0]["gamma"], batch[1]["gamma"])
