@@ -1,8 +1,8 @@
 """Benchmark: uncertainty quantification with a ROM dictionary on the small blade (issue 19).
 
-The blade's temperature (its law's tables extended flat from 273 K down to 173 K: a draw may cool the
+The blade's temperature (its law's tables extended flat from 273 K down to 73 K: a draw may cool the
 root below the tables' range) gets a random part (Karhunen–Loève modes of a squared-exponential covariance,
-σ = 50 K, ℓ = 25 mm, 6 modes; ``a(t) δT(x)`` added to the hot-leading-edge field), over one
+σ = 30 K, ℓ = 25 mm, 6 modes; ``a(t) δT(x)`` added to the hot-leading-edge field), over one
 start-up/hold/shut-down/rest cycle with fixed increments (``--quick``: the start-up and hold only, 2.5 s).
 
 1. **offline** (2 ranks, ``dromo dictionary``): HF runs of the training draws (48; ``--quick`` 12), sine
@@ -41,7 +41,7 @@ SEED = 0
 TRAIN = """case = "case.toml"
 results = "hf"
 [field]
-sigma = 50.0
+sigma = 30.0
 length = 25.0
 modes = 6
 [draws]
@@ -62,7 +62,7 @@ tol = 1e-5
 """
 
 
-def extend_tables(text, t_low=173.0):
+def extend_tables(text, t_low=73.0):
     """The case text with every temperature table extended flat down to ``t_low`` K: a draw may cool the
     root (where the nominal field is 293 K) below the tables' 273 K."""
     def ext(m):

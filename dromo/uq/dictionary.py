@@ -3,7 +3,8 @@
 Training file (TOML; paths relative to it; unknown keys are errors)::
 
     case = "blade.toml"            # the nominal case (its temperature is the nominal field), required
-    results = "hf"                 # folder of the HF training results draw_NNNN.h5 (reused when present)
+    results = "hf"                 # folder of the HF training results draw_NNNN.h5 (reused when present;
+                                   #   draw_NNNN.json records the draw: a mismatch is an error)
     [field]                        # the random temperature field (dromo.uq.random_field)
     sigma = 40.0                   # standard deviation [K]
     length = 40.0                  # correlation length [mesh unit]
@@ -129,6 +130,28 @@ def lifted(problem, U, times):
     return U
 
 
+def _check_draw_record(path, xi, field, comm, write):
+    """The sidecar ``draw_NNNN.json`` of an HF training result: its KL coefficients and field options, written
+    after a solve; a result reused with other coefficients or options is an InputError naming it."""
+    rec = {"xi": [float(v) for v in xi], "field": {k: field[k] for k in ("sigma", "length", "modes", "seed")}}
+    side = os.path.splitext(path)[0] + ".json"
+    with collective(comm):
+        if comm.rank == 0:
+            if write:
+                with open(side + ".tmp", "w") as fh:
+                    json.dump(rec, fh)
+                os.replace(side + ".tmp", side)
+            elif os.path.isfile(side):
+                with open(side) as fh:
+                    old = json.load(fh)
+                if old.get("field") != rec["field"] or not np.allclose(old.get("xi", []), rec["xi"], rtol=1e-12):
+                    raise InputError(f"{path}: an HF result of another draw or random field ({side}: "
+                                     f"{old.get('field')}); remove the results folder's draw_*.h5 or choose "
+                                     f"another 'results' folder")
+            else:
+                log.warning("%s: no %s record: reused as the draw of these coefficients", path, side)
+
+
 def train(config, comm=None, output=None):
     """Build a ROM dictionary from a training file (module docstring). Collective. Returns the facts (a dict:
     criterion table, sizes, accuracy, timings) on every rank; writes ``output`` when given."""
@@ -169,6 +192,7 @@ def train(config, comm=None, output=None):
             comm.Barrier()
             hf_seconds.append(time.perf_counter() - tic)
             solved += 1
+        _check_draw_record(path, xi[j], f, comm, write=fresh)
         U, times = _read_U(path, dm, comm)
         with collective(comm):
             if n_steps is not None and U.shape[1] != n_steps:

@@ -257,7 +257,8 @@ def solve_draws(dic, spec, draws, xi, models, batch=64):
     (-1: the global ROM): the draws of one model ``batch`` at a time (:func:`dromo.uq.batch.solve_batch`;
     ``batch`` 1, or a batch that fails, solves them one by one with :func:`solve_draw`). Returns the records
     (list of dicts of :func:`solve_draw` + ``draw``, ``model``, ``ok``), in draw order; a draw whose reduced
-    Newton fails is kept with ``ok`` False (and no values)."""
+    Newton fails, or whose temperature leaves a law's table, is kept with ``ok`` False, no values and the
+    reason in ``error``. Local (this rank's draws)."""
     from ..errors import ConvergenceError
     from ..parallel.log import progress
     from .batch import solve_batch
@@ -276,7 +277,7 @@ def solve_draws(dic, spec, draws, xi, models, batch=64):
                     recs = solve_batch(rom, spec, [dic.draw(xi[i]) for i in idx])
                     for r in recs:
                         r["ok"] = True
-                except ConvergenceError as e:
+                except (ConvergenceError, InputError) as e:
                     log.info("a batch of %d draws failed (%s): solving them one by one", len(idx), e)
             if recs is None:
                 recs = []
@@ -284,9 +285,9 @@ def solve_draws(dic, spec, draws, xi, models, batch=64):
                     try:
                         r = solve_draw(rom, spec, dic.draw(xi[i]))
                         r["ok"] = True
-                    except ConvergenceError as e:
-                        log.warning("draw %d: the reduced Newton failed (%s)", draws[i], e)
-                        r = {"ok": False, "seconds": 0.0}
+                    except (ConvergenceError, InputError) as e:
+                        log.warning("draw %d failed: %s", draws[i], e)
+                        r = {"ok": False, "seconds": 0.0, "error": str(e)}
                     recs.append(r)
             for i, r in zip(idx, recs):
                 r.update(draw=int(draws[i]), model=int(m))
@@ -351,14 +352,16 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
              dic.n_clusters)
     comm.Barrier()
     t_on = time.perf_counter()
-    recs = solve_draws(dic, spec, mine, xi, cl, batch)
+    with collective(comm):                      # any other error on one rank stops every rank
+        recs = solve_draws(dic, spec, mine, xi, cl, batch)
     comm.Barrier()
     online_s = time.perf_counter() - t_on
     grecs = []
     global_s = 0.0
     if compare_global:
         t_g = time.perf_counter()
-        grecs = solve_draws(dic, spec, mine, xi, np.full(mine.size, -1), batch)
+        with collective(comm):
+            grecs = solve_draws(dic, spec, mine, xi, np.full(mine.size, -1), batch)
         comm.Barrier()
         global_s = time.perf_counter() - t_g
     for r in recs:
@@ -372,6 +375,9 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
     gqoi = model_qois(dic, dm, fq, grecs, n_draws) if compare_global else {}
     qoi_s = time.perf_counter() - t_q
     ok = np.array([r["ok"] for r in recs])
+    with collective(comm):
+        if n_draws and not ok.any():
+            raise InputError(f"dromo uq: every draw failed; the first: {recs[0].get('error')}")
     flagged = np.zeros(n_draws, bool)
     ind = {f: np.array([r.get("indicator", {}).get(f, np.nan) for r in recs]) for f in dic.roms[0].duals}
     for f, t in tol.items():
@@ -381,7 +387,8 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
     stats = {n: statistics(v[ok], quantiles, thresholds.get(n)) for n, v in qoi.items() if ok.any()}
     facts = {"draws": n_draws, "seed": int(seed), "ranks": comm.size, "clusters": dic.n_clusters,
              "cluster_counts": np.bincount([r["model"] for r in recs], minlength=dic.n_clusters).tolist(),
-             "failed": int((~ok).sum()), "flagged": np.flatnonzero(flagged).tolist(), "indicator_tol": tol,
+             "failed": int((~ok).sum()), "failures": {r["draw"]: r["error"] for r in recs if not r["ok"]},
+             "flagged": np.flatnonzero(flagged).tolist(), "indicator_tol": tol,
              "online_s": online_s, "online_per_draw_s": online_s / max(n_draws, 1),
              "online_loop_s": float(sum(r["seconds"] for r in recs)),
              "global_s": global_s, "qoi_s": qoi_s, "stats": stats}

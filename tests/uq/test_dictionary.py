@@ -164,3 +164,21 @@ def test_batched_draws_equal_single_draws(bar):
                 assert np.isclose(s["indicator"][f], b["indicator"][f], rtol=1e-6)
     # draws differ: the batch does not mix them up
     assert not np.allclose(batch[0]["gamma"], batch[1]["gamma"])
+
+
+@serial_only
+def test_training_results_of_another_field_are_refused(bar):
+    from dromo.errors import InputError
+    from dromo.uq.dictionary import read_config, train
+    with open(os.path.join(bar, "train4.toml")) as f:
+        text = f.read()
+    path = os.path.join(bar, "train_other.toml")
+    with open(path, "w") as f:
+        f.write(text.replace("sigma = 40.0", "sigma = 41.0"))
+    cfg = read_config(path)
+    with pytest.raises(InputError, match="draw_0000.h5: an HF result of another draw or random field"):
+        train(cfg, MPI.COMM_WORLD)
+    with open(path, "w") as f:
+        f.write(text.replace("[dictionary]", "[dictionary]\nclusterz = 2"))
+    with pytest.raises(InputError, match=r"\[dictionary\]: unknown key\(s\) \['clusterz'\]"):
+        read_config(path)
