@@ -2,12 +2,12 @@
 
 The blade's temperature (its law's tables extended flat from 273 K down to 73 K: a draw may cool the
 root below the tables' range) gets a random part (Karhunen–Loève modes of a squared-exponential covariance,
-σ = 30 K, ℓ = 25 mm, 6 modes; ``a(t) δT(x)`` added to the hot-leading-edge field), over one
+σ = 30 K, ℓ = 25 mm, 4 modes; ``a(t) δT(x)`` added to the hot-leading-edge field), over one
 start-up/hold/shut-down/rest cycle with fixed increments (``--quick``: the start-up and hold only, 2.5 s).
 
 1. **offline** (2 ranks, ``dromo dictionary``): HF runs of the training draws (48; ``--quick`` 12), sine
    dissimilarity, k-medoids (3 clusters), the criterion, 3 local ROMs and the global ROM (the same cap of
-   modes per ROM, so the same online cost), the k-NN classifier;
+   modes per ROM, ``--modes``, 8 by default: the same online cost), the logistic-regression classifier;
 2. **HF sample** (2 ranks): the reference solver on the first ``n_check`` draws of the UQ seed (20;
    ``--quick`` 4): the HF cost per draw is their mean wall time, **the HF total of the N draws is
    extrapolated** from it (N × cost per draw; not run);
@@ -24,6 +24,8 @@ number of modes), also the ratio of the mean QoI errors, classifier accuracy (cr
 
     .venv/bin/python benchmarks/rom_uq.py --quick     # ≈ 5 min on 2 cores
     .venv/bin/python benchmarks/rom_uq.py             # ≈ 30 min
+    ... --keep DIR    keep the work folder; a rerun reuses its HF training and checked draws (and their
+                      measured HF times): only the dictionary and the online stage are redone
 """
 import argparse
 import json
@@ -43,13 +45,14 @@ results = "hf"
 [field]
 sigma = 30.0
 length = 25.0
-modes = 6
+modes = 4
 [draws]
 n = {n}
 seed = 1000
 [dictionary]
 clusters = 3
 max_clusters = 6
+classifier = "logistic"
 [pod]
 tol = 1e-7
 max_modes = {modes}
@@ -78,7 +81,7 @@ def _print(d):
         print(json.dumps(d), flush=True)
 
 
-def stage_prepare(folder, quick):
+def stage_prepare(folder, quick, modes):
     from mpi4py import MPI
     from dromo.hf.cases import blade
     if MPI.COMM_WORLD.rank == 0:
@@ -87,7 +90,7 @@ def stage_prepare(folder, quick):
         with open(os.path.join(folder, "case.toml"), "w") as f:
             f.write(text)
         with open(os.path.join(folder, "train.toml"), "w") as f:
-            f.write(TRAIN.format(n=12 if quick else 48, modes=8))
+            f.write(TRAIN.format(n=12 if quick else 48, modes=modes))
     MPI.COMM_WORLD.Barrier()
     _print({})
 
@@ -115,14 +118,22 @@ def stage_hf(folder, n_check):
         kl = KLBasis.read(ar, dm)
     spec = read_case(os.path.join(folder, "case.toml"))
     xi = draw_coefficients(SEED, range(n_check), kl.n_modes)
-    secs = []
-    for j in range(n_check):
-        pb = build_problem(draw_spec(spec, FieldDraw(xi[j], basis=kl)), comm, dm)
-        comm.Barrier()
-        t = time.perf_counter()
-        hf_run(pb, os.path.join(folder, f"check_{j:03d}.h5"), checkpoint_every=0)
-        comm.Barrier()
-        secs.append(time.perf_counter() - t)
+    record = os.path.join(folder, "check_seconds.json")
+    if os.path.isfile(record):                   # --keep: the checked draws of an earlier run, their times
+        with open(record) as f:
+            secs = json.load(f)
+    else:
+        secs = []
+        for j in range(n_check):
+            pb = build_problem(draw_spec(spec, FieldDraw(xi[j], basis=kl)), comm, dm)
+            comm.Barrier()
+            t = time.perf_counter()
+            hf_run(pb, os.path.join(folder, f"check_{j:03d}.h5"), checkpoint_every=0)
+            comm.Barrier()
+            secs.append(time.perf_counter() - t)
+        if comm.rank == 0:
+            with open(record, "w") as f:
+                json.dump(secs, f)
     _print({"hf_seconds": secs, "dofs": dm.n_dofs_global})
 
 
@@ -179,18 +190,20 @@ def main():
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     ap.add_argument("--draws", type=int, default=None)
     ap.add_argument("--keep", help="keep the work folder here")
+    ap.add_argument("--modes", type=int, default=8, help="modes per ROM (local and global; default 8)")
     args = ap.parse_args()
     n_draws = args.draws or (32 if args.quick else 1008)
     n_check = 4 if args.quick else 20
     if args.stage:
-        {"prepare": lambda: stage_prepare(args.folder, args.quick), "train": lambda: stage_train(args.folder),
+        {"prepare": lambda: stage_prepare(args.folder, args.quick, args.modes), "train": lambda: stage_train(args.folder),
          "hf": lambda: stage_hf(args.folder, n_check),
          "uq": lambda: stage_uq(args.folder, n_draws, n_check)}[args.stage]()
         return
     folder = args.keep or tempfile.mkdtemp(prefix="dromo_rom_uq_")
     os.makedirs(folder, exist_ok=True)
     me = os.path.abspath(__file__)
-    common = ["--folder", folder, "--draws", str(n_draws)] + (["--quick"] if args.quick else [])
+    common = ["--folder", folder, "--draws", str(n_draws), "--modes", str(args.modes)] + \
+        (["--quick"] if args.quick else [])
     try:
         run_ranks(2, me, ["--stage", "prepare"] + common)
         tr = run_ranks(2, me, ["--stage", "train"] + common, timeout=7200)

@@ -1,5 +1,6 @@
 """ROM dictionaries for UQ (issue 19) on the hot bar of ``uq_cases``: `dromo dictionary` and `dromo uq` as a
-user runs them, at 1 and 2 ranks (same clusters, classifier, models and results); the dictionary's
+user runs them, the dictionary at 1 and 2 ranks (same clusters, classifier, models), `dromo uq` at 1, 2 and
+3 ranks (same classes and results); the dictionary's
 projection error on held-out draws below the global ROM's with the same modes per ROM; the sine
 dissimilarity's clusters better than the Euclidean ones; 20 held-out draws against HF: QoIs within 2 %,
 the p field within 3 %."""
@@ -79,7 +80,7 @@ def test_same_dictionary_and_uq_results_at_1_and_2_ranks(bar):
     assert len(set(a2["labels"].tolist())) == 3 and min(f2["sizes"]) >= 5
     assert 0.5 < f2["accuracy"] <= 1.0
     out = {}
-    for n in (1, 2):
+    for n in (1, 2, 3):
         p = check_ok(run_mpi(n, DROMO + ["uq", "d4.h5", "case.toml", "--draws", "10", "--seed", "5", "--monitor",
                                          "XMAX", "--threshold", "p_max=0.004", "-o", f"uq{n}.h5"],
                              timeout=600, cwd=d))
@@ -89,10 +90,11 @@ def test_same_dictionary_and_uq_results_at_1_and_2_ranks(bar):
             out[n].update({k: f[f"uq/qoi/{k}"][...] for k in ("p_max", "svm_max", "u_XMAX")})
             out[n]["meta"] = json.loads(bytes(f["uq/meta"][...]).decode())
         assert os.path.isfile(os.path.join(d, f"uq{n}_hist_p_max.png"))
-    assert np.array_equal(out[1]["cluster"], out[2]["cluster"]) and np.array_equal(out[1]["xi"], out[2]["xi"])
-    assert np.array_equal(out[1]["flagged"], out[2]["flagged"])
-    for k in ("p_max", "svm_max", "u_XMAX"):
-        assert np.allclose(out[1][k], out[2][k], rtol=1e-8), k
+    for n in (2, 3):
+        assert np.array_equal(out[1]["cluster"], out[n]["cluster"]) and np.array_equal(out[1]["xi"], out[n]["xi"])
+        assert np.array_equal(out[1]["flagged"], out[n]["flagged"])
+        for k in ("p_max", "svm_max", "u_XMAX"):
+            assert np.allclose(out[1][k], out[n][k], rtol=1e-8), k
     st = out[1]["meta"]["stats"]["p_max"]
     v = out[1]["p_max"]
     assert np.isclose(st["mean"], v.mean()) and np.isclose(st["std"], v.std(ddof=1))
