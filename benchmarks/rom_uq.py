@@ -57,11 +57,11 @@ classifier = "logistic"
 tol = 1e-7
 max_modes = {modes}
 [ecm]
-tol = 1e-5
+tol = {ecm_tol}
 stress_tol = 1e-6
 [dual]
 fields = ["S", "p"]
-tol = 1e-5
+tol = {dual_tol}
 """
 
 
@@ -81,16 +81,17 @@ def _print(d):
         print(json.dumps(d), flush=True)
 
 
-def stage_prepare(folder, quick, modes):
+def stage_prepare(folder, quick, modes, ecm_tol, dual_tol):
     from mpi4py import MPI
     from dromo.hf.cases import blade
     if MPI.COMM_WORLD.rank == 0:
-        blade.mesh(os.path.join(folder, "blade.msh"), "small")
+        if not os.path.isfile(os.path.join(folder, "blade.msh")):          # --keep: the HF draws' mesh
+            blade.mesh(os.path.join(folder, "blade.msh"), "small")
         text = extend_tables(blade.case_text("small", 1, fixed=True, end=2.5 if quick else None, name="blade uq"))
         with open(os.path.join(folder, "case.toml"), "w") as f:
             f.write(text)
         with open(os.path.join(folder, "train.toml"), "w") as f:
-            f.write(TRAIN.format(n=12 if quick else 48, modes=modes))
+            f.write(TRAIN.format(n=12 if quick else 48, modes=modes, ecm_tol=ecm_tol, dual_tol=dual_tol))
     MPI.COMM_WORLD.Barrier()
     _print({})
 
@@ -191,18 +192,22 @@ def main():
     ap.add_argument("--draws", type=int, default=None)
     ap.add_argument("--keep", help="keep the work folder here")
     ap.add_argument("--modes", type=int, default=8, help="modes per ROM (local and global; default 8)")
+    ap.add_argument("--ecm-tol", type=float, default=1e-5, help="[ecm] tol of the ROMs (default 1e-5)")
+    ap.add_argument("--dual-tol", type=float, default=1e-5, help="[dual] tol of the ROMs (default 1e-5)")
     args = ap.parse_args()
     n_draws = args.draws or (32 if args.quick else 1008)
     n_check = 4 if args.quick else 20
     if args.stage:
-        {"prepare": lambda: stage_prepare(args.folder, args.quick, args.modes), "train": lambda: stage_train(args.folder),
+        {"prepare": lambda: stage_prepare(args.folder, args.quick, args.modes, args.ecm_tol, args.dual_tol),
+         "train": lambda: stage_train(args.folder),
          "hf": lambda: stage_hf(args.folder, n_check),
          "uq": lambda: stage_uq(args.folder, n_draws, n_check)}[args.stage]()
         return
     folder = args.keep or tempfile.mkdtemp(prefix="dromo_rom_uq_")
     os.makedirs(folder, exist_ok=True)
     me = os.path.abspath(__file__)
-    common = ["--folder", folder, "--draws", str(n_draws), "--modes", str(args.modes)] + \
+    common = ["--folder", folder, "--draws", str(n_draws), "--modes", str(args.modes), "--ecm-tol",
+              str(args.ecm_tol), "--dual-tol", str(args.dual_tol)] + \
         (["--quick"] if args.quick else [])
     try:
         run_ranks(2, me, ["--stage", "prepare"] + common)
@@ -240,6 +245,7 @@ def main():
         "flagged_draws": uq["flagged"], "failed_draws": uq["failed"], "cluster_counts": uq["cluster_counts"],
         "p_max_mean": uq["p_max_mean"], "p_max_std": uq["p_max_std"], "kl_variance_captured": tr["kl_captured"],
     }
+    figures.update(modes_option=args.modes, ecm_tol=args.ecm_tol, dual_tol=args.dual_tol)
     targets = {"online_speedup": [">=", 1000.0], "qoi_error": ["<=", 0.02], "dictionary_over_global_error": ["<=", 0.7]}
     emit("rom_uq", figures, targets)
 

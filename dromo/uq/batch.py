@@ -131,6 +131,7 @@ def solve_batch(rom, spec, draws):
     out = []
     for b in range(B):
         out.append({"times": np.asarray(rec["times"]), "gamma": np.array([g[b] for g in rec["gamma"]]),
-                    "a": np.array(rec["a"]), "coeffs": {f: np.array([c[b] for c in v]) for f, v in rec["coeffs"].items()},
+                    "a": np.array(rec["a"]),
+                    "coeffs": {f: np.array([c[b] for c in v]) for f, v in rec["coeffs"].items()},
                     "indicator": {f: float(ind[f][b]) for f in ind}, "seconds": seconds / B})
     return out

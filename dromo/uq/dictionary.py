@@ -243,7 +243,8 @@ def train(config, comm=None, output=None):
         accuracy = cross_validated_accuracy(dic["classifier"], xi, labels, k, int(dic["folds"])) if k > 1 else 1.0
     clf, accuracy = comm.bcast((clf, accuracy), root=0)
     log.info("classifier %s: cross-validated accuracy %.3f (%d folds)", dic["classifier"], accuracy, dic["folds"])
-    facts.update(dissimilarity=dic["dissimilarity"], other_dissimilarity=other, clusters=k, labels=labels.tolist(), medoids=medoids.tolist(), loss=loss, criterion=crit,
+    facts.update(dissimilarity=dic["dissimilarity"], other_dissimilarity=other, clusters=k, labels=labels.tolist(),
+                 medoids=medoids.tolist(), loss=loss, criterion=crit,
                  accuracy=accuracy, sizes=np.bincount(labels, minlength=k).tolist(),
                  modes=[r.n_modes for r in roms], points=[r.n_points for r in roms],
                  global_modes=glob.n_modes, global_points=glob.n_points, projection_modes=n_modes)

@@ -425,9 +425,9 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
 
 
 def projection_errors(dic, dm, paths, xi):
-    """Relative projection errors ``‖U − Ψ Ψᵀ U‖_F / ‖U‖_F`` of HF trajectories (archives ``paths``, imposed
-    rows zeroed; the draws' KL coefficients ``xi``) onto the modes of their classified local ROM and of the
-    global ROM: ``(dictionary (n,), global (n,))``. Collective."""
+    """Relative projection errors ``‖U − Ψ Ψᵀ U‖_F / ‖U‖_F`` of HF trajectories (archives ``paths``,
+    imposed rows zeroed; the draws' KL coefficients ``xi``) onto the modes of their classified local ROM
+    and of the global ROM: ``(dictionary (n,), global (n,))``. Collective."""
     from ..parallel.collectives import allreduce_sum
     cl = dic.classifier.predict(xi)
     ops = {}
