@@ -130,10 +130,12 @@ def lifted(problem, U, times):
     return U
 
 
-def _check_draw_record(path, xi, field, comm, write):
-    """The sidecar ``draw_NNNN.json`` of an HF training result: its KL coefficients and field options, written
-    after a solve; a result reused with other coefficients or options is an InputError naming it."""
-    rec = {"xi": [float(v) for v in xi], "field": {k: field[k] for k in ("sigma", "length", "modes", "seed")}}
+def _check_draw_record(path, xi, field, comm, write, seconds=None):
+    """The sidecar ``draw_NNNN.json`` of an HF training result: its KL coefficients, field options and HF wall
+    time, written after a solve; a result reused with other coefficients or options is an InputError naming
+    it. Returns the recorded HF seconds (None when unknown)."""
+    rec = {"xi": [float(v) for v in xi], "field": {k: field[k] for k in ("sigma", "length", "modes", "seed")},
+           "seconds": seconds}
     side = os.path.splitext(path)[0] + ".json"
     with collective(comm):
         if comm.rank == 0:
@@ -148,8 +150,10 @@ def _check_draw_record(path, xi, field, comm, write):
                     raise InputError(f"{path}: an HF result of another draw or random field ({side}: "
                                      f"{old.get('field')}); remove the results folder's draw_*.h5 or choose "
                                      f"another 'results' folder")
+                seconds = old.get("seconds")
             else:
                 log.warning("%s: no %s record: reused as the draw of these coefficients", path, side)
+    return comm.bcast(seconds, root=0)
 
 
 def train(config, comm=None, output=None):
@@ -178,7 +182,7 @@ def train(config, comm=None, output=None):
             os.makedirs(cfg["results"], exist_ok=True)
     comm.Barrier()
     problems, paths, blocks, n_steps = [], [], [], None
-    hf_seconds, solved = [], 0
+    hf_seconds, recorded, solved = [], [], 0
     t_hf = time.perf_counter()
     for j in range(m):
         sp = draw_spec(spec, FieldDraw(xi[j], basis=kl), name=f"{spec.get('name', 'case')} draw {j}")
@@ -192,7 +196,9 @@ def train(config, comm=None, output=None):
             comm.Barrier()
             hf_seconds.append(time.perf_counter() - tic)
             solved += 1
-        _check_draw_record(path, xi[j], f, comm, write=fresh)
+        rec_s = _check_draw_record(path, xi[j], f, comm, write=fresh, seconds=hf_seconds[-1] if fresh else None)
+        if rec_s is not None:
+            recorded.append(rec_s)
         U, times = _read_U(path, dm, comm)
         with collective(comm):
             if n_steps is not None and U.shape[1] != n_steps:
@@ -206,6 +212,7 @@ def train(config, comm=None, output=None):
         log.info("training draw %d/%d %s (%.0f s elapsed, ETA %.0f s)", j + 1, m, "solved" if fresh else "reused",
                  el, el / (j + 1) * (m - j - 1))
     facts = {"draws": m, "steps": n_steps, "hf_solved": solved, "hf_seconds": hf_seconds,
+             "hf_recorded_s": float(sum(recorded)) if len(recorded) == m else None,
              "hf_s": time.perf_counter() - t_hf, "kl_eigenvalues": kl.eigenvalues.tolist(),
              "kl_captured": kl.captured}
     # (3) dissimilarities, clustering, criterion
