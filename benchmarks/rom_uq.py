@@ -7,7 +7,8 @@ start-up/hold/shut-down/rest cycle with fixed increments (``--quick``: the start
 
 1. **offline** (2 ranks, ``dromo dictionary``): HF runs of the training draws (48; ``--quick`` 12), sine
    dissimilarity, k-medoids (3 clusters), the criterion, 3 local ROMs and the global ROM (the same cap of
-   modes per ROM, ``--modes``, 8 by default: the same online cost), the logistic-regression classifier;
+   modes per ROM, ``--modes``, 12 by default, ECM tolerance 1e-6, dual-field tolerance 1e-7: the same online
+   cost), the logistic-regression classifier;
 2. **HF sample** (2 ranks): the reference solver on the first ``n_check`` draws of the UQ seed (20;
    ``--quick`` 4): the HF cost per draw is their mean wall time, **the HF total of the N draws is
    extrapolated** from it (N × cost per draw; not run);
@@ -192,9 +193,9 @@ def main():
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     ap.add_argument("--draws", type=int, default=None)
     ap.add_argument("--keep", help="keep the work folder here")
-    ap.add_argument("--modes", type=int, default=8, help="modes per ROM (local and global; default 8)")
-    ap.add_argument("--ecm-tol", type=float, default=1e-5, help="[ecm] tol of the ROMs (default 1e-5)")
-    ap.add_argument("--dual-tol", type=float, default=1e-5, help="[dual] tol of the ROMs (default 1e-5)")
+    ap.add_argument("--modes", type=int, default=12, help="modes per ROM (local and global; default 12)")
+    ap.add_argument("--ecm-tol", type=float, default=1e-6, help="[ecm] tol of the ROMs (default 1e-6)")
+    ap.add_argument("--dual-tol", type=float, default=1e-7, help="[dual] tol of the ROMs (default 1e-7)")
     args = ap.parse_args()
     n_draws = args.draws or (32 if args.quick else 1008)
     n_check = 4 if args.quick else 20
