@@ -44,6 +44,9 @@ SUBCOMMANDS = [
     "dromo.cli.case",
     "dromo.cli.importer",
     "dromo.cli.compare",
+    "dromo.cli.dictionary",
+    "dromo.cli.uq",
+
 ]
 
 

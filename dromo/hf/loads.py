@@ -158,6 +158,12 @@ class Temperature:
     checked and evaluated by :class:`dromo.expressions.Expression`: never run as Python code),
     ``function`` (Python ``T(x, t)``) or ``file`` (dromo archive with the nodal field ``field``).
     ``source`` (the case file, when there is one) only serves the error messages.
+
+    ``offset`` (Python API only, not with ``file``): a spatial field δT(x) [K] added as ``a(t) · δT(x)``
+    (a the amplitude): an object with ``at_ips(dm) -> (n_ip_local,)`` (its values at this rank's
+    integration points, in the DistributedMesh's local order; collective) and ``at_points(ids) -> (n,)``
+    (at natural integration-point ids, for the reduced model; local). A random temperature draw
+    (:class:`dromo.uq.random_field.FieldDraw`) is one.
     """
     value: Optional[float] = None
     expression: Optional[str] = None
@@ -166,6 +172,7 @@ class Temperature:
     field: str = "T"
     amplitude: Union[None, str, Callable, Sequence] = None
     source: Optional[str] = dataclasses.field(default=None, repr=False, compare=False)
+    offset: object = dataclasses.field(default=None, repr=False, compare=False)
     _expr: object = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -179,6 +186,9 @@ class Temperature:
                              f"(got {given or 'none'})")
         if self.expression is not None:
             self._expr = Expression(self.expression, _EXPR_VARIABLES, f"{self._where} expression")
+        if self.offset is not None and self.file is not None:
+            raise InputError(f"{self._where}: an offset field cannot be added to a nodal temperature series "
+                             f"(file {self.file})")
 
     def evaluate(self, x, t, a):
         """T at points ``x (n, 3)`` and time t (amplitude value a); not for ``file`` temperatures."""

@@ -83,11 +83,14 @@ class PointTemperature:
     Either ``evaluate(t) -> (n,)`` from a :class:`~dromo.hf.loads.Temperature` (value, expression or
     function) evaluated at the point coordinates ``x (n, 3)`` with the amplitude ``amplitude(t)``, or
     a nodal time series already interpolated to the points: ``series = (times (F,), values (F, n))``,
-    linear in time and constant beyond its ends. ``None`` temperature gives zeros.
+    linear in time and constant beyond its ends. ``None`` temperature gives zeros. ``offset (n,)``: the
+    values at the points of the spec's offset field δT (:class:`~dromo.hf.loads.Temperature`), added as
+    ``amplitude(t) · offset``.
     """
 
-    def __init__(self, n, spec=None, coordinates=None, amplitude=None, series=None):
+    def __init__(self, n, spec=None, coordinates=None, amplitude=None, series=None, offset=None):
         self.n = int(n)
+        self.offset = None if offset is None else np.asarray(offset, dtype=float).reshape(self.n)
         self.spec = spec
         self.x = None if coordinates is None else np.asarray(coordinates, dtype=float).reshape(-1, 3)
         self.amplitude = amplitude
@@ -102,7 +105,9 @@ class PointTemperature:
             return np.zeros(self.n)
         if self.n == 0:
             return np.zeros(0)
-        return self.spec.evaluate(self.x, t, self.amplitude(t))
+        a = self.amplitude(t)
+        out = self.spec.evaluate(self.x, t, a)
+        return out if self.offset is None else out + a * self.offset
 
 
 class PointProblem:

@@ -299,6 +299,7 @@ class Problem:
         T = self.temperature
         self._ip_x = None
         self._T_series = None
+        self._T_offset = None
         if T is None:
             return
         if isinstance(T, (int, float)):
@@ -311,6 +312,8 @@ class Problem:
             self._T_series = _nodal_series_at_ips(self.dm, T.file, T.field)
         else:
             self._ip_x = ip_coordinates(self.dm)
+        if T.offset is not None:
+            self._T_offset = np.asarray(T.offset.at_ips(self.dm), dtype=float).reshape(self.dm.n_ip_local)
 
     @property
     def has_temperature(self):
@@ -324,7 +327,10 @@ class Problem:
             from .points import interpolate_series
             return interpolate_series(*self._T_series, t)
         with collective(self.comm):
-            out = self.temperature.evaluate(self._ip_x, t, self._T_amp(t))
+            a = self._T_amp(t)
+            out = self.temperature.evaluate(self._ip_x, t, a)
+            if self._T_offset is not None:
+                out = out + a * self._T_offset
         return out
 
     # ------------------------------------------------------------------ constitutive update
@@ -364,7 +370,8 @@ class Problem:
             times, values = self._T_series
             temp = PointTemperature(rows.size, series=(times, values[:, rows]))
         else:
-            temp = PointTemperature(rows.size, spec=T, coordinates=self._ip_x[rows], amplitude=self._T_amp)
+            temp = PointTemperature(rows.size, spec=T, coordinates=self._ip_x[rows], amplitude=self._T_amp,
+                                    offset=None if self._T_offset is None else self._T_offset[rows])
         pp = PointProblem(groups, temp, self.time, nat[rows], name=self.name)
         pp.rows = rows
         return pp
@@ -401,12 +408,31 @@ class MaterialGroup:
     spec: dict = None
 
 
-def _nodal_series_at_ips(dm, path, field):
-    """Read a nodal scalar time series from a dromo archive, interpolate it to the local points."""
+def nodal_to_ips(dm, owned):
+    """Nodal scalar fields given on the owned nodes ``(n_owned_nodes, F)`` (PETSc order) interpolated by the
+    shape functions to this rank's integration points: ``(F, n_ip_local)``. Collective (ghost update)."""
     from ..fem.operators import cell_chunks as _chunks
-    from ..io.archive import Archive
     from ..mesh.elements import get_element
     from ..mesh.quadrature import element_rule
+    owned = np.asarray(owned, dtype=float).reshape(dm.n_owned_nodes, -1)
+    F = owned.shape[1]
+    vec = dm.create_vector(F)
+    with vec.localForm() as lf:
+        lf.array[:owned.size] = owned.reshape(-1)
+    local = dm.to_local(vec)                                                 # (n_local, F)
+    vec.destroy()
+    out = np.empty((F, dm.n_ip_local))
+    for blk in dm.blocks:
+        N = get_element(blk.type).shape_and_dshape(element_rule(blk.type, blk.rule).points)[0]
+        for s, e in _chunks(blk):
+            v = np.einsum("qa,eaf->feq", N, local[blk.cells[s:e]])
+            out[:, blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = v.reshape(F, -1)
+    return out
+
+
+def _nodal_series_at_ips(dm, path, field):
+    """Read a nodal scalar time series from a dromo archive, interpolate it to the local points."""
+    from ..io.archive import Archive
     with Archive.open(path, dm.comm) as ar:
         info = ar.field_info(field)
         with collective(dm.comm):
@@ -416,16 +442,7 @@ def _nodal_series_at_ips(dm, path, field):
         block = ar.read_steps(field, slice(0, info["n_steps"]))[:, :, 0]      # (F, natural block)
         times = np.asarray(info["time"], dtype=float)
     owned = dm.redistributor("node").natural_to_owned(block.T)               # (n_owned, F)
-    vec = dm.create_vector(owned.shape[1])
-    with vec.localForm() as lf:
-        lf.array[:owned.size] = owned.reshape(-1)
-    local = dm.to_local(vec)                                                 # (n_local, F)
-    out = np.empty((len(times), dm.n_ip_local))
-    for blk in dm.blocks:
-        N = get_element(blk.type).shape_and_dshape(element_rule(blk.type, blk.rule).points)[0]
-        for s, e in _chunks(blk):
-            v = np.einsum("qa,eaf->feq", N, local[blk.cells[s:e]])
-            out[:, blk.ip_start + s * blk.n_qp: blk.ip_start + e * blk.n_qp] = v.reshape(len(times), -1)
+    out = nodal_to_ips(dm, owned)
     with collective(dm.comm):
         if np.any(np.diff(times) <= 0):
             raise InputError(f"{path}: field {field!r} times must be strictly increasing")

@@ -32,28 +32,29 @@ class FullOperators:
         self._E = self._EL = None
 
     # ------------------------------------------------------------------ archive
-    def write(self, ar):
-        """Write the operators into ``/fields`` of an open, writable archive. Collective."""
+    def write(self, ar, prefix=""):
+        """Write the operators into ``/fields`` of an open, writable archive (field names prefixed by
+        ``prefix``: several models in one archive). Collective."""
         from ..reduction.pod import write_basis
         from .model import LIFTING, U_MODES
         dm = self.dm
         prov = {k: (v if isinstance(v, (int, float, str)) else repr(v)) for k, v in self.provenance.items()}
-        write_basis(ar, self.u_basis, U_MODES, location="node", n_components=3, components=["x", "y", "z"],
+        write_basis(ar, self.u_basis, prefix + U_MODES, location="node", n_components=3, components=["x", "y", "z"],
                     provenance=prov, redistributor=dm.redistributor("node"))
         nl = self.liftings.shape[1]
         if nl:
             owned = self.liftings.reshape(dm.n_owned_nodes, 3, nl)
             block = dm.redistributor("node").owned_to_natural(np.ascontiguousarray(owned))   # (blk, 3, nl)
-            ar.write_field(LIFTING, "node", np.moveaxis(block, -1, 0), times=np.arange(nl, dtype=float),
+            ar.write_field(prefix + LIFTING, "node", np.moveaxis(block, -1, 0), times=np.arange(nl, dtype=float),
                            components=["x", "y", "z"], description="liftings of the imposed displacements")
         for f, d in self.duals.items():
-            write_basis(ar, d.basis, f"dual_{f}", location="ip", n_components=d.n_components,
+            write_basis(ar, d.basis, f"{prefix}dual_{f}", location="ip", n_components=d.n_components,
                         components=d.components, provenance=prov, redistributor=dm.redistributor("ip"))
 
     @classmethod
-    def read(cls, rom, dm):
-        """The operators of the model ``rom`` (loaded from its archive ``rom.path``) on the distributed mesh
-        ``dm`` of its mesh. Collective."""
+    def read(cls, rom, dm, prefix=""):
+        """The operators of the model ``rom`` (loaded from its archive ``rom.path``, field names prefixed by
+        ``prefix``) on the distributed mesh ``dm`` of its mesh. Collective."""
         from ..fem.operators import ip_weights
         from ..io.archive import Archive
         from ..reduction.eim import GappyPOD, PointSelection
@@ -64,15 +65,15 @@ class FullOperators:
         comm = dm.comm
         w = ip_weights(dm)
         with Archive.open(rom.path, comm) as ar:
-            ub = read_basis(ar, U_MODES, comm, redistributor=dm.redistributor("node"))
+            ub = read_basis(ar, prefix + U_MODES, comm, redistributor=dm.redistributor("node"))
             L = None
             if rom.n_liftings:
-                src = ar.field_source(LIFTING, redistributor=dm.redistributor("node"))
+                src = ar.field_source(prefix + LIFTING, redistributor=dm.redistributor("node"))
                 L = read_block(src, 0, src.n_snapshots)
             duals = {}
             for f, d in rom.duals.items():
                 nc = len(d.components) or d.fit.nc
-                b = read_basis(ar, f"dual_{f}", comm, inner=np.repeat(w, d.fit.nc),
+                b = read_basis(ar, f"{prefix}dual_{f}", comm, inner=np.repeat(w, d.fit.nc),
                                redistributor=dm.redistributor("ip"))
                 sel = PointSelection(np.zeros(0, np.int64), np.asarray(d.qdeim_ids, np.int64),
                                      np.zeros(len(d.qdeim_ids), np.int64), d.fit.nc, "qdeim")

@@ -137,6 +137,7 @@ class ReducedModel:
         self.mesh = mesh                          # offline only: the DistributedMesh or MeshData (written by save)
         self.calibration = {}                     # {dual field: rom.indicator.Calibration of its indicator}
         self.path = None
+        self.root = "rom"                         # group of the /rom part in the archive at ``path``
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -177,15 +178,16 @@ class ReducedModel:
             self.write_reduced(ar)
         self.path = os.fspath(path)
 
-    def write_reduced(self, ar):
-        """Write the replicated ``/rom`` part into an open, writable archive. Collective."""
+    def write_reduced(self, ar, root="rom"):
+        """Write the replicated ``/rom`` part into an open, writable archive (under ``root``: another group
+        name lets one archive hold several models, e.g. a ROM dictionary). Collective."""
         p = self.points
-        ar.require_group("rom/points")
+        ar.require_group(f"{root}/points")
         for name in PointData.ARRAYS:
-            ar.write_array(f"rom/points/{name}", np.asarray(getattr(p, name)))
+            ar.write_array(f"{root}/points/{name}", np.asarray(getattr(p, name)))
         for f, d in self.duals.items():
-            d.fit.to_archive(ar, f"rom/dual/{f}")
-            ar.write_array(f"rom/dual/{f}/qdeim_ids", np.asarray(d.qdeim_ids, np.int64))
+            d.fit.to_archive(ar, f"{root}/dual/{f}")
+            ar.write_array(f"{root}/dual/{f}/qdeim_ids", np.asarray(d.qdeim_ids, np.int64))
         meta = {"quadrature": self.quadrature,
                 "duals": {f: {"n_modes": d.n_modes, "components": list(d.components)}
                           for f, d in self.duals.items()}}
@@ -196,24 +198,25 @@ class ReducedModel:
                             "load_types": list(c.load_types), "temperature": c.temperature,
                             "training": c.training}
             for s, v in c.pressure.items():
-                ar.write_array(f"rom/loads/pressure/{s}", np.asarray(v))
+                ar.write_array(f"{root}/loads/pressure/{s}", np.asarray(v))
             for g, (const, lin) in c.body.items():
-                ar.write_array(f"rom/loads/body/{int(g)}/constant", np.asarray(const))
-                ar.write_array(f"rom/loads/body/{int(g)}/linear", np.asarray(lin))
+                ar.write_array(f"{root}/loads/body/{int(g)}/constant", np.asarray(const))
+                ar.write_array(f"{root}/loads/body/{int(g)}/linear", np.asarray(lin))
         if self.calibration:
             meta["calibration"] = {f: json.loads(c.to_json()) for f, c in self.calibration.items()}
-        ar.write_array("rom/meta", np.frombuffer(json.dumps(_jsonable(meta)).encode(), dtype=np.uint8))
-        ar.set_attrs("rom", {"format_version": FORMAT_VERSION, "mesh_hash": self.mesh_hash,
+        ar.write_array(f"{root}/meta", np.frombuffer(json.dumps(_jsonable(meta)).encode(), dtype=np.uint8))
+        ar.set_attrs(root, {"format_version": FORMAT_VERSION, "mesh_hash": self.mesh_hash,
                              "n_nodes": self.n_nodes, "n_ip": self.n_ip, "n_modes": self.n_modes,
                              "n_points": self.n_points, "n_liftings": self.n_liftings,
                              "has_case": int(c is not None)})
 
     @classmethod
-    def load(cls, path, comm=None):
+    def load(cls, path, comm=None, root="rom"):
         """Read the replicated part of a ROM archive (any rank count; the modes stay on disk). Collective.
 
         A file that is not a ROM archive, of another format version, or truncated raises
-        :class:`InputError` naming the file and what is wrong.
+        :class:`InputError` naming the file and what is wrong. ``root``: the group of the model (``rom``;
+        a ROM dictionary holds several: :mod:`dromo.uq.dictionary`).
         """
         from ..io.archive import Archive
         from ..parallel.errors import collective
@@ -222,28 +225,28 @@ class ReducedModel:
         path = os.fspath(path)
         with Archive.open(path, comm) as ar:
             with collective(comm):
-                if not ar.has("rom") or not ar.has("rom/meta"):
+                if not ar.has(root) or not ar.has(f"{root}/meta"):
                     raise InputError(f"{path}: not a ROM archive (no /rom group: build one with `dromo offline`"
                                      f" or `dromo hyperreduce`)")
-            attrs = ar.get_attrs("rom")
+            attrs = ar.get_attrs(root)
             with collective(comm):
                 v = int(attrs.get("format_version", 0))
                 if v != FORMAT_VERSION:
                     raise InputError(f"{path}: ROM archive format version {v}, this dromo reads version "
                                      f"{FORMAT_VERSION}: rebuild it with this version's `dromo offline`")
             try:
-                meta = json.loads(bytes(ar.read_array("rom/meta")).decode())
-                arrays = {name: ar.read_array(f"rom/points/{name}") for name in PointData.ARRAYS}
+                meta = json.loads(bytes(ar.read_array(f"{root}/meta")).decode())
+                arrays = {name: ar.read_array(f"{root}/points/{name}") for name in PointData.ARRAYS}
                 duals = {}
                 for f, d in meta["duals"].items():
-                    duals[f] = DualField(f, GappyFit.from_archive(ar, f"rom/dual/{f}"), int(d["n_modes"]),
-                                         list(d["components"]), ar.read_array(f"rom/dual/{f}/qdeim_ids"))
+                    duals[f] = DualField(f, GappyFit.from_archive(ar, f"{root}/dual/{f}"), int(d["n_modes"]),
+                                         list(d["components"]), ar.read_array(f"{root}/dual/{f}/qdeim_ids"))
                 case = None
                 if "case" in meta:
                     c = meta["case"]
-                    pressure = {s: ar.read_array(f"rom/loads/pressure/{s}") for s in c["pressure"]}
-                    body = {int(g): (ar.read_array(f"rom/loads/body/{g}/constant"),
-                                     ar.read_array(f"rom/loads/body/{g}/linear")) for g in c["body"]}
+                    pressure = {s: ar.read_array(f"{root}/loads/pressure/{s}") for s in c["pressure"]}
+                    body = {int(g): (ar.read_array(f"{root}/loads/body/{g}/constant"),
+                                     ar.read_array(f"{root}/loads/body/{g}/linear")) for g in c["body"]}
                     case = CaseTerms(c["groups"], [tuple(k) for k in c["dirichlet"]], pressure, body,
                                      c["load_types"], c["temperature"], c.get("training", {}))
             except (KeyError, ValueError, OSError) as e:
@@ -251,6 +254,7 @@ class ReducedModel:
         rom = cls(attrs["mesh_hash"], attrs["n_nodes"], attrs["n_ip"], PointData(**arrays), duals,
                   meta["quadrature"], case, comm)
         rom.path = path
+        rom.root = root
         if "calibration" in meta:
             from .indicator import Calibration
             c = meta["calibration"]

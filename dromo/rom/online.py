@@ -212,7 +212,8 @@ def _point_temperature(T, amps, p, rows, comm, where):
     if T.file is None:
         with collective(comm):
             amp = resolve_amplitude(T.amplitude, amps, f"{where}: temperature")
-        return PointTemperature(n, spec=T, coordinates=p.coordinates[rows], amplitude=amp)
+        off = None if T.offset is None else T.offset.at_points(p.ids[rows])
+        return PointTemperature(n, spec=T, coordinates=p.coordinates[rows], amplitude=amp, offset=off)
     from ..io.archive import Archive
     nodes = p.cell_nodes[rows]
     with Archive.open(T.file, comm) as ar:

@@ -1,0 +1,447 @@
+"""``dromo uq``: Monte Carlo over random temperature fields with a ROM dictionary.
+
+:func:`run_uq` (collective, any rank count):
+
+1. the draws ``0 … n−1`` of ``seed`` (:mod:`dromo.uq.sampling`) are spread over the ranks in contiguous
+   blocks; every rank **classifies** its draws (the dictionary's classifier on the KL coefficients) and
+   solves each one **alone** (``MPI.COMM_SELF``) with its local ROM — the online stage's reduced Newton
+   (:mod:`dromo.rom.online`), the draw's field at the reduced points from the KL modes there; the draws of
+   one model ``batch`` at a time (:mod:`dromo.uq.batch`: one law call for the whole batch) — and, for
+   comparison, with the **global ROM** (same modes per ROM). Per step it keeps γ, the lifting values, the
+   Gappy-POD coefficients of the dual fields and the error indicators; a draw whose indicator of a field
+   exceeds its tolerance (``indicator_tol``, the raw indicators of ``dromo adapt``) is **flagged**;
+2. the per-draw coefficients (O(draws × steps × modes)) are allgathered and the **quantities of interest**
+   computed over the mesh rows each rank owns (never a full field on one rank), then reduced:
+   ``p_max`` — max over the part and time of the cumulated plastic strain p (Gappy-POD of p);
+   ``svm_max`` — max over the part and time of the von Mises stress (Gappy-POD of S) [MPa];
+   ``u_<SET>`` — for each monitored node set, max over time of the norm of the set's mean displacement [L];
+3. statistics per QoI (mean, standard deviation, quantiles, exceedance probability of a threshold) and
+   PNG histograms; the output archive (temporary name, renamed): ``/uq/{xi, cluster, flagged,
+   online_seconds}``, ``/uq/qoi/<name>``, ``/uq/global_qoi/<name>``, ``/uq/indicator/<field>`` (draws,),
+   ``/uq/meta`` (JSON: statistics, options, timings).
+
+The same QoIs of HF results (:func:`hf_qois`) and the field errors of p against HF (:func:`p_field_errors`)
+serve the verification and the benchmark.
+"""
+import contextlib
+import json
+import logging
+import os
+import time
+
+import numpy as np
+from mpi4py import MPI
+
+from ..errors import InputError
+from ..parallel import get_logger
+from ..parallel.errors import collective
+
+log = get_logger("dromo.uq")
+
+QUANTILES = (0.05, 0.5, 0.95)
+INDICATOR_TOL = {"S": 0.003, "p": 0.03}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence the per-increment logs of the online solves (thousands of them)."""
+    names = ("dromo.hf.march", "dromo.rom.online")
+    old = [logging.getLogger(n).level for n in names]
+    for n in names:
+        logging.getLogger(n).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for n, lv in zip(names, old):
+            logging.getLogger(n).setLevel(lv)
+
+
+def solve_draw(rom, spec, draw):
+    """One draw with one reduced model, alone on this rank (``COMM_SELF``). Returns a dict: ``times (s,)``,
+    ``gamma (s, k)``, ``a (s, n_L)``, ``coeffs {F: (s, k_F)}``, ``indicator {F: max over time}``, ``seconds``
+    (the time loop). Raises :class:`~dromo.errors.ConvergenceError` like ``dromo online``."""
+    from ..hf.march import march
+    from ..rom.indicator import IndicatorTracker
+    from ..rom.online import ReducedNewton, prepare
+    from .sampling import draw_spec
+    comm = MPI.COMM_SELF
+    oc = prepare(rom, draw_spec(spec, draw), comm, check_mesh=False)
+    newton = ReducedNewton(rom, oc, comm)
+    tracker = IndicatorTracker()
+    out = {"times": [], "gamma": [], "a": [], "coeffs": {f: [] for f in rom.duals}, "indicator": {}}
+    pp = oc.points
+
+    def record(st, _dt=None):
+        out["times"].append(st.time)
+        out["gamma"].append(st.gamma.copy())
+        out["a"].append(np.asarray(st.a, dtype=float).copy())
+        vals = {}
+        for f, d in rom.duals.items():
+            v = st.stress if f == "S" else (st.eps if f == "E" else pp.internal_field(st.internal, f))
+            vals[f] = v
+            out["coeffs"][f].append(d.fit.coefficients(np.asarray(v, dtype=float).reshape(-1)))
+        for f, eta in tracker(rom, vals).items():
+            out["indicator"][f] = max(out["indicator"].get(f, 0.0), float(eta))
+
+    st = newton.initial_state()
+    record(st)
+    tic = time.perf_counter()
+    march(newton.increment, st, oc.time, on_converged=record, label=f"online {oc.name}", comm=comm)
+    out["seconds"] = time.perf_counter() - tic
+    for k in ("times", "gamma", "a"):
+        out[k] = np.asarray(out[k], dtype=float)
+    out["coeffs"] = {f: np.asarray(v, dtype=float) for f, v in out["coeffs"].items()}
+    return out
+
+
+class FieldQoIs:
+    """The quantities of interest computed over this rank's mesh rows (module docstring, step 2).
+
+    ``dm`` the DistributedMesh; ``monitors`` node-set names. :meth:`of_fields` takes per-step local
+    fields; :meth:`reduce` turns the local partial values into global QoIs. Collective (reduce)."""
+
+    def __init__(self, dm, monitors=()):
+        self.dm = dm
+        self.monitors = list(monitors)
+        self.sets = {s: dm.node_set(s) for s in self.monitors}
+        self.counts = {s: dm.comm.allreduce(int(v.size)) for s, v in self.sets.items()}
+        for s, c in self.counts.items():
+            with collective(dm.comm):
+                if c == 0:
+                    raise InputError(f"monitored node set {s!r} is empty")
+
+    @property
+    def names(self):
+        return ["p_max", "svm_max"] + [f"u_{s}" for s in self.monitors]
+
+    def local(self, p, S, u):
+        """Local partial values of one draw: ``p (n_ip_local, s)``, ``S (n_ip_local, 6, s)`` (Mandel),
+        ``u (n_owned_nodes, 3, s)`` → ``(maxima (2,), set sums (n_sets, 3, s))``."""
+        from ..materials.tensors import von_mises
+        pm = float(p.max()) if p.size else -np.inf
+        if S.size:
+            vm = von_mises(np.moveaxis(S, 1, -1).reshape(-1, 6))
+            sm = float(vm.max())
+        else:
+            sm = -np.inf
+        sums = np.stack([u[self.sets[s]].sum(axis=0) for s in self.monitors]) if self.monitors else \
+            np.zeros((0, 3, u.shape[-1]))
+        return np.array([pm, sm]), sums
+
+    def reduce(self, maxima, sums):
+        """Global QoIs of many draws: ``maxima (d, 2)``, ``sums (d, n_sets, 3, s)`` → ``{name: (d,)}``."""
+        comm = self.dm.comm
+        mx = np.empty_like(maxima)
+        comm.Allreduce(np.ascontiguousarray(maxima), mx, op=MPI.MAX)
+        out = {"p_max": mx[:, 0], "svm_max": mx[:, 1]}
+        if self.monitors:
+            from ..parallel.collectives import allreduce_sum
+            tot = allreduce_sum(np.ascontiguousarray(sums), comm)
+            for i, s in enumerate(self.monitors):
+                mean = tot[:, i] / self.counts[s]                          # (d, 3, s)
+                out[f"u_{s}"] = np.linalg.norm(mean, axis=1).max(axis=-1)
+        return out
+
+
+def rom_qois(fq, ops, records):
+    """QoIs of reduced results ``records`` (dicts of :func:`solve_draw`, all of one model whose distributed
+    operators are ``ops``): ``{name: (len(records),)}``. Collective."""
+    dm = fq.dm
+    n_ip = dm.n_ip_local
+    maxima, sums = [], []
+    for r in records:
+        cols = r["gamma"].shape[0]
+        p = ops.duals["p"].basis.modes @ r["coeffs"]["p"].T if "p" in r["coeffs"] else np.zeros((n_ip, cols))
+        S = (ops.duals["S"].basis.modes @ r["coeffs"]["S"].T).reshape(n_ip, 6, cols) if "S" in r["coeffs"] \
+            else np.zeros((n_ip, 6, 0))
+        u = ops.modes @ r["gamma"].T
+        if ops.liftings.shape[1]:
+            u = u + ops.liftings @ r["a"].T
+        m, s = fq.local(p.reshape(n_ip, cols), S, u.reshape(dm.n_owned_nodes, 3, cols))
+        maxima.append(m)
+        sums.append(s)
+    if not records:
+        return {n: np.zeros(0) for n in fq.names}
+    return fq.reduce(np.array(maxima), np.array(sums))
+
+
+def _hf_fields(path, dm):
+    from ..io.archive import Archive
+    from ..reduction.sources import read_block
+    with Archive.open(path, dm.comm) as ar:
+        out = {}
+        for f, loc in (("p", "ip"), ("S", "ip"), ("U", "node")):
+            src = ar.field_source(f, redistributor=dm.redistributor(loc))
+            out[f] = read_block(src, 0, src.n_snapshots)
+        out["time"] = np.asarray(ar.field_info("U")["time"], dtype=float)
+    return out
+
+
+def hf_qois(fq, paths):
+    """The same QoIs from HF result archives (``dromo solve`` layout): ``{name: (len(paths),)}``. Collective."""
+    dm = fq.dm
+    maxima, sums = [], []
+    for path in paths:
+        h = _hf_fields(path, dm)
+        s = h["U"].shape[1]
+        m, sm = fq.local(h["p"].reshape(dm.n_ip_local, s), h["S"].reshape(dm.n_ip_local, 6, s),
+                         h["U"].reshape(dm.n_owned_nodes, 3, s))
+        maxima.append(m)
+        sums.append(sm)
+    return fq.reduce(np.array(maxima), np.array(sums))
+
+
+def p_field_errors(dm, ops, records, paths):
+    """Per draw, the error of the reduced p field against HF over the part (as ``dromo compare``):
+    ``max_t ‖p_ROM(t) − p_HF(t)‖_w / max_t ‖p_HF(t)‖_w`` (quadrature-weighted L2 norms), ``(len(paths),)``.
+    The reduced and HF results must have the same times. Collective."""
+    from ..fem.operators import ip_weights
+    from ..parallel.collectives import allreduce_sum
+    w = ip_weights(dm)
+    out = []
+    for r, path in zip(records, paths):
+        h = _hf_fields(path, dm)
+        with collective(dm.comm):
+            if h["time"].shape != r["times"].shape or np.abs(h["time"] - r["times"]).max() > 1e-9:
+                raise InputError(f"{path}: its times differ from the reduced run's (fixed time steps needed)")
+        p = ops.duals["p"].basis.modes @ r["coeffs"]["p"].T
+        e = allreduce_sum(np.ascontiguousarray([(w[:, None] * (p - h["p"]) ** 2).sum(axis=0),
+                                                (w[:, None] * h["p"] ** 2).sum(axis=0)]), dm.comm)
+        ref = np.sqrt(e[1]).max()
+        out.append(float(np.sqrt(e[0]).max() / ref) if ref > 0 else 0.0)
+    return np.array(out)
+
+
+def statistics(values, quantiles=QUANTILES, threshold=None):
+    """Mean, standard deviation (ddof 1), quantiles and, with ``threshold``, the exceedance probability
+    ``P(q > threshold)`` of a QoI's samples ``(n,)``: a dict."""
+    v = np.asarray(values, dtype=float)
+    out = {"n": int(v.size), "mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+           "min": float(v.min()), "max": float(v.max()),
+           "quantiles": {f"{q:g}": float(np.quantile(v, q)) for q in quantiles}}
+    if threshold is not None:
+        out["threshold"] = float(threshold)
+        out["exceedance"] = float(np.mean(v > threshold))
+    return out
+
+
+def histograms(qois, stats, prefix, comm):
+    """One PNG histogram per QoI at ``PREFIX_hist_<name>.png`` (rank 0). Returns the paths."""
+    paths = {n: f"{prefix}_hist_{n}.png" for n in qois}
+    with collective(comm):
+        if comm.rank == 0:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            for n, v in qois.items():
+                fig, ax = plt.subplots(figsize=(5, 3.5))
+                ax.hist(v, bins=max(10, min(50, int(np.sqrt(len(v))) * 2)), color="tab:blue", alpha=0.8)
+                st = stats[n]
+                ax.axvline(st["mean"], color="k", lw=1, label=f"mean {st['mean']:.4g}")
+                if "threshold" in st:
+                    ax.axvline(st["threshold"], color="tab:red", ls="--",
+                               label=f"threshold (P = {st['exceedance']:.3f})")
+                ax.set_xlabel(n)
+                ax.set_ylabel("draws")
+                ax.set_title(f"{n}: {st['n']} draws, std {st['std']:.3g}")
+                ax.legend(fontsize=8)
+                fig.tight_layout()
+                fig.savefig(paths[n] + ".tmp.png", dpi=110)
+                plt.close(fig)
+                os.replace(paths[n] + ".tmp.png", paths[n])
+    return paths
+
+
+def solve_draws(dic, spec, draws, xi, models, batch=64):
+    """Solve this rank's ``draws`` (indices, KL coefficients ``xi``) each with its model index in ``models``
+    (-1: the global ROM): the draws of one model ``batch`` at a time (:func:`dromo.uq.batch.solve_batch`;
+    ``batch`` 1, or a batch that fails, solves them one by one with :func:`solve_draw`). Returns the records
+    (list of dicts of :func:`solve_draw` + ``draw``, ``model``, ``ok``), in draw order; a draw whose reduced
+    Newton fails, or whose temperature leaves a law's table, is kept with ``ok`` False, no values and the
+    reason in ``error``. Local (this rank's draws)."""
+    from ..errors import ConvergenceError
+    from ..parallel.log import progress
+    from .batch import solve_batch
+    models = np.asarray(models, dtype=np.int64)
+    chunks = []
+    for m in sorted(set(models.tolist())):
+        idx = np.flatnonzero(models == m)
+        chunks += [(m, idx[s:s + max(1, int(batch))]) for s in range(0, idx.size, max(1, int(batch)))]
+    out = {}
+    with _quiet():
+        for m, idx in progress(chunks, desc=f"uq draws, batches of {batch} (rank 0's share)", logger=log):
+            rom = dic.global_rom if m < 0 else dic.roms[m]
+            recs = None
+            if len(idx) > 1:
+                try:
+                    recs = solve_batch(rom, spec, [dic.draw(xi[i]) for i in idx])
+                    for r in recs:
+                        r["ok"] = True
+                except (ConvergenceError, InputError) as e:
+                    log.info("a batch of %d draws failed (%s): solving them one by one", len(idx), e)
+            if recs is None:
+                recs = []
+                for i in idx:
+                    try:
+                        r = solve_draw(rom, spec, dic.draw(xi[i]))
+                        r["ok"] = True
+                    except (ConvergenceError, InputError) as e:
+                        log.warning("draw %d failed: %s", draws[i], e)
+                        r = {"ok": False, "seconds": 0.0, "error": str(e)}
+                    recs.append(r)
+            for i, r in zip(idx, recs):
+                r.update(draw=int(draws[i]), model=int(m))
+                out[int(i)] = r
+    return [out[i] for i in range(len(draws))]
+
+
+def _allgather_records(records, comm):
+    return sorted(sum(comm.allgather(records), []) if comm.size > 1 else list(records), key=lambda r: r["draw"])
+
+
+def model_qois(dic, dm, fq, records, n_draws):
+    """QoIs of gathered records (every draw, its ``model``): ``{name: (n_draws,)}`` (NaN for failed draws).
+    Collective: the operators of each model are read in turn."""
+    out = {n: np.full(n_draws, np.nan) for n in fq.names}
+    models = sorted({r["model"] for r in records})
+    for m in range(-1, dic.n_clusters):
+        sel = [r for r in records if r["model"] == m and r["ok"]]
+        if not sel or m not in models:                 # records are replicated: the same on every rank
+            continue
+        ops = dic.operators(dm, m)
+        q = rom_qois(fq, ops, sel)
+        idx = np.array([r["draw"] for r in sel])
+        for n, v in q.items():
+            out[n][idx] = v
+    return out
+
+
+def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(), thresholds=None,
+           quantiles=QUANTILES, indicator_tol=None, compare_global=True, plots=True, batch=64):
+    """Monte Carlo with a ROM dictionary (module docstring). Collective. Returns the facts (a dict: statistics,
+    timings, flagged draws, comparison with the global ROM) on every rank; writes ``output`` when given."""
+    from ..hf.case_file import read_case
+    from ..io.archive import Archive
+    from ..mesh.distributed import DistributedMesh
+    from .dictionary import Dictionary
+    from .sampling import draw_coefficients, rank_draws
+    comm = comm or MPI.COMM_WORLD
+    tic0 = time.perf_counter()
+    dic = dictionary if isinstance(dictionary, Dictionary) else Dictionary(dictionary, comm)
+    spec = case
+    if not isinstance(case, dict):
+        spec = None
+        with collective(comm):
+            if comm.rank == 0:
+                spec = read_case(case)
+        spec = comm.bcast(spec, root=0)
+    with Archive.open(dic.path, comm) as ar:
+        mesh = ar.read_mesh()
+    with collective(comm):
+        fp = mesh.fingerprint()
+        dic.roms[0].check_mesh(fp, f"dictionary {dic.path}")
+    from ..rom.online import _mesh_fingerprint
+    dic.roms[0].check_mesh(_mesh_fingerprint(spec["mesh_file"], comm), f"uq case (mesh {spec['mesh_file']})")
+    tol = dict(INDICATOR_TOL if indicator_tol is None else indicator_tol)
+    thresholds = dict(thresholds or {})
+    n_draws = int(n_draws)
+    mine = rank_draws(n_draws, comm)
+    xi = draw_coefficients(seed, mine, dic.kl_scales.size)
+    cl = dic.classifier.predict(xi) if mine.size else np.zeros(0, np.int64)
+    log.info("uq: %d draws (seed %d) over %d rank(s), %d local ROMs + the global ROM", n_draws, seed, comm.size,
+             dic.n_clusters)
+    comm.Barrier()
+    t_on = time.perf_counter()
+    with collective(comm):                      # any other error on one rank stops every rank
+        recs = solve_draws(dic, spec, mine, xi, cl, batch)
+    comm.Barrier()
+    online_s = time.perf_counter() - t_on
+    grecs = []
+    global_s = 0.0
+    if compare_global:
+        t_g = time.perf_counter()
+        with collective(comm):
+            grecs = solve_draws(dic, spec, mine, xi, np.full(mine.size, -1), batch)
+        comm.Barrier()
+        global_s = time.perf_counter() - t_g
+    for r in recs:
+        r["xi"] = xi[np.searchsorted(mine, r["draw"])]
+    recs = _allgather_records(recs, comm)
+    grecs = _allgather_records(grecs, comm)
+    t_q = time.perf_counter()
+    dm = DistributedMesh(mesh, comm)
+    fq = FieldQoIs(dm, monitors)
+    qoi = model_qois(dic, dm, fq, recs, n_draws)
+    gqoi = model_qois(dic, dm, fq, grecs, n_draws) if compare_global else {}
+    qoi_s = time.perf_counter() - t_q
+    ok = np.array([r["ok"] for r in recs])
+    with collective(comm):
+        if n_draws and not ok.any():
+            raise InputError(f"dromo uq: every draw failed; the first: {recs[0].get('error')}")
+    flagged = np.zeros(n_draws, bool)
+    ind = {f: np.array([r.get("indicator", {}).get(f, np.nan) for r in recs]) for f in dic.roms[0].duals}
+    for f, t in tol.items():
+        if f in ind:
+            flagged |= ind[f] > t
+    flagged |= ~ok
+    stats = {n: statistics(v[ok], quantiles, thresholds.get(n)) for n, v in qoi.items() if ok.any()}
+    facts = {"draws": n_draws, "seed": int(seed), "ranks": comm.size, "clusters": dic.n_clusters,
+             "cluster_counts": np.bincount([r["model"] for r in recs], minlength=dic.n_clusters).tolist(),
+             "failed": int((~ok).sum()), "failures": {r["draw"]: r["error"] for r in recs if not r["ok"]},
+             "flagged": np.flatnonzero(flagged).tolist(), "indicator_tol": tol,
+             "online_s": online_s, "online_per_draw_s": online_s / max(n_draws, 1),
+             "online_loop_s": float(sum(r["seconds"] for r in recs)),
+             "global_s": global_s, "qoi_s": qoi_s, "stats": stats}
+    if compare_global and ok.any():
+        facts["global_vs_dictionary"] = {n: float(np.nanmax(np.abs(gqoi[n] - qoi[n]) / np.abs(qoi[n])))
+                                         for n in qoi}
+    log.info("uq: %d draws in %.2f s online (%.3g s per draw at %d rank(s)); %d flagged by the indicators %s, "
+             "%d failed", n_draws, online_s, facts["online_per_draw_s"], comm.size, int(flagged.sum()), tol,
+             facts["failed"])
+    for n, s in stats.items():
+        log.info("  %s: mean %.5g, std %.4g, quantiles %s%s", n, s["mean"], s["std"], s["quantiles"],
+                 f", P(> {s['threshold']:g}) = {s['exceedance']:.4f}" if "threshold" in s else "")
+    if output is not None:
+        if plots and stats:
+            base = os.path.splitext(os.fspath(output))[0]
+            facts["histograms"] = histograms({n: v[ok] for n, v in qoi.items()}, stats, base, comm)
+        facts["total_s"] = time.perf_counter() - tic0
+        from ..rom.model import _jsonable
+        with Archive.create(output, comm, attrs={"content": "uq", "dictionary": dic.path}) as ar:
+            ar.write_array("uq/xi", np.array([r["xi"] for r in recs]).reshape(n_draws, -1))
+            ar.write_array("uq/cluster", np.array([r["model"] for r in recs], dtype=np.int64))
+            ar.write_array("uq/flagged", flagged.astype(np.int8))
+            ar.write_array("uq/online_seconds", np.array([r["seconds"] for r in recs]))
+            for n, v in qoi.items():
+                ar.write_array(f"uq/qoi/{n}", v)
+            for n, v in gqoi.items():
+                ar.write_array(f"uq/global_qoi/{n}", v)
+            for f, v in ind.items():
+                ar.write_array(f"uq/indicator/{f}", v)
+            ar.write_array("uq/meta", np.frombuffer(json.dumps(_jsonable(facts)).encode(), dtype=np.uint8))
+    facts["total_s"] = time.perf_counter() - tic0
+    facts["qoi"], facts["global_qoi"], facts["records"], facts["global_records"] = qoi, gqoi, recs, grecs
+    return facts
+
+
+def projection_errors(dic, dm, paths, xi):
+    """Relative projection errors ``‖U − Ψ Ψᵀ U‖_F / ‖U‖_F`` of HF trajectories (archives ``paths``,
+    imposed rows zeroed; the draws' KL coefficients ``xi``) onto the modes of their classified local ROM
+    and of the global ROM: ``(dictionary (n,), global (n,))``. Collective."""
+    from ..parallel.collectives import allreduce_sum
+    cl = dic.classifier.predict(xi)
+    ops = {}
+    out = np.zeros((2, len(paths)))
+    for i, path in enumerate(paths):
+        h = _hf_fields(path, dm)
+        U = h["U"]
+        for j, m in enumerate((int(cl[i]), -1)):
+            if m not in ops:
+                ops[m] = dic.operators(dm, m)
+            psi = ops[m].modes
+            U0 = U.copy()
+            U0[np.all(psi == 0.0, axis=1)] = 0.0             # imposed rows: zero in every mode
+            R = U0 - psi @ allreduce_sum(np.ascontiguousarray(psi.T @ U0), dm.comm)
+            n = allreduce_sum(np.array([(R ** 2).sum(), (U0 ** 2).sum()]), dm.comm)
+            out[j, i] = np.sqrt(n[0] / n[1]) if n[1] > 0 else 0.0
+    return out[0], out[1]

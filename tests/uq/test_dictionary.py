@@ -1,0 +1,186 @@
+"""ROM dictionaries for UQ (issue 19) on the hot bar of ``uq_cases``: `dromo dictionary` and `dromo uq` as a
+user runs them, the dictionary at 1 and 2 ranks (same clusters, classifier, models), `dromo uq` at 1, 2 and
+3 ranks (same classes and results); the dictionary's
+projection error on held-out draws below the global ROM's with the same modes per ROM; the sine
+dissimilarity's clusters better than the Euclidean ones; 20 held-out draws against HF: QoIs within 2 %,
+the p field within 3 %."""
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from .._mpi import check_ok, dromo_cmd, run_mpi, serial_only
+from . import uq_cases
+
+DROMO = dromo_cmd()
+N_HELD, SEED_HELD = 20, 77
+
+
+@pytest.fixture(scope="module")
+def bar(tmp_path_factory):
+    """The bar's folder: dictionaries d4_np1 (1 rank: solves the 48 HF training draws) and d4 (2 ranks,
+    reusing them), d12 (1 rank)."""
+    d = str(tmp_path_factory.mktemp("uq"))
+    uq_cases.write(d)
+    p = check_ok(run_mpi(1, DROMO + ["dictionary", "train4.toml", "-o", "d4_np1.h5"], timeout=1200, cwd=d))
+    assert "48 solved" in p.stdout and "sine clustering" in p.stdout
+    p = check_ok(run_mpi(2, DROMO + ["dictionary", "train4.toml", "-o", "d4.h5"], timeout=600, cwd=d))
+    assert "0 solved" in p.stdout
+    check_ok(run_mpi(1, DROMO + ["dictionary", "train12.toml", "-o", "d12.h5"], timeout=600, cwd=d))
+    return d
+
+
+def _held_out(d):
+    """The held-out HF results (draws 0..19 of seed 77, the draws `dromo uq --seed 77` makes)."""
+    from dromo.hf import run as hf_run
+    from dromo.hf.case_file import build_problem, read_case
+    from dromo.io.archive import Archive
+    from dromo.mesh.distributed import DistributedMesh
+    from dromo.uq.random_field import FieldDraw, KLBasis
+    from dromo.uq.sampling import draw_coefficients, draw_spec
+    comm = MPI.COMM_WORLD
+    with Archive.open(os.path.join(d, "d12.h5"), comm) as ar:
+        dm = DistributedMesh(ar.read_mesh(), comm)
+        kl = KLBasis.read(ar, dm)
+    spec = read_case(os.path.join(d, "case.toml"))
+    xi = draw_coefficients(SEED_HELD, range(N_HELD), kl.n_modes)
+    paths = []
+    for j in range(N_HELD):
+        p = os.path.join(d, f"held_{j:02d}.h5")
+        if not os.path.isfile(p):
+            hf_run(build_problem(draw_spec(spec, FieldDraw(xi[j], basis=kl)), comm, dm), p, checkpoint_every=0)
+        paths.append(p)
+    return dm, xi, paths, spec
+
+
+def _dict_arrays(path):
+    with h5py.File(path, "r") as f:
+        g = f["dictionary"]
+        meta = json.loads(bytes(g["meta"][...]).decode())
+        return {k: g[k][...] for k in ("labels", "medoids", "sine", "xi")}, meta, \
+            f["dictionary/rom_0/points/ids"][...]
+
+
+@serial_only
+def test_same_dictionary_and_uq_results_at_1_and_2_ranks(bar):
+    d = bar
+    a2, m2, ids2 = _dict_arrays(os.path.join(d, "d4.h5"))
+    a1, m1, ids1 = _dict_arrays(os.path.join(d, "d4_np1.h5"))
+    assert np.array_equal(a1["labels"], a2["labels"]) and np.array_equal(a1["medoids"], a2["medoids"])
+    assert np.array_equal(ids1, ids2)                                   # the same ECM points
+    assert np.allclose(a1["sine"], a2["sine"], atol=1e-10)
+    f1, f2 = m1["facts"], m2["facts"]
+    assert f1["accuracy"] == f2["accuracy"] and f1["modes"] == f2["modes"]
+    # the global ECM: the same points at any rank count, up to a near-tie of this tiny mesh's greedy (seen: one
+    # point more of 247 in one cluster)
+    assert np.abs(np.array(f1["points"]) - f2["points"]).max() <= 0.01 * max(f2["points"])
+    assert len(set(a2["labels"].tolist())) == 3 and min(f2["sizes"]) >= 5
+    assert 0.5 < f2["accuracy"] <= 1.0
+    out = {}
+    for n in (1, 2, 3):
+        p = check_ok(run_mpi(n, DROMO + ["uq", "d4.h5", "case.toml", "--draws", "10", "--seed", "5", "--monitor",
+                                         "XMAX", "--threshold", "p_max=0.004", "-o", f"uq{n}.h5"],
+                             timeout=600, cwd=d))
+        assert "flagged by the error indicators" in p.stdout and "p_max: mean" in p.stdout
+        with h5py.File(os.path.join(d, f"uq{n}.h5"), "r") as f:
+            out[n] = {k: f[f"uq/{k}"][...] for k in ("cluster", "flagged", "xi")}
+            out[n].update({k: f[f"uq/qoi/{k}"][...] for k in ("p_max", "svm_max", "u_XMAX")})
+            out[n]["meta"] = json.loads(bytes(f["uq/meta"][...]).decode())
+        assert os.path.isfile(os.path.join(d, f"uq{n}_hist_p_max.png"))
+    for n in (2, 3):
+        assert np.array_equal(out[1]["cluster"], out[n]["cluster"]) and np.array_equal(out[1]["xi"], out[n]["xi"])
+        assert np.array_equal(out[1]["flagged"], out[n]["flagged"])
+        for k in ("p_max", "svm_max", "u_XMAX"):
+            assert np.allclose(out[1][k], out[n][k], rtol=1e-8), k
+    st = out[1]["meta"]["stats"]["p_max"]
+    v = out[1]["p_max"]
+    assert np.isclose(st["mean"], v.mean()) and np.isclose(st["std"], v.std(ddof=1))
+    assert np.isclose(st["exceedance"], np.mean(v > 0.004)) and np.isclose(st["quantiles"]["0.5"], np.median(v))
+    # the dictionary built at 1 rank gives the same clusters and QoIs to the ECM's near-tie
+    check_ok(run_mpi(1, DROMO + ["uq", "d4_np1.h5", "case.toml", "--draws", "10", "--seed", "5", "--monitor", "XMAX",
+                                 "-o", "uq_np1.h5"], timeout=600, cwd=d))
+    with h5py.File(os.path.join(d, "uq_np1.h5"), "r") as f:
+        assert np.array_equal(f["uq/cluster"][...], out[1]["cluster"])
+        assert np.allclose(f["uq/qoi/p_max"][...], out[1]["p_max"], rtol=1e-3)
+
+
+@serial_only
+def test_dictionary_projection_below_the_global_rom_and_sine_beats_euclid(bar):
+    from dromo.uq.dictionary import Dictionary
+    from dromo.uq.run import projection_errors
+    dm, xi, paths, _spec = _held_out(bar)
+    dic = Dictionary(os.path.join(bar, "d4.h5"), MPI.COMM_WORLD)
+    assert [r.n_modes for r in dic.roms] == [4, 4, 4] and dic.global_rom.n_modes == 4
+    e_dic, e_glob = projection_errors(dic, dm, paths, xi)
+    assert e_dic.mean() < 0.9 * e_glob.mean(), (e_dic.mean(), e_glob.mean())
+    crit = dic.meta["facts"]["criterion"]
+    k3 = [r for r in crit if r["k"] == 3][0]
+    assert k3["error"] < k3["error_euclid"] and k3["ratio"] < 0.85
+    assert sum(r["error"] for r in crit[1:]) < sum(r["error_euclid"] for r in crit[1:])
+
+
+@serial_only
+def test_20_held_out_draws_against_hf(bar):
+    from dromo.uq.dictionary import Dictionary
+    from dromo.uq.run import FieldQoIs, hf_qois, p_field_errors, run_uq
+    dm, xi, paths, spec = _held_out(bar)
+    comm = MPI.COMM_WORLD
+    dic = Dictionary(os.path.join(bar, "d12.h5"), comm)
+    f = run_uq(dic, spec, N_HELD, seed=SEED_HELD, comm=comm, monitors=[])
+    assert np.allclose(np.array([r["xi"] for r in f["records"]]), xi)
+    hq = hf_qois(FieldQoIs(dm), paths)
+    for n in ("p_max", "svm_max"):
+        err = np.abs(f["qoi"][n] - hq[n]) / np.abs(hq[n])
+        assert err.max() <= 0.02, (n, err)
+    perr = []
+    for m in range(dic.n_clusters):
+        sel = [i for i, r in enumerate(f["records"]) if r["model"] == m]
+        if sel:
+            perr += list(p_field_errors(dm, dic.operators(dm, m), [f["records"][i] for i in sel],
+                                        [paths[i] for i in sel]))
+    assert len(perr) == N_HELD and max(perr) <= 0.03, perr
+
+
+@serial_only
+def test_batched_draws_equal_single_draws(bar):
+    """The batched reduced Newton (dromo.uq.batch) ends every draw on the single-draw solver's iterates."""
+    from dromo.hf.case_file import read_case
+    from dromo.uq.batch import solve_batch
+    from dromo.uq.dictionary import Dictionary
+    from dromo.uq.run import solve_draw
+    from dromo.uq.sampling import draw_coefficients
+    dic = Dictionary(os.path.join(bar, "d12.h5"), MPI.COMM_WORLD)
+    spec = read_case(os.path.join(bar, "case.toml"))
+    xi = draw_coefficients(5, range(6), dic.kl_scales.size)
+    for rom in (dic.roms[1], dic.global_rom):
+        single = [solve_draw(rom, spec, dic.draw(x)) for x in xi]
+        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi])
+        for s, b in zip(single, batch):
+            assert np.array_equal(s["times"], b["times"])
+            assert np.allclose(s["gamma"], b["gamma"], rtol=1e-9, atol=1e-12 * np.abs(s["gamma"]).max())
+            for f in s["coeffs"]:
+                assert np.allclose(s["coeffs"][f], b["coeffs"][f], rtol=1e-8, atol=1e-10 * np.abs(s["coeffs"][f]).max())
+                assert np.isclose(s["indicator"][f], b["indicator"][f], rtol=1e-6)
+    # draws differ: the batch does not mix them up
+    assert not np.allclose(batch[0]["gamma"], batch[1]["gamma"])
+
+
+@serial_only
+def test_training_results_of_another_field_are_refused(bar):
+    from dromo.errors import InputError
+    from dromo.uq.dictionary import read_config, train
+    with open(os.path.join(bar, "train4.toml")) as f:
+        text = f.read()
+    path = os.path.join(bar, "train_other.toml")
+    with open(path, "w") as f:
+        f.write(text.replace("sigma = 40.0", "sigma = 41.0"))
+    cfg = read_config(path)
+    with pytest.raises(InputError, match="draw_0000.h5: an HF result of another draw or random field"):
+        train(cfg, MPI.COMM_WORLD)
+    with open(path, "w") as f:
+        f.write(text.replace("[dictionary]", "[dictionary]\nclusterz = 2"))
+    with pytest.raises(InputError, match=r"\[dictionary\]: unknown key\(s\) \['clusterz'\]"):
+        read_config(path)
