@@ -18,6 +18,9 @@ RUNTIME_PACKAGES=(
   # The gmsh wheel (built-in cases are meshed at run time) links libGL, libXrender, libGLU, libXcursor and
   # libXinerama, none of them in a minimal Debian 12 (debootstrap --variant=minbase; found by .ci/minroot).
   libgl1 libxrender1 libglu1-mesa libxcursor1 libxinerama1
+  # ROM dictionaries for UQ (dromo dictionary / dromo uq): the classifier from the random field's parameters to
+  # a local ROM (k-NN / logistic regression, cross-validation) is scikit-learn, Debian's 1.2.1.
+  python3-sklearn
 )
 # What the tests and benchmarks need on top.
 TEST_PACKAGES=(
@@ -27,9 +30,6 @@ TEST_PACKAGES=(
   # A one-node SLURM for tests/cli/test_slurm.py (11 small packages, 4 MB; its services stay off without a
   # /etc/slurm/slurm.conf: the test runs its own daemons).
   slurm-wlm munge
-  # ROM dictionaries for UQ (dromo dictionary / dromo uq): the classifier from the random field's parameters to
-  # a local ROM (k-NN / logistic regression, cross-validation) is scikit-learn, Debian's 1.2.1.
-  python3-sklearn
 )
 # `setup.sh --runtime`: the run-time packages and dromo without its test extras (docker/Dockerfile's
 # runtime stage); a later plain `setup.sh` adds the rest.

@@ -94,8 +94,12 @@ def kl_modes(dm, sigma, length, n_modes, oversample=10, power=3, seed=0, chunk=5
     if not (sigma > 0 and length > 0 and int(n_modes) >= 1):
         raise InputError(f"random field: sigma ({sigma}) and length ({length}) must be > 0, modes ({n_modes}) "
                          f"≥ 1")
-    X = np.asarray(dm.global_mesh.points, dtype=float)
-    N = X.shape[0]
+    # every node's coordinates on every rank (3N doubles: the kernel rows need them; the vectors of
+    # ``apply`` are N-long too, hence the few-1e5-node scope of the module docstring)
+    N = int(dm.n_nodes_global)
+    X = np.zeros((N, 3))
+    X[np.asarray(dm.local_natural[:dm.n_owned_nodes], dtype=np.int64)] = dm.points[:dm.n_owned_nodes]
+    X = allreduce_sum(X, comm)
     r = int(n_modes)
     ell = min(N, r + int(oversample))
     if r > N:
