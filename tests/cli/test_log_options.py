@@ -30,6 +30,8 @@ RUNS = [
     ("case", ["case", "list"], 1, False),
     ("info", ["info"], 1, False),
     ("demo", ["demo", "--out", "/proc/no-such-folder"], 1, True),     # stage 1 logged, then an error: cheap
+    ("dictionary", ["dictionary", "no-such.toml", "-o", "d.h5"], 1, False),           # input errors: cheap
+    ("uq", ["uq", "no-such.h5", "case.toml", "--draws", "2", "-o", "u.h5"], 1, False),
 ]
 
 
@@ -82,5 +84,5 @@ def test_quiet_and_verbose_on_a_real_run_of_every_command(folder, i):
     assert not _lines(quiet.stderr, "[dromo I") and not _lines(quiet.stderr, "[dromo D"), quiet.stderr
     # what the command prints as its result (stdout) does not depend on the level (timings may differ)
     assert len(quiet.stdout.splitlines()) == len(loud.stdout.splitlines()), (quiet.stdout, loud.stdout)
-    if name in ("import", "demo"):
+    if name in ("import", "demo", "dictionary", "uq"):
         assert quiet.returncode == 1 and "error" in quiet.stderr
