@@ -67,13 +67,7 @@ def read_training(path):
     extra = set(d) - TOP
     if extra:
         raise InputError(f"{path}: unknown key(s) {sorted(extra)} (known: {sorted(TOP)})")
-    for k in ("pod", "ecm", "dual"):
-        t = d.get(k, {})
-        if not isinstance(t, dict):
-            raise InputError(f"{path} [{k}]: expected a table")
-        bad = set(t) - KEYS[k]
-        if bad:
-            raise InputError(f"{path} [{k}]: unknown key(s) {sorted(bad)} (known: {sorted(KEYS[k])})")
+    check_tables(path, d, {k: KEYS[k] for k in ("pod", "ecm", "dual")})
     base = os.path.dirname(os.path.abspath(path))
     runs = []
     for i, r in enumerate(d.get("run", [])):
@@ -111,6 +105,22 @@ def read_training(path):
     except (TypeError, ValueError) as e:
         raise InputError(f"{path}: a tolerance is not a number ({e})") from None
     return {"runs": runs, "options": opts, "path": path}
+
+
+def check_tables(path, d, keys):
+    """The tables ``{name: {key: value}}`` of the TOML document ``d`` named in ``keys`` (``{name: known
+    keys}``; a missing table is empty); InputError naming ``path``, the table and the keys when one is not a
+    table or has unknown keys."""
+    out = {}
+    for k, known in keys.items():
+        t = d.get(k, {})
+        if not isinstance(t, dict):
+            raise InputError(f"{path} [{k}]: expected a table")
+        extra = set(t) - set(known)
+        if extra:
+            raise InputError(f"{path} [{k}]: unknown key(s) {sorted(extra)} (known: {sorted(known)})")
+        out[k] = t
+    return out
 
 
 def load_training(path, comm=None):

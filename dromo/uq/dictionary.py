@@ -48,6 +48,7 @@ from mpi4py import MPI
 from ..errors import InputError
 from ..parallel import get_logger
 from ..parallel.errors import collective
+from ..rom.training import check_tables
 
 log = get_logger("dromo.uq.dictionary")
 
@@ -77,13 +78,7 @@ def read_config(path):
     out = {"case": os.path.join(base, d["case"]), "results": os.path.join(base, d.get("results", "hf"))}
     if not os.path.isfile(out["case"]):
         raise InputError(f"{path}: case file {out['case']} does not exist")
-    for k in KEYS:
-        t = d.get(k, {})
-        if not isinstance(t, dict):
-            raise InputError(f"{path} [{k}]: expected a table")
-        extra = set(t) - KEYS[k]
-        if extra:
-            raise InputError(f"{path} [{k}]: unknown key(s) {sorted(extra)} (known: {sorted(KEYS[k])})")
+    for k, t in check_tables(path, d, KEYS).items():
         out[k] = dict(DEFAULTS.get(k, {}), **t)
     dic = out["dictionary"]
     if dic["dissimilarity"] not in ("sine", "euclid"):
