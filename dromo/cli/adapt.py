@@ -10,10 +10,9 @@ from mpi4py import MPI
 
 
 def run(args):
-    import os
     from ..errors import ConvergenceError
     from ..parallel.signals import Interrupted
-    from ..rom.adapt import adapt, checkpoint_path, write_adapt_result
+    from ..rom.adapt import adapt, checkpoint_path, remove_checkpoint, write_adapt_result
     from ..rom.model import ReducedModel
     comm = MPI.COMM_WORLD
     tic = time.perf_counter()
@@ -36,10 +35,8 @@ def run(args):
     write_adapt_result(r, args.output, fields=args.reconstruct or ())
     if args.save_rom:
         r.rom.save(args.save_rom, comm)
-    if comm.rank == 0:                          # the run is complete: its checkpoint (and sidecar) is not needed
-        for f in (ckpt, os.path.splitext(ckpt)[0] + ".xdmf"):
-            if os.path.exists(f):
-                os.remove(f)
+    if comm.rank == 0:                  # the run is complete: its checkpoint (model files, sidecars) is not needed
+        remove_checkpoint(ckpt)
     s, h = r.summary, r.history
     if comm.rank == 0:
         print(f"dromo adapt: {r.spec.get('name')}: {s['increments']} increments to t = {s['time']:g}, "

@@ -5,6 +5,7 @@ a reduced point. The bar of ``rom_cases``: trained at one amplitude, run at twic
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -64,12 +65,21 @@ def test_adapt_same_decisions_at_1_2_3_ranks_and_smaller_error(bar):
     res = []
     for n in (1, 2, 3):
         extra = ["--reconstruct", "U", "p", "--save-rom", "rom2.h5"] if n == 2 else []
-        p = run_mpi(n, DROMO + ADAPT + ["-o", f"ad{n}.h5"] + extra, timeout=600, cwd=d)
+        p = run_mpi(n, DROMO + ADAPT + ["-o", f"ad{n}.h5", "--checkpoint-every", "2"] + extra, timeout=600, cwd=d)
         assert p.returncode == 0, p.stderr[-3000:]
         assert "HF increment(s)" in p.stdout
         res.append(_result(os.path.join(d, f"ad{n}.h5")))
+        res[-1]["checkpoints"] = re.findall(r"checkpoint at t = (\S+) .*model and last full state in (\S+)\)",
+                                            p.stderr)
     r0 = res[0]
     assert 1 <= len(r0["enrichments"]) < len(r0["time"]) - 1, r0["enrichments"]
+    # a checkpoint writes a new model file only when an enrichment happened since the previous one
+    ck = [(float(t), name) for t, name in r0["checkpoints"]]
+    assert len(ck) >= 3, ck
+    changed = [b[1] != a[1] for a, b in zip(ck, ck[1:])]
+    enriched = [any(a[0] + 1e-6 < e["time"] <= b[0] + 1e-6 for e in r0["enrichments"])   # times logged by %g
+                for a, b in zip(ck, ck[1:])]
+    assert changed == enriched and not all(changed), (ck, [e["time"] for e in r0["enrichments"]])
     for r in res[1:]:
         assert np.array_equal(r["hf"], r0["hf"])                        # the same enrichment decisions
         assert [e["time"] for e in r["enrichments"]] == [e["time"] for e in r0["enrichments"]]
@@ -78,8 +88,8 @@ def test_adapt_same_decisions_at_1_2_3_ranks_and_smaller_error(bar):
         # right after an enrichment the state is the HF one in the enriched model: estimate below tolerance
         assert e["estimate"] > 1.0 and e["estimate_after"] < 1.0, e
         assert e["modes_after"] >= e["modes_before"] and e["points_after"] >= e["points_before"]
-    for f in ("ad2.h5.restart.h5", "ad2.h5.restart.xdmf"):           # removed at the end of a complete run
-        assert not os.path.exists(os.path.join(d, f))
+    left = [f for f in os.listdir(d) if f.startswith("ad2.h5.restart")]
+    assert not left, left                         # checkpoint, model files and sidecars: removed at the end
     err_online, err_adapt = _compare(d, "on.h5"), _compare(d, "ad2.h5")
     assert err_adapt["U"] <= 0.25 * err_online["U"] and err_adapt["U"] <= 2e-3, (err_adapt, err_online)
     assert err_adapt["p"] <= 0.25 * err_online["p"], (err_adapt, err_online)
@@ -132,6 +142,9 @@ def test_kill_9_during_the_hf_increments_then_restart_gives_the_same_result(bar,
     with h5py.File(ckpt, "r") as f:
         stopped = int(f["checkpoint"].attrs["increment"])
     assert stopped < 80, "the run ended before the kill"
+    # the checkpoint holds the reduced state; the model and the last full state are in one model file
+    models = [f for f in os.listdir(tmp_path) if f.startswith("r.h5.restart.model") and f.endswith(".h5")]
+    assert len(models) == 1 and os.path.getsize(ckpt) < 0.5 * os.path.getsize(tmp_path / models[0]), models
     again = run(2, DROMO + args + ["-o", str(out), "--restart", str(ckpt)], d, timeout=5 * BOUND)
     assert again.returncode == 0, again.output
     a, b = _result(out), _result(tmp_path / "ref.h5")
