@@ -27,10 +27,12 @@ def streamed_format(path, format=None):
     return {"inp": "inp", "abaqus": "inp", "calculix": "inp", "ccx": "inp", "msh": "msh", "gmsh": "msh"}.get(fmt)
 
 
-def read_file_stripes(path, comm, prune=True, format=None, stream=True):
-    """The :class:`MeshStripes` of the mesh file ``path`` (collective; ``stream=False``: the serial reader
-    on rank 0 whatever the format)."""
+def read_file_stripes(path, comm, prune=True, format=None, stream=None):
+    """The :class:`MeshStripes` of the mesh file ``path`` (collective). ``stream``: read in pieces (``None``:
+    when there is more than one rank; on one rank the serial reader gives the same stripes with less
+    memory, having no pieces to send); ``False``: the serial reader on rank 0 whatever the format."""
     path = os.fspath(path)
+    stream = comm.size > 1 if stream is None else stream
     kind = streamed_format(path, format) if stream else None
     if kind is not None:
         from . import inp_stream, msh_stream
