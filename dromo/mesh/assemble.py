@@ -211,6 +211,18 @@ class _Assembly:
                 raise InputError(f"{self.src}: element id {d} defined more than once")
 
     # ------------------------------------------------------------------ 4: sets
+    def look_up_chunks(self, parts, directory):
+        """The explicit ids of the ``("ids", rank, chunk, n)`` parts held here, looked up in ``directory``
+        (collective; ``None``: no directory, no ids). Returns ``(ids, values (-1: undefined), part index of
+        each id, its index in its part, [(part index, part)])``."""
+        mine = [(i, p) for i, p in enumerate(parts)
+                if isinstance(p, tuple) and p[0] == "ids" and p[1] == self.comm.rank]
+        ids = _cat([self.chunks[p[2]][2].ravel() for _i, p in mine])
+        vals = directory.lookup(ids) if directory is not None else np.zeros(0, _I64)
+        lens = [self.chunks[p[2]][2].size for _i, p in mine]
+        owner = np.repeat(np.array([i for i, _p in mine], dtype=_I64), lens)
+        return ids, vals, owner, _cat([np.arange(n, dtype=_I64) for n in lens]), mine
+
     def expand_range(self, part, directory):
         """The values (file positions / natural cells) of a GENERATE range's defined ids held here, and their
         indices in the range; the range's checks (collective)."""
@@ -240,12 +252,7 @@ class _Assembly:
         label = self.t["labels"][kind].format(name)
         noun = self.t["nouns"][kind]
         # explicit ids: one look-up for the whole set
-        mine = [(i, p) for i, p in enumerate(parts) if isinstance(p, tuple) and p[0] == "ids" and p[1] == rank]
-        ids = _cat([self.chunks[p[2]][2].ravel() for _i, p in mine])
-        vals = directory.lookup(ids) if directory is not None else np.zeros(0, _I64)
-        lens = [self.chunks[p[2]][2].size for _i, p in mine]
-        owner = np.repeat(np.array([i for i, _p in mine], dtype=_I64), lens)
-        within = _cat([np.arange(n, dtype=_I64) for n in lens])
+        ids, vals, owner, within, _mine = self.look_up_chunks(parts, directory)
         _first_bad(comm, vals < 0, lambda i: (int(owner[i]), int(within[i])),
                    lambda i: f"{self.src}: {label} references undefined {noun} {ids[i]}")
         out, seq, new, offset = [], [], [], 0
@@ -355,12 +362,7 @@ class _Assembly:
         comm, rank, fs = self.comm, self.comm.rank, {}
         for name, items in self.t.get("surfaces", {}).items():
             cells, faces, seq, offset = [], [], [], 0
-            mine = [(i, it) for i, it in enumerate(items) if it[0] == "ids" and it[1] == rank]
-            ids = _cat([self.chunks[it[2]][2] for _i, it in mine])
-            nat = self.elem_dir.lookup(ids)
-            lens = [len(self.chunks[it[2]][2]) for _i, it in mine]
-            owner = np.repeat(np.array([i for i, _it in mine], dtype=_I64), lens)
-            within = _cat([np.arange(n, dtype=_I64) for n in lens])
+            ids, nat, owner, within, mine = self.look_up_chunks(items, self.elem_dir)
             fid = _cat([self.chunks[it[2]][4] for _i, it in mine])
             lno = _cat([self.chunks[it[2]][5] for _i, it in mine])
             _first_bad(comm, nat < 0, lambda i: (int(owner[i]), int(within[i])),

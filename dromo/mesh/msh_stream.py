@@ -139,7 +139,7 @@ class _MshPieces:
         return ("ids", self.sender.put(("set", cid, ids, None, None, None)), cid, len(ids))
 
     def elements(self, f):
-        gm2m, nodes_per = self.common._gmsh_to_meshio_type, None
+        gm2m = self.common._gmsh_to_meshio_type
         from meshio._common import num_nodes_per_cell
         st, asc = self.size_t, self.ascii
         self.elements_seen = True
