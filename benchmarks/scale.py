@@ -8,8 +8,9 @@ Each rank count is one ``launch/mpirun.sh -n P`` run of ``scale.py --worker`` th
 * **setup**: reads the blade mesh from a dromo archive (each rank its stripes; the archive is written once
   from the ``.msh`` and cached) and builds the :class:`DistributedMesh` (distributed partition, migration,
   numbering); per-rank peak RSS (VmHWM) right after it and the bytes of the arrays the DistributedMesh
-  holds. A second run per rank count does the set-up from the ``.msh`` file instead (rank 0 reads it with
-  the serial reader and sends every rank its stripe): ``setup_file_*``;
+  holds. A second run per rank count does the set-up from the ``.msh`` file instead
+  (:meth:`DistributedMesh.from_file`: at more than one rank the file is parsed on rank 0 in pieces sent to the
+  ranks as they are parsed, never whole; at one rank the serial reader): ``setup_file_*``;
 * **pod_snapshots** / **tsqr**: a POD of ``m`` synthetic snapshots on the mesh's owned dofs by the method of
   snapshots, then the tree TSQR; the root's largest holding during the reduction (``stats["held_bytes"]``);
 * **ecm**: the global ECM greedy on a synthetic integrand of ``p`` functions at the owned integration points;
@@ -21,8 +22,9 @@ setup_mem_8_over_1 : max over ranks of the set-up peak RSS at 8 ranks / at 1 ran
     archive (target ≤ 0.35).
 setup_excess_mem_8_over_1 : the same for the set-up's own memory, the peak RSS less that of the process with
     its libraries loaded (PETSc, h5py: ``loaded_process_mb``), max over ranks (ideal ≈ 1/8 plus the halo).
-setup_file_mem_8_over_1 : the same for the set-up from the mesh file (rank 0 holds the whole mesh while
-    its serial reader parses it: no target).
+setup_file_mem_8_over_1 : the same for the set-up from the mesh file (read in pieces: no rank holds the
+    whole mesh; no target). ``setup_file_serial_read_mem_8_over_1``: the same with the former path (the
+    serial reader on rank 0, stripes sent), for comparison.
 tsqr_root_bytes_over_m2 : rank 0's largest holding during the TSQR reduction at P = 8, in m² doubles (≤ 4).
 tsqr_gather_root_bytes_over_m2 : the same for the former gather (P + 2), for comparison.
 import_speedup_2ranks : wall time of ``import_results`` (deck already read) at 1 rank / 2 ranks on the
@@ -33,6 +35,7 @@ cost_model_error : worst relative difference, over stages and P, between the mod
 
     .venv/bin/python benchmarks/scale.py --quick      # small blade, P = 1, 2, 8, seconds
     .venv/bin/python benchmarks/scale.py              # large blade (1.08e6 dofs), P = 1, 2, 4, 8
+    .venv/bin/python benchmarks/scale.py --setup-file-only   # only the set-up from the .msh file
 """
 import argparse
 import importlib
@@ -153,15 +156,32 @@ def mesh_statistics(dm, comm):
 
 
 def setup_file_worker(cfg):
-    """The set-up from the mesh file (rank 0 reads it, every rank is sent its stripe): peak RSS per rank."""
+    """The set-up from the mesh file: peak RSS per rank. ``cfg["stream"]``: False for the former path (the
+    serial reader on rank 0, stripes sent), else :meth:`DistributedMesh.from_file`'s (pieces)."""
     import dromo  # noqa: F401
     from mpi4py import MPI
     from dromo.mesh.distributed import DistributedMesh
+    from dromo.mesh.file_stripes import read_file_stripes
     comm = MPI.COMM_WORLD
-    DistributedMesh.from_file(cfg["mesh"], comm)
+    if cfg.get("stream", True):
+        DistributedMesh.from_file(cfg["mesh"], comm)
+    else:
+        DistributedMesh(read_file_stripes(cfg["mesh"], comm, stream=False), comm)
     peak = comm.gather(proc_status_bytes("VmHWM"))
     if comm.rank == 0:
         print(json.dumps({"setup_file_peak": peak}), flush=True)
+
+
+def setup_file_figures(cfg, ranks, figures):
+    """``setup_file_*`` figures: the set-up from the mesh file at each rank count, in pieces and (for
+    comparison) by the serial reader on rank 0."""
+    Pmax = max(ranks)
+    for key, stream in (("setup_file", True), ("setup_file_serial_read", False)):
+        runs = {P: run_ranks(P, __file__, ["--worker", json.dumps(dict(cfg, task="setup_file", stream=stream))])
+                for P in ranks}
+        for P in ranks:
+            figures[f"{key}_peak_mb_{P}"] = [round(b / 1e6, 1) for b in runs[P]["setup_file_peak"]]
+        figures[f"{key}_mem_8_over_1"] = round(max(runs[Pmax]["setup_file_peak"]) / max(runs[1]["setup_file_peak"]), 3)
 
 
 def convert_worker(cfg):
@@ -223,6 +243,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=None, help="import timing runs per rank count")
     ap.add_argument("--import-only", action="store_true",
                     help="measure only the import speed-up (prints its figures, no targets checked)")
+    ap.add_argument("--setup-file-only", action="store_true",
+                    help="measure only the set-up from the mesh file (setup_file_*; no targets checked)")
     ap.add_argument("--skip-import", action="store_true",
                     help="leave out the import speed-up timing (its target is then not checked)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -245,10 +267,14 @@ def main():
     cfg["archive"] = cfg["mesh"][:-4] + "_mesh.h5"
     if not os.path.isfile(cfg["archive"]) or os.path.getmtime(cfg["archive"]) < os.path.getmtime(cfg["mesh"]):
         run_ranks(1, __file__, ["--worker", json.dumps(dict(cfg, task="convert"))])
-    runs, file_runs = {}, {}
+    if args.setup_file_only:
+        figures = {"blade": size, "ranks": ranks, "mesh_file_mb": round(os.path.getsize(cfg["mesh"]) / 1e6, 1)}
+        setup_file_figures(cfg, ranks, figures)
+        print(json.dumps({"benchmark": "scale_setup_file", "figures": figures}), flush=True)
+        return 0
+    runs = {}
     for P in ranks:
         runs[P] = run_ranks(P, __file__, ["--worker", json.dumps(dict(cfg, task="setup"))])
-        file_runs[P] = run_ranks(P, __file__, ["--worker", json.dumps(dict(cfg, task="setup_file"))])
     figures = {"blade": size, "ranks": ranks, "dofs": 3 * runs[ranks[0]]["mesh"]["n_nodes"], "m": cfg["m"]}
     for P in ranks:
         figures[f"setup_peak_mb_{P}"] = [round(b / 1e6, 1) for b in runs[P]["setup_peak"]]
@@ -258,10 +284,7 @@ def main():
     figures["setup_mem_8_over_1"] = round(max(runs[Pmax]["setup_peak"]) / max(runs[1]["setup_peak"]), 3)
     excess = {P: max(a - b for a, b in zip(runs[P]["setup_peak"], runs[P]["loaded_peak"])) for P in ranks}
     figures["setup_excess_mem_8_over_1"] = round(excess[Pmax] / excess[1], 3)
-    for P in ranks:
-        figures[f"setup_file_peak_mb_{P}"] = [round(b / 1e6, 1) for b in file_runs[P]["setup_file_peak"]]
-    figures["setup_file_mem_8_over_1"] = round(max(file_runs[Pmax]["setup_file_peak"]) /
-                                               max(file_runs[1]["setup_file_peak"]), 3)
+    setup_file_figures(cfg, ranks, figures)
     m2 = 8.0 * cfg["m"] ** 2
     figures["tsqr_root_bytes_over_m2"] = round(runs[Pmax]["tsqr_held"][0] / m2, 3)
     figures["tsqr_max_rank_bytes_over_m2"] = round(max(runs[Pmax]["tsqr_held"]) / m2, 3)

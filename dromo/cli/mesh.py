@@ -13,19 +13,14 @@ from mpi4py import MPI
 
 def load_mesh(path, comm):
     """The mesh of a file or of a dromo archive as :class:`~dromo.mesh.stripes.MeshStripes` (collective): an
-    archive is read rank-striped; a mesh file is read on rank 0 and each rank is sent its stripe."""
-    from ..mesh.stripes import MeshStripes
+    archive is read rank-striped; a mesh file is parsed on rank 0 and sent in pieces
+    (:func:`~dromo.mesh.file_stripes.read_file_stripes`)."""
     if str(path).endswith((".h5", ".hdf5")):
         from ..io.archive import Archive
         with Archive.open(path, comm) as ar:
             return ar.read_mesh_stripes()
-    from ..mesh.readers import read_mesh
-    from ..parallel.errors import collective
-    mesh = None
-    with collective(comm):
-        if comm.rank == 0:
-            mesh = read_mesh(path)
-    return MeshStripes.scatter(mesh, comm)
+    from ..mesh.file_stripes import read_file_stripes
+    return read_file_stripes(path, comm)
 
 
 def _info(args):

@@ -633,8 +633,9 @@ class Archive:
 
 def distributed_mesh(path, comm=None, partitioner="ptscotch"):
     """A :class:`~dromo.mesh.distributed.DistributedMesh` of a mesh file or of a dromo archive's mesh
-    (``.h5``/``.hdf5``: every rank reads its stripes, nothing whole anywhere); other formats are read on
-    rank 0 and sent in stripes (:meth:`DistributedMesh.from_file`). Collective."""
+    (``.h5``/``.hdf5``: every rank reads its stripes, nothing whole anywhere); a mesh file through
+    :meth:`DistributedMesh.from_file` (``.inp`` and gmsh 4.1 ``.msh`` parsed on rank 0 in pieces, never whole;
+    other formats read on rank 0 and sent in stripes). Collective."""
     from ..mesh.distributed import DistributedMesh
     comm = comm or MPI.COMM_WORLD
     if str(path).lower().endswith((".h5", ".hdf5")):

@@ -14,7 +14,7 @@ Numberings (see also :mod:`dromo.parallel.redistribute`):
 
 Construction is collective and distributed (nothing of size O(N_global) stays on any rank, streaming
 buffers of bounded size aside): the mesh comes as natural *stripes* (:mod:`dromo.mesh.stripes`: from a
-:class:`MeshData` given on every rank, from a file read on rank 0 and sent in pieces, or from an archive
+:class:`MeshData` given on every rank, from a file parsed on rank 0 and sent in pieces, or from an archive
 read rank-striped), the dual graph is built from the stripes and partitioned by PTScotch
 (:mod:`dromo.mesh.partition`), the cells are moved to their ranks (``Alltoallv``), node ownership and the
 PETSc numbering are computed by the nodes' stripe owners (each the owner and PETSc id of its stripe of
@@ -231,18 +231,13 @@ class DistributedMesh:
     # ------------------------------------------------------------------ construction helpers
     @classmethod
     def from_file(cls, path, comm=None, partitioner="ptscotch"):
-        """Read a mesh file on rank 0 (any format of :func:`dromo.mesh.readers.read_mesh`) and send every
-        rank its stripe (never the whole mesh); then the distributed set-up. Rank 0 holds the whole mesh
-        while it reads it (the readers are serial)."""
+        """The distributed set-up from a mesh file (any format of :func:`dromo.mesh.readers.read_mesh`):
+        ``.inp`` and gmsh 4.1 ``.msh`` files are parsed on rank 0 in pieces sent to the ranks as they are
+        parsed, never whole on any rank; other formats are read on rank 0 and sent in stripes
+        (:func:`dromo.mesh.file_stripes.read_file_stripes`)."""
+        from .file_stripes import read_file_stripes
         comm = comm or MPI.COMM_WORLD
-        mesh = None
-        with collective(comm):
-            if comm.rank == 0:
-                from .readers import read_mesh
-                mesh = read_mesh(path)
-        stripes = MeshStripes.scatter(mesh, comm)
-        del mesh
-        return cls(stripes, comm, partitioner)
+        return cls(read_file_stripes(path, comm), comm, partitioner)
 
     # ------------------------------------------------------------------ the whole mesh (fallback)
     @property

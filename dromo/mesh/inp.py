@@ -132,20 +132,37 @@ class Deck:
     cards: List[Card]
 
 
+#: data lines handed to the parser at a time (``*NODE``, ``*ELEMENT``, sets and surfaces): the parser never
+#: holds more lines than this, whatever the size of a card
+CHUNK_LINES = 1 << 15
+#: ids of consecutive plain set lines gathered into one part
+SET_CHUNK = 1 << 16
+_CHUNKED = ("NODE", "ELEMENT", "NSET", "ELSET", "SURFACE")
+
+
 class _InpReader:
-    """Reads a deck line by line: mesh keywords into arrays, every other keyword into a Card."""
+    """Reads a deck line by line: mesh keywords into arrays, every other keyword into a Card.
+
+    The data lines of a mesh card reach the parser in pieces of at most :data:`CHUNK_LINES` lines (an element
+    record spanning lines is never split). What a piece yields goes through the hooks :meth:`put_nodes`,
+    :meth:`put_elements`, :meth:`put_ids` and :meth:`put_surface_ids`: here they keep the arrays for
+    :meth:`finish`; :class:`dromo.mesh.inp_stream.StreamingInpReader` sends them to the ranks instead.
+    """
+
+    keep_cards = True
 
     def __init__(self, path):
         self.path = os.path.abspath(path)
         self.node_chunks_id: List[np.ndarray] = []
         self.node_chunks_xyz: List[np.ndarray] = []
-        self.node_lines: List[tuple] = []  # (ids array, first line) for duplicate reporting
         self.elem: List[dict] = []   # each: type, rule, ids, conn, lines(where per element)
-        self.nsets: Dict[str, List[np.ndarray]] = {}
-        self.esets: Dict[str, List[np.ndarray]] = {}
+        self.nsets: Dict[str, list] = {}
+        self.esets: Dict[str, list] = {}
         self.nset_from_elset: List[tuple] = []  # (nset, elset, line)
-        self.surfaces: Dict[str, List[tuple]] = {}  # name -> [(elset name or id, face, line)]
+        # name -> [("ids", element ids, faces, lines) | ("elset", name, face, line)]
+        self.surfaces: Dict[str, List[tuple]] = {}
         self.cards: List[Card] = []  # every non-mesh keyword, in deck order
+        self._longer: List[DeckLine] = []  # first lines of element records longer than their type (one card)
 
     # ---------------------------------------------------------------- driver
     def run(self):
@@ -153,30 +170,60 @@ class _InpReader:
         for line in deck_lines(self.path):
             if line.text.startswith("*"):
                 if kw is not None:
-                    self.block(kw, opts, head, data)
+                    self.block(kw, opts, head, data, True)
                 kw, opts = parse_options(line.text)
                 check_keyword(kw, line.where())
                 head, data = line, []
             elif kw is not None:
                 data.append(line)
+                if len(data) >= CHUNK_LINES and kw in _CHUNKED:
+                    data = self.block(kw, opts, head, data, False)
             else:
                 raise InputError(f"{line.where()}: data line before any keyword: {line.text!r}")
         if kw is not None:
-            self.block(kw, opts, head, data)
+            self.block(kw, opts, head, data, True)
 
-    def block(self, kw, opts, head, data):
+    def block(self, kw, opts, head, data, last):
+        """Parse the data lines ``data`` of a card (``last``: the card's final piece). Returns the lines kept
+        for the next piece (an element record not complete yet)."""
         if kw == "NODE":
             self.nodes(opts, head, data)
         elif kw == "ELEMENT":
-            self.elements(opts, head, data)
+            return self.elements(opts, head, data, last)
         elif kw == "NSET":
             self.sets(opts, head, data, "NSET")
         elif kw == "ELSET":
             self.sets(opts, head, data, "ELSET")
         elif kw == "SURFACE":
             self.surface(opts, head, data)
-        else:  # kept for read_deck (materials, steps, loads, ...), ignored by read_inp
+        elif self.keep_cards:  # kept for read_deck (materials, steps, loads, ...), ignored by read_inp
             self.cards.append(Card(kw, opts, head, data))
+        return []
+
+    # ---------------------------------------------------------------- storage hooks
+    def put_nodes(self, ids, xyz, data, opts):
+        """Keep a piece of a ``*NODE`` card: ``ids`` (k,) int64, ``xyz`` (k, 3), its lines ``data``."""
+        self.node_chunks_id.append(ids)
+        self.node_chunks_xyz.append(xyz)
+        if opts.get("NSET"):
+            self.nsets.setdefault(opts["NSET"].upper(), []).append(ids)
+
+    def put_elements(self, etype, rule, abaqus, arr, where, opts):
+        """Keep a piece of an ``*ELEMENT`` card: ``arr`` (k, 1 + nn) ids and node ids, ``where`` the first
+        line of each record."""
+        self.elem.append({"type": etype, "rule": rule, "abaqus": abaqus, "ids": arr[:, 0],
+                          "conn": arr[:, 1:], "where": where})
+        if opts.get("ELSET"):
+            self.esets.setdefault(opts["ELSET"].upper(), []).append(arr[:, 0])
+
+    def put_ids(self, kind, name, ids, lines):
+        """A part of set ``name`` (``kind`` NSET/ELSET): explicit ids (k,) int64 from ``lines``; returns what
+        the set's part list keeps."""
+        return ids
+
+    def put_surface_ids(self, name, ids, faces, lines):
+        """A part of ``*SURFACE`` ``name``: element ids (k,), 0-based faces (k,), the line of each."""
+        self.surfaces.setdefault(name, []).append(("ids", ids, faces, lines))
 
     # ---------------------------------------------------------------- *NODE
     def nodes(self, opts, head, data):
@@ -214,14 +261,12 @@ class _InpReader:
             i = int(np.flatnonzero(~finite)[0])
             raise InputError(f"{data[i].where()}: non-finite coordinate of node {ids[i]} in "
                              f"{data[i].text!r}")
-        self.node_chunks_id.append(ids)
-        self.node_chunks_xyz.append(arr[:, 1:4])
-        self.node_lines.append((ids, data))
-        if opts.get("NSET"):
-            self.nsets.setdefault(opts["NSET"].upper(), []).append(ids)
+        self.put_nodes(ids, arr[:, 1:4], data, opts)
 
     # ---------------------------------------------------------------- *ELEMENT
-    def elements(self, opts, head, data):
+    def elements(self, opts, head, data, last=True):
+        """Parse a piece of an ``*ELEMENT`` card; returns the lines of a record the piece ends inside of
+        (parsed again with the next piece) when ``last`` is false."""
         t = opts.get("TYPE", "").upper()
         if not t:
             raise InputError(f"{head.where()}: *ELEMENT without TYPE=")
@@ -230,54 +275,56 @@ class _InpReader:
                              f"{', '.join(ABAQUS_TYPES)})")
         etype, rule = ABAQUS_TYPES[t]
         nn = NODES_PER_CELL[etype]
-        if not data:
-            return
-        toks = [_tokens(l) for l in data]
-        counts = np.fromiter((len(x) for x in toks), dtype=np.int64, count=len(toks))
-        trailing = np.fromiter((l.text.endswith(",") for l in data), dtype=bool, count=len(data))
-        if (counts == nn + 1).all() and not trailing.any():
-            arr = None
-            if _plain(_PLAIN_INTS, data):
-                try:
-                    arr = np.array([x for tt in toks for x in tt], dtype=np.int64).reshape(-1, nn + 1)
-                except (ValueError, OverflowError):
-                    pass
-            if arr is None:
-                arr = np.array([_element_ints(x, l, True) for x, l in zip(toks, data)],
-                               dtype=np.int64)
-            where = data
-        else:  # records spanning several lines
-            recs, where, cur, first, longer = [], [], [], None, []
-            for x, l, tr in zip(toks, data, trailing):
-                if first is None:
-                    first = l
-                cur.extend(_element_ints(x, l, not cur))
-                # a record continues after a trailing comma, or after a full line of 16 entries
-                if tr or (len(x) == 16 and len(cur) < nn + 1):
-                    if len(cur) < nn + 1:
-                        continue
-                if len(cur) > nn + 1:      # more nodes than the type has: ccx takes the first nn
-                    longer.append(first)
-                    cur = cur[:nn + 1]
-                if len(cur) != nn + 1:
-                    raise InputError(
-                        f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} nodes, "
-                        f"{t} needs {nn} (truncated or misformatted line?)")
-                recs.append(cur)
-                where.append(first)
-                cur, first = [], None
-            if cur:
-                raise InputError(f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} "
-                                 f"nodes, {t} needs {nn} (truncated file?)")
-            arr = np.array(recs, dtype=np.int64).reshape(-1, nn + 1)
-            if longer:
-                log.warning("%s: *ELEMENT, TYPE=%s: %d element(s) list more than the %d nodes of %s "
-                            "(the first at line %d): the first %d nodes taken, as CalculiX does",
-                            head.where(), t, len(longer), nn, t, longer[0].no, nn)
-        self.elem.append({"type": etype, "rule": rule, "abaqus": t, "ids": arr[:, 0],
-                          "conn": arr[:, 1:], "where": where})
-        if opts.get("ELSET"):
-            self.esets.setdefault(opts["ELSET"].upper(), []).append(arr[:, 0])
+        carry = []
+        if data:
+            toks = [_tokens(l) for l in data]
+            counts = np.fromiter((len(x) for x in toks), dtype=np.int64, count=len(toks))
+            trailing = np.fromiter((l.text.endswith(",") for l in data), dtype=bool, count=len(data))
+            if (counts == nn + 1).all() and not trailing.any():
+                arr = None
+                if _plain(_PLAIN_INTS, data):
+                    try:
+                        arr = np.array([x for tt in toks for x in tt], dtype=np.int64).reshape(-1, nn + 1)
+                    except (ValueError, OverflowError):
+                        pass
+                if arr is None:
+                    arr = np.array([_element_ints(x, l, True) for x, l in zip(toks, data)],
+                                   dtype=np.int64)
+                where = data
+            else:  # records spanning several lines
+                recs, where, cur, first, start = [], [], [], None, 0
+                for i, (x, l, tr) in enumerate(zip(toks, data, trailing)):
+                    if first is None:
+                        first, start = l, i
+                    cur.extend(_element_ints(x, l, not cur))
+                    # a record continues after a trailing comma, or after a full line of 16 entries
+                    if tr or (len(x) == 16 and len(cur) < nn + 1):
+                        if len(cur) < nn + 1:
+                            continue
+                    if len(cur) > nn + 1:      # more nodes than the type has: ccx takes the first nn
+                        self._longer.append(first)
+                        cur = cur[:nn + 1]
+                    if len(cur) != nn + 1:
+                        raise InputError(
+                            f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} nodes, "
+                            f"{t} needs {nn} (truncated or misformatted line?)")
+                    recs.append(cur)
+                    where.append(first)
+                    cur, first = [], None
+                if cur and last:
+                    raise InputError(f"{first.where()}: element {cur[0]} ({t}) has {len(cur) - 1} "
+                                     f"nodes, {t} needs {nn} (truncated file?)")
+                if cur:
+                    carry = data[start:]
+                arr = np.array(recs, dtype=np.int64).reshape(-1, nn + 1)
+            if len(arr):
+                self.put_elements(etype, rule, t, arr, where, opts)
+        if last and self._longer:
+            log.warning("%s: *ELEMENT, TYPE=%s: %d element(s) list more than the %d nodes of %s "
+                        "(the first at line %d): the first %d nodes taken, as CalculiX does",
+                        head.where(), t, len(self._longer), nn, t, self._longer[0].no, nn)
+            self._longer = []
+        return carry
 
     # ---------------------------------------------------------------- *NSET / *ELSET
     def sets(self, opts, head, data, kind):
@@ -289,6 +336,7 @@ class _InpReader:
         if kind == "NSET" and opts.get("ELSET"):
             self.nset_from_elset.append((name, opts["ELSET"].upper(), head))
         generate = "GENERATE" in opts
+        buf = _IdBuffer(lambda ids, lines: lst.append(self.put_ids(kind, name, ids, lines)))
         for l in data:
             toks = _tokens(l)
             if generate:
@@ -303,7 +351,7 @@ class _InpReader:
                 continue
             if toks and _plain(_PLAIN_INTS, l.text):   # ids only: one conversion for the line
                 try:
-                    lst.append(np.array([int(t) for t in toks], dtype=np.int64))
+                    buf.add(np.array([int(t) for t in toks], dtype=np.int64), l)
                     continue
                 except (ValueError, OverflowError):
                     pass                                  # token by token below, naming the culprit
@@ -320,9 +368,10 @@ class _InpReader:
                     what = "node set" if kind == "NSET" else "element set"
                     raise InputError(f"{l.where()}: unknown {what} {tok!r} referenced in "
                                      f"*{kind} {name}")
+                buf.flush()
                 lst.extend(list(store[ref]) if ref != name else [])
-            if nums:
-                lst.append(np.array(nums, dtype=np.int64))
+            buf.add(nums, l)
+        buf.flush()
 
     # ---------------------------------------------------------------- *SURFACE
     def surface(self, opts, head, data):
@@ -332,21 +381,25 @@ class _InpReader:
         stype = opts.get("TYPE", "ELEMENT").upper()
         if stype == "NODE":
             lst = self.nsets.setdefault(name, [])
+            buf = _IdBuffer(lambda ids, lines: lst.append(self.put_ids("NSET", name, ids, lines)))
             for l in data:
                 tok = [x.strip() for x in l.text.split(",") if x.strip()][:1]
                 if not tok:
                     continue
                 if _INT.fullmatch(tok[0]):
-                    lst.append(np.array([_int(tok[0], l, "node id")], dtype=np.int64))
+                    buf.add([_int(tok[0], l, "node id")], l)
                     continue
                 ref = tok[0].upper()
                 if ref not in self.nsets:
                     raise InputError(f"{l.where()}: unknown node set {tok[0]!r} in *SURFACE {name}")
+                buf.flush()
                 lst.extend(self.nsets[ref])
+            buf.flush()
             return
         if stype != "ELEMENT":
             raise InputError(f"{head.where()}: *SURFACE TYPE={stype} not supported (ELEMENT, NODE)")
-        lst = self.surfaces.setdefault(name, [])
+        items = self.surfaces.setdefault(name, [])
+        buf = _IdBuffer(lambda ids, lines: self.put_surface_ids(name, ids[:, 0], ids[:, 1], lines), width=2)
         for l in data:
             parts = [x.strip() for x in l.text.split(",") if x.strip()]
             if len(parts) < 2:
@@ -356,7 +409,12 @@ class _InpReader:
             if not m:
                 raise InputError(f"{l.where()}: unknown face label {parts[1]!r} in *SURFACE {name} "
                                  f"(expected S1..S6)")
-            lst.append((parts[0], int(m.group(1)) - 1, l))
+            if _INT.fullmatch(parts[0]):
+                buf.add([_int(parts[0], l, "element id"), int(m.group(1)) - 1], l)
+            else:
+                buf.flush()
+                items.append(("elset", parts[0], int(m.group(1)) - 1, l))
+        buf.flush()
 
     # ---------------------------------------------------------------- assemble
     def finish(self, prune=True) -> MeshData:
@@ -439,14 +497,19 @@ class _InpReader:
         facet_sets = {}
         for name, items in self.surfaces.items():
             cells_l, faces_l = [], []
-            for ref, face, l in items:
-                if _INT.fullmatch(ref):
-                    c = elem_index([_int(ref, l, "element id")], f"{l.where()}: *SURFACE {name}")
-                else:
-                    if ref.upper() not in element_sets:
-                        raise InputError(f"{l.where()}: unknown element set {ref!r} in *SURFACE "
-                                         f"{name}")
-                    c = element_sets[ref.upper()]
+            for kind, ref, face, l in items:
+                if kind == "ids":
+                    pos = np.minimum(np.searchsorted(seid, ref), len(seid) - 1)
+                    bad = np.flatnonzero(seid[pos] != ref)
+                    if bad.size:
+                        elem_index(ref[bad[:1]], f"{l[bad[0]].where()}: *SURFACE {name}")
+                    cells_l.append(eorder[pos])
+                    faces_l.append(face)
+                    continue
+                if ref.upper() not in element_sets:
+                    raise InputError(f"{l.where()}: unknown element set {ref!r} in *SURFACE "
+                                     f"{name}")
+                c = element_sets[ref.upper()]
                 cells_l.append(c)
                 faces_l.append(np.full(len(c), face, dtype=np.int64))
             cells = np.concatenate(cells_l) if cells_l else np.empty(0, np.int64)
@@ -469,6 +532,28 @@ class _InpReader:
             xyz, nid, blocks, node_sets, facet_sets = drop_unused_nodes(xyz, nid, blocks, node_sets,
                                                              facet_sets, src)
         return MeshData(xyz, blocks, nid, node_sets, element_sets, facet_sets, source=src).validate()
+
+
+class _IdBuffer:
+    """Ids of consecutive set lines gathered into parts of about :data:`SET_CHUNK` ids: ``add`` the numbers
+    of a line (``width`` per record), ``flush`` hands ``(ids (k,) or (k, width) int64, line of each record)``
+    to ``emit``."""
+
+    def __init__(self, emit, width=1):
+        self.emit, self.width, self.vals, self.lines = emit, width, [], []
+
+    def add(self, nums, line):
+        if len(nums):
+            self.vals.append(np.asarray(nums, dtype=np.int64))
+            self.lines.extend([line] * (len(nums) // self.width))
+            if len(self.lines) * self.width >= SET_CHUNK:
+                self.flush()
+
+    def flush(self):
+        if self.vals:
+            ids = np.concatenate(self.vals)
+            lines, self.vals, self.lines = self.lines, [], []
+            self.emit(ids.reshape(-1, self.width) if self.width > 1 else ids, lines)
 
 
 def _node_fields(line):

@@ -33,16 +33,39 @@ class GenerateRange:
             cand = cand[(cand - a) % s == 0]
         if len(cand) == n:
             return np.asarray(cand, dtype=np.int64)
-        noun = "node" if self.kind == "NSET" else "element"
         expected = a + s * np.arange(len(cand), dtype=cand.dtype)
         wrong = np.flatnonzero(cand != expected)
-        missing = a + s * int(wrong[0] if wrong.size else len(cand))
-        what = (f"{self.line.where()}: *{self.kind} {self.name}: GENERATE {a}, {b}, {s} names "
-                f"undefined {noun} {missing} ({n} ids in the range, {len(cand)} of them defined)")
-        if not len(cand):
-            raise InputError(what)
-        log.warning("%s: the set takes the %d defined %ss, as CalculiX does", what, len(cand), noun)
+        self.report(len(cand), int(wrong[0] if wrong.size else len(cand)))
         return np.asarray(cand, dtype=np.int64)
+
+    @property
+    def size(self):
+        """Number of ids in the range."""
+        return (self.end - self.start) // self.step + 1
+
+    def members(self, keys):
+        """(k,) bool: which of ``keys`` (int64, any order) lie in the range."""
+        keys = np.asarray(keys, dtype=np.int64)
+        inside = (keys >= self.start) & (keys <= self.end)
+        if self.step != 1:
+            sub = keys[inside]
+            if self.start < 0:            # offsets may exceed int64: exact integers
+                sub = sub.astype(object)
+            inside[inside] = np.asarray((sub - self.start) % self.step == 0, dtype=bool)
+        return inside
+
+    def report(self, n_defined, missing_index):
+        """The range names undefined ids (``n_defined`` of its :attr:`size` exist, the first missing one is
+        ``start + step * missing_index``): an InputError naming the line when none exists, else one
+        warning (CalculiX takes the defined ones)."""
+        a, b, s = self.start, self.end, self.step
+        noun = "node" if self.kind == "NSET" else "element"
+        what = (f"{self.line.where()}: *{self.kind} {self.name}: GENERATE {a}, {b}, {s} names "
+                f"undefined {noun} {a + s * missing_index} ({self.size} ids in the range, {n_defined} of them "
+                f"defined)")
+        if not n_defined:
+            raise InputError(what)
+        log.warning("%s: the set takes the %d defined %ss, as CalculiX does", what, n_defined, noun)
 
 
 def expand(parts, sorted_ids):

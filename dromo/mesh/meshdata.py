@@ -31,7 +31,8 @@ from ..errors import InputError
 
 __all__ = [
     "CellBlock", "MeshData", "CELL_TYPES", "FACET_TYPES", "NODES_PER_CELL", "NODES_PER_FACET",
-    "FACES", "CORNERS", "EDGES", "cell_faces", "locate_facets", "corner_jacobians",
+    "FACES", "CORNERS", "EDGES", "cell_faces", "locate_facets", "match_face_keys", "face_keys",
+    "corner_jacobians",
 ]
 
 #: number of nodes per cell type
@@ -399,12 +400,15 @@ def cell_faces(mesh: MeshData, cells=None):
     return {ft: tuple(np.concatenate(z) for z in zip(*parts)) for ft, parts in out.items()}
 
 
-def _keys(corners):
+def face_keys(corners):
     """Order-independent row keys for (m, 3|4) corner arrays -> (m, 4) sorted, -1 padded."""
     c = np.sort(corners, axis=1)
     if c.shape[1] == 3:
         c = np.hstack([np.full((len(c), 1), -1, dtype=np.int64), c])
     return np.ascontiguousarray(c, dtype=np.int64)
+
+
+_keys = face_keys
 
 
 def _rowview(a):
@@ -435,20 +439,35 @@ def locate_facets(mesh: MeshData, facets: np.ndarray, cells=None):
     for ft, (nodes, c, k) in cell_faces(mesh, cells).items():
         if CORNERS[ft] != nc:
             continue
-        ckeys = _keys(nodes[:, :nc])
-        allk = np.concatenate([_rowview(ckeys), _rowview(fkeys)])
-        _, inv = np.unique(allk, return_inverse=True)
-        inv = inv.ravel()
-        ci, fi = inv[:len(ckeys)], inv[len(ckeys):]
-        # for each key, the lowest cell: sort candidates by (key, cell) and take the first
-        order = np.lexsort((c, ci))
-        first = np.full(inv.max() + 1, -1, dtype=np.int64)
-        rev = order[::-1]
-        first[ci[rev]] = rev  # the last write wins -> the first in (key, cell) order
-        hit = first[fi]
-        ok = (hit >= 0) & (cell < 0)
-        cell[ok] = c[hit[ok]]
-        face[ok] = k[hit[ok]]
+        hc, hk = match_face_keys(_keys(nodes[:, :nc]), c, k, fkeys)
+        ok = (hc >= 0) & (cell < 0)
+        cell[ok] = hc[ok]
+        face[ok] = hk[ok]
+    return cell, face
+
+
+def match_face_keys(ckeys, c, k, fkeys):
+    """For each facet key (rows of :func:`_keys`), the lowest cell among the cell faces with that key.
+
+    ``ckeys`` (m, 4) keys of cell faces, ``c`` (m,) their cells, ``k`` (m,) their face numbers; ``fkeys``
+    (nf, 4). Returns ``(cell, face)`` (nf,) int64, -1 where no cell face has the key."""
+    cell = np.full(len(fkeys), -1, dtype=np.int64)
+    face = np.full(len(fkeys), -1, dtype=np.int64)
+    if not len(ckeys) or not len(fkeys):
+        return cell, face
+    allk = np.concatenate([_rowview(np.ascontiguousarray(ckeys)), _rowview(np.ascontiguousarray(fkeys))])
+    _, inv = np.unique(allk, return_inverse=True)
+    inv = inv.ravel()
+    ci, fi = inv[:len(ckeys)], inv[len(ckeys):]
+    # for each key, the lowest cell: sort candidates by (key, cell) and take the first
+    order = np.lexsort((c, ci))
+    first = np.full(inv.max() + 1, -1, dtype=np.int64)
+    rev = order[::-1]
+    first[ci[rev]] = rev  # the last write wins -> the first in (key, cell) order
+    hit = first[fi]
+    ok = hit >= 0
+    cell[ok] = c[hit[ok]]
+    face[ok] = k[hit[ok]]
     return cell, face
 
 
