@@ -27,14 +27,16 @@ max_rel_sv_error : max |σ_dromo − σ_numpy| / σ_numpy over σ/σ₁ > 1e-6, 
 peak_mem_ratio : (ru_maxrss − VmRSS just before the snapshots are allocated) / (8 · n_local · m) at the
     2-rank run (max over ranks): the whole POD, including the modes it returns (``n_local × k``).
 Extra figures ``*_svd`` / ``*_snapshots`` name the method explicitly.
-slepc_over_snapshots_time_large_k : 2-rank POD time with ``method="slepc"`` (SLEPc trlanczos, leading
-    triplets only, on a zero-copy dense Mat) / method of snapshots on the matrix above, where k is a large
-    fraction of m (about 0.4): not where a truncated SVD is meant to win; no target.
+slepc_over_snapshots_time_large_k : 2-rank POD time with ``method="slepc"`` (SLEPc's default solver there,
+    randomized, leading triplets only, on dromo's zero-copy snapshot Mat) / method of snapshots on the matrix
+    above, where k is a large fraction of m (about 0.4): not where a truncated SVD is meant to win; no target.
 
 Truncated phase (issue 23; ``--trunc-N``, ``--trunc-m``; quick: 2e4 × 1000): many snapshots, few modes,
 ``U = G diag(σ) Vᵀ`` with ``σ_i = exp(−i/6)`` (200 terms), energy tolerance 1e-4 (about 55 modes), 2 ranks:
-slepc_over_snapshots_time, randomized_over_snapshots_time : POD time of SLEPc's truncated SVD (trlanczos)
-    and of dromo's block randomized SVD (:mod:`dromo.reduction.randomized`) / the method of snapshots;
+slepc_over_snapshots_time, randomized_over_snapshots_time : POD time of SLEPc's truncated SVD
+    (``method="slepc"``: SLEPc's randomized solver on BLAS-3 block products, :mod:`dromo.reduction.slepc_svd`
+    says why it is the default and what the Krylov solvers cost) and of dromo's block randomized SVD
+    (:mod:`dromo.reduction.randomized`) / the method of snapshots;
     ``truncated_max_rel_sv_error_*`` their kept σ against the method of snapshots' (σ ≥ 1e-4 σ₁: both
     accurate to ~1e-10 there).
 view_creation_s_1e6x500 : creating the zero-copy PETSc dense Mat on a 1e6 × 500 block (2 ranks).
@@ -280,7 +282,7 @@ def driver(args):
         "peak_mem_ratio": r2["snapshots"]["peak_mem_ratio"],
         "peak_mem_ratio_1rank": r1["snapshots"]["peak_mem_ratio"],
         "peak_mem_ratio_svd": r2["svd"]["peak_mem_ratio"],
-        # SLEPc truncated SVD (trlanczos, leading triplets only) at 2 ranks, σ of the kept modes
+        # SLEPc truncated SVD (default solver: randomized, leading triplets only) at 2 ranks, σ of the kept modes
         "pod_s_2ranks_slepc": r2["slepc"]["pod_s"], "n_kept_slepc": r2["slepc"]["n_kept"],
         "slepc_over_snapshots_time_large_k": r2["slepc"]["pod_s"] / r2["snapshots"]["pod_s"],
         "max_rel_sv_error_slepc": float(np.max(np.abs(s_sl - s_np[:len(s_sl)]) / s_np[:len(s_sl)])),

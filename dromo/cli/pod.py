@@ -14,7 +14,7 @@ naming it.
 Method: ``auto`` (default) takes the method of snapshots for tolerances it can deliver (``--tol`` ≥ 1e-5)
 and the accurate TSQR path otherwise (said in the log); ``--method snapshots`` with a smaller tolerance is
 refused. ``--method slepc``: SLEPc's truncated SVD, the leading modes only (for many snapshots and few
-modes), its options after ``--petsc`` with the prefix ``dromo_`` (``--petsc -dromo_svd_type randomized``);
+modes), its options after ``--petsc`` with the prefix ``dromo_`` (``--petsc -dromo_svd_type trlanczos``);
 see :mod:`dromo.reduction.slepc_svd`. ``--method randomized``: a block randomized SVD on BLAS-3, the
 leading modes only, several times faster than the others for thousands of snapshots and tens of modes
 (:mod:`dromo.reduction.randomized`). The log reports the measured orthonormality ``‖ΨᵀMΨ − I‖₂`` of the modes written (also stored

@@ -47,7 +47,7 @@ from ..parallel.collectives import allreduce_sum
 from .sources import ArraySource, check_finite, read_block
 from .svd import fix_signs, tsqr_svd
 
-__all__ = ["pod_randomized", "POWER_STEPS", "FIRST_BLOCK", "SEED", "RESIDUAL_TOL"]
+__all__ = ["pod_randomized", "SnapshotProducts", "POWER_STEPS", "FIRST_BLOCK", "SEED", "RESIDUAL_TOL"]
 
 _log = get_logger("dromo.reduction.randomized")
 POWER_STEPS = 1
@@ -62,9 +62,10 @@ def _oversampling(k):
     return max(10, -(-k // 4))
 
 
-class _Snapshots:
+class SnapshotProducts:
     """``A = diag(√w) U`` as products with column blocks ``A Z`` and ``Aᵀ Y`` (in memory, or streamed by
-    column blocks from a source). Local rows only; no communication."""
+    column blocks from a source). Local rows only; no communication. Also the kernel of SLEPc's view of the
+    snapshots (:mod:`.snapshot_mat`)."""
 
     def __init__(self, src, sqrt_weights, check):
         self.src, self.sw, self.m = src, sqrt_weights, int(src.n_snapshots)
@@ -81,19 +82,17 @@ class _Snapshots:
             b = min(self.m, a + _COLS)
             yield a, b, read_block(self.src, a, b, check=self.check)
 
-    def _w(self, block):
+    def weight(self, block):
+        """``diag(√w) block`` for a block of local rows (the block itself for the Euclidean product)."""
         return block if self.sw is None else self.sw[:, None] * block
 
     def matmat(self, Z):
         """``A Z`` (local rows × l)."""
-        out = np.zeros((self.src.n_local, Z.shape[1]))
-        for a, b, blk in self._blocks():
-            out += blk @ Z[a:b]
-        return self._w(out)
+        return self.weight(self.modes(Z))
 
     def rmatmat(self, Y):
         """``Aᵀ Y`` restricted to this rank's rows (m × l, to be summed over the ranks)."""
-        Yw = self._w(Y)
+        Yw = self.weight(Y)
         out = np.empty((self.m, Y.shape[1]))
         for a, b, blk in self._blocks():
             out[a:b] = blk.T @ Yw
@@ -102,11 +101,14 @@ class _Snapshots:
     def frobenius2_local(self):
         s = 0.0
         for _a, _b, blk in self._blocks():
-            s += float(np.einsum("ij,ij->", self._w(blk), self._w(blk)))
+            s += float(np.einsum("ij,ij->", blk, blk) if self.sw is None else
+                       np.einsum("i,ij,ij->", self.sw * self.sw, blk, blk))
         return s
 
     def modes(self, W):
         """``U W`` (local rows × k): the modes from the scaled right vectors."""
+        if self.array is not None:
+            return self.array @ W
         out = np.zeros((self.src.n_local, W.shape[1]))
         for a, b, blk in self._blocks():
             out += blk @ W[a:b]
@@ -142,7 +144,7 @@ def pod_randomized(src, ip, tol, max_modes, check, power_steps=POWER_STEPS, firs
                          "(rows scaled by √w); use method 'snapshots' with an assembled inner-product matrix")
     if int(power_steps) < 0:
         raise InputError(f"randomized POD: power_steps must be >= 0, got {power_steps}")
-    A = _Snapshots(src, ip.sqrt_weights if ip.kind == "weights" else None, check)
+    A = SnapshotProducts(src, ip.sqrt_weights if ip.kind == "weights" else None, check)
     total = float(allreduce_sum(np.array([A.frobenius2_local()]), comm)[0])
     if not total > 0:
         raise InputError(f"{getattr(src, 'name', 'snapshots')}: all snapshots are zero in the chosen inner "
