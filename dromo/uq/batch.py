@@ -67,17 +67,15 @@ class BatchedNewton:
         group (a, n_g, ns), tangent (a, n, 6, 6), failed points per draw (a,), NaN/Inf points per draw (a,))``.
         Raises :class:`_DrawFailure` when a law call raises (its message, per draw: see :meth:`laws`)."""
         a, n = len(A), self.n
-        stress = np.empty((a, n, 6))
-        tangent = np.empty((a, n, 6, 6))
         failed = np.zeros(a, np.int64)
         bad = np.zeros(a, np.int64)
         out_int = []
+        if not self.whole:
+            stress = np.empty((a, n, 6))
+            tangent = np.empty((a, n, 6, 6))
         for gi, g in enumerate(self.groups):
             ng = len(g.rows)
-            if self.whole:
-                sl = (slice(None),)
-            else:
-                sl = (slice(None), g.rows)
+            sl = (slice(None),) if self.whole else (slice(None), g.rows)
             e0 = eps_old[A][sl].reshape(-1, 6)
             de = deps[sl].reshape(-1, 6)
             st = internal[gi][A].reshape(a * ng, -1)
@@ -85,9 +83,8 @@ class BatchedNewton:
                 res = g.law.update(e0, de, st, T_old[A][sl].reshape(-1), T1[A][sl].reshape(-1), dt, t)
             except DromoError as exc:
                 raise _DrawFailure(str(exc)) from exc
-            if self.whole:
-                stress[:] = res.stress.reshape(a, n, 6)
-                tangent[:] = res.tangent.reshape(a, n, 6, 6)
+            if self.whole:                                            # the law's arrays, no copy
+                stress, tangent = res.stress.reshape(a, n, 6), res.tangent.reshape(a, n, 6, 6)
             else:
                 stress[:, g.rows] = res.stress.reshape(a, ng, 6)
                 tangent[:, g.rows] = res.tangent.reshape(a, ng, 6, 6)
@@ -261,8 +258,9 @@ def solve_batch(rom, spec, draws, predictor=True):
                 fail(b, t, dt, f"reduced Newton iteration {it}: the local law integration failed at {nf} reduced "
                                f"point(s)")
             keep = (bad == 0) & (failed == 0)
-            A, eps, stress, tangent = A[keep], eps[keep], stress[keep], tangent[keep]
-            st = [s[keep] for s in st]
+            if not keep.all():
+                A, eps, stress, tangent = A[keep], eps[keep], stress[keep], tangent[keep]
+                st = [s[keep] for s in st]
             sig = stress.reshape(A.size, n * 6)
             r = sig @ bn.EwT - f1[None, :]                                # (a, k)
             ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ bn.absEwT, axis=1))
@@ -291,7 +289,8 @@ def solve_batch(rom, spec, draws, predictor=True):
                                    f"{rb:.3e})")
                 break
             res_prev[A] = rn
-            A, r, tangent = A[go], r[go], tangent[go]
+            if not go.all():
+                A, r, tangent = A[go], r[go], tangent[go]
             if A.size == 0:
                 break
             K = bn.tangents(tangent)
