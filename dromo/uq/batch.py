@@ -1,96 +1,222 @@
 """Many draws of one reduced model solved together: the reduced Newton of :mod:`dromo.rom.online`, batched.
 
 Draws of a Monte Carlo that fall in the same cluster differ only by their temperature at the reduced points,
-so B of them are one problem of ``B × n_points`` points: the laws run once over all of them (one vectorized
-call per iteration instead of B), the B reduced residuals ``(B, k)`` and tangents ``(B, k, k)`` come from
-batched products, and the B Newton updates from one batched dense solve. Every draw keeps its own
-convergence test (the one of :class:`~dromo.rom.online.ReducedNewton`: ``‖r_b‖ ≤ max(rtol F_b, atol)``); a
-converged draw's γ is frozen while the others iterate, so each draw ends on the iterate the single-draw
-solver stops at (the same values to round-off). Needs fixed time steps (``[time] fixed = true``: every
-draw on one time grid); the caller falls back to one draw at a time otherwise, or when a draw of the batch
-fails (a failed law update or no convergence at a fixed step).
+so B of them are one problem of ``B × n_points`` points: per Newton iteration the laws run once over the
+points of every draw still iterating (one vectorized call per group of points instead of B), the reduced
+residuals ``(B, k)`` come from one matrix product, the tangents ``(B, k, k)`` from two batched BLAS products
+(``C E`` per point over the draws, then ``Σ_p w Eᵀ (C E)`` per draw), and the Newton updates from one batched
+dense solve. Every draw keeps the convergence test of :class:`~dromo.rom.online.ReducedNewton`
+(``‖r_b‖ ≤ max(rtol F_b, atol)``, its divergence test and iteration limit); a converged draw is frozen (its
+laws are not evaluated again in that increment) while the others iterate, so each draw ends on the iterate
+the single-draw solver stops at (the same values to round-off).
+
+A draw that fails — its law's local Newton fails or returns NaN/Inf at a point, its strains are not finite,
+its temperature leaves a law's table, its reduced Newton diverges or does not converge, its reduced tangent
+is singular — is dropped from the batch with the reason (the message :func:`dromo.hf.march.march` gives
+for a failed fixed step: with fixed steps the single-draw solver fails that draw too); the others go on.
+A law call that raises (an :class:`~dromo.errors.InputError`, e.g. a temperature outside a table) is
+bisected over the draws to find the ones that raise.
+
+Needs fixed time steps (``[time] fixed = true``: every draw on one time grid) and a value/expression
+temperature; :func:`solve_batch` raises :class:`~dromo.errors.ConvergenceError` otherwise (the caller then
+solves the draws one at a time).
 
 Local (one rank, no communication): ``dromo uq`` gives every rank its own draws.
 """
+import time
+
 import numpy as np
 
-from ..errors import ConvergenceError
+from ..errors import ConvergenceError, DromoError
 
 
-def _stacked_points(oc, offsets):
-    """A PointProblem of B copies of the case's points (draw-major), the temperature of copy b getting
-    ``a(t) · offsets[b]``."""
-    from ..hf.points import PointGroup, PointProblem, PointTemperature
-    pp = oc.points
-    B, n = len(offsets), pp.n
-    shift = (np.arange(B) * n)[:, None]
-    groups = [PointGroup(g.elset, g.law, (g.rows[None, :] + shift).reshape(-1)) for g in pp.groups]
-    T = pp.temperature
-    if T.spec is None or T.series is not None:
-        raise ConvergenceError("batched draws need a value/expression temperature")
-    temp = PointTemperature(B * n, spec=T.spec, coordinates=np.tile(T.x, (B, 1)), amplitude=T.amplitude,
-                            offset=np.concatenate(offsets))
-    return PointProblem(groups, temp, pp.time, np.tile(pp.ids, B), name=pp.name)
+class _DrawFailure(Exception):
+    """Raised inside the batch for the draws of a law call that fails; carries the per-draw messages."""
 
 
-def solve_batch(rom, spec, draws):
-    """Solve the draws (``FieldDraw`` objects, at the model's points) with ``rom``, together. Returns one dict
-    per draw as :func:`dromo.uq.run.solve_draw` (``seconds``: its share of the batch's time loop). Raises
-    :class:`~dromo.errors.ConvergenceError` when a draw fails or the time steps are not fixed."""
-    import time
+class BatchedNewton:
+    """The reduced Newton over B draws of one model (module docstring). ``oc`` the
+    :class:`~dromo.rom.online.OnlineCase` of the first draw (its points, loads, time stepping), ``offsets``
+    ``(B, n)`` the draws' temperature offsets δT at the points (added as ``a(t) · δT``)."""
+
+    def __init__(self, rom, oc, offsets):
+        from ..hf.points import PointTemperature
+        from ..rom.online import ReducedNewton
+        self.rom, self.oc = rom, oc
+        one = ReducedNewton(rom, oc, _self_comm())
+        self.k = one.k
+        pp = oc.points
+        self.n = n = pp.n
+        self.offsets = np.asarray(offsets, dtype=float).reshape(-1, n)
+        self.B = B = self.offsets.shape[0]
+        self.E = one.E                                                    # (n, 6, k)
+        self.E2, self.EL2, self.Ew2, self.absEw2 = one.E2, one.EL2, one.Ew2, one.absEw2
+        self.EwT = np.ascontiguousarray(one.Ew2.T)                        # (6n, k)
+        self.absEwT = np.ascontiguousarray(one.absEw2.T)
+        T = pp.temperature
+        if T.spec is None or T.series is not None:
+            raise ConvergenceError("batched draws need a value/expression temperature")
+        self.temperature = PointTemperature(B * n, spec=T.spec, coordinates=np.tile(T.x, (B, 1)),
+                                            amplitude=T.amplitude, offset=self.offsets.reshape(-1))
+        self.groups = pp.groups
+        self.whole = len(self.groups) == 1 and np.array_equal(self.groups[0].rows, np.arange(n))
+
+    # -------------------------------------------------------------------------------------------- laws
+    def _laws(self, A, eps_old, deps, internal, T_old, T1, dt, t):
+        """The laws of the draws ``A`` (indices) over one increment: ``(stress (a, n, 6), internal list per
+        group (a, n_g, ns), tangent (a, n, 6, 6), failed points per draw (a,), NaN/Inf points per draw (a,))``.
+        Raises :class:`_DrawFailure` when a law call raises (its message, per draw: see :meth:`laws`)."""
+        a, n = len(A), self.n
+        failed = np.zeros(a, np.int64)
+        bad = np.zeros(a, np.int64)
+        out_int = []
+        if not self.whole:
+            stress = np.empty((a, n, 6))
+            tangent = np.empty((a, n, 6, 6))
+        for gi, g in enumerate(self.groups):
+            ng = len(g.rows)
+            sl = (slice(None),) if self.whole else (slice(None), g.rows)
+            e0 = eps_old[A][sl].reshape(-1, 6)
+            de = deps[sl].reshape(-1, 6)
+            st = internal[gi][A].reshape(a * ng, -1)
+            try:
+                res = g.law.update(e0, de, st, T_old[A][sl].reshape(-1), T1[A][sl].reshape(-1), dt, t)
+            except DromoError as exc:
+                raise _DrawFailure(str(exc)) from exc
+            if self.whole:                                            # the law's arrays, no copy
+                stress, tangent = res.stress.reshape(a, n, 6), res.tangent.reshape(a, n, 6, 6)
+            else:
+                stress[:, g.rows] = res.stress.reshape(a, ng, 6)
+                tangent[:, g.rows] = res.tangent.reshape(a, ng, 6, 6)
+            out_int.append(res.state.reshape(a, ng, -1))
+            failed += np.count_nonzero(np.asarray(res.failed).reshape(a, ng), axis=1)
+            if getattr(res, "nonfinite", None) is not None:
+                bad += np.count_nonzero(np.asarray(res.nonfinite).reshape(a, ng), axis=1)
+        return stress, out_int, tangent, failed, bad
+
+    def laws(self, A, eps_old, deps, internal, T_old, T1, dt, t):
+        """:meth:`_laws` over the draws ``A``; a call that raises is bisected over the draws. Returns its
+        tuple for the draws that passed, their positions in ``A`` (``ok``), and ``{position: message}`` of
+        those that raised."""
+        try:
+            return self._laws(A, eps_old, deps, internal, T_old, T1, dt, t), np.arange(len(A)), {}
+        except _DrawFailure as exc:
+            if len(A) == 1:
+                return None, np.zeros(0, np.int64), {0: str(exc)}
+        h = len(A) // 2
+        parts = [(np.arange(h), A[:h]), (np.arange(h, len(A)), A[h:])]
+        res, oks, errs = [], [], {}
+        for pos, sub in parts:
+            r, ok, e = self.laws(sub, eps_old, deps[pos], internal, T_old, T1, dt, t)
+            errs.update({int(pos[i]): m for i, m in e.items()})
+            if ok.size:
+                res.append((r, ok, pos))
+                oks.append(pos[ok])
+        if not res:
+            return None, np.zeros(0, np.int64), errs
+        ok = np.concatenate(oks)
+        merged = tuple(np.concatenate([r[0][j] for r in res]) for j in (0, 2, 3, 4))
+        internal_ = [np.concatenate([r[0][1][gi] for r in res]) for gi in range(len(self.groups))]
+        return (merged[0], internal_, merged[1], merged[2], merged[3]), ok, errs
+
+    # -------------------------------------------------------------------------------------------- algebra
+    def strains(self, a, G):
+        """Strains ``(len(G), n, 6)`` of reduced coordinates ``G (·, k)`` and lifting values ``a``."""
+        eps = G @ self.E2.T
+        if a.size:
+            eps += (self.EL2 @ a)[None, :]
+        return eps.reshape(-1, self.n, 6)
+
+    def tangents(self, tangent):
+        """Reduced tangents ``K_b = Σ_p w_p E_pᵀ C_bp E_p`` ``(a, k, k)`` of point tangents ``(a, n, 6, 6)``:
+        ``C E`` (one stacked product, draw-major: no transposed copy), then one BLAS product
+        ``(k, 6n) (6n, k)`` per draw."""
+        a = tangent.shape[0]
+        CE = np.matmul(tangent, self.E[None]).reshape(a, self.n * 6, self.k)
+        return np.matmul(self.Ew2[None], CE)
+
+
+def _self_comm():
     from mpi4py import MPI
-    from ..rom.online import ReducedNewton, prepare
+    return MPI.COMM_SELF
+
+
+def _dual_values(f, stress, eps, internal, groups, n):
+    """Values ``(a, n · nc)`` of dual field ``f`` (S, E or an internal variable) of ``a`` draws."""
+    if f == "S":
+        return stress.reshape(stress.shape[0], -1)
+    if f == "E":
+        return eps.reshape(eps.shape[0], -1)
+    a = stress.shape[0]
+    size = next(g.law.state_sizes[f] for g in groups if f in g.law.state_names)
+    out = np.zeros((a, n, size))
+    for g, st in zip(groups, internal):
+        if f in g.law.state_names:
+            v = g.law.state_view(st.reshape(-1, st.shape[-1]), f).reshape(a, len(g.rows), size)
+            out[:, g.rows] = v
+    return out.reshape(a, -1)
+
+
+def solve_batch(rom, spec, draws, predictor=True):
+    """Solve the draws (``FieldDraw`` objects, at the model's points) with ``rom``, together. Returns one dict
+    per draw: ``ok`` True and the keys of :func:`dromo.uq.run.solve_draw` (``seconds``: its share of the
+    batch's time loop), or ``ok`` False and the reason in ``error``. Raises
+    :class:`~dromo.errors.ConvergenceError` when the time steps are not fixed or the temperature is not a
+    value/expression (not a draw's failure: the caller solves the draws one at a time).
+
+    ``predictor``: each increment's Newton starts from γ extrapolated linearly from the last two steps
+    (``γ_n + (γ_n − γ_{n−1}) Δt_{n+1}/Δt_n``) instead of ``γ_n``: one law evaluation fewer where the
+    response is smooth in time; the converged γ differ from the single-draw solver's within its Newton
+    tolerance only. ``False``: the single-draw solver's iterates (to round-off)."""
+    from ..rom.online import prepare
     from .sampling import draw_spec
-    comm = MPI.COMM_SELF
     B = len(draws)
-    oc = prepare(rom, draw_spec(spec, draws[0]), comm, check_mesh=False)
+    oc = prepare(rom, draw_spec(spec, draws[0]), _self_comm(), check_mesh=False)
     ts = oc.time
     if not ts.fixed:
         raise ConvergenceError("batched draws need fixed time steps ([time] fixed = true)")
-    one = ReducedNewton(rom, oc, comm)
-    n, k = oc.points.n, one.k
-    offsets = [d.at_points(oc.points.ids) for d in draws]
-    pp = _stacked_points(oc, offsets)
-    E2, EL2, Ew2, absEw2 = one.E2, one.EL2, one.Ew2, one.absEw2
-    Et = np.tile(one.E, (B, 1, 1))                                    # (B n, 6, k)
+    bn = BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws])
+    n, k = bn.n, bn.k
+    groups = bn.groups
     duals = list(rom.duals.items())
     rec = {"times": [], "gamma": [], "a": [], "coeffs": {f: [] for f, _ in duals}}
     ind = {f: np.zeros(B) for f, _ in duals}
     scale = {f: np.zeros(B) for f, _ in duals}
+    error = {}                                                        # draw -> message
+    evaluations = np.zeros(B, np.int64)                               # law evaluations per draw
+    alive = np.ones(B, bool)
 
-    def strains(a, G):                                                # G (B, k) -> (B n, 6)
-        eps = (G @ E2.T)
-        if a.size:
-            eps = eps + (EL2 @ a)[None, :]
-        return eps.reshape(B * n, 6)
-
-    def record(t, G, a, stress, internal):
+    def record(t, G, a, stress, eps, internal):
         rec["times"].append(t)
         rec["gamma"].append(G.copy())
         rec["a"].append(np.asarray(a, dtype=float).copy())
         for f, d in duals:
-            if f == "S":
-                v = stress.reshape(B, -1)
-            else:
-                v = pp.internal_field(internal, f).reshape(B, -1)
-            Y = np.ascontiguousarray(v.T)                             # (n · nc, B)
-            rec["coeffs"][f].append(d.fit.coefficients(Y).T.copy())  # (B, k_F)
+            Y = np.ascontiguousarray(_dual_values(f, stress, eps, internal, groups, n).T)   # (n · nc, B)
+            c = d.fit.coefficients(Y)                                  # (k_F, B)
+            rec["coeffs"][f].append(c.T.copy())
             nv = np.linalg.norm(Y, axis=0)
             scale[f] = np.maximum(scale[f], nv)
-            rel = d.fit.residual(Y)
+            r = np.linalg.norm(Y - d.fit.restricted @ c, axis=0)
+            rel = np.divide(r, nv, out=np.zeros(B), where=nv > 0)
             eta = np.divide(rel * nv, scale[f], out=np.zeros(B), where=scale[f] > 0)
-            ind[f] = np.maximum(ind[f], eta)
+            ind[f] = np.where(alive, np.maximum(ind[f], eta), ind[f])
+
+    def fail(b, t, dt, reason):
+        error[int(b)] = (f"online {oc.name}: increment from t = {t:g} failed at the fixed time step {dt:g}: "
+                         f"{reason}")
+        alive[b] = False
 
     t = ts.start
     a0 = oc.lifting(t)
     G = np.zeros((B, k))
-    eps_old = np.zeros((B * n, 6))
-    stress = np.zeros((B * n, 6))
-    internal = pp.initial_internal()
-    T_old = pp.temperature_at(t)
-    record(t, G, a0, stress, internal)
+    eps_old = np.zeros((B, n, 6))
+    stress_old = np.zeros((B, n, 6))
+    internal = [np.repeat(g.law.initial_state(len(g.rows))[None], B, axis=0) for g in groups]
+    T_old = bn.temperature(t).reshape(B, n)
+    record(t, G, a0, stress_old, eps_old, internal)
     tic = time.perf_counter()
     inc = 0
+    G_prev, dt_prev = G.copy(), None
     while ts.end - t > 1e-9 * ts.dt and inc < ts.max_increments:
         dt = min(ts.dt, ts.end - t)
         if ts.end - (t + dt) < 1e-6 * dt:
@@ -98,40 +224,100 @@ def solve_batch(rom, spec, draws):
         t1 = t + dt
         a1, f1 = oc.lifting(t1), oc.force(t1)
         fnorm = float(np.linalg.norm(f1))
-        T1 = pp.temperature_at(t1)
-        active = np.ones(B, bool)
+        T1 = bn.temperature(t1).reshape(B, n)
+        eps1, stress1 = eps_old.copy(), stress_old.copy()
+        internal1 = [s.copy() for s in internal]
+        A = np.flatnonzero(alive)                                     # draws iterating
+        if predictor and dt_prev is not None:
+            with np.errstate(invalid="ignore", over="ignore"):     # failed draws: any values
+                G, G_prev = G + (G - G_prev) * (dt / dt_prev), G
+        else:
+            G_prev = G.copy()
+        dt_prev = dt
+        res1 = np.zeros(B)
+        res_prev = np.zeros(B)
         for it in range(ts.max_iterations + 1):
-            eps = strains(a1, G)
-            stress, internal1, tangent, failed = pp.update_laws(eps_old, eps - eps_old, internal, T_old, T1, dt, t)
-            if failed or pp.nonfinite:
-                raise ConvergenceError(f"t = {t1:g}: the law failed at {failed or len(pp.nonfinite)} point(s) of "
-                                       f"the batch")
-            sig = stress.reshape(B, n * 6)
-            r = sig @ Ew2.T - f1[None, :]                             # (B, k)
-            ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ absEw2.T, axis=1))
-            rn = np.linalg.norm(r, axis=1)
-            if not np.all(np.isfinite(rn)):
-                raise ConvergenceError(f"t = {t1:g}: non-finite reduced residual in the batch")
-            active &= rn > np.maximum(ts.rtol * ref, ts.atol)
-            if not active.any() or k == 0:
+            if A.size == 0:
                 break
+            evaluations[A] += 1
+            eps = bn.strains(a1, G[A])
+            fin = np.isfinite(eps).all(axis=(1, 2))
+            for b in A[~fin]:
+                fail(b, t, dt, f"non-finite strains at reduced Newton iteration {it} (the reduced Newton diverged)")
+            A, eps = A[fin], eps[fin]
+            out, ok, errs = bn.laws(A, eps_old, eps - eps_old[A], internal, T_old, T1, dt, t)
+            for p, m in errs.items():
+                fail(A[p], t, dt, m)
+            if out is None:
+                break
+            A, eps = A[ok], eps[ok]
+            stress, st, tangent, failed, bad = out
+            for b, nb in zip(A[bad > 0], bad[bad > 0]):
+                fail(b, t, dt, f"reduced Newton iteration {it}: the law returned NaN/Inf at {nb} reduced point(s)")
+            for b, nf in zip(A[(failed > 0) & (bad == 0)], failed[(failed > 0) & (bad == 0)]):
+                fail(b, t, dt, f"reduced Newton iteration {it}: the local law integration failed at {nf} reduced "
+                               f"point(s)")
+            keep = (bad == 0) & (failed == 0)
+            if not keep.all():
+                A, eps, stress, tangent = A[keep], eps[keep], stress[keep], tangent[keep]
+                st = [s[keep] for s in st]
+            sig = stress.reshape(A.size, n * 6)
+            r = sig @ bn.EwT - f1[None, :]                                # (a, k)
+            ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ bn.absEwT, axis=1))
+            rn = np.linalg.norm(r, axis=1)
+            if it == 1:
+                res1[A] = rn
+            done = rn <= np.maximum(ts.rtol * ref, ts.atol)
+            if k == 0:
+                done[:] = True
+            if done.any():                                            # converged: their end-of-increment values
+                D = A[done]
+                eps1[D], stress1[D] = eps[done], stress[done]
+                for gi in range(len(groups)):
+                    internal1[gi][D] = st[gi][done]
+            nonfin = ~np.isfinite(rn)
+            diverging = (it >= 3) & (rn > 1e3 * np.maximum(res1[A], ts.atol)) & (rn > 1e2 * res_prev[A])
+            for b, rb in zip(A[nonfin], rn[nonfin]):
+                fail(b, t, dt, f"non-finite reduced residual at iteration {it}")
+            for b, rb in zip(A[diverging & ~done & ~nonfin], rn[diverging & ~done & ~nonfin]):
+                fail(b, t, dt, f"reduced Newton diverging (residual {rb:.3e} at iteration {it}, {res1[b]:.3e} at "
+                               f"iteration 1)")
+            go = ~done & ~nonfin & ~diverging
             if it == ts.max_iterations:
-                raise ConvergenceError(f"t = {t1:g}: {int(active.sum())} draw(s) of the batch did not converge in "
-                                       f"{ts.max_iterations} reduced Newton iterations")
-            CE = np.matmul(tangent, Et).reshape(B, n * 6, k)
-            K = np.einsum("kj,bjl->bkl", Ew2, CE[active])
+                for b, rb in zip(A[go], rn[go]):
+                    fail(b, t, dt, f"no convergence in {ts.max_iterations} reduced Newton iterations (residual "
+                                   f"{rb:.3e})")
+                break
+            res_prev[A] = rn
+            if not go.all():
+                A, r, tangent = A[go], r[go], tangent[go]
+            if A.size == 0:
+                break
+            K = bn.tangents(tangent)
             try:
-                G[active] -= np.linalg.solve(K, r[active][:, :, None])[:, :, 0]
-            except np.linalg.LinAlgError:
-                raise ConvergenceError(f"t = {t1:g}: singular reduced tangent in the batch") from None
-        t, eps_old, internal, T_old = t1, eps, internal1, T1
+                G[A] -= np.linalg.solve(K, r[:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:                             # which draws: one solve each
+                for j, b in enumerate(A):
+                    try:
+                        G[b] -= np.linalg.solve(K[j], r[j])
+                    except np.linalg.LinAlgError:
+                        fail(b, t, dt, f"singular reduced tangent at iteration {it}")
+                A = A[alive[A]]
+        t, eps_old, stress_old, internal, T_old = t1, eps1, stress1, internal1, T1
         inc += 1
-        record(t, G, a1, stress, internal)
+        record(t, G, a1, stress_old, eps_old, internal)
     seconds = time.perf_counter() - tic
     out = []
+    times = np.asarray(rec["times"])
+    gam = np.stack(rec["gamma"], axis=1)                              # (B, s, k)
+    coeffs = {f: np.stack(v, axis=1) for f, v in rec["coeffs"].items()}
+    a_rec = np.array(rec["a"])
     for b in range(B):
-        out.append({"times": np.asarray(rec["times"]), "gamma": np.array([g[b] for g in rec["gamma"]]),
-                    "a": np.array(rec["a"]),
-                    "coeffs": {f: np.array([c[b] for c in v]) for f, v in rec["coeffs"].items()},
-                    "indicator": {f: float(ind[f][b]) for f in ind}, "seconds": seconds / B})
+        if not alive[b]:
+            out.append({"ok": False, "error": error[b], "seconds": seconds / B})
+            continue
+        out.append({"ok": True, "times": times, "gamma": gam[b], "a": a_rec,
+                    "coeffs": {f: v[b] for f, v in coeffs.items()},
+                    "indicator": {f: float(ind[f][b]) for f in ind}, "seconds": seconds / B,
+                    "law_evaluations": int(evaluations[b])})
     return out

@@ -255,11 +255,12 @@ def histograms(qois, stats, prefix, comm):
 def solve_draws(dic, spec, draws, xi, models, batch=64):
     """Solve this rank's ``draws`` (indices, KL coefficients ``xi``) each with its model index in ``models``
     (-1: the global ROM): the draws of one model ``batch`` at a time (:func:`dromo.uq.batch.solve_batch`;
-    ``batch`` 1, or a batch that fails, solves them one by one with :func:`solve_draw`). Returns the records
+    ``batch`` 1, or a case the batch cannot take — steps not fixed, a temperature series — solves them one by
+    one with :func:`solve_draw`). Returns the records
     (list of dicts of :func:`solve_draw` + ``draw``, ``model``, ``ok``), in draw order; a draw whose reduced
     Newton fails, or whose temperature leaves a law's table, is kept with ``ok`` False, no values and the
     reason in ``error``. Local (this rank's draws)."""
-    from ..errors import ConvergenceError
+    from ..errors import ConvergenceError, LawError
     from ..parallel.log import progress
     from .batch import solve_batch
     models = np.asarray(models, dtype=np.int64)
@@ -272,20 +273,21 @@ def solve_draws(dic, spec, draws, xi, models, batch=64):
         for m, idx in progress(chunks, desc=f"uq draws, batches of {batch} (rank 0's share)", logger=log):
             rom = dic.global_rom if m < 0 else dic.roms[m]
             recs = None
-            if len(idx) > 1:
+            if batch > 1:
                 try:
                     recs = solve_batch(rom, spec, [dic.draw(xi[i]) for i in idx])
-                    for r in recs:
-                        r["ok"] = True
-                except (ConvergenceError, InputError) as e:
-                    log.info("a batch of %d draws failed (%s): solving them one by one", len(idx), e)
+                except ConvergenceError as e:            # not a draw's failure: no fixed steps, a series T
+                    log.info("batched draws impossible (%s): solving them one by one", e)
+                for i, r in zip(idx, recs or []):
+                    if not r["ok"]:
+                        log.warning("draw %d failed: %s", draws[i], r["error"])
             if recs is None:
                 recs = []
                 for i in idx:
                     try:
                         r = solve_draw(rom, spec, dic.draw(xi[i]))
                         r["ok"] = True
-                    except (ConvergenceError, InputError) as e:
+                    except (ConvergenceError, InputError, LawError) as e:
                         log.warning("draw %d failed: %s", draws[i], e)
                         r = {"ok": False, "seconds": 0.0, "error": str(e)}
                     recs.append(r)

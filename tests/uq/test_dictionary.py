@@ -146,7 +146,8 @@ def test_20_held_out_draws_against_hf(bar):
 
 @serial_only
 def test_batched_draws_equal_single_draws(bar):
-    """The batched reduced Newton (dromo.uq.batch) ends every draw on the single-draw solver's iterates."""
+    """The batched reduced Newton (dromo.uq.batch) ends every draw on the single-draw solver's iterates without
+    the predictor, within the Newton tolerance with it (and with fewer law evaluations)."""
     from dromo.hf.case_file import read_case
     from dromo.uq.batch import solve_batch
     from dromo.uq.dictionary import Dictionary
@@ -157,15 +158,47 @@ def test_batched_draws_equal_single_draws(bar):
     xi = draw_coefficients(5, range(6), dic.kl_scales.size)
     for rom in (dic.roms[1], dic.global_rom):
         single = [solve_draw(rom, spec, dic.draw(x)) for x in xi]
-        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi])
-        for s, b in zip(single, batch):
-            assert np.array_equal(s["times"], b["times"])
+        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi], predictor=False)
+        pred = solve_batch(rom, spec, [dic.draw(x) for x in xi])
+        for s, b, q in zip(single, batch, pred):
+            assert b["ok"] and q["ok"]
+            assert np.array_equal(s["times"], b["times"]) and np.array_equal(s["times"], q["times"])
             assert np.allclose(s["gamma"], b["gamma"], rtol=1e-9, atol=1e-12 * np.abs(s["gamma"]).max())
+            assert np.allclose(s["gamma"], q["gamma"], rtol=1e-6, atol=1e-8 * np.abs(s["gamma"]).max())
             for f in s["coeffs"]:
                 assert np.allclose(s["coeffs"][f], b["coeffs"][f], rtol=1e-8, atol=1e-10 * np.abs(s["coeffs"][f]).max())
                 assert np.isclose(s["indicator"][f], b["indicator"][f], rtol=1e-6)
+                assert np.allclose(s["coeffs"][f], q["coeffs"][f], rtol=1e-5, atol=1e-7 * np.abs(s["coeffs"][f]).max())
+        assert sum(q["law_evaluations"] for q in pred) < sum(b["law_evaluations"] for b in batch)
     # draws differ: the batch does not mix them up
     assert not np.allclose(batch[0]["gamma"], batch[1]["gamma"])
+
+
+@serial_only
+def test_a_failing_draw_leaves_the_batch_and_the_others_go_on(bar):
+    """A draw whose temperature leaves a law's table fails alone, with the single solver's reason; the other
+    draws of its batch end where the single-draw solver does."""
+    import copy
+    from dromo.errors import InputError
+    from dromo.hf.case_file import read_case
+    from dromo.uq.batch import solve_batch
+    from dromo.uq.dictionary import Dictionary
+    from dromo.uq.run import solve_draw
+    from dromo.uq.sampling import draw_coefficients
+    dic = Dictionary(os.path.join(bar, "d12.h5"), MPI.COMM_WORLD)
+    spec = copy.deepcopy(read_case(os.path.join(bar, "case.toml")))
+    spec["materials"]["ALL"]["E"] = {"T": [0.0, 700.0], "values": [200e3, 200e3]}    # the nominal peak: 543 K
+    xi = draw_coefficients(5, range(5), dic.kl_scales.size)
+    xi[3] *= 10.0                                                     # ±400 K: out of the table
+    out = solve_batch(dic.roms[1], spec, [dic.draw(x) for x in xi], predictor=False)
+    assert [o["ok"] for o in out] == [True, True, True, False, True]
+    assert "failed at the fixed time step" in out[3]["error"] and "outside its table range [0.0, 700.0]" in \
+        out[3]["error"]
+    with pytest.raises(InputError, match="outside its table range"):
+        solve_draw(dic.roms[1], spec, dic.draw(xi[3]))
+    for i in (0, 1, 2, 4):
+        s = solve_draw(dic.roms[1], spec, dic.draw(xi[i]))
+        assert np.allclose(s["gamma"], out[i]["gamma"], rtol=1e-9, atol=1e-12 * np.abs(s["gamma"]).max())
 
 
 @serial_only
