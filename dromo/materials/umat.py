@@ -26,23 +26,20 @@ Mandel), since a UMAT updates STRESS in place.
 
 Performance: the user's library exports only ``umat_``, so the loop over points runs in a small C
 driver shipped with dromo (``umat_driver.c``), compiled with the system C compiler on first use into
-``$DROMO_CACHE`` (default ``~/.cache/dromo``) and called once per block of points with the UMAT's
+``$DROMO_CACHE`` (default ``~/.cache/dromo``, :mod:`dromo.materials.cbuild`) and called once per block of points with the UMAT's
 function pointer. Without a C compiler, dromo falls back to a Python loop of ctypes calls (one call
 per point, preallocated buffers) and logs a warning; ``benchmarks/materials.py`` measures both
 (figures ``us_per_point_umat_*``).
 """
 import ctypes
-import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
 
 import numpy as np
 
 from ..errors import InputError
 from . import tensors as tn
 from .base import Law, check_parameters
+from .cbuild import compiled_library
 from .elastic import COMMON, THERMAL, ThermalStrain
 
 _NARGS = 37
@@ -50,46 +47,16 @@ _VOIGT_E = np.array([1.0, 1.0, 1.0, tn.SQ2, tn.SQ2, tn.SQ2])     # Mandel -> eng
 _WW = np.outer(tn.W, tn.W)
 
 
-_DRIVER = None
-
-
 def point_loop_driver():
     """The compiled C point loop (ctypes function), or None when no C compiler is available."""
-    global _DRIVER
-    if _DRIVER is not None:
-        return _DRIVER or None
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "umat_driver.c")
-    with open(src, "rb") as fh:
-        digest = hashlib.sha1(fh.read()).hexdigest()[:12]
-    cache = os.environ.get("DROMO_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "dromo"))
-    lib_path = os.path.join(cache, f"umat_driver-{digest}.so")
-    if not os.path.isfile(lib_path):
-        cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
-        if cc is None:
-            _DRIVER = False
-            from ..parallel.log import get_logger
-            get_logger(__name__).warning("no C compiler: UMAT points are looped over in Python (slower)")
-            return None
-        os.makedirs(cache, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
-        os.close(fd)
-        try:
-            subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", tmp, src], check=True,
-                           capture_output=True, text=True)
-            os.replace(tmp, lib_path)           # atomic: concurrent ranks may compile at once
-        except (subprocess.CalledProcessError, OSError) as exc:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            _DRIVER = False
-            from ..parallel.log import get_logger
-            get_logger(__name__).warning("UMAT point-loop driver did not compile (%s): Python loop", exc)
-            return None
-    fn = ctypes.CDLL(lib_path).dromo_umat_loop
+    lib = compiled_library("umat_driver.c", what="UMAT point-loop driver (else a Python loop)")
+    if lib is None:
+        return None
+    fn = lib.dromo_umat_loop
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p, ctypes.c_long] + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long] + \
         [ctypes.c_void_p] * 7 + [ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_void_p,
                                  ctypes.c_int, ctypes.c_char_p]
-    _DRIVER = fn
     return fn
 
 

@@ -25,6 +25,11 @@ hardening without viscosity is solved in closed form (radial return); otherwise 
 vectorized Newton of :mod:`dromo.materials.newton`. The consistent tangent is closed-form.
 Viscous laws with ``dt = 0`` respond elastically. Parameters are evaluated at ``T_new``.
 
+Speed: the point update runs in C (``vonmises_kernel.c``, compiled on first use by
+:mod:`dromo.materials.cbuild`; the same algorithm step for step, equal to the numpy path to round-off,
+``tests/materials/test_vonmises_kernel.py``): 2× the numpy path on large chunks, 4–5× on the few hundred
+points of a reduced model. Without a C compiler (or with ``DROMO_NO_CC=1``) the numpy path runs.
+
 Law dict::
 
     {"type": "von_mises", "E": 200e3, "nu": 0.3, "R0": 250.0, "H": 1000.0,
@@ -35,11 +40,14 @@ Law dict::
      "alpha": 1.2e-5, "T_ref": 293.0,
      "local_rtol": 1e-11, "max_iterations": 60}
 """
+import ctypes
+
 import numpy as np
 
 from ..errors import InputError
 from . import tensors as tn
 from .base import Law, check_parameters, col
+from .cbuild import compiled_library
 from .elastic import COMMON, THERMAL, ThermalStrain
 from .newton import solve_decreasing
 from .tables import Param, at_least_one, nonnegative, poisson, positive
@@ -207,6 +215,44 @@ class VonMises(Law):
         return dict(dp=dp, dp_x=dp_x, dF=dF, J=J, Js=Js, n=nv, w=w, a=a_list, G=G, F=F)
 
     def _update_chunk(self, eps_old, deps, state_old, T_old, T_new, dt, time, out):
+        kernel = _kernel() if max(len(self.voce), len(self.kin)) <= _KERNEL_MAX_TERMS else None
+        if kernel is not None:
+            self._update_chunk_compiled(kernel, eps_old, deps, state_old, T_new, dt, time, out)
+        else:
+            self._update_chunk_numpy(eps_old, deps, state_old, T_new, dt, time, out)
+
+    def _update_chunk_compiled(self, kernel, eps_old, deps, state_old, T_new, dt, time, out):
+        """The point loop of ``vonmises_kernel.c``: the algorithm of :meth:`_update_chunk_numpy`, in C."""
+        m = eps_old.shape[0]
+        c = self._params(T_new, time)
+        cols = [c["G"], c["Kb"], c["R0"], c["H"]]
+        for Q, b in zip(c["Q"], c["b"]):
+            cols += [Q, b]
+        for Ci, Di in zip(c["C"], c["D"]):
+            cols += [Ci, Di]
+        if self.viscous:
+            cols += [c["K"], c["n"]]
+        par = np.empty((m, len(cols)))
+        for k, v in enumerate(cols):
+            par[:, k] = v
+        eth = self.thermal(T_new)
+        arrays = [np.ascontiguousarray(a, dtype=float) for a in (eps_old, deps, state_old)]
+        if eth is not None:
+            eth = np.ascontiguousarray(eth, dtype=float)
+        failed = np.empty(m, dtype=np.uint8)
+        tangent = out.tangent if out.tangent.flags.c_contiguous else np.empty((m, 6, 6))
+        stress = out.stress if out.stress.flags.c_contiguous else np.empty((m, 6))
+        state = out.state if out.state.flags.c_contiguous else np.empty((m, self.n_state))
+        kernel(m, len(self.voce), len(self.kin), int(self.viscous), int(self.linear), float(dt), self.rtol,
+               self.maxit, arrays[0].ctypes.data, arrays[1].ctypes.data, None if eth is None else eth.ctypes.data,
+               arrays[2].ctypes.data, self.n_state, par.ctypes.data, par.shape[1], stress.ctypes.data,
+               state.ctypes.data, tangent.ctypes.data, failed.ctypes.data)
+        for dst, src in ((out.tangent, tangent), (out.stress, stress), (out.state, state)):
+            if dst is not src:
+                dst[...] = src
+        out.failed[:] = failed.astype(bool)
+
+    def _update_chunk_numpy(self, eps_old, deps, state_old, T_new, dt, time, out):
         m = eps_old.shape[0]
         c = self._params(T_new, time)
         c["dt"] = dt
@@ -289,6 +335,25 @@ class VonMises(Law):
         for k in (3, 4, 5):
             T[:, k, k] += cdev
         out.failed[:] = failed
+
+
+#: Voce or kinematic terms the compiled kernel takes (MAXT of vonmises_kernel.c)
+_KERNEL_MAX_TERMS = 16
+
+
+def _kernel():
+    """The compiled point update (``vonmises_kernel.c``), or None (no C compiler: the numpy path)."""
+    lib = compiled_library("vonmises_kernel.c", flags=("-O2", "-fno-fast-math"),
+                           what="von Mises point kernel (else numpy)")
+    if lib is None:
+        return None
+    fn = lib.dromo_vonmises_update
+    if fn.argtypes is None:
+        fn.restype = None
+        fn.argtypes = ([ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_double,
+                        ctypes.c_double, ctypes.c_int] + [ctypes.c_void_p] * 4
+                       + [ctypes.c_long, ctypes.c_void_p, ctypes.c_long] + [ctypes.c_void_p] * 4)
+    return fn
 
 
 def _get(flow, key, pre):
