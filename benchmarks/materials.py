@@ -2,6 +2,8 @@
 consistent tangent), points in the plastic regime, one core.
 
 usage: python benchmarks/materials.py [--quick] [--points N]
+The von Mises laws run their compiled point update (``vonmises_kernel.c``); ``*_numpy`` figures time the
+numpy path it replaces, and ``numpy_over_compiled_*`` the ratio (also on 200 points, a reduced model's size).
 Default 1e6 points (--quick: 1e4). The UMAT plugin loops over points in Python (one ctypes call per
 point), so it is timed on min(N, 1e5) points (its cost per point does not depend on N).
 Prints one JSON line {"benchmark": "materials", "figures": {...}, "targets": {...}}.
@@ -84,6 +86,17 @@ def main():
         figs[f"us_per_point_{key}"] = round(us, 4)
         if key != "elastic":
             figs[f"plastic_fraction_{key}"] = round(pl, 3)
+        if d["type"] == "von_mises":
+            # the numpy path the compiled kernel replaces (no C compiler, DROMO_NO_CC=1), and on the
+            # 200 points of a reduced model (per-call overheads), both paths
+            os.environ["DROMO_NO_CC"] = "1"
+            us_np, _ = time_law(make_law(d), n, repeat)
+            us_np200, _ = time_law(make_law(d), 200, 50)
+            del os.environ["DROMO_NO_CC"]
+            us200, _ = time_law(make_law(d), 200, 50)
+            figs[f"us_per_point_{key}_numpy"] = round(us_np, 4)
+            figs[f"numpy_over_compiled_{key}"] = round(us_np / us, 3)
+            figs[f"numpy_over_compiled_{key}_200_points"] = round(us_np200 / us200, 3)
     gcc = shutil.which("gcc")
     if gcc:
         with tempfile.TemporaryDirectory() as tmp:
