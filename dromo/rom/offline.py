@@ -35,12 +35,15 @@ log = get_logger("dromo.rom.offline")
 
 def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="global", max_points=None,
           stress_tol=None, dual_fields=None, dual_tol=1e-5, dual_max_modes=None, full_quadrature=False,
-          training_info=None):
+          training_info=None, dual_runs=None):
     """Build a :class:`~dromo.rom.model.ReducedModel` from training runs (module docstring). Collective.
 
     ``runs``: list of ``(problem, archive_path)`` (or ``(problem, archive_path, steps)``), every problem
     on the same DistributedMesh, with the same imposed terms (keys, in order), element sets and law
     types. ``full_quadrature``: keep every integration point with its quadrature weight (no ECM).
+    ``dual_runs``: more archive paths (same mesh) whose dual-field snapshots join the dual bases only (the
+    displacement basis and the reduced integration stay those of ``runs``): the overlap of a dictionary's
+    local ROMs, whose dual fields are reconstructed for draws near their cluster's border.
     """
     from ..reduction.hyperreduce import quadrature_summary, read_training, reduce
     from ..reduction.pod import pod
@@ -71,7 +74,13 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     log.info("offline: %d snapshots from %d run(s), %d liftings, %d displacement modes (tol %.1e)",
              tr.U.shape[1], len(runs), L.shape[1], ub.n_kept, u_tol)
     # 3. reduced integration, dual operators
-    hr = reduce(dm, ub.modes, tr.stress, tr.duals(), comm, tol=ecm_tol, variant=variant, max_points=max_points,
+    duals = tr.duals()
+    if dual_runs:
+        extra = read_training(list(dual_runs), comm, dm=dm, dual_fields=list(tr.dual_fields))
+        duals = {f: ((lambda ld=ld, f=f: np.hstack([ld(), extra.load(f)])), nc, comps)
+                 for f, (ld, nc, comps) in duals.items()}
+        log.info("offline: dual bases also over %d snapshots of %d more run(s)", extra.U.shape[1], len(dual_runs))
+    hr = reduce(dm, ub.modes, tr.stress, duals, comm, tol=ecm_tol, variant=variant, max_points=max_points,
                 stress_tol=stress_tol, dual_tol=dual_tol, dual_max_modes=dual_max_modes, full=full_quadrature)
     # 4. point data
     from ..fem.points import mode_strains

@@ -58,13 +58,18 @@ class Classifier:
         return cl[np.argmax(z, axis=1)].astype(np.int64)
 
 
-def cross_validated_accuracy(kind, X, y, n_clusters, folds=5, seed=0):
-    """Mean accuracy over ``folds``-fold cross-validation (shuffled, fixed seed) of :meth:`Classifier.fit`."""
+def cross_validated_predictions(kind, X, y, n_clusters, folds=5, seed=0):
+    """The cluster each training point gets from a classifier fitted without its fold
+    (``folds``-fold cross-validation, shuffled with a fixed seed): ``(m,)`` int."""
     from sklearn.model_selection import KFold
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=np.int64)
     folds = max(2, min(int(folds), len(y)))
-    hits = 0
+    pred = np.empty(len(y), dtype=np.int64)
     for tr, te in KFold(folds, shuffle=True, random_state=seed).split(X):
-        clf = Classifier.fit(kind, X[tr], y[tr], n_clusters)
-        hits += int(np.count_nonzero(clf.predict(X[te]) == y[te]))
-    return hits / len(y)
+        pred[te] = Classifier.fit(kind, X[tr], y[tr], n_clusters).predict(X[te])
+    return pred
+
+
+def cross_validated_accuracy(kind, X, y, n_clusters, folds=5, seed=0):
+    """Mean accuracy over ``folds``-fold cross-validation (shuffled, fixed seed) of :meth:`Classifier.fit`."""
+    return float(np.mean(cross_validated_predictions(kind, X, y, n_clusters, folds, seed) == np.asarray(y)))

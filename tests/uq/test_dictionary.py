@@ -145,6 +145,34 @@ def test_20_held_out_draws_against_hf(bar):
 
 
 @serial_only
+def test_overlap_gives_local_roms_the_global_dual_bases(bar):
+    """overlap = "all" (the default): every local ROM's p basis spans the global ROM's (same snapshots),
+    its displacement basis stays its cluster's; a bad overlap value is refused naming the file."""
+    from dromo.fem.operators import ip_weights
+    from dromo.io.archive import Archive
+    from dromo.mesh.distributed import DistributedMesh
+    from dromo.uq.dictionary import Dictionary, read_config
+    comm = MPI.COMM_WORLD
+    dic = Dictionary(os.path.join(bar, "d12.h5"), comm)
+    with Archive.open(dic.path, comm) as ar:
+        dm = DistributedMesh(ar.read_mesh(), comm)
+    w = ip_weights(dm)
+    G = dic.operators(dm, -1).duals["p"].basis.modes
+    for m in range(dic.n_clusters):
+        L = dic.operators(dm, m).duals["p"].basis.modes
+        R = G - L @ (L.T @ (w[:, None] * G))             # modes orthonormal in the quadrature inner product
+        assert np.sqrt((w[:, None] * R ** 2).sum(axis=0)).max() < 1e-6
+    assert len(dic.meta["facts"]["overlap_draws"][0]) == 48 - dic.meta["facts"]["sizes"][0]
+    with open(os.path.join(bar, "train12.toml")) as f:
+        text = f.read()
+    bad = os.path.join(bar, "train_bad_overlap.toml")
+    with open(bad, "w") as f:
+        f.write(text.replace("[dictionary]\n", "[dictionary]\noverlap = \"some\"\n"))
+    with pytest.raises(Exception, match=r"train_bad_overlap.toml \[dictionary\] overlap"):
+        read_config(bad)
+
+
+@serial_only
 def test_batched_draws_equal_single_draws(bar):
     """The batched reduced Newton (dromo.uq.batch) ends every draw on the single-draw solver's iterates without
     the predictor, within the Newton tolerance with it (and with fewer law evaluations)."""
