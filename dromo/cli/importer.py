@@ -18,8 +18,9 @@ coordinate expression (``--set fixed="x < 1e-9"``; :mod:`dromo.mesh.select`).
 
 Rank 0 reads the deck and the file headers; increments are streamed one at a time and written
 collectively (:func:`dromo.io.adapters.import_results`): every rank parses its own records of each
-fixed-width ``.frd`` block, other values (``.dat``, meshio series) are read on rank 0 and scattered. The
-archive is written atomically and is the same at any rank count.
+fixed-width ``.frd`` block and its own rows of each ``.dat`` ``*EL PRINT`` block (a byte range cut at line
+starts); other values (meshio series) are read on rank 0 and scattered. The archive is written
+atomically and is the same at any rank count.
 
 CalculiX state variables: when the law is known (``--laws-from CASE.toml``, a dromo case file of the
 model, else the deck's ``*MATERIAL`` cards) the SDV columns become dromo's named internal variables

@@ -32,7 +32,9 @@ __all__ = ["counts", "setup_exchange_bytes", "setup_held", "compare", "table", "
 
 #: pickled sizes (protocol 5) of what dromo's control collectives send
 _NONE = len(pickle.dumps(None, 5))            # a collective error check: no error (4 bytes)
-_FLAGS = len(pickle.dumps((False, True), 5))  # error flag + "own block" flag of a parallel-parsed value
+#: error flag, "own block" flag and error order of a parallel-parsed value (parallel_values.raise_first)
+_FLAGS = len(pickle.dumps((False, True, None), 5))
+_PARSED = len(pickle.dumps((False, None, None), 5))  # the parse check of a step (parallel_values.parse_step)
 _FLOAT = len(pickle.dumps(0.5, 5))            # a Python float (21)
 _SMALL_INT = len(pickle.dumps(12345, 5))      # a Python int below 2**31 (15)
 _BIG_INT = len(pickle.dumps(2 ** 63 - 1, 5))  # int64 max: "no candidate" key of the ECM argmax (22)
@@ -85,9 +87,10 @@ def counts(stage, P, **q):
         if one:
             return root_b, T + 5              # the bcasts (mesh, T + 1 headers), create, close, sidecar
         # every rank: per field and step the error + own-block flags and a write check, per step a read
-        # check, fixed checks (mesh, fields, close), the close flag and the sidecar barrier
-        ctrl = 2 * T * F + T + 1 + _IMPORT_FIXED - 2
-        return root_b + P * (4 + T * F * _FLAGS + (ctrl - T * F) * _NONE), P * (ctrl + 2) + T + 3
+        # check and a parse check, fixed checks (mesh, fields, close), the close flag and the sidecar barrier
+        ctrl = 2 * T * F + 2 * T + 1 + _IMPORT_FIXED - 2
+        return (root_b + P * (4 + T * F * _FLAGS + T * _PARSED + (ctrl - T * F - T) * _NONE),
+                P * (ctrl + 2) + T + 3)
     raise ValueError(f"unknown stage {stage!r}")
 
 
@@ -218,7 +221,7 @@ def table(N, m, P, k=200, p=400, n=400, T=100, F=3, nodes_per_cell=10, cells_per
     t["HF increment (1 Newton it.)"] = dict(
         memory=3 * mat, sent=cg_iterations * (24 * h + 16), messages=cg_iterations * (26 + 2),
         flops=cg_iterations * 2 * nnz_per_row * rows * 2 + 2 * nq / P * 500, replicated=0)
-    t["import (per increment)"] = dict(memory=8 * F * 6 * nn_ / P, sent=F * 560, messages=2 * F + 2,
+    t["import (per increment)"] = dict(memory=8 * F * 6 * nn_ / P, sent=F * 560, messages=2 * F + 3,
                                        flops=60 * F * 6 * nn_ / P, replicated=0)
     t["import (mesh, today)"] = dict(memory=S, sent=S, messages=1, flops=0, replicated=S)
     t["POD snapshots"] = dict(memory=8 * N * m / P + 4 * 8 * m * m + 8 * N * k / P, sent=2 * 8 * m * m,

@@ -7,6 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from dromo.io.adapters import ResultReader
 from dromo.mesh.generate import box_mesh
 from dromo.mesh.inp import write_inp
 
@@ -17,16 +18,22 @@ needs_ccx = pytest.mark.skipif(not HAVE_CCX, reason="CalculiX (ccx) not installe
 CONSTANTS = "200000.,80000.,200000.,80000.,80000.,200000.,60000.,60000.,\n60000.,100.,1000.,10000.,1.e-6,3.,0.,0."
 
 
-def write_case(folder, element="hex8", cells=(2, 1, 1), n_inc=4, name="job", strain=0.004):
+def write_case(folder, element="hex8", cells=(2, 1, 1), n_inc=4, name="job", strain=0.004, print_sets=None):
     """Box mesh (with node/element sets and surfaces) in mesh.inp, included by NAME.inp: ANISO_PLAS,
     a *VISCO step of n_inc fixed increments pulling the XMAX face, *NODE FILE U, *EL FILE S,E,
-    *EL PRINT S,E,SDV. Returns the deck path."""
+    *EL PRINT S,E,SDV (on ALL, or one card per element set of ``print_sets``, a list of element id lists,
+    in that order). Returns the deck path."""
     os.makedirs(folder, exist_ok=True)
     m = box_mesh(*cells, lengths=(2.0, 1.0, 1.0), element=element)
     write_inp(m, os.path.join(folder, "mesh.inp"))
     dt = 1.0 / n_inc
+    sets = print_sets or [None]
+    elsets = "".join(f"*ELSET,ELSET=P{k}\n" + ",".join(map(str, ids)) + "\n"
+                     for k, ids in enumerate(sets) if ids is not None)
+    prints = "".join(f"*EL PRINT,ELSET={'ALL' if ids is None else f'P{k}'}\nS,E,SDV\n"
+                     for k, ids in enumerate(sets))
     deck = f"""*INCLUDE,INPUT=mesh.inp
-*NSET,NSET=CORNER
+{elsets}*NSET,NSET=CORNER
 1
 *MATERIAL,NAME=ANISO_PLAS_1
 *USER MATERIAL,CONSTANTS=15
@@ -49,9 +56,7 @@ XMAX,1,1,{2 * strain}
 U
 *EL FILE
 S,E
-*EL PRINT,ELSET=ALL
-S,E,SDV
-*END STEP
+{prints}*END STEP
 """
     path = os.path.join(folder, f"{name}.inp")
     with open(path, "w") as f:
@@ -121,3 +126,62 @@ def read_dat_simple(path):
                 cur[2].append(int(parts[1]))
                 cur[3].append([float(x) for x in parts[2:]])
     return {q: [(t, np.array(e), np.array(p), np.array(v)) for t, e, p, v in b] for q, b in out.items()}
+
+
+class SerialPath(ResultReader):
+    """``reader`` with :meth:`defer_values` answering False: every value is parsed on rank 0 and scattered
+    (the serial path, which the parallel parsing must reproduce)."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        for a in ("name", "source", "parameter_names", "allow_nonfinite", "allow_inverted"):
+            setattr(self, a, getattr(reader, a))
+
+    def mesh(self):
+        return self.reader.mesh()
+
+    def fields(self):
+        return self.reader.fields()
+
+    def steps(self):
+        return self.reader.steps()
+
+    def attrs(self):
+        return self.reader.attrs()
+
+    def close(self):
+        self.reader.close()
+
+
+def shuffle_dat_rows(src, dst, seed=0):
+    """Copy of the ``.dat`` ``src`` with the rows of every block in a random order."""
+    rng = np.random.default_rng(seed)
+    lines = open(src, "rb").read().split(b"\n")
+    out, rows = [], []
+    for line in lines + [b""]:
+        if line[:10].strip().isdigit():
+            rows.append(line)
+            continue
+        out += [rows[j] for j in rng.permutation(len(rows))] + [line]
+        rows = []
+    open(dst, "wb").write(b"\n".join(out[:-1]))
+    return dst
+
+
+class OneRank:
+    """A stand-in communicator of one rank (for the cases a serial test prepares)."""
+    rank, size = 0, 1
+
+    @staticmethod
+    def bcast(obj, root=0):
+        return obj
+
+
+def archive_datasets(path):
+    """{dataset name: its bytes} of the HDF5 file ``path`` (bitwise comparisons of archives)."""
+    import h5py
+    items = {}
+    with h5py.File(path, "r") as h:
+        h.visititems(lambda name, obj: items.__setitem__(name, obj[...].tobytes())
+                     if isinstance(obj, h5py.Dataset) else None)
+    return items

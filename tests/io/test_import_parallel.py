@@ -1,18 +1,22 @@
-"""Parallel parsing of the CalculiX ``.frd``: every rank parses its own records of each block
-(:mod:`dromo.io.adapters.parallel_values`), and the archive is the same, bit for bit, at any rank count —
-also when the records are not in the mesh's node order (they then travel to their natural block)."""
+"""Parallel parsing of the CalculiX ``.frd`` (and ``.dat``: ``test_import_parallel_dat.py``): every rank
+parses its own records of each block (:mod:`dromo.io.adapters.parallel_values`), and the archive is the
+same, bit for bit, at any rank count and as the serial path's — also when the records are not in the
+mesh's node order (they then travel to their natural block)."""
 import h5py
 import numpy as np
 import pytest
+from mpi4py import MPI
 
 from dromo.errors import InputError
 from dromo.io.adapters import import_results
 from dromo.io.adapters.calculix import CalculixReader
+from dromo.io.adapters.calculix_sdv import named_state
 from dromo.parallel import collective
 from dromo.parallel.counting import CountingComm
 
 from .._mpi import dromo_cmd, run_mpi, serial_only
-from .ccx_cases import needs_ccx, read_frd_simple, run_ccx, write_case
+from .ccx_cases import (OneRank, SerialPath, archive_datasets, needs_ccx, read_frd_simple, run_ccx,
+                        shuffle_dat_rows, write_case)
 
 pytestmark = [pytest.mark.calculix, needs_ccx]
 
@@ -57,32 +61,27 @@ def rewrite_records(src, dst, how, seed=0):
     return dst
 
 
-def _datasets(path):
-    items = {}
-    with h5py.File(path, "r") as h:
-        h.visititems(lambda name, obj: items.__setitem__(name, obj[...].tobytes())
-                     if isinstance(obj, h5py.Dataset) else None)
-    return items
-
-
 @serial_only
-def test_archives_of_1_and_3_ranks_identical_records_in_any_order(tmp_path):
-    """A ccx .frd and a copy with every block's records shuffled: 1 and 3 ranks give identical archives."""
-    deck, frd, _dat = _case(tmp_path / "c", _Serial())
-    shuffled = rewrite_records(frd, str(tmp_path / "c" / "shuffled.frd"), "shuffle")
-    got = {}
-    for name, path in (("frd", frd), ("shuffled", shuffled)):
-        for n in (1, 3):
+def test_archives_of_1_2_3_ranks_identical_records_in_any_order(tmp_path):
+    """A ccx .frd and .dat (two *EL PRINT sets, the first in reverse element order), and copies with every
+    block's records (rows) shuffled: 1, 2 and 3 ranks give the archive of the serial path (rank 0 parses
+    every value and scatters), bit for bit."""
+    deck, frd, dat = _case(tmp_path / "c", OneRank(), print_sets=[[6, 5, 4], [1, 2, 3]])
+    shuffled = (rewrite_records(frd, str(tmp_path / "c" / "shuffled.frd"), "shuffle"),
+                shuffle_dat_rows(dat, str(tmp_path / "c" / "shuffled.dat")))
+    serial = str(tmp_path / "serial.h5")
+    import_results(SerialPath(named_state(CalculixReader, deck)(deck, frd, dat=dat)), serial, MPI.COMM_WORLD)
+    ref = archive_datasets(serial)
+    assert {"fields/U/values", "fields/S_nodal/values", "fields/S/values", "fields/p/values"} <= set(ref)
+    for name, (f, d) in (("ccx", (frd, dat)), ("shuffled", shuffled)):
+        for n in (1, 2, 3):
             out = str(tmp_path / f"{name}_{n}.h5")
-            p = run_mpi(n, dromo_cmd() + ["import", "calculix", deck, path, "-o", out, "--json"])
+            p = run_mpi(n, dromo_cmd() + ["import", "calculix", deck, f, "--dat", d, "-o", out, "--json"])
             assert p.returncode == 0, p.stdout + p.stderr
-            got[name, n] = _datasets(out)
-    ref = got["frd", 1]
-    assert "fields/U/values" in ref and "fields/S_nodal/values" in ref
-    for key, items in got.items():
-        assert set(items) == set(ref), key
-        for k in ref:
-            assert items[k] == ref[k], (key, k)            # bitwise
+            items = archive_datasets(out)
+            assert set(items) == set(ref), (name, n)
+            for k in ref:
+                assert items[k] == ref[k], (name, n, k)            # bitwise
 
 
 @pytest.mark.mpi
@@ -118,14 +117,6 @@ def test_repeated_record_refused_on_every_rank(shared_tmp, comm):
         import_results(reader, str(shared_tmp / "bad.h5"), comm)
     msg = str(ei.value)
     assert "repeated.frd:" in msg and "DISP" in msg and "more than once" in msg, msg
-
-
-class _Serial:
-    rank, size = 0, 1
-
-    @staticmethod
-    def bcast(obj, root=0):
-        return obj
 
 
 @pytest.mark.mpi

@@ -61,9 +61,10 @@ pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natu
 elsewhere. **Parallel parsing:** a reader that answers :meth:`ResultReader.defer_values` with True may
 yield, instead of an array, a :class:`~dromo.io.adapters.parallel_values.RowParts` (a small picklable
 description: file, block, byte layout); it travels with the step header and every rank parses its own
-range of records and keeps its natural block (:func:`~dromo.io.adapters.parallel_values.natural_block`):
-the CalculiX ``.frd`` blocks are read this way, so the parsing is shared by all ranks and rank 0 never
-holds a whole increment of them. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
+range of records (:func:`~dromo.io.adapters.parallel_values.parse_step`) and keeps its natural block
+(:func:`~dromo.io.adapters.parallel_values.natural_block`): the CalculiX ``.frd`` blocks and the ``.dat``'s
+``*EL PRINT`` blocks are read this way, so the parsing is shared by all ranks and rank 0 never holds a
+whole increment of them. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
 record) is raised on every rank and no archive is left behind (atomic write).
 
 Readers shipped: ``calculix`` (:mod:`.calculix`: deck + ``.frd`` + ``.dat`` ``*EL PRINT``) and
@@ -81,7 +82,7 @@ from mpi4py import MPI
 
 from ...errors import InputError
 from ...parallel import collective, get_logger, partition_offsets, raise_collectively
-from .parallel_values import RowParts, natural_block
+from .parallel_values import RowParts, natural_block, parse_step
 
 __all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
            "import_results", "NodeIndex", "IpIndex", "n_items_of"]
@@ -279,8 +280,9 @@ class NodeIndex:
         self.sorted = node_ids[self.order]
         self.n = len(node_ids)
 
-    def __call__(self, ids, where="", what="node"):
-        """Natural indices of ``ids``; InputError naming ``where`` and the first unknown id."""
+    def __call__(self, ids, where="", what="node", first=0):
+        """Natural indices of ``ids``; InputError naming ``where`` and the first unknown id (its record
+        number, counted from ``first + 1``: ``first`` records of the block come before ``ids``)."""
         ids = np.asarray(ids, dtype=np.int64)
         if self.n == 0:
             raise InputError(f"{where}: {what} {ids[0]} is not in the mesh (empty mesh)")
@@ -288,7 +290,7 @@ class NodeIndex:
         ok = self.sorted[pos] == ids
         if not ok.all():
             i = int(np.flatnonzero(~ok)[0])
-            raise InputError(f"{where}: {what} {ids[i]} (record {i + 1}) is not in the mesh "
+            raise InputError(f"{where}: {what} {ids[i]} (record {first + i + 1}) is not in the mesh "
                              f"(results of another mesh?)")
         return self.order[pos]
 
@@ -305,14 +307,16 @@ class IpIndex:
         self.cells = NodeIndex(mesh.cell_ids)
         self.n = int(self.offset[-1])
 
-    def __call__(self, elem_ids, points, where=""):
-        c = self.cells(elem_ids, where, "element")
+    def __call__(self, elem_ids, points, where="", first=0):
+        """Natural integration point indices; InputError naming ``where``, the element and its record
+        number (counted from ``first + 1``, as :class:`NodeIndex`)."""
+        c = self.cells(elem_ids, where, "element", first)
         points = np.asarray(points, dtype=np.int64)
         bad = (points < 1) | (points > self.n_qp[c])
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"{where}: element {np.asarray(elem_ids)[i]} has {self.n_qp[c[i]]} "
-                             f"integration points, got point {points[i]} (record {i + 1})")
+                             f"integration points, got point {points[i]} (record {first + i + 1})")
         return self.offset[c] + points - 1
 
 
@@ -427,6 +431,8 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                     break
                 time, params, present, info, parts = header
                 cache.pop("parts", None)                 # parsed parts are kept for one step
+                if parts:                                # every rank parses its share of each
+                    parse_step([parts[n] for n in present if n in parts], mesh, cache, comm)
                 for name in present:
                     if name in parts:                    # parsed by every rank, its own records
                         block = natural_block(parts[name], mesh, cache, comm)

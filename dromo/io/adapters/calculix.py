@@ -192,8 +192,9 @@ class CalculixReader(ResultReader):
         self._defer = False
 
     def defer_values(self):
-        """From now on, yield fixed-width ``.frd`` blocks as :class:`FrdRecords` parsed by every rank
-        (:func:`~dromo.io.adapters.import_results` asks); other blocks and the ``.dat`` stay arrays."""
+        """From now on, yield fixed-width ``.frd`` blocks as :class:`FrdRecords` and the ``.dat``'s
+        ``*EL PRINT`` blocks as :class:`~dromo.io.adapters.calculix_dat.DatRows`, parsed by every rank
+        (:func:`~dromo.io.adapters.import_results` asks); other ``.frd`` blocks stay arrays."""
         self._defer = True
         return True
 
@@ -357,7 +358,8 @@ class CalculixReader(ResultReader):
         if self._frd_fields is None and self._dat is None:
             self.fields()
         frd_it = self._frd_steps() if self._frd is not None else iter(())
-        dat_it = self._dat.steps(self.select) if self._dat is not None else iter(())
+        dat_it = iter(()) if self._dat is None else \
+            (self._dat.step_parts if self._defer else self._dat.steps)(self.select)
         # merge the two time-ordered streams; drop every reference to an increment once it is
         # yielded, so that only one increment is in memory
         a, b = next(frd_it, None), next(dat_it, None)

@@ -13,6 +13,18 @@ quantity and time (several ``*EL PRINT`` sets) are merged; at each time every in
 mesh must be given exactly once, or an :class:`~dromo.errors.InputError` names the file and line.
 Nodal blocks (``*NODE PRINT``) and element-integrated quantities are skipped.
 
+Two passes. The header pass (:class:`DatFile`, on rank 0) reads the whole file once, checks the block
+headers, and records where each block's rows are (byte range, first line, value format), holding one row
+at a time. The values are then parsed in parallel: :meth:`DatFile.step_parts` yields per time a
+:class:`DatRows` per quantity, and every rank parses the rows that begin in its ``1/P`` of each block's
+bytes (the ``.dat`` has no fixed record width: a rank seeks to its start, skips to the next line start and
+parses the lines that begin before its end), with every check of the serial path (:func:`parse_rows`);
+the rows carry their element and point, so they travel to their natural integration points
+(:func:`~dromo.io.adapters.parallel_values.natural_block`). :meth:`DatFile.steps` is the serial path
+(arrays built on one process), kept for readers that do not defer their values; both write the same
+archive, bit for bit, and raise the same message (errors carry their file order: the first one is raised
+whatever the rank count).
+
 Fields (checked against ccx 2.20 with a homogeneous shear: the ``.dat`` order is xx, yy, zz, xy, xz,
 yz with tensor shear components σ_ij, ε_ij):
 
@@ -29,14 +41,18 @@ other ``(elem, integ.pnt.,…)`` NAME    the quantity's name upper-cased, spaces
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 from ...errors import InputError
 from ...parallel import get_logger
 from . import FieldSpec, IpIndex, check_coverage
+from .parallel_values import RowParts
 
 log = get_logger("dromo.import")
 
@@ -103,10 +119,11 @@ def _is_uint(a):
     return (digit | (b == 0)).all(axis=-1) & (n >= 1) & (n <= 18) & (b[..., 0] != 0)
 
 
-def _fixed_format(a):
+def _fixed_format(a, ref=None):
     """Elementwise: the token has the layout of ccx's ``%E`` values, the same for the whole block:
     ``[-]d.dddddd E±dd[d]`` with the ``E`` at one position (a field that lost or gained a character
-    still parses as a number, but not with this layout)."""
+    still parses as a number, but not with this layout). ``ref``: that position (the block's first token
+    with the layout, :func:`_e_position`), default the first such token of ``a``."""
     b = _bytes(a)
     neg = (b[..., 0] == 45).astype(np.int64)
     n = (b != 0).sum(axis=-1) - neg
@@ -115,8 +132,94 @@ def _fixed_format(a):
     dot = np.argmax(b == 46, axis=-1) - neg
     exp_len = n - e_pos
     ok = has_e & (dot == 1) & (e_pos > 1) & (exp_len >= 4) & (exp_len <= 5)
-    ref = e_pos[ok].flat[0] if ok.any() else 0
+    if ref is None:
+        ref = e_pos[ok].flat[0] if ok.any() else 0
     return ok & (e_pos == ref)
+
+
+def _e_position(tok):
+    """Position of the ``E`` (after the sign) of one value token with the layout :func:`_fixed_format`
+    accepts, or None: the block's reference position, found by the header pass."""
+    body = tok[1:] if tok[:1] == b"-" else tok
+    e = min((i for i in (body.find(b"E"), body.find(b"e")) if i >= 0), default=-1)
+    if e <= 1 or body.find(b".") != 1 or not 4 <= len(body) - e <= 5:
+        return None
+    return e
+
+
+def _error(check, msg):
+    """InputError whose ``order`` ``(check,)`` ranks it among the errors of one block: checks in the
+    order :func:`parse_rows` makes them (several ranks failing on one block raise the first one)."""
+    exc = InputError(msg)
+    exc.order = (check,)
+    return exc
+
+
+def parse_rows(path, lines, n_tok, first, head, allow_nonfinite=False):
+    """Data lines (stripped, bytes) of one block -> ``(element ids (k,), point numbers (k,), values (k,
+    n_tok - 2))``: every field must parse completely (ids: positive integers; values: finite numbers
+    unless ``allow_nonfinite``; every value with the block's fixed format ``head["ref"]``). ``first``:
+    the line number of ``lines[0]``, or a function returning it (called on errors only). An error names
+    ``path``, the line, the quantity and time of ``head``, the element and point; its ``order``
+    (:func:`_error`) ranks it among the errors of the block."""
+    q = head["q"]
+
+    def at(k):
+        return (first() if callable(first) else first) + int(k)
+
+    joined = b" ".join(lines)
+    if _ODD_BYTE.search(joined):
+        k = next(k for k, l in enumerate(lines) if _ODD_BYTE.search(l))
+        raise _error(0, f"{path}:{at(k)}: {q} (time {head['t']:g}): control or non-ASCII byte in a "
+                        f"data line {lines[k][:60]!r} (corrupted .dat file)")
+    toks = joined.split()
+    if len(toks) != len(lines) * n_tok:
+        for k, l in enumerate(lines):
+            if len(l.split()) != n_tok:
+                raise _error(1, f"{path}:{at(k)}: {q} (time {head['t']:g}): expected {n_tok} "
+                                f"numbers, got {l[:60]!r} (truncated .dat file?)")
+    if not lines:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_tok - 2))
+    a = np.array(toks).reshape(len(lines), n_tok)
+    ids = a[:, :2]
+    ok = _is_uint(ids)
+    if not ok.all():
+        r, c = np.argwhere(~ok)[0]
+        raise _error(2, f"{path}:{at(r)}: {q} (time {head['t']:g}): "
+                        f"{('element id', 'integration point')[c]} "
+                        f"{ids[r, c].decode(errors='replace')!r} is not a positive integer")
+    elem, ip = ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64)
+    try:
+        v = a[:, 2:].astype(np.float64)
+    except ValueError:
+        for r in range(len(a)):
+            for c in range(2, n_tok):
+                try:
+                    float(a[r, c])
+                except ValueError:
+                    raise _error(3, f"{path}:{at(r)}: {q} (time {head['t']:g}), element {elem[r]}, "
+                                    f"point {ip[r]}: value {c - 1} {a[r, c].decode(errors='replace')!r} "
+                                    f"is not a number (truncated or corrupted .dat file?)") from None
+        raise
+    if not allow_nonfinite:
+        bad = ~np.isfinite(v)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise _error(4, f"{path}:{at(r)}: {q} (time {head['t']:g}), element {elem[r]}, point "
+                            f"{ip[r]}: value {c + 1} {a[r, c + 2].decode(errors='replace')!r} is not "
+                            f"finite (--allow-nonfinite keeps such values)")
+    # ccx prints every value with one fixed format (%E, 6 digits): a field that lost or gained a
+    # character still parses, but not with the block's layout
+    ok, fin = _fixed_format(a[:, 2:], head.get("ref")), np.isfinite(v)
+    ok |= ~fin                          # kept on request (allow_nonfinite): written as nan/inf
+    if v.size and not ok.all():
+        r, c = np.argwhere(~ok)[0]
+        like = head.get("like") or a[0, 2]
+        raise _error(5, f"{path}:{at(r)}: {q} (time {head['t']:g}), element {elem[r]}, point "
+                        f"{ip[r]}: value {c + 1} {a[r, c + 2].decode(errors='replace')!r} does not "
+                        f"have the block's fixed format (like {like.decode(errors='replace')!r}): a "
+                        f"cut or corrupted field")
+    return elem, ip, v
 
 
 class DatFile:
@@ -132,9 +235,12 @@ class DatFile:
         self.quantities = {}
         #: quantity -> [(time, header line)] of its blocks, one entry per time (header pass)
         self.times = {}
+        #: header dicts of the blocks, file order (:meth:`_blocks`: where their rows are)
+        self.blocks = []
         # the header pass reads the whole file, so that a truncated file fails before any writing
         first = {}
         for head, _rows in self._blocks(values=False):
+            self.blocks.append(head)
             h0 = first.setdefault(head["q"], head)
             if (head["c"], head["n"]) != (h0["c"], h0["n"]):
                 raise InputError(f"{self.path}:{head['line']}: {head['q']} has the components "
@@ -201,15 +307,23 @@ class DatFile:
 
     # ------------------------------------------------------------------ parsing
     def _blocks(self, values=True):
-        """Yield (header dict, (elem, ip, values) or None) per *EL PRINT block, in file order."""
+        """Yield (header dict, (elem, ip, values, first line) or None) per *EL PRINT block, in file order.
+
+        The header dict: ``q`` quantity, ``c`` component names, ``t`` time, ``set``, ``n`` values per row,
+        ``line`` the header's line number; and where its rows are: ``first`` the line number of the first
+        row, ``offset`` / ``end`` the byte range ``[offset, end)`` of the rows (every line of it is a row,
+        newline included), ``rows`` their count, ``ref`` / ``like`` the block's value format (the ``E``
+        position and first value, :func:`_fixed_format`). ``values=False`` (the header pass) keeps one row
+        of a block in memory, not the block."""
         with open(self.path, "rb") as f:
-            no = 0
+            no = pos = 0               # line number / byte offset after the last line read
             pending = None
             last_row = gap = False     # the last non-blank line was a data row / and a blank followed
             while True:
                 line = pending if pending is not None else f.readline()
                 if pending is None:
                     no += 1
+                    pos += len(line)
                 pending = None
                 if not line:
                     return
@@ -248,15 +362,17 @@ class DatFile:
                     raise InputError(f"{self.path}:{no}: {q}: bad time "
                                      f"{m.group('t').decode(errors='replace')!r}")
                 lines = []
-                first_data = None
+                first_data = first_row = offset = ref = None
+                n_rows = 0
                 while True:
                     line = f.readline()
                     if not line:
                         break
                     no += 1
+                    pos += len(line)
                     s = line.strip()
                     if not s:
-                        if lines:
+                        if n_rows:
                             break
                         continue
                     if _ANY_HEAD.match(line) or not (s[:1].isdigit() or s[:1] == b"-"):
@@ -264,95 +380,61 @@ class DatFile:
                         no -= 1
                         break
                     if first_data is None:
-                        first_data = no
-                    lines.append(s)
+                        first_data, first_row, offset = no, s, pos - len(line)
+                    if ref is None:                # the first value with ccx's layout (row 1, mostly)
+                        ref = next((e for e in map(_e_position, s.split()[2:]) if e is not None), None)
+                    end = pos
+                    n_rows += 1
+                    if values:
+                        lines.append(s)
                 if pending is not None:
                     no += 1
-                last_row, gap = bool(lines), bool(lines) and pending is None
-                if not lines:
+                last_row, gap = bool(n_rows), bool(n_rows) and pending is None
+                if not n_rows:
                     raise InputError(f"{self.path}:{head_no}: {q} (time {t:g}): a block header "
                                      f"without data rows (corrupted .dat file?)")
-                n_tok = len(lines[0].split()) if lines else 2 + len(comps)
+                toks = first_row.split()
+                n_tok = len(toks)
                 head = {"q": q, "c": comps, "t": t, "set": m.group("set").decode(), "n": n_tok - 2,
-                        "line": head_no}
+                        "line": head_no, "first": first_data, "offset": offset, "end": end,
+                        "rows": n_rows, "ref": ref, "like": toks[2] if n_tok > 2 else b""}
                 if not values:
                     yield head, None
                     continue
-                yield head, self._parse_rows(lines, n_tok, first_data, head)
+                yield head, parse_rows(self.path, lines, n_tok, first_data, head,
+                                       self.allow_nonfinite) + (first_data,)
 
-    def _parse_rows(self, lines, n_tok, first_data, head):
-        """Data lines -> (element ids, point numbers, values, first line): every field must parse
-        completely (ids: positive integers; values: finite numbers unless ``allow_nonfinite``)."""
-        q = head["q"]
-        joined = b" ".join(lines)
-        if _ODD_BYTE.search(joined):
-            k = next(k for k, l in enumerate(lines) if _ODD_BYTE.search(l))
-            raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): control "
-                             f"or non-ASCII byte in a data line {lines[k][:60]!r} (corrupted .dat "
-                             f"file)")
-        toks = joined.split()
-        if len(toks) != len(lines) * n_tok:
-            for k, l in enumerate(lines):
-                if len(l.split()) != n_tok:
-                    raise InputError(f"{self.path}:{first_data + k}: {q} (time {head['t']:g}): "
-                                     f"expected {n_tok} numbers, got {l[:60]!r} (truncated .dat "
-                                     f"file?)")
-        if not lines:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_tok - 2)), first_data
-        a = np.array(toks).reshape(len(lines), n_tok)
-        ids = a[:, :2]
-        ok = _is_uint(ids)
-        if not ok.all():
-            r, c = np.argwhere(~ok)[0]
-            raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}): "
-                             f"{('element id', 'integration point')[c]} "
-                             f"{ids[r, c].decode(errors='replace')!r} is not a positive integer")
-        elem, ip = ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64)
-        try:
-            v = a[:, 2:].astype(np.float64)
-        except ValueError:
-            for r in range(len(a)):
-                for c in range(2, n_tok):
-                    try:
-                        float(a[r, c])
-                    except ValueError:
-                        raise InputError(
-                            f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
-                            f"{elem[r]}, point {ip[r]}: value {c - 1} "
-                            f"{a[r, c].decode(errors='replace')!r} is not a number (truncated or "
-                            f"corrupted .dat file?)") from None
-            raise
-        if not self.allow_nonfinite:
-            bad = ~np.isfinite(v)
-            if bad.any():
-                r, c = np.argwhere(bad)[0]
-                raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
-                                 f"{elem[r]}, point {ip[r]}: value {c + 1} "
-                                 f"{a[r, c + 2].decode(errors='replace')!r} is not finite "
-                                 f"(--allow-nonfinite keeps such values)")
-        # ccx prints every value with one fixed format (%E, 6 digits): a field that lost or gained a
-        # character still parses, but not with the block's layout
-        ok, fin = _fixed_format(a[:, 2:]), np.isfinite(v)
-        ok |= ~fin                          # kept on request (allow_nonfinite): written as nan/inf
-        if v.size and not ok.all():
-            r, c = np.argwhere(~ok)[0]
-            raise InputError(f"{self.path}:{first_data + r}: {q} (time {head['t']:g}), element "
-                             f"{elem[r]}, point {ip[r]}: value {c + 1} "
-                             f"{a[r, c + 2].decode(errors='replace')!r} does not have the block's "
-                             f"fixed format (like {a[0, 2].decode(errors='replace')!r}): a cut or "
-                             f"corrupted field")
-        return elem, ip, v, first_data
+    def step_parts(self, select=None):
+        """Yield ``(time, {field: DatRows})`` per time, the times :meth:`steps` yields: the blocks of one
+        time and quantity (one per ``*EL PRINT`` set) become one :class:`DatRows`, parsed by every rank
+        (:func:`~dromo.io.adapters.parallel_values.natural_block`) instead of an array built here."""
+        pending = None
+        for t, heads in itertools.groupby(self.blocks, key=lambda h: h["t"]):
+            if pending is not None:
+                yield pending
+            of = {}
+            for h in heads:
+                qty = self.quantities[h["q"]]
+                if select is None or qty.spec.name in select:
+                    of.setdefault(qty.spec.name, (qty, []))[1].append(h)
+            pending = t, {name: DatRows(self.ips.n, qty.spec.n_components,
+                                        _time_where(self.path, hs[0]["line"], name, t), (), self.path,
+                                        tuple(hs), qty.perm, qty.scale, self.allow_nonfinite)
+                          for name, (qty, hs) in of.items()}
+        if pending is not None and pending[1]:       # as steps(): a last time without fields is left out
+            yield pending
 
     def steps(self, select=None):
-        """Yield ``(time, {field: (n_ip, C) array})`` per time, merging the blocks of one time."""
+        """Yield ``(time, {field: (n_ip, C) array})`` per time, merging the blocks of one time (the
+        serial path: the whole file parsed here; :meth:`step_parts` shares the parsing over the ranks)."""
         group_t, vals, rows, heads = None, {}, {}, {}
         warned = set()
 
         def finish():
             for name, r in rows.items():
                 r = np.concatenate(r)
-                check_coverage(r, self.ips.n, f"{self.path}:{heads[name]}: {name} at time "
-                               f"{group_t:g}", "integration point")
+                check_coverage(r, self.ips.n, _time_where(self.path, heads[name], name, group_t),
+                               "integration point")
             return group_t, dict(vals)
 
         for head, (elem, ip, v, first) in self._blocks(values=True):
@@ -373,8 +455,7 @@ class DatFile:
             if v.shape[1] != qty.n_values:
                 raise InputError(f"{self.path}:{first}: {head['q']}: {v.shape[1]} values per "
                                  f"point, {qty.n_values} before")
-            where = f"{self.path}:{head['line']}: {head['q']} for set {head['set']}"
-            r = self.ips(elem, ip, where)
+            r = self.ips(elem, ip, _set_where(self.path, head))
             if qty.perm is not None:
                 v = v[:, qty.perm] * qty.scale
             if name not in vals:
@@ -384,3 +465,123 @@ class DatFile:
             rows[name].append(r)
         if group_t is not None and vals:
             yield finish()
+
+
+def _set_where(path, head):
+    """The block ``head`` in messages about its rows (unknown element, point out of range)."""
+    return f"{path}:{head['line']}: {head['q']} for set {head['set']}"
+
+
+def _time_where(path, line, name, t):
+    """Field ``name`` at time ``t`` (its first block's header at ``line``) in coverage messages."""
+    return f"{path}:{line}: {name} at time {t:g}"
+
+
+def _line_start(f, x, lo, hi):
+    """The first line start at or after byte ``x`` in the range ``[lo, hi)`` of the open file ``f``
+    whose lines all end with a newline (the last one maybe not): ``lo``, ``hi`` or just after a newline."""
+    if x <= lo:
+        return lo
+    if x >= hi:
+        return hi
+    f.seek(x - 1)
+    pos = x - 1
+    while pos < hi:
+        chunk = f.read(min(1 << 16, hi - pos))
+        if not chunk:
+            break
+        k = chunk.find(b"\n")
+        if k >= 0:
+            return pos + k + 1
+        pos += len(chunk)
+    return hi
+
+
+class _Piece:
+    """The rows of one block that rank ``rank`` of ``size`` parses: the lines that begin in its share
+    ``[offset + L·rank/size, offset + L·(rank + 1)/size)`` of the block's bytes (``L = end - offset``,
+    :meth:`DatFile._blocks`). Consecutive ranks cut at the same line starts: every row is parsed once."""
+
+    def __init__(self, path, head, rank, size):
+        self.path, self.head = path, head
+        a, b = head["offset"], head["end"]
+        with open(path, "rb") as f:
+            self.lo = _line_start(f, a + (b - a) * rank // size, a, b)
+            hi = _line_start(f, a + (b - a) * (rank + 1) // size, a, b)
+            f.seek(self.lo)
+            self.buf = f.read(hi - self.lo)
+        self._before = None
+
+    def lines(self):
+        """The piece's rows, stripped (as the serial path has them)."""
+        if not self.buf:
+            return []
+        parts = self.buf.split(b"\n")
+        if self.buf.endswith(b"\n"):
+            parts.pop()
+        return [l.strip() for l in parts]
+
+    def rows_before(self):
+        """Rows of the block before the piece (newlines counted on demand: error messages only)."""
+        if self._before is None:
+            n, pos = 0, self.head["offset"]
+            with open(self.path, "rb") as f:
+                f.seek(pos)
+                while pos < self.lo:
+                    chunk = f.read(min(1 << 20, self.lo - pos))
+                    if not chunk:
+                        break
+                    n += chunk.count(b"\n")
+                    pos += len(chunk)
+            self._before = n
+        return self._before
+
+    def first_line(self):
+        """Line number of the piece's first row."""
+        return self.head["first"] + self.rows_before()
+
+
+@dataclass
+class DatRows(RowParts):
+    """The blocks of one quantity at one time (one per ``*EL PRINT`` set) read in parts by every rank
+    (:mod:`.parallel_values`): rank ``r`` of ``P`` parses the rows that begin in its ``1/P`` of each block's
+    bytes (:class:`_Piece`; the ``.dat`` has no fixed record width), with every check of the serial path
+    (:func:`parse_rows`, element and point numbers), maps them to natural integration points (the rows
+    carry their element and point) and converts tensors to Mandel. An error's ``order`` (the block's
+    byte offset, the check, the rank) makes every rank count raise the error the serial path raises
+    (:func:`~dromo.io.adapters.parallel_values.raise_first`)."""
+
+    item = "integration point"          # in coverage messages (a class attribute, not a field)
+    path: str = ""
+    blocks: tuple = ()                  # header dicts (DatFile._blocks) of the blocks, file order
+    perm: Optional[np.ndarray] = None
+    scale: Optional[np.ndarray] = None
+    allow_nonfinite: bool = False
+
+    def key(self):
+        return ("dat", self.path, tuple(h["offset"] for h in self.blocks))
+
+    def _read(self, rank, size, mesh, cache):
+        ips = cache.get("ips")
+        if ips is None:
+            ips = cache["ips"] = IpIndex(mesh)
+        n = self.blocks[0]["n"] if self.blocks else self.n_components       # values per row
+        rows, vals = [np.zeros(0, np.int64)], [np.zeros((0, n))]
+        for head in self.blocks:
+            piece = _Piece(self.path, head, rank, size)
+            where = _set_where(self.path, head)
+            try:
+                elem, ip, v = parse_rows(self.path, piece.lines(), head["n"] + 2, piece.first_line,
+                                         head, self.allow_nonfinite)
+                try:
+                    r = ips(elem, ip, where)
+                except InputError:       # again, numbering the records in the block: raises
+                    r = ips(elem, ip, where, first=piece.rows_before())
+            except InputError as exc:
+                exc.order = (head["offset"],) + getattr(exc, "order", (6,)) + (rank,)
+                raise
+            if self.perm is not None:
+                v = v[:, self.perm] * self.scale
+            rows.append(r)
+            vals.append(v)
+        return np.concatenate(rows), np.concatenate(vals)

@@ -1,12 +1,15 @@
 """Field values parsed by every rank: a reader's :class:`RowParts` and their exchange to natural blocks.
 
-A reader whose file can be split (fixed-width records: a record starts every ``rec_len`` bytes) yields,
-instead of a whole ``(n_items, C)`` array built on rank 0, a small picklable :class:`RowParts` that says
-how to read any part of it. :func:`~dromo.io.adapters.import_results` broadcasts it with the step header;
-every rank parses its own range of records (:meth:`RowParts.read_part`: the natural rows of those records
-and their values), and :func:`natural_block` moves the rows to the ranks whose natural block
-(``partition_range(n_items)``) holds them, exactly the block rank 0 would have scattered: the archive is
-the same, bit for bit, at any rank count, and no rank ever holds more than its share of an increment.
+A reader whose file can be split (fixed-width records: a record starts every ``rec_len`` bytes, as in the
+``.frd``; or lines that name their item, as the ``.dat``'s rows their element and point, cut at line
+starts) yields, instead of a whole ``(n_items, C)`` array built on rank 0, a small picklable
+:class:`RowParts` that says how to read any part of it. :func:`~dromo.io.adapters.import_results`
+broadcasts it with the step header; every rank parses its own range of records (:func:`parse_step`,
+:meth:`RowParts.read_part`: the natural rows of those records and their values), and :func:`natural_block`
+moves the rows to the ranks whose natural block (``partition_range(n_items)``) holds them, exactly the
+block rank 0 would have scattered: the archive is the same, bit for bit, at any rank count, and no rank
+ever holds more than its share of an increment. Errors are raised on every rank; when the reader ranks
+them in file order (``order``), the first one only, so the message is the serial path's at any rank count.
 
 Row-wise post-processing of a wrapping reader (column selection, tensor conversion of named state
 variables) is attached with :meth:`RowParts.then` and runs on each part.
@@ -24,7 +27,7 @@ from ...parallel import collective, raise_collectively
 from ...parallel.comm import partition_offsets, partition_range
 from ...parallel.redistribute import Redistributor
 
-__all__ = ["RowParts", "natural_block"]
+__all__ = ["RowParts", "natural_block", "parse_step", "raise_first"]
 
 
 @dataclasses.dataclass
@@ -42,6 +45,9 @@ class RowParts:
     where: str
     post: Tuple[Callable, ...] = ()
 
+    #: what a row is, in coverage messages (a class attribute: subclasses set theirs)
+    item = "node"
+
     def key(self):
         """Identity of the parsed data (parts of one key are parsed once per step)."""
         return (type(self).__name__, self.where)
@@ -50,15 +56,20 @@ class RowParts:
         """A copy whose parts go through ``fn`` (row-wise) after the current post-processing."""
         return dataclasses.replace(self, post=self.post + (fn,), n_components=int(n_components))
 
-    def read_part(self, rank, size, mesh, cache):
-        """``(rows (k,) int64 natural, values (k, C) float64)`` of this rank's share of the records, after
-        :attr:`post`. ``cache``: a dict kept for one import on this rank (numbering helpers, the step's
-        parsed parts)."""
+    def parsed(self, rank, size, mesh, cache):
+        """``(rows, values)`` of this rank's share of the records before :attr:`post`, parsed once per
+        step (kept in ``cache["parts"]`` under :meth:`key`)."""
         parts = cache.setdefault("parts", {})
         key = self.key()
         if key not in parts:
             parts[key] = self._read(rank, size, mesh, cache)
-        rows, vals = parts[key]
+        return parts[key]
+
+    def read_part(self, rank, size, mesh, cache):
+        """``(rows (k,) int64 natural, values (k, C) float64)`` of this rank's share of the records, after
+        :attr:`post`. ``cache``: a dict kept for one import on this rank (numbering helpers, the step's
+        parsed parts)."""
+        rows, vals = self.parsed(rank, size, mesh, cache)
         for fn in self.post:
             vals = fn(vals)
         return rows, np.ascontiguousarray(vals, dtype=np.float64)
@@ -67,11 +78,51 @@ class RowParts:
         raise NotImplementedError
 
 
+def _first_in_file(a, b):
+    """The one of two exceptions raised first by the serial path: the smaller ``order`` when both have
+    one, else ``a`` (the first met)."""
+    oa, ob = getattr(a, "order", None), getattr(b, "order", None)
+    return b if oa is not None and ob is not None and ob < oa else a
+
+
+def raise_first(exc, comm, flag=None):
+    """Collective: raise on every rank if any rank failed (``exc`` not None), else return the list of every
+    rank's ``flag``. When every failing rank's exception has an ``order`` (a tuple ranking it in file
+    order, as :class:`~dromo.io.adapters.calculix_dat.DatRows` sets), only the first is raised: the error
+    the serial path raises, whatever the rank count."""
+    mine = (exc is not None, flag, getattr(exc, "order", None))
+    status = comm.allgather(mine) if comm.size > 1 else [mine]
+    orders = [o for failed, _f, o in status if failed]
+    if orders:
+        if None not in orders and getattr(exc, "order", None) != min(orders):
+            exc = None                     # another rank has the first error in file order
+        raise_collectively(exc, comm)
+    return [f for _e, f, _o in status]
+
+
+def parse_step(values, mesh, cache, comm):
+    """Parse this rank's share of every :class:`RowParts` of one step (kept in ``cache`` for
+    :func:`natural_block`). Collective. Every value is parsed before any is exchanged, as the serial path
+    parses a whole increment before its coverage checks; a rank keeps its first error in file order and
+    :func:`raise_first` raises the first of all ranks on every rank."""
+    exc = None
+    for value in values:
+        try:
+            value.parsed(comm.rank, comm.size, mesh, cache)
+        except InputError as e:
+            exc = e if exc is None else _first_in_file(exc, e)
+        except BaseException as e:  # noqa: BLE001 - anything else: raised on every rank below
+            exc = e
+            break
+    raise_first(exc, comm)
+
+
 def natural_block(value, mesh, cache, comm):
     """This rank's natural block ``(stop - start, C)`` of the :class:`RowParts` ``value``. Collective.
 
-    A parse error on any rank is raised on every rank. Records that do not cover the ``n_items`` rows
-    exactly once raise :class:`InputError` naming ``value.where`` and the missing / repeated counts.
+    A parse error on any rank is raised on every rank (:func:`raise_first`). Records that do not cover
+    the ``n_items`` rows exactly once raise :class:`InputError` naming ``value.where`` and the missing /
+    repeated counts.
     """
     from . import check_coverage
     n = value.n_items
@@ -85,13 +136,8 @@ def natural_block(value, mesh, cache, comm):
     except BaseException as e:  # noqa: BLE001 - raised on every rank below
         exc = e
     direct = exc is None and len(rows) == stop - start and np.array_equal(rows, np.arange(start, stop))
-    if comm.size > 1:      # one collective call: the error check and the "own block already" flags
-        status = comm.allgather((exc is not None, direct))
-        if any(failed for failed, _d in status):
-            raise_collectively(exc, comm)
-        direct = all(d for _f, d in status)
-    elif exc is not None:
-        raise_collectively(exc, comm)
+    # one collective call: the error check and the "own block already" flags
+    direct = all(raise_first(exc, comm, direct))
     if direct:                         # records in natural order: this rank parsed its own block
         return vals
     ok, red = True, None
@@ -105,7 +151,7 @@ def natural_block(value, mesh, cache, comm):
         every = comm.gather(rows, root=0) if comm.size > 1 else [rows]
         with collective(comm):
             if comm.rank == 0:
-                check_coverage(np.concatenate(every), n, value.where, "node")
+                check_coverage(np.concatenate(every), n, value.where, value.item)
                 raise InputError(f"{value.where}: the records do not cover the items once")
     return red.owned_to_natural(vals)
 
