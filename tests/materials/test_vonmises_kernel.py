@@ -100,3 +100,24 @@ def test_kernel_takes_non_contiguous_inputs(monkeypatch):
     deps = np.asfortranarray(rng.normal(scale=3e-3, size=(40, 6)))
     fast, ref = _both(law, monkeypatch, eps[::1], deps, st, 293.0, 293.0, 0.1)
     assert _close(fast.stress, ref.stress) and _close(fast.tangent, ref.tangent, 1e-9)
+
+
+def test_unwritable_cache_falls_back_to_numpy(monkeypatch, tmp_path, capfd):
+    """A cache folder that cannot be created (read-only home on a cluster node): one warning, the numpy path,
+    the same results."""
+    from dromo.materials import cbuild
+    law = make_law(LAWS["voce_af"])
+    rng = np.random.default_rng(5)
+    eps, st = random_admissible_states(law, 30, rng)
+    deps = rng.normal(scale=3e-3, size=(30, 6))
+    ref = law.update(eps, deps, st, 293.0, 293.0, 0.1)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    monkeypatch.setattr(cbuild, "_LIBS", {})
+    monkeypatch.setenv("DROMO_CACHE", str(blocker / "cache"))
+    monkeypatch.delenv("DROMO_NO_CC", raising=False)
+    capfd.readouterr()
+    assert viscoplastic._kernel() is None
+    out = law.update(eps, deps, st, 293.0, 293.0, 0.1)
+    assert "von Mises point kernel" in capfd.readouterr().err         # dromo logs to stderr
+    assert _close(out.stress, ref.stress) and _close(out.tangent, ref.tangent, 1e-9)
