@@ -56,25 +56,37 @@ class RowParts:
         """A copy whose parts go through ``fn`` (row-wise) after the current post-processing."""
         return dataclasses.replace(self, post=self.post + (fn,), n_components=int(n_components))
 
-    def parsed(self, rank, size, mesh, cache):
-        """``(rows, values)`` of this rank's share of the records before :attr:`post`, parsed once per
-        step (kept in ``cache["parts"]`` under :meth:`key`)."""
-        parts = cache.setdefault("parts", {})
-        key = self.key()
-        if key not in parts:
-            parts[key] = self._read(rank, size, mesh, cache)
-        return parts[key]
+    #: the directory the parsed records' external ids are looked up in
+    #: (:meth:`~dromo.io.adapters.import_mesh.ImportMesh.lookup`): ``"node"`` or ``"element"``
+    lookup = "node"
 
-    def read_part(self, rank, size, mesh, cache):
+    def parsed(self, cache):
+        """``(rows, values)`` of this rank's share of the records before :attr:`post`, as :func:`parse_step`
+        left them in ``cache["parts"]`` under :meth:`key`."""
+        try:
+            return cache["parts"][self.key()]
+        except KeyError:
+            raise RuntimeError(f"{self.where}: not parsed (parse_step first)") from None
+
+    def read_part(self, cache):
         """``(rows (k,) int64 natural, values (k, C) float64)`` of this rank's share of the records, after
-        :attr:`post`. ``cache``: a dict kept for one import on this rank (numbering helpers, the step's
-        parsed parts)."""
-        rows, vals = self.parsed(rank, size, mesh, cache)
+        :attr:`post`. ``cache``: a dict kept for one import on this rank (the step's parsed parts, what the
+        subclasses keep between steps)."""
+        rows, vals = self.parsed(cache)
         for fn in self.post:
             vals = fn(vals)
         return rows, np.ascontiguousarray(vals, dtype=np.float64)
 
-    def _read(self, rank, size, mesh, cache):
+    def _parse(self, rank, size, cache):
+        """Parse this rank's share of the records (rank ``rank`` of ``size``): ``(state, ids)``, ``ids``
+        (k,) int64 the external ids to look up in the :attr:`lookup` directory (the same on every rank
+        count), ``state`` anything :meth:`_resolve` needs. Raises InputError on a bad record."""
+        raise NotImplementedError
+
+    def _resolve(self, state, found, mesh, cache):
+        """``(rows (k,) int64 natural, values (k, C))`` from :meth:`_parse`'s ``state`` and ``found``, the
+        natural index of each id (-1: not in the mesh); ``mesh``: the
+        :class:`~dromo.io.adapters.import_mesh.ImportMesh`. Raises InputError naming an unknown id."""
         raise NotImplementedError
 
 
@@ -102,23 +114,55 @@ def raise_first(exc, comm, flag=None):
 
 def parse_step(values, mesh, cache, comm):
     """Parse this rank's share of every :class:`RowParts` of one step (kept in ``cache`` for
-    :func:`natural_block`). Collective. Every value is parsed before any is exchanged, as the serial path
-    parses a whole increment before its coverage checks; a rank keeps its first error in file order and
-    :func:`raise_first` raises the first of all ranks on every rank."""
-    exc = None
+    :func:`natural_block`). Collective. Every value is parsed (:meth:`RowParts._parse`) before any id is
+    looked up: then one collective look-up per directory (:meth:`ImportMesh.lookup
+    <dromo.io.adapters.import_mesh.ImportMesh.lookup>`, every rank takes part, with its ids or none) serves
+    every value, and each is resolved (:meth:`RowParts._resolve`) in turn, as the serial path parses a
+    whole increment before its coverage checks. A rank keeps its first error in file order (value order,
+    or the errors' ``order``) and :func:`raise_first` raises the first of all ranks on every rank."""
+    parts = cache.setdefault("parts", {})
+    todo, fatal = {}, None            # key -> [value, state, ids, error]
     for value in values:
+        key = value.key()
+        if key in parts or key in todo:
+            continue
+        job = todo[key] = [value, None, np.zeros(0, np.int64), None]
+        if fatal is not None:
+            continue
         try:
-            value.parsed(comm.rank, comm.size, mesh, cache)
-        except InputError as e:
-            exc = e if exc is None else _first_in_file(exc, e)
-        except BaseException as e:  # noqa: BLE001 - anything else: raised on every rank below
+            job[1], ids = value._parse(comm.rank, comm.size, cache)
+            job[2] = np.asarray(ids, dtype=np.int64)
+        except BaseException as e:  # noqa: BLE001 - raised on every rank below
+            job[3] = e
+            if not isinstance(e, InputError):
+                fatal = e
+    found = {}
+    for kind in sorted({v.lookup for v in values}):      # the same kinds on every rank
+        jobs = [j for j in todo.values() if j[0].lookup == kind]
+        ids = np.concatenate([j[2] for j in jobs]) if jobs else np.zeros(0, np.int64)
+        rows = mesh.lookup(kind, ids)
+        for j, r in zip(jobs, np.split(rows, np.cumsum([len(j[2]) for j in jobs])[:-1])):
+            found[id(j)] = r
+    exc = None
+    for key, job in todo.items():
+        value, state, _ids, e = job
+        if e is None:
+            try:
+                parts[key] = value._resolve(state, found[id(job)], mesh, cache)
+            except BaseException as err:  # noqa: BLE001 - raised on every rank below
+                e = err
+        if e is None:
+            continue
+        if not isinstance(e, InputError):
             exc = e
             break
+        exc = e if exc is None else _first_in_file(exc, e)
     raise_first(exc, comm)
 
 
 def natural_block(value, mesh, cache, comm):
-    """This rank's natural block ``(stop - start, C)`` of the :class:`RowParts` ``value``. Collective.
+    """This rank's natural block ``(stop - start, C)`` of the :class:`RowParts` ``value``, parsed by
+    :func:`parse_step` (``mesh``: the :class:`~dromo.io.adapters.import_mesh.ImportMesh`). Collective.
 
     A parse error on any rank is raised on every rank (:func:`raise_first`). Records that do not cover
     the ``n_items`` rows exactly once raise :class:`InputError` naming ``value.where`` and the missing /
@@ -129,7 +173,7 @@ def natural_block(value, mesh, cache, comm):
     start, stop = partition_range(n, comm)
     rows = vals = exc = None
     try:
-        rows, vals = value.read_part(comm.rank, comm.size, mesh, cache)
+        rows, vals = value.read_part(cache)
         if vals.shape != (len(rows), value.n_components):
             raise InputError(f"{value.where}: {vals.shape[1]} values per record, expected "
                              f"{value.n_components}")
