@@ -143,13 +143,13 @@ class FrdRecords(RowParts):
         vals = np.concatenate(vals_l) if vals_l else np.zeros((0, blk.n_values))
         seen = cache.get("frd_ids")                   # the previous block's ids: same rows, no look-up
         if seen is not None and np.array_equal(seen[0], ids):
-            return (ids, vals, seen[1]), np.zeros(0, np.int64)
-        return (ids, vals, None), ids
+            return (ids, vals, seen[1], lo), np.zeros(0, np.int64)
+        return (ids, vals, None, lo), ids
 
     def _resolve(self, state, found, mesh, cache):
-        ids, vals, rows = state
-        if rows is None:
-            rows = unknown_ids(ids, found, self.where, n=mesh.n_nodes)
+        ids, vals, rows, lo = state
+        if rows is None:                              # records numbered in the block, at any rank count
+            rows = unknown_ids(ids, found, self.where, first=lo, n=mesh.n_nodes)
             cache["frd_ids"] = (ids, rows)
         return rows, vals
 
