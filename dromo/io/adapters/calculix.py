@@ -60,7 +60,7 @@ from ...errors import InputError
 from ...parallel import get_logger
 from . import FieldSpec, NodeIndex, ResultReader, Step, check_coverage, register_reader, unknown_ids
 from .calculix_frd import FRD_SKIP, FrdFile, _decode_e12, check_finite, read_records  # noqa: F401
-from .parallel_values import RowParts, record_range
+from .parallel_values import RowParts, record_range, shared_lookup
 
 log = get_logger("dromo.import")
 
@@ -141,17 +141,14 @@ class FrdRecords(RowParts):
             pos += len(ids)
         ids = np.concatenate(ids_l) if ids_l else np.zeros(0, np.int64)
         vals = np.concatenate(vals_l) if vals_l else np.zeros((0, blk.n_values))
-        seen = cache.get("frd_ids")                   # the previous block's ids: same rows, no look-up
-        if seen is not None and np.array_equal(seen[0], ids):
-            return (ids, vals, seen[1], lo), np.zeros(0, np.int64)
-        return (ids, vals, None, lo), ids
+        memo, fresh = shared_lookup(cache, "frd_ids", ids)     # an earlier block's ids: no look-up
+        return (vals, memo, fresh, lo), (ids if fresh else np.zeros(0, np.int64))
 
     def _resolve(self, state, found, mesh, cache):
-        ids, vals, rows, lo = state
-        if rows is None:                              # records numbered in the block, at any rank count
-            rows = unknown_ids(ids, found, self.where, first=lo, n=mesh.n_nodes)
-            cache["frd_ids"] = (ids, rows)
-        return rows, vals
+        vals, memo, fresh, lo = state
+        if fresh:                                      # records numbered in the block, at any rank count
+            memo.rows = unknown_ids(memo.ids, found, self.where, first=lo, n=mesh.n_nodes)
+        return memo.rows, vals
 
 
 @register_reader("calculix")

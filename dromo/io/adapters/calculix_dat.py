@@ -52,7 +52,7 @@ import numpy as np
 from ...errors import InputError
 from ...parallel import get_logger
 from . import FieldSpec, IpIndex, check_coverage, ip_rows, unknown_ids
-from .parallel_values import RowParts
+from .parallel_values import RowParts, shared_lookup
 
 log = get_logger("dromo.import")
 
@@ -580,14 +580,15 @@ class DatRows(RowParts):
                 break
             done.append((head, piece, elem, ip, v))
         ids = np.concatenate([d[2] for d in done]).astype(np.int64) if done else np.zeros(0, np.int64)
-        seen = cache.get("dat_ids")          # the same rows as the previous quantity's: no look-up
-        if error is None and seen is not None and np.array_equal(seen[0], ids):
-            return (done, error, n, rank, ids, seen[1]), np.zeros(0, np.int64)
-        return (done, error, n, rank, ids, None), ids
+        memo, fresh = shared_lookup(cache, "dat_ids", ids) if error is None else (None, True)
+        return (done, error, n, rank, memo, fresh), (ids if fresh else np.zeros(0, np.int64))
 
     def _resolve(self, state, found, mesh, cache):
-        done, error, n, rank, ids, known = state
-        found = found if known is None else known
+        done, error, n, rank, memo, fresh = state    # memo: an earlier quantity's cells, no look-up
+        if not fresh:
+            found = memo.rows
+            if found is None:            # the quantity that looked them up failed: its error is raised
+                return np.zeros(0, np.int64), np.zeros((0, n))
         rows, vals, at = [np.zeros(0, np.int64)], [np.zeros((0, n))], 0
         for head, piece, elem, ip, v in done:
             where = _set_where(self.path, head)
@@ -607,7 +608,8 @@ class DatRows(RowParts):
             vals.append(v)
         if error is not None:
             raise error
-        cache["dat_ids"] = (ids, found)
+        if memo is not None and fresh:
+            memo.rows = found
         return np.concatenate(rows), np.concatenate(vals)
 
     @staticmethod

@@ -90,6 +90,29 @@ class RowParts:
         raise NotImplementedError
 
 
+class SharedLookup:
+    """The natural rows of one array of parsed ids, looked up once for every value (of this step and the
+    following ones) that parses the same ids: :func:`shared_lookup` gives it, the value that looks the ids
+    up sets :attr:`rows` when it resolves (values resolve in step order); ``rows`` stays ``None`` if that
+    value failed, whose error is then raised on every rank."""
+
+    __slots__ = ("ids", "rows")
+
+    def __init__(self, ids):
+        self.ids, self.rows = ids, None
+
+
+def shared_lookup(cache, name, ids):
+    """``(memo, fresh)``: the :class:`SharedLookup` of ``ids`` under ``name`` in ``cache``; ``fresh`` when
+    ``ids`` differ from the last ones parsed under ``name`` (the caller then looks them up and sets
+    ``memo.rows``), else the last memo (no look-up)."""
+    seen = cache.get(name)
+    if seen is not None and np.array_equal(seen.ids, ids):
+        return seen, False
+    memo = cache[name] = SharedLookup(ids)
+    return memo, True
+
+
 def _first_in_file(a, b):
     """The one of two exceptions raised first by the serial path: the smaller ``order`` when both have
     one, else ``a`` (the first met)."""
