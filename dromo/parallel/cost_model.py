@@ -110,8 +110,8 @@ def import_mesh_counts(P, mesh_bytes, T, n_nodes=0, n_cells=0, datasets=0, fetch
       ids, connectivity and ids per block, one per set and facet type) on every rank;
     * ``Exchange`` plans (one ``Alltoall`` of counts, two ``Alltoallv``) for the node directory, the cells'
       coordinates (``fetched``: nodes of every rank's cell stripe held by another rank's node stripe, 8 bytes
-      there and 24 back; default ``P · halo_nodes``), and one look-up per step with parsed values
-      (``lookups``, default ``T``): the ``.frd``'s first block's node ids (8 bytes there and back per record;
+      there and 24 back; default ``P · halo_nodes``), and one look-up per step and directory with parsed
+      values (``lookups``, default ``T``, ``2 T`` with a ``.dat``): the ``.frd``'s first block's node ids (8 bytes there and back per record;
       later blocks with the same ids are not looked up again); with a ``.dat`` (``dat_rows`` rows of its
       first quantity), the element directory and those rows' element ids, one more plan each.
 
@@ -119,7 +119,7 @@ def import_mesh_counts(P, mesh_bytes, T, n_nodes=0, n_cells=0, datasets=0, fetch
     within the pickle sizes of the pieces and the locality of the ids.
     """
     f = (P - 1) / P
-    lookups = T if lookups is None else lookups
+    lookups = T * (2 if dat_rows else 1) if lookups is None else lookups
     fetched = P * halo_nodes(n_nodes, P) if fetched is None else fetched
     plans = 2 + lookups + (1 if dat_rows else 0)
     b = f * mesh_bytes + (P - 1) * _PICKLE_OVERHEAD + P * datasets * _MESH_COUNT
@@ -272,9 +272,13 @@ def table(N, m, P, k=200, p=400, n=400, T=100, F=3, nodes_per_cell=10, cells_per
     t["HF increment (1 Newton it.)"] = dict(
         memory=3 * mat, sent=cg_iterations * (24 * h + 16), messages=cg_iterations * (26 + 2),
         flops=cg_iterations * 2 * nnz_per_row * rows * 2 + 2 * nq / P * 500, replicated=0)
-    t["import (per increment)"] = dict(memory=8 * F * 6 * nn_ / P, sent=F * 560, messages=2 * F + 3,
+    # per increment: F values parsed, a header, one node look-up (3 messages; ids as the first block's: none sent)
+    t["import (per increment)"] = dict(memory=8 * F * 6 * nn_ / P, sent=F * 560, messages=2 * F + 6,
                                        flops=60 * F * 6 * nn_ / P, replicated=0)
-    t["import (mesh, today)"] = dict(memory=S, sent=S, messages=1, flops=0, replicated=S)
+    # the mesh: read whole on rank 0 (the busiest: S), sent in stripes (P - 1 messages), a node directory and
+    # the cells' coordinates (3 messages each), one row count per /mesh dataset (about 10); nothing replicated
+    t["import (mesh)"] = dict(memory=S, sent=(1 - 1 / P) * S, messages=P - 1 + 6 + 10,
+                              flops=0, replicated=0)
     t["POD snapshots"] = dict(memory=8 * N * m / P + 4 * 8 * m * m + 8 * N * k / P, sent=2 * 8 * m * m,
                               messages=4, flops=2 * N * m * m / P + 9 * m ** 3 + 2 * N * m * k / P,
                               replicated=4 * 8 * m * m)

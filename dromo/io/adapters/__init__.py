@@ -54,14 +54,18 @@ of a reader that is not an :class:`~dromo.errors.InputError` (an input it did no
 one naming its files, so a user never sees a traceback; a failed import leaves no output (the
 archive, its XDMF sidecar included, exists only once complete).
 
-:func:`import_results` broadcasts the mesh and the field list, writes the mesh, then streams: rank 0
+:func:`import_results` broadcasts the field list and the item counts, sends the mesh in natural stripes
+(:class:`~dromo.io.adapters.import_mesh.ImportMesh`: rank 0 reads it whole, no other rank ever holds it;
+each rank checks the cells of its stripe and keeps the distributed node and element directories of the
+parsers), writes the striped mesh collectively, then streams: rank 0
 pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
 (``partition_range(n_items, comm)``) to the ranks, and every rank writes its block collectively with
 :meth:`~dromo.io.archive.Archive.append_step`. Memory per rank: one increment on rank 0, one block
 elsewhere. **Parallel parsing:** a reader that answers :meth:`ResultReader.defer_values` with True may
 yield, instead of an array, a :class:`~dromo.io.adapters.parallel_values.RowParts` (a small picklable
 description: file, block, byte layout); it travels with the step header and every rank parses its own
-range of records (:func:`~dromo.io.adapters.parallel_values.parse_step`) and keeps its natural block
+range of records (:func:`~dromo.io.adapters.parallel_values.parse_step`, the records' external ids mapped
+to natural rows by the distributed directories) and keeps its natural block
 (:func:`~dromo.io.adapters.parallel_values.natural_block`): the CalculiX ``.frd`` blocks and the ``.dat``'s
 ``*EL PRINT`` blocks are read this way, so the parsing is shared by all ranks and rank 0 never holds a
 whole increment of them. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
@@ -83,7 +87,7 @@ from mpi4py import MPI
 from ...errors import InputError
 from ...mesh.stripes import MeshStripes
 from ...parallel import collective, get_logger, partition_offsets, raise_collectively
-from .import_mesh import ImportMesh, check_block_cells, n_items
+from .import_mesh import ImportMesh, check_block_cells, n_items as _n_items
 from .parallel_values import RowParts, natural_block, parse_step
 
 __all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
@@ -215,7 +219,8 @@ def check_mesh(mesh, source, allow_inverted=False, geometry=True):
     names or with control characters (others, ``/`` and ``.`` included, are encoded by the archive), ids that are not positive, non-finite coordinates, and (unless
     ``allow_inverted``) inverted or degenerate cells (det J <= 0 at an integration point, the check
     :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes; ``geometry=False`` leaves it
-    to the caller: :func:`import_results` shares it over the ranks with :func:`check_cells`)."""
+    to the caller: :func:`import_results` checks each rank's stripe of the cells,
+    :meth:`.import_mesh.ImportMesh.check_cells`)."""
     for kind, sets in (("node set", mesh.node_sets), ("element set", mesh.element_sets),
                        ("surface", mesh.facet_sets)):
         for name in sets:
@@ -254,7 +259,7 @@ def n_items_of(mesh, location):
         n_ips = int(sum(len(b.cells) * len(element_rule(b.type, b.rule).weights) for b in mesh.blocks))
     else:
         n_ips = 0
-    return n_items(location, mesh.n_nodes, mesh.n_cells, n_ips)
+    return _n_items(location, mesh.n_nodes, mesh.n_cells, n_ips)
 
 
 def unknown_ids(ids, rows, where, what="node", first=0, n=1):
@@ -359,7 +364,8 @@ def _scatter(full, n, C, comm):
 def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=None):
     """Write ``reader``'s mesh and results into a new dromo archive ``out_path`` (collective).
 
-    ``reader`` is used on rank 0 only (other ranks may pass ``None``). Returns, on every rank, a
+    ``reader`` is used on rank 0 only (other ranks may pass ``None``); its mesh is whole on rank 0 only
+    (the other ranks get its natural stripes, :class:`~.import_mesh.ImportMesh`). Returns, on every rank, a
     dict ``{field name: number of steps written}``. Raises (on every rank) a
     :class:`~dromo.errors.CollectiveInputError` naming the file and the record on bad input; the
     archive is then not created.
