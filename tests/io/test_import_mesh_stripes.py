@@ -64,19 +64,20 @@ class ReceivingComm(MPI.Intracomm):
 @pytest.mark.mpi
 def test_no_rank_but_root_receives_the_mesh(shared_tmp, comm):
     """At 3 ranks the largest message a non-root rank receives is about a third of the mesh (its stripe),
-    not the mesh (today's broadcast), and the archive is the one of a plain communicator."""
+    not the mesh (the former broadcast), and the archive (``.frd`` and ``.dat``) is the one of a plain
+    communicator."""
     if comm.size != 3:
         pytest.skip("a 3-rank test")
     out = None
     with collective(comm):
         if comm.rank == 0:
             deck = write_case(str(shared_tmp / "c"), "hex8", cells=(8, 6, 4), n_inc=2)
-            frd, _dat = run_ccx(deck)
-            out = deck, frd, len(pickle.dumps(read_inp(deck), pickle.HIGHEST_PROTOCOL))
-    deck, frd, mesh_bytes = comm.bcast(out, root=0)
+            frd, dat = run_ccx(deck)
+            out = deck, frd, dat, len(pickle.dumps(read_inp(deck), pickle.HIGHEST_PROTOCOL))
+    deck, frd, dat, mesh_bytes = comm.bcast(out, root=0)
     rc = ReceivingComm(comm)
-    import_results(CalculixReader(deck, frd) if comm.rank == 0 else None, str(shared_tmp / "s.h5"), rc)
-    import_results(CalculixReader(deck, frd) if comm.rank == 0 else None, str(shared_tmp / "p.h5"), comm)
+    import_results(CalculixReader(deck, frd, dat) if comm.rank == 0 else None, str(shared_tmp / "s.h5"), rc)
+    import_results(CalculixReader(deck, frd, dat) if comm.rank == 0 else None, str(shared_tmp / "p.h5"), comm)
     largest = comm.gather(rc.largest, root=0)
     if comm.rank == 0:
         assert max(largest[1:]) < 0.5 * mesh_bytes, (largest, mesh_bytes)
@@ -105,3 +106,34 @@ def test_unknown_node_named_at_any_rank_count(shared_tmp, comm):
         import_results(CalculixReader(deck, bad) if comm.rank == 0 else None, str(shared_tmp / "x.h5"), comm)
     assert "node 99999 (record 24) is not in the mesh" in str(ei.value), str(ei.value)
     assert "node 99999 (record" in str(ei.value) and "is not in the mesh" in str(ei.value), str(ei.value)
+
+
+#: the call sites of the import's mesh: the stripes, the striped /mesh write, the directories and look-ups
+MESH_SITES = ("dromo.mesh.stripes:scatter", "dromo.io.archive_mesh:add", "dromo.parallel.exchange:__init__",
+              "dromo.parallel.exchange:_move")
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("with_dat", [False, True])
+def test_mesh_messages_as_the_cost_model(shared_tmp, comm, with_dat):
+    """The messages of the import's mesh (stripes, /mesh row counts, directory plans and look-ups), summed
+    over the ranks, are :func:`~dromo.parallel.cost_model.import_mesh_counts`' exactly; the bytes within 10 %."""
+    from dromo.parallel.cost_model import import_mesh_counts, import_params
+    from dromo.parallel.counting import CountingComm, held_bytes
+    out = None
+    with collective(comm):
+        if comm.rank == 0:
+            deck = write_case(str(shared_tmp / "c"), "hex8", cells=(5, 3, 2), n_inc=3)
+            frd, dat = run_ccx(deck)
+            mesh = read_inp(deck)
+            out = deck, frd, dat, held_bytes(mesh), import_params(mesh, comm.size), 8 * mesh.n_cells
+    deck, frd, dat, mesh_bytes, params, dat_rows = comm.bcast(out, root=0)
+    cc = CountingComm(comm)
+    reader = CalculixReader(deck, frd, dat if with_dat else None) if comm.rank == 0 else None
+    written = import_results(reader, str(shared_tmp / "m.h5"), cc)
+    mine = [sum(v[i] for (_s, site), v in cc.counts.items() if site in MESH_SITES) for i in (0, 1)]
+    got = np.sum(comm.allgather(mine), axis=0)
+    b, m = import_mesh_counts(comm.size, mesh_bytes, written["U"], dat_rows=dat_rows if with_dat else 0,
+                              **params)
+    assert got[1] == m, (got, b, m)
+    assert abs(got[0] - b) <= 0.1 * b, (got, b, m)
