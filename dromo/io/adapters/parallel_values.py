@@ -4,8 +4,12 @@ A reader whose file can be split (fixed-width records: a record starts every ``r
 ``.frd``; or lines that name their item, as the ``.dat``'s rows their element and point, cut at line
 starts) yields, instead of a whole ``(n_items, C)`` array built on rank 0, a small picklable
 :class:`RowParts` that says how to read any part of it. :func:`~dromo.io.adapters.import_results`
-broadcasts it with the step header; every rank parses its own range of records (:func:`parse_step`,
-:meth:`RowParts.read_part`: the natural rows of those records and their values), and :func:`natural_block`
+broadcasts it with the step header; every rank parses its own range of records (:func:`parse_step`:
+:meth:`RowParts._parse` reads the records and their external node or element ids, one collective look-up
+per directory maps every value's ids to natural rows — :meth:`ImportMesh.lookup
+<dromo.io.adapters.import_mesh.ImportMesh.lookup>`, no rank holds the mesh's numbering —, and
+:meth:`RowParts._resolve` checks them; values and steps that parse the same ids share one look-up,
+:class:`SharedLookup`), and :func:`natural_block`
 moves the rows to the ranks whose natural block (``partition_range(n_items)``) holds them, exactly the
 block rank 0 would have scattered: the archive is the same, bit for bit, at any rank count, and no rank
 ever holds more than its share of an increment. Errors are raised on every rank; when the reader ranks
@@ -27,7 +31,7 @@ from ...parallel import collective, raise_collectively
 from ...parallel.comm import partition_offsets, partition_range
 from ...parallel.redistribute import Redistributor
 
-__all__ = ["RowParts", "natural_block", "parse_step", "raise_first"]
+__all__ = ["RowParts", "SharedLookup", "natural_block", "parse_step", "raise_first", "shared_lookup"]
 
 
 @dataclasses.dataclass
