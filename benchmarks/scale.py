@@ -110,8 +110,10 @@ def worker(cfg):
         written = import_results(reader, path, cc)
     from dromo.mesh.inp import read_inp
     imesh = read_inp(cfg["deck"]) if comm.rank == 0 else None
+    from dromo.parallel.cost_model import import_params
     out["import"] = {"increments": written["U"], "fields": len(written),
-                     "mesh_bytes": held_bytes(imesh) if imesh is not None else 0}
+                     "mesh_bytes": held_bytes(imesh) if imesh is not None else 0,
+                     "mesh": import_params(imesh, comm.size) if imesh is not None else {}}
     if comm.rank == 0:
         for f in (path, path[:-3] + ".xdmf"):
             os.remove(f)

@@ -28,7 +28,9 @@ Two families of functions:
 import math
 import pickle
 
-__all__ = ["counts", "setup_exchange_bytes", "setup_held", "compare", "table", "mesh_bytes", "halo_nodes"]
+import numpy as np
+
+__all__ = ["counts", "import_mesh_counts", "import_params", "setup_exchange_bytes", "setup_held", "compare", "table", "mesh_bytes", "halo_nodes"]
 
 #: pickled sizes (protocol 5) of what dromo's control collectives send
 _NONE = len(pickle.dumps(None, 5))            # a collective error check: no error (4 bytes)
@@ -45,7 +47,8 @@ _PICKLE_OVERHEAD = 900                        # pickle framing of a MeshData (cl
 #: mesh creation checks, XDMF sidecar, close): read from the code and one run (docs/scaling.md)
 _IMPORT_FIXED = 28
 _IMPORT_FIELD_DESCRIPTOR = 560                # pickled bytes of one .frd block descriptor in a step header
-_IMPORT_HEAD_EXTRA = 1500                     # pickled field specs and attributes sent with the mesh
+_IMPORT_HEAD_EXTRA = 1500                     # pickled field specs, item counts and attributes (the head)
+_MESH_COUNT = 5                               # a pickled small int: a /mesh dataset's rows (striped write)
 
 
 def mesh_bytes(n_nodes, n_cells, nodes_per_cell, set_bytes=0):
@@ -62,7 +65,8 @@ def counts(stage, P, **q):
     """``(bytes, messages)`` summed over the ``P`` ranks that :class:`CountingComm` counts for ``stage``.
 
     Parameters by stage: ``setup``: those of :func:`setup_exchange_bytes`; ``pod_snapshots``: m, k; ``tsqr``: m;
-    ``ecm``: p, n (iterations); ``import``: mesh_bytes, T (increments), F (fields).
+    ``ecm``: p, n (iterations); ``import``: mesh_bytes, T (increments), F (fields) and those of
+    :func:`import_mesh_counts` (:func:`import_params` of the mesh).
     """
     one = P == 1
     if stage == "setup":            # the distributed set-up from an archive: see setup_exchange_bytes
@@ -80,18 +84,64 @@ def counts(stage, P, **q):
         p, n = q["p"], q["n"]
         b = (P + 1) * 8 * p + n * (8 * p + P * _FLOAT + _SMALL_INT + (P - 1) * _BIG_INT)
         return b, P + 1 + n * (2 * P + 1)
-    if stage == "import":           # mesh + specs once, a header per step (+ the end), control checks
+    if stage == "import":           # specs once, the mesh in stripes, a header per step (+ the end), checks
         T, F = q["T"], q["F"]
-        root_b = q["mesh_bytes"] + _PICKLE_OVERHEAD + _IMPORT_HEAD_EXTRA + T * F * _IMPORT_FIELD_DESCRIPTOR
+        root_b = _IMPORT_HEAD_EXTRA + T * F * _IMPORT_FIELD_DESCRIPTOR
         root_b += 75 + 4                     # archive creation attributes, close flag
+        mesh_b, mesh_m = import_mesh_counts(P, q["mesh_bytes"], T, **{k: v for k, v in q.items()
+                                                                      if k not in ("mesh_bytes", "T", "F")})
         if one:
-            return root_b, T + 5              # the bcasts (mesh, T + 1 headers), create, close, sidecar
+            return root_b + mesh_b, T + 5 + mesh_m     # the bcasts (specs, T + 1 headers), create, close, sidecar
         # every rank: per field and step the error + own-block flags and a write check, per step a read
         # check and a parse check, fixed checks (mesh, fields, close), the close flag and the sidecar barrier
         ctrl = 2 * T * F + 2 * T + 1 + _IMPORT_FIXED - 2
-        return (root_b + P * (4 + T * F * _FLAGS + T * _PARSED + (ctrl - T * F - T) * _NONE),
-                P * (ctrl + 2) + T + 3)
+        return (root_b + mesh_b + P * (4 + T * F * _FLAGS + T * _PARSED + (ctrl - T * F - T) * _NONE),
+                P * (ctrl + 2) + T + 3 + mesh_m)
     raise ValueError(f"unknown stage {stage!r}")
+
+
+def import_mesh_counts(P, mesh_bytes, T, n_nodes=0, n_cells=0, datasets=0, fetched=None, lookups=None,
+                       dat_rows=0):
+    """``(bytes, messages)`` summed over the ranks of the mesh part of an import (:mod:`dromo.io.adapters.import_mesh`):
+
+    * the stripes sent by rank 0, one pickled piece per other rank: ``(P-1)/P · mesh_bytes`` plus the pickle
+      framing of each piece (:data:`_PICKLE_OVERHEAD`);
+    * the striped ``/mesh`` write: one ``allreduce`` of a row count per dataset (``datasets``: points, node
+      ids, connectivity and ids per block, one per set and facet type) on every rank;
+    * ``Exchange`` plans (one ``Alltoall`` of counts, two ``Alltoallv``) for the node directory, the cells'
+      coordinates (``fetched``: nodes of every rank's cell stripe held by another rank's node stripe, 8 bytes
+      there and 24 back; default ``P · halo_nodes``), and one look-up per step and directory with parsed
+      values (``lookups``, default ``T``, ``2 T`` with a ``.dat``): the ``.frd``'s first block's node ids (8 bytes there and back per record;
+      later blocks with the same ids are not looked up again); with a ``.dat`` (``dat_rows`` rows of its
+      first quantity), the element directory and those rows' element ids, one more plan each.
+
+    A share ``(P-1)/P`` of every id goes to another rank (ids taken ``mod P``). Messages are exact; bytes
+    within the pickle sizes of the pieces and the locality of the ids.
+    """
+    f = (P - 1) / P
+    lookups = T * (2 if dat_rows else 1) if lookups is None else lookups
+    fetched = P * halo_nodes(n_nodes, P) if fetched is None else fetched
+    plans = 2 + lookups + (1 if dat_rows else 0)
+    b = f * mesh_bytes + (P - 1) * _PICKLE_OVERHEAD + P * datasets * _MESH_COUNT
+    b += P * plans * 8 * (P - 1) + f * 16 * (2 * n_nodes + (n_cells + dat_rows if dat_rows else 0)) + 32 * fetched
+    return b, (P - 1) + P * datasets + 3 * P * plans
+
+
+def import_params(mesh, P):
+    """``{n_nodes, n_cells, datasets, fetched}`` of :func:`import_mesh_counts` for a
+    :class:`~dromo.mesh.meshdata.MeshData` imported on ``P`` ranks (computed from the whole mesh: for
+    benchmarks and tests)."""
+    from .comm import partition_offsets
+    noff, coff = partition_offsets(mesh.n_nodes, P), partition_offsets(mesh.n_cells, P)
+    fetched = 0
+    for r in range(P):
+        lo, hi = int(coff[r]), int(coff[r + 1])
+        nodes = np.unique(np.concatenate([b.cells[max(0, lo - o):max(0, hi - o)].reshape(-1) for b, o in
+                                          zip(mesh.blocks, mesh.cell_offsets[:-1])]))
+        fetched += int(((nodes < noff[r]) | (nodes >= noff[r + 1])).sum())
+    datasets = 2 + 2 * len(mesh.blocks) + len(mesh.node_sets) + len(mesh.element_sets) + \
+        sum(len(d) for d in mesh.facet_sets.values())
+    return dict(n_nodes=mesh.n_nodes, n_cells=mesh.n_cells, datasets=datasets, fetched=fetched)
 
 
 #: collective error checks of the set-up from an archive (archive open, stripes read, validation, geometry,
@@ -154,7 +204,8 @@ def compare(runs, cfg):
         params = {"setup": me,
                   "pod_snapshots": dict(m=po["m"], k=po["k"]), "tsqr": dict(m=po["m"]),
                   "ecm": dict(p=ec["p"], n=ec["iterations"]),
-                  "import": dict(mesh_bytes=im["mesh_bytes"], T=im["increments"], F=im["fields"])}
+                  "import": dict(mesh_bytes=im["mesh_bytes"], T=im["increments"], F=im["fields"],
+                                 **im.get("mesh", {}))}
         measured = {}
         for c in r["counts"]:
             for s, (b, m) in c.items():
@@ -221,9 +272,13 @@ def table(N, m, P, k=200, p=400, n=400, T=100, F=3, nodes_per_cell=10, cells_per
     t["HF increment (1 Newton it.)"] = dict(
         memory=3 * mat, sent=cg_iterations * (24 * h + 16), messages=cg_iterations * (26 + 2),
         flops=cg_iterations * 2 * nnz_per_row * rows * 2 + 2 * nq / P * 500, replicated=0)
-    t["import (per increment)"] = dict(memory=8 * F * 6 * nn_ / P, sent=F * 560, messages=2 * F + 3,
+    # per increment: F values parsed, a header, one node look-up (3 messages; ids as the first block's: none sent)
+    t["import (per increment)"] = dict(memory=8 * F * 6 * nn_ / P, sent=F * 560, messages=2 * F + 6,
                                        flops=60 * F * 6 * nn_ / P, replicated=0)
-    t["import (mesh, today)"] = dict(memory=S, sent=S, messages=1, flops=0, replicated=S)
+    # the mesh: read whole on rank 0 (the busiest: S), sent in stripes (P - 1 messages), a node directory and
+    # the cells' coordinates (3 messages each), one row count per /mesh dataset (about 10); nothing replicated
+    t["import (mesh)"] = dict(memory=S, sent=(1 - 1 / P) * S, messages=P - 1 + 6 + 10,
+                              flops=0, replicated=0)
     t["POD snapshots"] = dict(memory=8 * N * m / P + 4 * 8 * m * m + 8 * N * k / P, sent=2 * 8 * m * m,
                               messages=4, flops=2 * N * m * m / P + 9 * m ** 3 + 2 * N * m * k / P,
                               replicated=4 * 8 * m * m)

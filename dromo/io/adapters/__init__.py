@@ -54,14 +54,18 @@ of a reader that is not an :class:`~dromo.errors.InputError` (an input it did no
 one naming its files, so a user never sees a traceback; a failed import leaves no output (the
 archive, its XDMF sidecar included, exists only once complete).
 
-:func:`import_results` broadcasts the mesh and the field list, writes the mesh, then streams: rank 0
+:func:`import_results` broadcasts the field list and the item counts, sends the mesh in natural stripes
+(:class:`~dromo.io.adapters.import_mesh.ImportMesh`: rank 0 reads it whole, no other rank ever holds it;
+each rank checks the cells of its stripe and keeps the distributed node and element directories of the
+parsers), writes the striped mesh collectively, then streams: rank 0
 pulls one :class:`Step`, broadcasts its header, ``Scatterv``'s each field's natural blocks
 (``partition_range(n_items, comm)``) to the ranks, and every rank writes its block collectively with
 :meth:`~dromo.io.archive.Archive.append_step`. Memory per rank: one increment on rank 0, one block
 elsewhere. **Parallel parsing:** a reader that answers :meth:`ResultReader.defer_values` with True may
 yield, instead of an array, a :class:`~dromo.io.adapters.parallel_values.RowParts` (a small picklable
 description: file, block, byte layout); it travels with the step header and every rank parses its own
-range of records (:func:`~dromo.io.adapters.parallel_values.parse_step`) and keeps its natural block
+range of records (:func:`~dromo.io.adapters.parallel_values.parse_step`, the records' external ids mapped
+to natural rows by the distributed directories) and keeps its natural block
 (:func:`~dromo.io.adapters.parallel_values.natural_block`): the CalculiX ``.frd`` blocks and the ``.dat``'s
 ``*EL PRINT`` blocks are read this way, so the parsing is shared by all ranks and rank 0 never holds a
 whole increment of them. The archive is identical at any rank count. An error anywhere (a truncated file, a bad
@@ -81,7 +85,9 @@ import numpy as np
 from mpi4py import MPI
 
 from ...errors import InputError
+from ...mesh.stripes import MeshStripes
 from ...parallel import collective, get_logger, partition_offsets, raise_collectively
+from .import_mesh import ImportMesh, check_block_cells, n_items as _n_items
 from .parallel_values import RowParts, natural_block, parse_step
 
 __all__ = ["FieldSpec", "Step", "ResultReader", "register_reader", "get_reader", "READERS",
@@ -213,7 +219,8 @@ def check_mesh(mesh, source, allow_inverted=False, geometry=True):
     names or with control characters (others, ``/`` and ``.`` included, are encoded by the archive), ids that are not positive, non-finite coordinates, and (unless
     ``allow_inverted``) inverted or degenerate cells (det J <= 0 at an integration point, the check
     :meth:`dromo.mesh.distributed.DistributedMesh.check_geometry` makes; ``geometry=False`` leaves it
-    to the caller: :func:`import_results` shares it over the ranks with :func:`check_cells`)."""
+    to the caller: :func:`import_results` checks each rank's stripe of the cells,
+    :meth:`.import_mesh.ImportMesh.check_cells`)."""
     for kind, sets in (("node set", mesh.node_sets), ("element set", mesh.element_sets),
                        ("surface", mesh.facet_sets)):
         for name in sets:
@@ -232,43 +239,53 @@ def check_mesh(mesh, source, allow_inverted=False, geometry=True):
 
 
 def check_cells(mesh, source, part=(0, 1)):
-    """InputError naming ``source`` and the element when a cell is inverted or degenerate (det J ≤ 0 at an
-    integration point). ``part=(rank, size)``: only that share of each block's cells."""
+    """InputError naming ``source`` and the element when a cell of the :class:`~dromo.mesh.meshdata.MeshData`
+    ``mesh`` is inverted or degenerate (det J ≤ 0 at an integration point,
+    :func:`~dromo.io.adapters.import_mesh.check_block_cells`). ``part=(rank, size)``: only that share of each
+    block's cells. (:func:`import_results` checks the stripes: :meth:`.import_mesh.ImportMesh.check_cells`.)"""
     pts = np.asarray(mesh.points)
-    from ...mesh.elements import get_element, raise_inverted
-    from ...mesh.quadrature import element_rule
     for b in mesh.blocks:
-        dN = get_element(b.type).dshape(element_rule(b.type, getattr(b, "rule", "full")).points)
-        step = max(1, (1 << 16) // len(dN))            # bounded memory: 65536 points at a time
         lo, hi = partition_offsets(len(b.cells), part[1])[part[0]:part[0] + 2]
-        for s in range(int(lo), int(hi), step):
-            e = min(int(hi), s + step)
-            # det J at every integration point, as mesh.elements.jacobians computes it
-            J = np.matmul(np.swapaxes(pts[b.cells[s:e]], 1, 2)[:, None], dN[None])
-            g0, g1, g2 = J[..., 0], J[..., 1], J[..., 2]
-            det = np.einsum("eqi,eqi->eq", g0, np.cross(g1, g2))
-            bad = ~(det > 0)
-            if bad.any():
-                try:
-                    raise_inverted(bad, det, b.ids[s:e], b.type)
-                except InputError as exc:
-                    raise InputError(f"{source}: {exc} (--allow-inverted keeps such cells)") from None
+        check_block_cells(pts, b.cells[int(lo):int(hi)], b.ids[int(lo):int(hi)], b.type,
+                          getattr(b, "rule", "full"), source)
 
 
 # ------------------------------------------------------------------------------ numbering helpers
 
 def n_items_of(mesh, location):
     """Number of nodes / cells / integration points of a mesh (``"global"``: 1)."""
-    if location == "node":
-        return mesh.n_nodes
-    if location == "cell":
-        return mesh.n_cells
     if location == "ip":
         from ...mesh.quadrature import element_rule
-        return int(sum(len(b.cells) * len(element_rule(b.type, b.rule).weights) for b in mesh.blocks))
-    if location == "global":
-        return 1
-    raise InputError(f"unknown field location {location!r} (node, ip, cell, global)")
+        n_ips = int(sum(len(b.cells) * len(element_rule(b.type, b.rule).weights) for b in mesh.blocks))
+    else:
+        n_ips = 0
+    return _n_items(location, mesh.n_nodes, mesh.n_cells, n_ips)
+
+
+def unknown_ids(ids, rows, where, what="node", first=0, n=1):
+    """InputError naming ``where`` and the first of ``ids`` whose row is ``-1`` (not in a mesh of ``n``
+    items): its record number counted from ``first + 1``. Returns ``rows`` when all are found."""
+    if n == 0 and len(ids):
+        raise InputError(f"{where}: {what} {ids[0]} is not in the mesh (empty mesh)")
+    bad = rows < 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{where}: {what} {ids[i]} (record {first + i + 1}) is not in the mesh "
+                         f"(results of another mesh?)")
+    return rows
+
+
+def ip_rows(elem_ids, points, n_qp, first_ip, where, first=0):
+    """Natural integration points of the (element, 1-based point) pairs of found elements, given each
+    element's point count and first point (:class:`IpIndex`, :meth:`.import_mesh.ImportMesh.ip_layout`);
+    InputError naming ``where``, the element and its record number for a point the element lacks."""
+    points = np.asarray(points, dtype=np.int64)
+    bad = (points < 1) | (points > n_qp)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{where}: element {np.asarray(elem_ids)[i]} has {n_qp[i]} "
+                         f"integration points, got point {points[i]} (record {first + i + 1})")
+    return first_ip + points - 1
 
 
 class NodeIndex:
@@ -285,14 +302,9 @@ class NodeIndex:
         number, counted from ``first + 1``: ``first`` records of the block come before ``ids``)."""
         ids = np.asarray(ids, dtype=np.int64)
         if self.n == 0:
-            raise InputError(f"{where}: {what} {ids[0]} is not in the mesh (empty mesh)")
+            return unknown_ids(ids, np.full(len(ids), -1, np.int64), where, what, first, 0)
         pos = np.minimum(np.searchsorted(self.sorted, ids), self.n - 1)
-        ok = self.sorted[pos] == ids
-        if not ok.all():
-            i = int(np.flatnonzero(~ok)[0])
-            raise InputError(f"{where}: {what} {ids[i]} (record {first + i + 1}) is not in the mesh "
-                             f"(results of another mesh?)")
-        return self.order[pos]
+        return unknown_ids(ids, np.where(self.sorted[pos] == ids, self.order[pos], -1), where, what, first)
 
 
 class IpIndex:
@@ -311,13 +323,7 @@ class IpIndex:
         """Natural integration point indices; InputError naming ``where``, the element and its record
         number (counted from ``first + 1``, as :class:`NodeIndex`)."""
         c = self.cells(elem_ids, where, "element", first)
-        points = np.asarray(points, dtype=np.int64)
-        bad = (points < 1) | (points > self.n_qp[c])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{where}: element {np.asarray(elem_ids)[i]} has {self.n_qp[c[i]]} "
-                             f"integration points, got point {points[i]} (record {first + i + 1})")
-        return self.offset[c] + points - 1
+        return ip_rows(elem_ids, points, self.n_qp[c], self.offset[c], where, first)
 
 
 def check_coverage(rows, n, where, what):
@@ -358,7 +364,8 @@ def _scatter(full, n, C, comm):
 def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=None):
     """Write ``reader``'s mesh and results into a new dromo archive ``out_path`` (collective).
 
-    ``reader`` is used on rank 0 only (other ranks may pass ``None``). Returns, on every rank, a
+    ``reader`` is used on rank 0 only (other ranks may pass ``None``); its mesh is whole on rank 0 only
+    (the other ranks get its natural stripes, :class:`~.import_mesh.ImportMesh`). Returns, on every rank, a
     dict ``{field name: number of steps written}``. Raises (on every rank) a
     :class:`~dromo.errors.CollectiveInputError` naming the file and the record on bad input; the
     archive is then not created.
@@ -366,7 +373,7 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
     from ..archive import Archive
     comm = comm or MPI.COMM_WORLD
     root = comm.rank == 0
-    head = None
+    head = mesh = None
     try:
         with collective(comm):
             if root:
@@ -384,26 +391,28 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                     why = bad_name(s.name)
                     if why:
                         raise InputError(f"{reader.source}: field name {s.name!r} {why}")
-                    n_items_of(mesh, s.location)
-                head = (mesh, specs, tuple(reader.parameter_names), dict(reader.attrs()),
+                n_items = {s.name: n_items_of(mesh, s.location) for s in specs}
+                head = (n_items, specs, tuple(reader.parameter_names), dict(reader.attrs()),
                         str(reader.source), (where, bool(reader.allow_inverted)))
-        mesh, specs, pnames, rattrs, source, (where, allow_inverted) = comm.bcast(head, root=0)
+        n_items, specs, pnames, rattrs, source, (where, allow_inverted) = comm.bcast(head, root=0)
         head = None
-        with collective(comm):          # inverted cells: every rank checks its share of the cells
+        # the mesh in natural stripes, one message per rank: no rank but 0 ever holds it whole
+        imesh = ImportMesh(MeshStripes.scatter(mesh if root else None, comm))
+        mesh = None
+        with collective(comm):          # inverted cells: every rank checks its stripe of the cells
             if not allow_inverted:
-                check_cells(mesh, where, part=(comm.rank, comm.size))
+                imesh.check_cells(where)
         rattrs.update(attrs or {})
         if pnames:
             rattrs["parameter_names"] = list(pnames)
         P = len(pnames)
-        n_items = {s.name: n_items_of(mesh, s.location) for s in specs}
         spec_of = {s.name: s for s in specs}
         written = {s.name: 0 for s in specs}
         infos = {s.name: {} for s in specs}
         body_done = False
         ar = Archive.create(out_path, comm, attrs=rattrs)
         try:
-            ar.write_mesh(mesh)
+            ar.write_mesh(imesh.stripes)
             for s in specs:
                 ar.create_field(s.name, s.location, s.n_components, n_items=n_items[s.name],
                                 components=list(s.components), units=s.units,
@@ -432,10 +441,10 @@ def import_results(reader: Optional[ResultReader], out_path, comm=None, attrs=No
                 time, params, present, info, parts = header
                 cache.pop("parts", None)                 # parsed parts are kept for one step
                 if parts:                                # every rank parses its share of each
-                    parse_step([parts[n] for n in present if n in parts], mesh, cache, comm)
+                    parse_step([parts[n] for n in present if n in parts], imesh, cache, comm)
                 for name in present:
                     if name in parts:                    # parsed by every rank, its own records
-                        block = natural_block(parts[name], mesh, cache, comm)
+                        block = natural_block(parts[name], imesh, cache, comm)
                     else:
                         full = step.values[name] if root else None
                         block = _scatter(full, n_items[name], spec_of[name].n_components, comm)

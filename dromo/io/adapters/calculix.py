@@ -58,9 +58,9 @@ import numpy as np
 
 from ...errors import InputError
 from ...parallel import get_logger
-from . import FieldSpec, NodeIndex, ResultReader, Step, check_coverage, register_reader
+from . import FieldSpec, NodeIndex, ResultReader, Step, check_coverage, register_reader, unknown_ids
 from .calculix_frd import FRD_SKIP, FrdFile, _decode_e12, check_finite, read_records  # noqa: F401
-from .parallel_values import RowParts, record_range
+from .parallel_values import RowParts, record_range, shared_lookup
 
 log = get_logger("dromo.import")
 
@@ -127,12 +127,9 @@ class FrdRecords(RowParts):
     def key(self):
         return ("frd", self.path, self.block.data_offset)
 
-    def _read(self, rank, size, mesh, cache):
+    def _parse(self, rank, size, cache):
         blk = self.block
         lo, hi = record_range(blk.n_records, rank, size)
-        nodes = cache.get("nodes")
-        if nodes is None:
-            nodes = cache["nodes"] = NodeIndex(mesh.node_ids)
         ids_l, vals_l, pos = [], [], lo
         for ids, vals in read_records(self.path, blk, self.nl, start=lo, stop=hi):
             if not self.allow_nonfinite:
@@ -144,13 +141,14 @@ class FrdRecords(RowParts):
             pos += len(ids)
         ids = np.concatenate(ids_l) if ids_l else np.zeros(0, np.int64)
         vals = np.concatenate(vals_l) if vals_l else np.zeros((0, blk.n_values))
-        seen = cache.get("frd_ids")                   # the previous block's ids: same mapping
-        if seen is not None and np.array_equal(seen[0], ids):
-            rows = seen[1]
-        else:
-            rows = nodes(ids, self.where)
-            cache["frd_ids"] = (ids, rows)
-        return rows, vals
+        memo, fresh = shared_lookup(cache, "frd_ids", ids)     # an earlier block's ids: no look-up
+        return (vals, memo, fresh, lo), (ids if fresh else np.zeros(0, np.int64))
+
+    def _resolve(self, state, found, mesh, cache):
+        vals, memo, fresh, lo = state
+        if fresh:                                      # records numbered in the block, at any rank count
+            memo.rows = unknown_ids(memo.ids, found, self.where, first=lo, n=mesh.n_nodes)
+        return memo.rows, vals
 
 
 @register_reader("calculix")

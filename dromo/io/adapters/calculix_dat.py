@@ -51,8 +51,8 @@ import numpy as np
 
 from ...errors import InputError
 from ...parallel import get_logger
-from . import FieldSpec, IpIndex, check_coverage
-from .parallel_values import RowParts
+from . import FieldSpec, IpIndex, check_coverage, ip_rows, unknown_ids
+from .parallel_values import RowParts, shared_lookup
 
 log = get_logger("dromo.import")
 
@@ -561,27 +561,60 @@ class DatRows(RowParts):
     def key(self):
         return ("dat", self.path, tuple(h["offset"] for h in self.blocks))
 
-    def _read(self, rank, size, mesh, cache):
-        ips = cache.get("ips")
-        if ips is None:
-            ips = cache["ips"] = IpIndex(mesh)
+    lookup = "element"                  # the rows' element ids: looked up in the element directory
+
+    def _parse(self, rank, size, cache):
+        """Parse this rank's piece of each block, in file order, up to the first bad one: ``(state, element
+        ids of the parsed blocks)``; a block's parse error is kept in the state and raised by
+        :meth:`_resolve` after the earlier blocks' look-ups (the order of the serial path)."""
         n = self.blocks[0]["n"] if self.blocks else self.n_components       # values per row
-        rows, vals = [np.zeros(0, np.int64)], [np.zeros((0, n))]
+        done, error = [], None
         for head in self.blocks:
             piece = _Piece(self.path, head, rank, size)
-            where = _set_where(self.path, head)
             try:
                 elem, ip, v = parse_rows(self.path, piece.lines(), head["n"] + 2, piece.first_line,
                                          head, self.allow_nonfinite)
-                try:
-                    r = ips(elem, ip, where)
-                except InputError:       # again, numbering the records in the block: raises
-                    r = ips(elem, ip, where, first=piece.rows_before())
             except InputError as exc:
                 exc.order = (head["offset"],) + getattr(exc, "order", (6,)) + (rank,)
-                raise
+                error = exc
+                break
+            done.append((head, piece, elem, ip, v))
+        ids = np.concatenate([d[2] for d in done]).astype(np.int64) if done else np.zeros(0, np.int64)
+        memo, fresh = shared_lookup(cache, "dat_ids", ids) if error is None else (None, True)
+        return (done, error, n, rank, memo, fresh), (ids if fresh else np.zeros(0, np.int64))
+
+    def _resolve(self, state, found, mesh, cache):
+        done, error, n, rank, memo, fresh = state    # memo: an earlier quantity's cells, no look-up
+        if not fresh:
+            found = memo.rows
+            if found is None:            # the quantity that looked them up failed: its error is raised
+                return np.zeros(0, np.int64), np.zeros((0, n))
+        rows, vals, at = [np.zeros(0, np.int64)], [np.zeros((0, n))], 0
+        for head, piece, elem, ip, v in done:
+            where = _set_where(self.path, head)
+            cell = found[at:at + len(elem)]
+            at += len(elem)
+            try:
+                r = self._ips(elem, ip, cell, mesh, where, 0)
+            except InputError:           # again, numbering the records in the block: raises
+                try:
+                    r = self._ips(elem, ip, cell, mesh, where, piece.rows_before())
+                except InputError as exc:
+                    exc.order = (head["offset"],) + getattr(exc, "order", (6,)) + (rank,)
+                    raise
             if self.perm is not None:
                 v = v[:, self.perm] * self.scale
             rows.append(r)
             vals.append(v)
+        if error is not None:
+            raise error
+        if memo is not None and fresh:
+            memo.rows = found
         return np.concatenate(rows), np.concatenate(vals)
+
+    @staticmethod
+    def _ips(elem, ip, cell, mesh, where, first):
+        """Natural integration points of the rows (:func:`~dromo.io.adapters.ip_rows`)."""
+        cell = unknown_ids(elem, cell, where, "element", first, mesh.n_cells)
+        n_qp, first_ip = mesh.ip_layout(cell)
+        return ip_rows(elem, ip, n_qp, first_ip, where, first)
