@@ -207,3 +207,27 @@ def test_natural_arrays_attributes_groups_and_truncation(shared_tmp, comm, n_ite
                 ar.read_natural("checkpoint/u", 3)
             with pytest.raises(DromoError, match="no group or dataset"):
                 ar.get_attrs("nothing")
+
+
+@pytest.mark.mpi
+def test_series_never_write_fill_values_and_regrow_after_truncation(shared_tmp, comm):
+    """A field's values are allocated without fill values (parallel HDF5 would otherwise write zeros into
+    every new step's chunks before the step itself: most of an import's time at 2 ranks); a truncated
+    series grown again reads back exactly the steps written, never stale ones."""
+    import h5py
+    from dromo.parallel import partition_range
+    path = str(shared_tmp / "nofill.h5")
+    n = 70_000                                          # more than one chunk of items (65 536)
+    s, e = partition_range(n, comm)
+    rows = np.arange(s, e, dtype=float)[:, None] * np.ones((1, 6))
+    with Archive.create(path, comm) as ar:
+        ar.create_field("S", "global", 6, n_items=n)
+        for k in range(3):
+            ar.append_step("S", rows + 100.0 * k, float(k))
+        assert ar.h5["fields/S/values"].id.get_create_plist().get_fill_time() == h5py.h5d.FILL_TIME_NEVER
+        ar.truncate_steps(1)
+        ar.append_step("S", rows - 1.0, 5.0)
+    with Archive.open(path, comm) as ar:
+        v = ar.read_steps("S", [0, 1])
+        assert np.array_equal(ar.field_info("S")["time"], [0.0, 5.0])
+    assert np.array_equal(v[0], rows) and np.array_equal(v[1], rows - 1.0)
