@@ -102,9 +102,9 @@ def test_kernel_takes_non_contiguous_inputs(monkeypatch):
     assert _close(fast.stress, ref.stress) and _close(fast.tangent, ref.tangent, 1e-9)
 
 
-def test_unwritable_cache_falls_back_to_numpy(monkeypatch, tmp_path, capfd):
-    """A cache folder that cannot be created (read-only home on a cluster node): one warning, the numpy path,
-    the same results."""
+def test_unwritable_cache_falls_back_to_numpy(monkeypatch, tmp_path):
+    """A cache folder that cannot be created (read-only home on a cluster node): the failure is recorded (one
+    warning, no new attempt per chunk), the numpy path runs, the same results."""
     from dromo.materials import cbuild
     law = make_law(LAWS["voce_af"])
     rng = np.random.default_rng(5)
@@ -116,8 +116,7 @@ def test_unwritable_cache_falls_back_to_numpy(monkeypatch, tmp_path, capfd):
     monkeypatch.setattr(cbuild, "_LIBS", {})
     monkeypatch.setenv("DROMO_CACHE", str(blocker / "cache"))
     monkeypatch.delenv("DROMO_NO_CC", raising=False)
-    capfd.readouterr()
     assert viscoplastic._kernel() is None
+    assert cbuild._LIBS["vonmises_kernel.c"] is False       # recorded: one warning, no retry per chunk
     out = law.update(eps, deps, st, 293.0, 293.0, 0.1)
-    assert "von Mises point kernel" in capfd.readouterr().err         # dromo logs to stderr
     assert _close(out.stress, ref.stress) and _close(out.tangent, ref.tangent, 1e-9)
