@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from dromo.io.adapters import ResultReader
+from dromo.io.adapters import WrappedReader
 from dromo.mesh.generate import box_mesh
 from dromo.mesh.inp import write_inp
 
@@ -128,29 +128,12 @@ def read_dat_simple(path):
     return {q: [(t, np.array(e), np.array(p), np.array(v)) for t, e, p, v in b] for q, b in out.items()}
 
 
-class SerialPath(ResultReader):
+class SerialPath(WrappedReader):
     """``reader`` with :meth:`defer_values` answering False: every value is parsed on rank 0 and scattered
     (the serial path, which the parallel parsing must reproduce)."""
 
-    def __init__(self, reader):
-        self.reader = reader
-        for a in ("name", "source", "parameter_names", "allow_nonfinite", "allow_inverted"):
-            setattr(self, a, getattr(reader, a))
-
-    def mesh(self):
-        return self.reader.mesh()
-
-    def fields(self):
-        return self.reader.fields()
-
-    def steps(self):
-        return self.reader.steps()
-
-    def attrs(self):
-        return self.reader.attrs()
-
-    def close(self):
-        self.reader.close()
+    def defer_values(self):
+        return False
 
 
 def shuffle_dat_rows(src, dst, seed=0):

@@ -170,6 +170,35 @@ class ResultReader:
         return False
 
 
+class WrappedReader(ResultReader):
+    """A reader forwarding another one (``self.reader``): its identity (name, source, parameter names, the
+    ``allow_*`` choices) and every method; a wrapper overrides only what it changes (renamed fields, named
+    state variables ...)."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        for attr in ("name", "source", "parameter_names", "allow_nonfinite", "allow_inverted"):
+            setattr(self, attr, getattr(reader, attr))
+
+    def mesh(self):
+        return self.reader.mesh()
+
+    def fields(self):
+        return self.reader.fields()
+
+    def steps(self):
+        return self.reader.steps()
+
+    def attrs(self):
+        return self.reader.attrs()
+
+    def defer_values(self):
+        return self.reader.defer_values()
+
+    def close(self):
+        self.reader.close()
+
+
 #: name -> "module:Class" or class
 READERS: Dict[str, object] = {
     "calculix": "dromo.io.adapters.calculix:CalculixReader",

@@ -18,7 +18,7 @@ import dataclasses
 
 from ...errors import InputError
 from ...parallel import get_logger
-from . import ResultReader
+from . import WrappedReader
 
 __all__ = ["Adjusted", "parse_renames"]
 
@@ -38,18 +38,13 @@ def parse_renames(items, option="--field"):
     return out
 
 
-class Adjusted(ResultReader):
+class Adjusted(WrappedReader):
     """``reader`` with renamed fields and added coordinate sets (module docstring)."""
 
     def __init__(self, reader, rename=None, sets=None):
-        self.reader = reader
+        super().__init__(reader)
         self.rename = dict(rename or {})
         self.sets = dict(sets or {})
-        self.name = reader.name
-        self.source = reader.source
-        self.parameter_names = reader.parameter_names
-        self.allow_nonfinite = reader.allow_nonfinite
-        self.allow_inverted = reader.allow_inverted
 
     def __getattr__(self, attr):                 # the reader's own attributes (deck, frd_path ...)
         if attr == "reader":
@@ -84,12 +79,3 @@ class Adjusted(ResultReader):
             if self.rename:
                 step.values = {self.rename.get(k, k): v for k, v in step.values.items()}
             yield step
-
-    def defer_values(self):
-        return self.reader.defer_values()
-
-    def attrs(self):
-        return self.reader.attrs()
-
-    def close(self):
-        self.reader.close()

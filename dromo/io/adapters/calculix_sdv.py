@@ -24,7 +24,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...parallel import get_logger
-from . import FieldSpec, ResultReader, Step
+from . import FieldSpec, Step, WrappedReader
 from .parallel_values import RowParts
 
 __all__ = ["law_layout", "deck_layout", "case_layout", "NamedStateReader", "named_state"]
@@ -116,33 +116,16 @@ def _describe(layout):
     return ", ".join(out)
 
 
-class NamedStateReader(ResultReader):
+class NamedStateReader(WrappedReader):
     """A :class:`~dromo.io.adapters.ResultReader` that forwards another (a CalculiX reader) with its
     ``SDV`` / ``SDV_nodal`` fields split into the named fields of ``layout`` (see the module docstring).
     ``layout=None`` forwards unchanged. The named fields keep the attributes of the ``SDV`` field they
     come from (its ``source`` file among them)."""
 
     def __init__(self, reader, layout=None, why=""):
-        self.reader, self.layout, self.why = reader, layout, why
-        self.name = reader.name
-        self.source = reader.source
-        self.parameter_names = reader.parameter_names
-        for attr in ("allow_nonfinite", "allow_inverted"):
-            if hasattr(reader, attr):
-                setattr(self, attr, getattr(reader, attr))
+        super().__init__(reader)
+        self.layout, self.why = layout, why
         self._split = {}                                 # SDV field name -> [(spec, columns, kind)]
-
-    def mesh(self):
-        return self.reader.mesh()
-
-    def attrs(self):
-        return self.reader.attrs()
-
-    def defer_values(self):
-        return self.reader.defer_values()
-
-    def close(self):
-        self.reader.close()
 
     def fields(self):
         out = []
