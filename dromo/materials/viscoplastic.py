@@ -221,10 +221,19 @@ class VonMises(Law):
         else:
             self._update_chunk_numpy(eps_old, deps, state_old, T_new, dt, time, out)
 
-    def _update_chunk_compiled(self, kernel, eps_old, deps, state_old, T_new, dt, time, out):
-        """The point loop of ``vonmises_kernel.c``: the algorithm of :meth:`_update_chunk_numpy`, in C."""
-        m = eps_old.shape[0]
-        c = self._params(T_new, time)
+    def _kernel_parameters(self, T_new, time):
+        """The kernel's parameter columns ``(m, n_par)`` and thermal strains ``(m, 6)`` (or None) at the
+        temperatures ``T_new (m,)``. The last few are kept, keyed by the temperatures' bytes (and the time,
+        which the power flow rule's parameters depend on): the iterations of a Newton loop evaluate the
+        law again at the same end-of-increment temperatures, and the table look-ups are then free."""
+        T = np.ascontiguousarray(T_new, dtype=float)
+        key = (T.tobytes(), float(time) if self.flow_type == "power" else None)
+        cache = self.__dict__.setdefault("_kernel_cache", {})
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        m = T.shape[0]
+        c = self._params(T, time)
         cols = [c["G"], c["Kb"], c["R0"], c["H"]]
         for Q, b in zip(c["Q"], c["b"]):
             cols += [Q, b]
@@ -235,10 +244,19 @@ class VonMises(Law):
         par = np.empty((m, len(cols)))
         for k, v in enumerate(cols):
             par[:, k] = v
-        eth = self.thermal(T_new)
-        arrays = [np.ascontiguousarray(a, dtype=float) for a in (eps_old, deps, state_old)]
+        eth = self.thermal(T)
         if eth is not None:
             eth = np.ascontiguousarray(eth, dtype=float)
+        if len(cache) >= _KERNEL_CACHE_SIZE:
+            del cache[next(iter(cache))]                              # the oldest entry
+        cache[key] = (par, eth)
+        return par, eth
+
+    def _update_chunk_compiled(self, kernel, eps_old, deps, state_old, T_new, dt, time, out):
+        """The point loop of ``vonmises_kernel.c``: the algorithm of :meth:`_update_chunk_numpy`, in C."""
+        m = eps_old.shape[0]
+        par, eth = self._kernel_parameters(T_new, time)
+        arrays = [np.ascontiguousarray(a, dtype=float) for a in (eps_old, deps, state_old)]
         failed = np.empty(m, dtype=np.uint8)
         tangent = out.tangent if out.tangent.flags.c_contiguous else np.empty((m, 6, 6))
         stress = out.stress if out.stress.flags.c_contiguous else np.empty((m, 6))
@@ -339,6 +357,10 @@ class VonMises(Law):
 
 #: Voce or kinematic terms the compiled kernel takes (MAXT of vonmises_kernel.c)
 _KERNEL_MAX_TERMS = 16
+
+
+# parameter sets kept by a law for the compiled kernel (each ``chunk_size`` points: ~16 × 4096 × 20 doubles)
+_KERNEL_CACHE_SIZE = 16
 
 
 def _kernel():

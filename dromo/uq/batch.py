@@ -5,7 +5,11 @@ so B of them are one problem of ``B × n_points`` points: per Newton iteration t
 points of every draw still iterating (one vectorized call per group of points instead of B), the reduced
 residuals ``(B, k)`` come from one matrix product, the tangents ``(B, k, k)`` from two batched BLAS products
 (``C E`` per point over the draws, then ``Σ_p w Eᵀ (C E)`` per draw), and the Newton updates from one batched
-dense solve. Every draw keeps the convergence test of :class:`~dromo.rom.online.ReducedNewton`
+dense solve. Only the points of the reduced integration (non-zero weight) iterate: the points a model
+adds for its dual fields' Gappy-POD (zero weight, about half of a dictionary's local ROM points) enter
+neither the residual nor the tangent, so their laws run once per increment, at the converged strains
+(the values the single-draw solver ends on there). Every draw keeps the convergence test of
+:class:`~dromo.rom.online.ReducedNewton`
 (``‖r_b‖ ≤ max(rtol F_b, atol)``, its divergence test and iteration limit); a converged draw is frozen (its
 laws are not evaluated again in that increment) while the others iterate, so each draw ends on the iterate
 the single-draw solver stops at (the same values to round-off).
@@ -34,105 +38,151 @@ class _DrawFailure(Exception):
     """Raised inside the batch for the draws of a law call that fails; carries the per-draw messages."""
 
 
+class PointSubset:
+    """Some of a model's points (``sel``: indices into its ``n`` points, increasing) and, per law group that
+    has points there, ``(group index, law, positions in the subset, positions in the group's rows)``."""
+
+    def __init__(self, groups, sel, n):
+        self.sel = np.asarray(sel, dtype=np.int64)
+        self.n = self.sel.size
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[self.sel] = np.arange(self.n)
+        self.parts = []
+        for gi, g in enumerate(groups):
+            p = pos[np.asarray(g.rows, dtype=np.int64)]
+            m = p >= 0
+            if m.any():
+                self.parts.append((gi, g.law, p[m], np.flatnonzero(m)))
+        self.whole = len(self.parts) == 1 and np.array_equal(self.parts[0][2], np.arange(self.n))
+
+    def internal(self, internal, A=None):
+        """This subset's internal variables, one array per part ``(a, n_part, n_state)``, of the draws ``A``
+        (all when None) from per-group arrays ``internal`` ``[(B, n_group, n_state)]``."""
+        if A is None:
+            return [internal[gi][:, ing] for gi, _, _, ing in self.parts]
+        return [internal[gi][np.ix_(A, ing)] for gi, _, _, ing in self.parts]
+
+    def store(self, internal, D, parts):
+        """Write per-part internal variables ``parts`` of the draws ``D`` into the per-group arrays."""
+        for (gi, _, _, ing), st in zip(self.parts, parts):
+            internal[gi][np.ix_(D, ing)] = st
+
+
 class BatchedNewton:
     """The reduced Newton over B draws of one model (module docstring). ``oc`` the
     :class:`~dromo.rom.online.OnlineCase` of the first draw (its points, loads, time stepping), ``offsets``
-    ``(B, n)`` the draws' temperature offsets δT at the points (added as ``a(t) · δT``)."""
+    ``(B, n)`` the draws' temperature offsets δT at the points (added as ``a(t) · δT``).
+
+    The points split in two :class:`PointSubset`: ``quad``, the points of the reduced integration (non-zero
+    weight), whose laws run at every Newton iteration, and ``dual``, the points added for the dual fields'
+    Gappy-POD only (zero weight: they are not in the residual or the tangent), whose laws run once per
+    increment at the converged strains."""
 
     def __init__(self, rom, oc, offsets):
         from ..hf.points import PointTemperature
         from ..rom.online import ReducedNewton
         self.rom, self.oc = rom, oc
         one = ReducedNewton(rom, oc, _self_comm())
-        self.k = one.k
+        self.k = k = one.k
         pp = oc.points
         self.n = n = pp.n
         self.offsets = np.asarray(offsets, dtype=float).reshape(-1, n)
         self.B = B = self.offsets.shape[0]
-        self.E = one.E                                                    # (n, 6, k)
-        self.E2, self.EL2, self.Ew2, self.absEw2 = one.E2, one.EL2, one.Ew2, one.absEw2
-        self.EwT = np.ascontiguousarray(one.Ew2.T)                        # (6n, k)
-        self.absEwT = np.ascontiguousarray(one.absEw2.T)
+        self.groups = pp.groups
+        w = one.w
+        self.quad = PointSubset(self.groups, np.flatnonzero(w != 0), n)
+        self.dual = PointSubset(self.groups, np.flatnonzero(w == 0), n)
+        q = self.quad.sel
+        self.E = np.ascontiguousarray(one.E[q])                           # (n_q, 6, k)
+        self.E2 = self.E.reshape(-1, k)
+        self.EL2 = np.ascontiguousarray(one.EL[q]).reshape(q.size * 6, -1)
+        Ew = (self.E * w[q, None, None]).reshape(-1, k)
+        self.Ew2 = np.ascontiguousarray(Ew.T)                              # (k, 6 n_q)
+        self.EwT = np.ascontiguousarray(Ew)                               # (6 n_q, k)
+        self.absEwT = np.abs(self.EwT)
+        d = self.dual.sel
+        self.E2_dual = np.ascontiguousarray(one.E[d]).reshape(d.size * 6, k)
+        self.EL2_dual = np.ascontiguousarray(one.EL[d]).reshape(d.size * 6, -1)
         T = pp.temperature
         if T.spec is None or T.series is not None:
             raise ConvergenceError("batched draws need a value/expression temperature")
         self.temperature = PointTemperature(B * n, spec=T.spec, coordinates=np.tile(T.x, (B, 1)),
                                             amplitude=T.amplitude, offset=self.offsets.reshape(-1))
-        self.groups = pp.groups
-        self.whole = len(self.groups) == 1 and np.array_equal(self.groups[0].rows, np.arange(n))
 
     # -------------------------------------------------------------------------------------------- laws
-    def _laws(self, A, eps_old, deps, internal, T_old, T1, dt, t):
-        """The laws of the draws ``A`` (indices) over one increment: ``(stress (a, n, 6), internal list per
-        group (a, n_g, ns), tangent (a, n, 6, 6), failed points per draw (a,), NaN/Inf points per draw (a,))``.
-        Raises :class:`_DrawFailure` when a law call raises (its message, per draw: see :meth:`laws`)."""
-        a, n = len(A), self.n
+    def _laws(self, sub, e0, de, internal, T0, T1, dt, t):
+        """The laws at the points of ``sub`` (:class:`PointSubset`) of ``a`` draws over one increment, from
+        their start-of-increment strains ``e0`` and increments ``de`` ``(a, n_s, 6)``, internal variables
+        (:meth:`PointSubset.internal`) and temperatures ``T0``, ``T1`` ``(a, n_s)``: ``(stress (a, n_s, 6),
+        internal per part (a, n_part, ns), tangent (a, n_s, 6, 6), failed points per draw (a,), NaN/Inf
+        points per draw (a,))``. Raises :class:`_DrawFailure` when a law call raises (its message, per draw:
+        see :meth:`laws`)."""
+        a, n = e0.shape[0], sub.n
         failed = np.zeros(a, np.int64)
         bad = np.zeros(a, np.int64)
         out_int = []
-        if not self.whole:
+        if not sub.whole:
             stress = np.empty((a, n, 6))
             tangent = np.empty((a, n, 6, 6))
-        for gi, g in enumerate(self.groups):
-            ng = len(g.rows)
-            sl = (slice(None),) if self.whole else (slice(None), g.rows)
-            e0 = eps_old[A][sl].reshape(-1, 6)
-            de = deps[sl].reshape(-1, 6)
-            st = internal[gi][A].reshape(a * ng, -1)
+        for (gi, law, rows, _), st in zip(sub.parts, internal):
+            ng = len(rows)
+            sl = (slice(None),) if sub.whole else (slice(None), rows)
             try:
-                res = g.law.update(e0, de, st, T_old[A][sl].reshape(-1), T1[A][sl].reshape(-1), dt, t)
+                res = law.update(e0[sl].reshape(-1, 6), de[sl].reshape(-1, 6), st.reshape(a * ng, -1),
+                                 T0[sl].reshape(-1), T1[sl].reshape(-1), dt, t)
             except DromoError as exc:
                 raise _DrawFailure(str(exc)) from exc
-            if self.whole:                                            # the law's arrays, no copy
+            if sub.whole:                                             # the law's arrays, no copy
                 stress, tangent = res.stress.reshape(a, n, 6), res.tangent.reshape(a, n, 6, 6)
             else:
-                stress[:, g.rows] = res.stress.reshape(a, ng, 6)
-                tangent[:, g.rows] = res.tangent.reshape(a, ng, 6, 6)
+                stress[:, rows] = res.stress.reshape(a, ng, 6)
+                tangent[:, rows] = res.tangent.reshape(a, ng, 6, 6)
             out_int.append(res.state.reshape(a, ng, -1))
             failed += np.count_nonzero(np.asarray(res.failed).reshape(a, ng), axis=1)
             if getattr(res, "nonfinite", None) is not None:
                 bad += np.count_nonzero(np.asarray(res.nonfinite).reshape(a, ng), axis=1)
         return stress, out_int, tangent, failed, bad
 
-    def laws(self, A, eps_old, deps, internal, T_old, T1, dt, t):
-        """:meth:`_laws` over the draws ``A``; a call that raises is bisected over the draws. Returns its
-        tuple for the draws that passed, their positions in ``A`` (``ok``), and ``{position: message}`` of
+    def laws(self, sub, e0, de, internal, T0, T1, dt, t):
+        """:meth:`_laws` over ``a`` draws; a call that raises is bisected over the draws. Returns its tuple
+        for the draws that passed, their positions (``ok``, in ``range(a)``), and ``{position: message}`` of
         those that raised."""
+        a = e0.shape[0]
         try:
-            return self._laws(A, eps_old, deps, internal, T_old, T1, dt, t), np.arange(len(A)), {}
+            return self._laws(sub, e0, de, internal, T0, T1, dt, t), np.arange(a), {}
         except _DrawFailure as exc:
-            if len(A) == 1:
+            if a == 1:
                 return None, np.zeros(0, np.int64), {0: str(exc)}
-        h = len(A) // 2
-        parts = [(np.arange(h), A[:h]), (np.arange(h, len(A)), A[h:])]
+        h = a // 2
         res, oks, errs = [], [], {}
-        for pos, sub in parts:
-            r, ok, e = self.laws(sub, eps_old, deps[pos], internal, T_old, T1, dt, t)
+        for pos in (np.arange(h), np.arange(h, a)):
+            r, ok, e = self.laws(sub, e0[pos], de[pos], [s[pos] for s in internal], T0[pos], T1[pos], dt, t)
             errs.update({int(pos[i]): m for i, m in e.items()})
             if ok.size:
-                res.append((r, ok, pos))
+                res.append(r)
                 oks.append(pos[ok])
         if not res:
             return None, np.zeros(0, np.int64), errs
-        ok = np.concatenate(oks)
-        merged = tuple(np.concatenate([r[0][j] for r in res]) for j in (0, 2, 3, 4))
-        internal_ = [np.concatenate([r[0][1][gi] for r in res]) for gi in range(len(self.groups))]
-        return (merged[0], internal_, merged[1], merged[2], merged[3]), ok, errs
+        merged = tuple(np.concatenate([r[j] for r in res]) for j in (0, 2, 3, 4))
+        internal_ = [np.concatenate([r[1][i] for r in res]) for i in range(len(sub.parts))]
+        return (merged[0], internal_, merged[1], merged[2], merged[3]), np.concatenate(oks), errs
 
     # -------------------------------------------------------------------------------------------- algebra
-    def strains(self, a, G):
-        """Strains ``(len(G), n, 6)`` of reduced coordinates ``G (·, k)`` and lifting values ``a``."""
-        eps = G @ self.E2.T
+    def strains(self, a, G, dual=False):
+        """Strains ``(len(G), n_s, 6)`` at the quadrature (or ``dual``) points of reduced coordinates
+        ``G (·, k)`` and lifting values ``a``."""
+        E2, EL2 = (self.E2_dual, self.EL2_dual) if dual else (self.E2, self.EL2)
+        eps = G @ E2.T
         if a.size:
-            eps += (self.EL2 @ a)[None, :]
-        return eps.reshape(-1, self.n, 6)
+            eps += (EL2 @ a)[None, :]
+        return eps.reshape(G.shape[0], -1, 6)
 
     def tangents(self, tangent):
-        """Reduced tangents ``K_b = Σ_p w_p E_pᵀ C_bp E_p`` ``(a, k, k)`` of point tangents ``(a, n, 6, 6)``:
-        ``C E`` (one stacked product, draw-major: no transposed copy), then one BLAS product
-        ``(k, 6n) (6n, k)`` per draw."""
+        """Reduced tangents ``K_b = Σ_p w_p E_pᵀ C_bp E_p`` ``(a, k, k)`` of the quadrature points' tangents
+        ``(a, n_q, 6, 6)``: ``C E`` (one stacked product, draw-major: no transposed copy), then one BLAS
+        product ``(k, 6 n_q) (6 n_q, k)`` per draw."""
         a = tangent.shape[0]
-        CE = np.matmul(tangent, self.E[None]).reshape(a, self.n * 6, self.k)
+        CE = np.matmul(tangent, self.E[None]).reshape(a, self.quad.n * 6, self.k)
         return np.matmul(self.Ew2[None], CE)
 
 
@@ -177,7 +227,7 @@ def solve_batch(rom, spec, draws, predictor=True):
         raise ConvergenceError("batched draws need fixed time steps ([time] fixed = true)")
     bn = BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws])
     n, k = bn.n, bn.k
-    groups = bn.groups
+    groups, quad, dual = bn.groups, bn.quad, bn.dual
     duals = list(rom.duals.items())
     rec = {"times": [], "gamma": [], "a": [], "coeffs": {f: [] for f, _ in duals}}
     ind = {f: np.zeros(B) for f, _ in duals}
@@ -191,12 +241,11 @@ def solve_batch(rom, spec, draws, predictor=True):
         rec["gamma"].append(G.copy())
         rec["a"].append(np.asarray(a, dtype=float).copy())
         for f, d in duals:
-            Y = np.ascontiguousarray(_dual_values(f, stress, eps, internal, groups, n).T)   # (n · nc, B)
-            c = d.fit.coefficients(Y)                                  # (k_F, B)
-            rec["coeffs"][f].append(c.T.copy())
-            nv = np.linalg.norm(Y, axis=0)
+            Y = _dual_values(f, stress, eps, internal, groups, n)     # (B, n · nc)
+            c, r = d.fit.fit_rows(Y)                                  # (B, k_F), (B,)
+            rec["coeffs"][f].append(c)
+            nv = np.linalg.norm(Y, axis=1)
             scale[f] = np.maximum(scale[f], nv)
-            r = np.linalg.norm(Y - d.fit.restricted @ c, axis=0)
             rel = np.divide(r, nv, out=np.zeros(B), where=nv > 0)
             eta = np.divide(rel * nv, scale[f], out=np.zeros(B), where=scale[f] > 0)
             ind[f] = np.where(alive, np.maximum(ind[f], eta), ind[f])
@@ -227,6 +276,8 @@ def solve_batch(rom, spec, draws, predictor=True):
         T1 = bn.temperature(t1).reshape(B, n)
         eps1, stress1 = eps_old.copy(), stress_old.copy()
         internal1 = [s.copy() for s in internal]
+        qs = quad.sel
+        e0q, T0q, T1q, stq = eps_old[:, qs], T_old[:, qs], T1[:, qs], quad.internal(internal)
         A = np.flatnonzero(alive)                                     # draws iterating
         if predictor and dt_prev is not None:
             with np.errstate(invalid="ignore", over="ignore"):     # failed draws: any values
@@ -245,7 +296,7 @@ def solve_batch(rom, spec, draws, predictor=True):
             for b in A[~fin]:
                 fail(b, t, dt, f"non-finite strains at reduced Newton iteration {it} (the reduced Newton diverged)")
             A, eps = A[fin], eps[fin]
-            out, ok, errs = bn.laws(A, eps_old, eps - eps_old[A], internal, T_old, T1, dt, t)
+            out, ok, errs = bn.laws(quad, e0q[A], eps - e0q[A], [x[A] for x in stq], T0q[A], T1q[A], dt, t)
             for p, m in errs.items():
                 fail(A[p], t, dt, m)
             if out is None:
@@ -261,7 +312,7 @@ def solve_batch(rom, spec, draws, predictor=True):
             if not keep.all():
                 A, eps, stress, tangent = A[keep], eps[keep], stress[keep], tangent[keep]
                 st = [s[keep] for s in st]
-            sig = stress.reshape(A.size, n * 6)
+            sig = stress.reshape(A.size, -1)
             r = sig @ bn.EwT - f1[None, :]                                # (a, k)
             ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ bn.absEwT, axis=1))
             rn = np.linalg.norm(r, axis=1)
@@ -272,9 +323,8 @@ def solve_batch(rom, spec, draws, predictor=True):
                 done[:] = True
             if done.any():                                            # converged: their end-of-increment values
                 D = A[done]
-                eps1[D], stress1[D] = eps[done], stress[done]
-                for gi in range(len(groups)):
-                    internal1[gi][D] = st[gi][done]
+                eps1[np.ix_(D, qs)], stress1[np.ix_(D, qs)] = eps[done], stress[done]
+                quad.store(internal1, D, [x[done] for x in st])
             nonfin = ~np.isfinite(rn)
             diverging = (it >= 3) & (rn > 1e3 * np.maximum(res1[A], ts.atol)) & (rn > 1e2 * res_prev[A])
             for b, rb in zip(A[nonfin], rn[nonfin]):
@@ -303,6 +353,28 @@ def solve_batch(rom, spec, draws, predictor=True):
                     except np.linalg.LinAlgError:
                         fail(b, t, dt, f"singular reduced tangent at iteration {it}")
                 A = A[alive[A]]
+        A = np.flatnonzero(alive)                                     # converged: the dual points, once
+        if dual.n and A.size:
+            ds = dual.sel
+            eps = bn.strains(a1, G[A], dual=True)
+            e0 = eps_old[np.ix_(A, ds)]
+            out, ok, errs = bn.laws(dual, e0, eps - e0, dual.internal(internal, A), T_old[np.ix_(A, ds)],
+                                    T1[np.ix_(A, ds)], dt, t)
+            for p, m in errs.items():
+                fail(A[p], t, dt, m)
+            if out is not None:
+                A, eps = A[ok], eps[ok]
+                stress, st, _, failed, bad = out
+                for b, nb in zip(A[bad > 0], bad[bad > 0]):
+                    fail(b, t, dt, f"the law returned NaN/Inf at {nb} reduced point(s) of the dual fields (at the "
+                                   f"converged strains)")
+                for b, nf in zip(A[(failed > 0) & (bad == 0)], failed[(failed > 0) & (bad == 0)]):
+                    fail(b, t, dt, f"the local law integration failed at {nf} reduced point(s) of the dual fields "
+                                   f"(at the converged strains)")
+                keep = (bad == 0) & (failed == 0)
+                D = A[keep]
+                eps1[np.ix_(D, ds)], stress1[np.ix_(D, ds)] = eps[keep], stress[keep]
+                dual.store(internal1, D, [x[keep] for x in st])
         t, eps_old, stress_old, internal, T_old = t1, eps1, stress1, internal1, T1
         inc += 1
         record(t, G, a1, stress_old, eps_old, internal)

@@ -120,3 +120,26 @@ def test_unwritable_cache_falls_back_to_numpy(monkeypatch, tmp_path):
     assert cbuild._LIBS["vonmises_kernel.c"] is False       # recorded: one warning, no retry per chunk
     out = law.update(eps, deps, st, 293.0, 293.0, 0.1)
     assert _close(out.stress, ref.stress) and _close(out.tangent, ref.tangent, 1e-9)
+
+
+@needs_cc
+@pytest.mark.parametrize("name", ["tables_thermal", "power"])
+def test_parameter_cache_gives_the_values_of_a_fresh_law(name):
+    """The compiled path keeps its last parameter sets by temperature (and time, for the power rule): calls at
+    other temperatures, then at the first ones again (a cache hit), give what a fresh law gives; the cache
+    stays bounded."""
+    rng = np.random.default_rng(5)
+    n = 300
+    eps = rng.standard_normal((n, 6)) * 2e-3
+    deps = rng.standard_normal((n, 6)) * 5e-4
+    law = make_law(LAWS[name])
+    st = law.initial_state(n)
+    temps = [rng.uniform(300.0, 1200.0, n) for _ in range(3)]
+    for T, t in [(temps[0], 1.0), (temps[1], 1.0), (temps[0], 2.0), (temps[2], 1.0), (temps[0], 1.0)]:
+        got = law.update(eps, deps, st, T, T, 0.1, t)
+        ref = make_law(LAWS[name]).update(eps, deps, st, T, T, 0.1, t)
+        for a, b in ((got.stress, ref.stress), (got.state, ref.state), (got.tangent, ref.tangent)):
+            assert np.array_equal(a, b)
+    for _ in range(2 * viscoplastic._KERNEL_CACHE_SIZE):
+        law.update(eps, deps, st, rng.uniform(300.0, 1200.0, n), 300.0, 0.1, 1.0)
+    assert len(law._kernel_cache) <= viscoplastic._KERNEL_CACHE_SIZE

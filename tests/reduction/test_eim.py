@@ -124,6 +124,12 @@ def test_gappy_fit_is_the_replicated_part_and_round_trips_through_the_archive(co
     assert np.array_equal(alone.coefficients(y), gp.coefficients(y))
     assert np.array_equal(alone.residual(y), gp.residual(y))
     assert alone.lebesgue is None and alone.condition == gp.condition and alone.rank == k
+    # values as rows (the batched online's layout): the same coefficients and residual norms, full rank or not
+    y[:, 2] = Ug[rows] @ rng.standard_normal(k) + 1e-7 * y[:, 2]       # nearly in the span: the explicit residual
+    for f in (alone, GappyFit(Ug[rows][:, :1] @ np.ones((1, 2)), fit.point_ids, nc)):
+        c, r = f.fit_rows(y.T)
+        assert np.allclose(c, f.coefficients(y).T, rtol=1e-12, atol=1e-13)
+        assert np.allclose(r, f.residual(y) * np.linalg.norm(y, axis=0), rtol=1e-10)
     path = shared_tmp / "fit.h5"
     with Archive.create(path, comm) as ar:
         fit.to_archive(ar, "rom/dual/S")

@@ -173,10 +173,13 @@ def test_overlap_gives_local_roms_the_global_dual_bases(bar):
 
 
 @serial_only
-def test_batched_draws_equal_single_draws(bar):
+def test_batched_draws_equal_single_draws(bar, monkeypatch):
     """The batched reduced Newton (dromo.uq.batch) ends every draw on the single-draw solver's iterates without
-    the predictor, within the Newton tolerance with it (and with fewer law evaluations)."""
+    the predictor, within the Newton tolerance with it (and with fewer law evaluations); the points of the dual
+    fields only (zero weight) have their laws run once per increment, the quadrature points at every Newton
+    iteration."""
     from dromo.hf.case_file import read_case
+    from dromo.materials.base import Law
     from dromo.uq.batch import solve_batch
     from dromo.uq.dictionary import Dictionary
     from dromo.uq.run import solve_draw
@@ -187,7 +190,16 @@ def test_batched_draws_equal_single_draws(bar):
     for rom in (dic.roms[1], dic.global_rom):
         single = [solve_draw(rom, spec, dic.draw(x)) for x in xi]
         batch = solve_batch(rom, spec, [dic.draw(x) for x in xi], predictor=False)
+        points = []
+        update = Law.update
+        monkeypatch.setattr(Law, "update", lambda self, e, *a, **k: points.append(len(e)) or update(self, e, *a, **k))
         pred = solve_batch(rom, spec, [dic.draw(x) for x in xi])
+        monkeypatch.setattr(Law, "update", update)
+        w = rom.points.weights
+        n_q, n_d = int(np.count_nonzero(w)), int(np.count_nonzero(w == 0))
+        assert n_d > 0                                                # the model has dual-only points
+        increments = len(pred[0]["times"]) - 1
+        assert sum(points) == n_q * sum(q["law_evaluations"] for q in pred) + n_d * len(xi) * increments
         for s, b, q in zip(single, batch, pred):
             assert b["ok"] and q["ok"]
             assert np.array_equal(s["times"], b["times"]) and np.array_equal(s["times"], q["times"])
