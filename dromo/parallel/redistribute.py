@@ -54,6 +54,11 @@ class Redistributor:
         if recv_ids.size != self.stop - self.start or (
                 recv_ids.size and np.bincount(self._recv_pos, minlength=self.stop - self.start).max() != 1):
             raise ValueError("owned natural ids do not form a permutation of range(n_global)")
+        if p == 1:                                     # the two permutations, for one gather each way
+            self._natural_of_owned = np.empty(self.n_owned, dtype=np.int64)
+            self._natural_of_owned[order] = self._recv_pos          # owned position -> natural position
+            self._owned_of_natural = np.empty(self.n_owned, dtype=np.int64)
+            self._owned_of_natural[self._natural_of_owned] = np.arange(self.n_owned)
 
     def _alltoallv(self, send, recv, scounts, rcounts, width=1):
         sdispl = np.concatenate(([0], np.cumsum(scounts)[:-1])) * width
@@ -73,6 +78,8 @@ class Redistributor:
         if values.shape[0] != self.n_owned:
             raise ValueError(f"expected {self.n_owned} owned rows, got {values.shape[0]}")
         trailing = values.shape[1:]
+        if self.comm.size == 1:                       # one rank: a permutation, one gather
+            return values[self._owned_of_natural]
         width = int(np.prod(trailing, dtype=np.int64))
         send = np.ascontiguousarray(values[self._send_order]).reshape(-1)
         recv = np.empty(int(self._recv_counts.sum()) * width, dtype=values.dtype)
@@ -87,6 +94,8 @@ class Redistributor:
         if block_values.shape[0] != self.stop - self.start:
             raise ValueError(f"expected {self.stop - self.start} natural rows, got {block_values.shape[0]}")
         trailing = block_values.shape[1:]
+        if self.comm.size == 1:
+            return block_values[self._natural_of_owned]
         width = int(np.prod(trailing, dtype=np.int64))
         send = np.ascontiguousarray(block_values[self._recv_pos]).reshape(-1)
         recv = np.empty(self.n_owned * width, dtype=block_values.dtype)

@@ -35,6 +35,7 @@ from mpi4py import MPI
 from ..errors import InputError
 from ..parallel import get_logger
 from ..parallel.errors import collective
+from .qoi import FieldQoIs, hf_fields, hf_qois, p_field_errors, rom_qois  # noqa: F401  (re-exported)
 
 log = get_logger("dromo.uq")
 
@@ -92,124 +93,6 @@ def solve_draw(rom, spec, draw):
         out[k] = np.asarray(out[k], dtype=float)
     out["coeffs"] = {f: np.asarray(v, dtype=float) for f, v in out["coeffs"].items()}
     return out
-
-
-class FieldQoIs:
-    """The quantities of interest computed over this rank's mesh rows (module docstring, step 2).
-
-    ``dm`` the DistributedMesh; ``monitors`` node-set names. :meth:`of_fields` takes per-step local
-    fields; :meth:`reduce` turns the local partial values into global QoIs. Collective (reduce)."""
-
-    def __init__(self, dm, monitors=()):
-        self.dm = dm
-        self.monitors = list(monitors)
-        self.sets = {s: dm.node_set(s) for s in self.monitors}
-        self.counts = {s: dm.comm.allreduce(int(v.size)) for s, v in self.sets.items()}
-        for s, c in self.counts.items():
-            with collective(dm.comm):
-                if c == 0:
-                    raise InputError(f"monitored node set {s!r} is empty")
-
-    @property
-    def names(self):
-        return ["p_max", "svm_max"] + [f"u_{s}" for s in self.monitors]
-
-    def local(self, p, S, u):
-        """Local partial values of one draw: ``p (n_ip_local, s)``, ``S (n_ip_local, 6, s)`` (Mandel),
-        ``u (n_owned_nodes, 3, s)`` → ``(maxima (2,), set sums (n_sets, 3, s))``."""
-        from ..materials.tensors import von_mises
-        pm = float(p.max()) if p.size else -np.inf
-        if S.size:
-            vm = von_mises(np.moveaxis(S, 1, -1).reshape(-1, 6))
-            sm = float(vm.max())
-        else:
-            sm = -np.inf
-        sums = np.stack([u[self.sets[s]].sum(axis=0) for s in self.monitors]) if self.monitors else \
-            np.zeros((0, 3, u.shape[-1]))
-        return np.array([pm, sm]), sums
-
-    def reduce(self, maxima, sums):
-        """Global QoIs of many draws: ``maxima (d, 2)``, ``sums (d, n_sets, 3, s)`` → ``{name: (d,)}``."""
-        comm = self.dm.comm
-        mx = np.empty_like(maxima)
-        comm.Allreduce(np.ascontiguousarray(maxima), mx, op=MPI.MAX)
-        out = {"p_max": mx[:, 0], "svm_max": mx[:, 1]}
-        if self.monitors:
-            from ..parallel.collectives import allreduce_sum
-            tot = allreduce_sum(np.ascontiguousarray(sums), comm)
-            for i, s in enumerate(self.monitors):
-                mean = tot[:, i] / self.counts[s]                          # (d, 3, s)
-                out[f"u_{s}"] = np.linalg.norm(mean, axis=1).max(axis=-1)
-        return out
-
-
-def rom_qois(fq, ops, records):
-    """QoIs of reduced results ``records`` (dicts of :func:`solve_draw`, all of one model whose distributed
-    operators are ``ops``): ``{name: (len(records),)}``. Collective."""
-    dm = fq.dm
-    n_ip = dm.n_ip_local
-    maxima, sums = [], []
-    for r in records:
-        cols = r["gamma"].shape[0]
-        p = ops.duals["p"].basis.modes @ r["coeffs"]["p"].T if "p" in r["coeffs"] else np.zeros((n_ip, cols))
-        S = (ops.duals["S"].basis.modes @ r["coeffs"]["S"].T).reshape(n_ip, 6, cols) if "S" in r["coeffs"] \
-            else np.zeros((n_ip, 6, 0))
-        u = ops.modes @ r["gamma"].T
-        if ops.liftings.shape[1]:
-            u = u + ops.liftings @ r["a"].T
-        m, s = fq.local(p.reshape(n_ip, cols), S, u.reshape(dm.n_owned_nodes, 3, cols))
-        maxima.append(m)
-        sums.append(s)
-    if not records:
-        return {n: np.zeros(0) for n in fq.names}
-    return fq.reduce(np.array(maxima), np.array(sums))
-
-
-def _hf_fields(path, dm):
-    from ..io.archive import Archive
-    from ..reduction.sources import read_block
-    with Archive.open(path, dm.comm) as ar:
-        out = {}
-        for f, loc in (("p", "ip"), ("S", "ip"), ("U", "node")):
-            src = ar.field_source(f, redistributor=dm.redistributor(loc))
-            out[f] = read_block(src, 0, src.n_snapshots)
-        out["time"] = np.asarray(ar.field_info("U")["time"], dtype=float)
-    return out
-
-
-def hf_qois(fq, paths):
-    """The same QoIs from HF result archives (``dromo solve`` layout): ``{name: (len(paths),)}``. Collective."""
-    dm = fq.dm
-    maxima, sums = [], []
-    for path in paths:
-        h = _hf_fields(path, dm)
-        s = h["U"].shape[1]
-        m, sm = fq.local(h["p"].reshape(dm.n_ip_local, s), h["S"].reshape(dm.n_ip_local, 6, s),
-                         h["U"].reshape(dm.n_owned_nodes, 3, s))
-        maxima.append(m)
-        sums.append(sm)
-    return fq.reduce(np.array(maxima), np.array(sums))
-
-
-def p_field_errors(dm, ops, records, paths):
-    """Per draw, the error of the reduced p field against HF over the part (as ``dromo compare``):
-    ``max_t ‖p_ROM(t) − p_HF(t)‖_w / max_t ‖p_HF(t)‖_w`` (quadrature-weighted L2 norms), ``(len(paths),)``.
-    The reduced and HF results must have the same times. Collective."""
-    from ..fem.operators import ip_weights
-    from ..parallel.collectives import allreduce_sum
-    w = ip_weights(dm)
-    out = []
-    for r, path in zip(records, paths):
-        h = _hf_fields(path, dm)
-        with collective(dm.comm):
-            if h["time"].shape != r["times"].shape or np.abs(h["time"] - r["times"]).max() > 1e-9:
-                raise InputError(f"{path}: its times differ from the reduced run's (fixed time steps needed)")
-        p = ops.duals["p"].basis.modes @ r["coeffs"]["p"].T
-        e = allreduce_sum(np.ascontiguousarray([(w[:, None] * (p - h["p"]) ** 2).sum(axis=0),
-                                                (w[:, None] * h["p"] ** 2).sum(axis=0)]), dm.comm)
-        ref = np.sqrt(e[1]).max()
-        out.append(float(np.sqrt(e[0]).max() / ref) if ref > 0 else 0.0)
-    return np.array(out)
 
 
 def statistics(values, quantiles=QUANTILES, threshold=None):
@@ -374,8 +257,10 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
     dm = DistributedMesh(mesh, comm)
     fq = FieldQoIs(dm, monitors)
     qoi = model_qois(dic, dm, fq, recs, n_draws)
-    gqoi = model_qois(dic, dm, fq, grecs, n_draws) if compare_global else {}
     qoi_s = time.perf_counter() - t_q
+    t_q = time.perf_counter()
+    gqoi = model_qois(dic, dm, fq, grecs, n_draws) if compare_global else {}
+    global_qoi_s = time.perf_counter() - t_q
     ok = np.array([r["ok"] for r in recs])
     with collective(comm):
         if n_draws and not ok.any():
@@ -393,7 +278,7 @@ def run_uq(dictionary, case, n_draws, seed=0, output=None, comm=None, monitors=(
              "flagged": np.flatnonzero(flagged).tolist(), "indicator_tol": tol,
              "online_s": online_s, "online_per_draw_s": online_s / max(n_draws, 1),
              "online_loop_s": float(sum(r["seconds"] for r in recs)),
-             "global_s": global_s, "qoi_s": qoi_s, "stats": stats}
+             "global_s": global_s, "qoi_s": qoi_s, "global_qoi_s": global_qoi_s, "stats": stats}
     if compare_global and ok.any():
         facts["global_vs_dictionary"] = {n: float(np.nanmax(np.abs(gqoi[n] - qoi[n]) / np.abs(qoi[n])))
                                          for n in qoi}
@@ -435,7 +320,7 @@ def projection_errors(dic, dm, paths, xi):
     ops = {}
     out = np.zeros((2, len(paths)))
     for i, path in enumerate(paths):
-        h = _hf_fields(path, dm)
+        h = hf_fields(path, dm)
         U = h["U"]
         for j, m in enumerate((int(cl[i]), -1)):
             if m not in ops:
