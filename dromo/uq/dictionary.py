@@ -167,6 +167,16 @@ def _check_draw_record(path, xi, field, comm, write, seconds=None):
     return comm.bcast(seconds, root=0)
 
 
+def all_draws_dual_bases(paths, dm, opts, comm):
+    """The dual bases over every training draw (the archives ``paths``), computed once for all the ROMs of a
+    dictionary with ``overlap = "all"``: the weighted POD of each dual field with the options ``opts`` of
+    :func:`dromo.rom.offline.build` (``dual_fields``, ``dual_tol``, ``dual_max_modes``), one field at a
+    time, the displacements left unread. Returns build's ``dual_bases``. Collective."""
+    from ..reduction.hyperreduce import dual_pod, read_training
+    tr = read_training(list(paths), comm, dm=dm, dual_fields=opts["dual_fields"], read_u=False)
+    return dual_pod(dm, tr.duals(), comm, tol=opts["dual_tol"], max_modes=opts["dual_max_modes"])
+
+
 def train(config, comm=None, output=None):
     """Build a ROM dictionary from a training file (module docstring). Collective. Returns the facts (a dict:
     criterion table, sizes, accuracy, timings) on every rank; writes ``output`` when given."""
@@ -249,8 +259,14 @@ def train(config, comm=None, output=None):
     if comm.rank == 0 and k > 1:
         cv = cross_validated_predictions(dic["classifier"], xi, labels, k, int(dic["folds"]))
     cv = comm.bcast(cv, root=0)
-    # (5) local ROMs and the global ROM
+    # (5) local ROMs and the global ROM; with the overlap, the dual bases over every draw once for all of them
     t_off = time.perf_counter()
+    shared = None
+    if dic["overlap"] == "all":
+        shared = all_draws_dual_bases(paths, dm, cfg["build"], comm)
+        facts["dual_bases_s"] = time.perf_counter() - t_off
+        log.info("dual bases over all %d draws (%s) for every ROM: %.1f s", m,
+                 ", ".join(f"{f}: {b.n_kept} modes" for f, (b, _nc, _c) in shared.items()), facts["dual_bases_s"])
     roms, overlaps = [], []
     for c in range(k):
         members = np.flatnonzero(labels == c)
@@ -258,10 +274,9 @@ def train(config, comm=None, output=None):
         overlaps.append(extra.tolist())
         log.info("local ROM %d/%d: %d draws (medoid: draw %d)%s", c + 1, k, members.size, medoids[c],
                  f", dual bases also over draws {extra.tolist()}" if extra.size else "")
-        roms.append(build([(problems[j], paths[j]) for j in members], comm,
-                          dual_runs=[paths[j] for j in extra], **cfg["build"]))
+        roms.append(build([(problems[j], paths[j]) for j in members], comm, dual_bases=shared, **cfg["build"]))
     log.info("global ROM: %d draws", m)
-    glob = build([(problems[j], paths[j]) for j in range(m)], comm, **cfg["build"])
+    glob = build([(problems[j], paths[j]) for j in range(m)], comm, dual_bases=shared, **cfg["build"])
     facts["offline_s"] = time.perf_counter() - t_off
     # (6) classifier
     clf = None
