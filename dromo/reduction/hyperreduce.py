@@ -71,8 +71,9 @@ class Training:
     """Snapshots of one or several archives (:func:`read_training`): columns = the selected steps of every
     archive in turn.
 
-    U (3 n_owned_nodes, m) owned nodal rows, read at once (None when read with ``read_u=False``); times (m,) and source (m,) archive index of every
-    snapshot; mesh (the DistributedMesh, as dm: its fingerprint and stripes serve the writers), dm. The integration-point fields are read only when asked, one at a time
+    U (3 n_owned_nodes, m) owned nodal rows, read at once (None when read with ``read_u=False``); times (m,)
+    and source (m,) archive index of every snapshot; mesh (the DistributedMesh, as dm: its fingerprint and
+    stripes serve the writers), dm. The integration-point fields are read only when asked, one at a time
     (:meth:`load`), so the stress and the dual fields are never all in memory together.
     stress_field, dual_fields {name: (nc, components)}, archives, selections (per archive, step indices).
     """
@@ -172,8 +173,8 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
                     raise InputError(f"{path}: dual field {f!r} is at {finfo['location']}, not at integration "
                                      f"points")
                 duals.setdefault(f, (finfo["n_components"], list(finfo["components"])))
-    return Training(np.concatenate(U, axis=1) if read_u else None, np.concatenate(times), np.concatenate(source), dm, dm,
-                    stress_field, duals, list(archives), sels)
+    return Training(np.concatenate(U, axis=1) if read_u else None, np.concatenate(times), np.concatenate(source),
+                    dm, dm, stress_field, duals, list(archives), sels)
 
 
 def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same", variant="global",
