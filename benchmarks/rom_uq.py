@@ -124,10 +124,9 @@ def stage_train(folder):
     from mpi4py import MPI
     from dromo.uq.dictionary import train
     f = train(os.path.join(folder, "train.toml"), MPI.COMM_WORLD, output=os.path.join(folder, "dict.h5"))
-    keep = ("draws", "hf_s", "hf_recorded_s", "offline_s", "total_s", "accuracy", "sizes", "modes", "points",
-            "global_modes",
-            "global_points", "criterion", "kl_captured")
-    _print({k: f[k] for k in keep})
+    keep = ("draws", "hf_s", "hf_recorded_s", "offline_s", "dual_bases_s", "total_s", "accuracy", "sizes", "modes",
+            "points", "global_modes", "global_points", "criterion", "kl_captured")
+    _print({k: f[k] for k in keep if k in f})
 
 
 def stage_hf(folder, n_check, n_retime):
@@ -283,7 +282,8 @@ def main():
         "hf_total_note": f"extrapolated: {n_draws} x the mean HF wall time at 2 ranks of "
                          + (f"{len(hf['hf_retimed_seconds'])} checked draws solved again in this run"
                             if hf["hf_retimed_seconds"] else f"{n_check} draws") + " (not run)",
-        "offline_hf_training_s": hf_training, "offline_dictionary_s": tr["offline_s"], "offline_s": offline,
+        "offline_hf_training_s": hf_training, "offline_dictionary_s": tr["offline_s"],
+        "offline_dual_bases_s": tr.get("dual_bases_s"), "offline_s": offline,
         "online_s": uq["online_s"], "online_per_draw_s": online_per_draw, "global_rom_online_s": uq["global_s"],
         "qoi_computation_s": uq["qoi_s"], "global_qoi_computation_s": uq["global_qoi_s"],
         "total_s": offline + uq["online_s"] + uq["qoi_s"],

@@ -24,7 +24,9 @@ def run(args):
             print(f"    k = {r['k']}: {r['error']:.3e}  ({r['ratio']:.3f};  {o} {r['error_' + o]:.3e})  "
                   f"sizes {r['sizes']}")
         print(f"  local ROMs: modes {f['modes']}, points {f['points']}; global ROM: {f['global_modes']} modes, "
-              f"{f['global_points']} points; offline {f['offline_s']:.1f} s\n  wrote {args.output}")
+              f"{f['global_points']} points; offline {f['offline_s']:.1f} s"
+              + (f" (of which the dual bases over every draw {f['dual_bases_s']:.1f} s)" if "dual_bases_s" in f
+                 else "") + f"\n  wrote {args.output}")
     return 0
 
 

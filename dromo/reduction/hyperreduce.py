@@ -3,9 +3,10 @@
 Three steps, each usable on its own (collective, any rank count):
 
 1. **read** (:func:`read_training`): the snapshots of one or several archives of the same mesh, archive
-   after archive, only the selected steps: the displacement ``U`` on the owned nodes at once; the stress
-   ``S`` and each dual field on the local integration points later, one field at a time
-   (:meth:`Training.load`), so they are never all in memory together;
+   after archive, only the selected steps: the displacement ``U`` on the owned nodes at once (or not at all,
+   ``read_u=False``: archives that feed the dual bases only); the stress ``S`` and each dual field on the
+   local integration points later, one field at a time (:meth:`Training.load`), so they are never all in
+   memory together;
 2. **reduce** (:func:`reduce`): given the displacement modes,
 
    * mode strains ``ε(ψ_j)`` at the integration points (:func:`~dromo.fem.points.mode_strains`);
@@ -15,9 +16,10 @@ Three steps, each usable on its own (collective, any rank count):
    * the integrand ``ε(ψ_j) : σ_i`` (:func:`~dromo.fem.points.force_integrand`), its ``√w``-weighted
      compression, the constant, the ECM (global or partitioned variant) — or, with ``full=True``, every
      integration point with its quadrature weight (a Galerkin ROM without hyper-reduction, for checks);
-   * every dual field (default ``S`` and ``p`` when stored): weighted POD (``dual_tol``), QDEIM points
-     added to the ECM set with zero weight, Gappy-POD on all the reduced points (conditioning and
-     Lebesgue constant reported);
+   * every dual field (default ``S`` and ``p`` when stored): weighted POD (``dual_tol``;
+     :func:`dual_pod`, or bases computed beforehand, e.g. once for all the local ROMs of a dictionary),
+     QDEIM points added to the ECM set with zero weight, Gappy-POD on all the reduced points (conditioning
+     and Lebesgue constant reported);
 3. **write**: the reduced model that holds them (:class:`~dromo.rom.model.ReducedModel`, one floor up:
    :func:`dromo.rom.offline.hyperreduce` for ``dromo hyperreduce``, :func:`dromo.rom.offline.build` for
    ``dromo offline``; both call :func:`read_training` and :func:`reduce`).
@@ -35,8 +37,8 @@ from ..errors import InputError
 from ..parallel import get_logger
 from ..parallel.errors import collective
 
-__all__ = ["reduce", "reduced_rule", "dual_operators", "read_training", "point_arrays", "quadrature_summary", "Hyperreduction", "DualOperator",
-           "Training"]
+__all__ = ["reduce", "reduced_rule", "dual_pod", "dual_operators", "read_training", "point_arrays",
+           "quadrature_summary", "Hyperreduction", "DualOperator", "Training"]
 
 _log = get_logger("dromo.reduction.hyperreduce")
 
@@ -69,8 +71,9 @@ class Training:
     """Snapshots of one or several archives (:func:`read_training`): columns = the selected steps of every
     archive in turn.
 
-    U (3 n_owned_nodes, m) owned nodal rows, read at once; times (m,) and source (m,) archive index of every
-    snapshot; mesh (the DistributedMesh, as dm: its fingerprint and stripes serve the writers), dm. The integration-point fields are read only when asked, one at a time
+    U (3 n_owned_nodes, m) owned nodal rows, read at once (None when read with ``read_u=False``); times (m,)
+    and source (m,) archive index of every snapshot; mesh (the DistributedMesh, as dm: its fingerprint and
+    stripes serve the writers), dm. The integration-point fields are read only when asked, one at a time
     (:meth:`load`), so the stress and the dual fields are never all in memory together.
     stress_field, dual_fields {name: (nc, components)}, archives, selections (per archive, step indices).
     """
@@ -106,12 +109,16 @@ class Training:
         return {f: ((lambda f=f: self.load(f)), nc, comps) for f, (nc, comps) in self.dual_fields.items()}
 
 
-def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", dual_fields=None, steps=None):
+def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", dual_fields=None, steps=None,
+                  read_u=True):
     """Read the snapshots of one or several archives of the same mesh (module docstring, step 1).
 
     ``archives``: a path or a list of paths; ``steps``: None (all), one index array for every archive, or
-    a list with one entry (None or an index array) per archive. ``dm``: an existing DistributedMesh of the same mesh (built from the first archive
-    otherwise). Archives whose mesh differs from the first raise :class:`InputError` naming them.
+    a list with one entry (None or an index array) per archive. ``dm``: an existing DistributedMesh of the
+    same mesh (built from the first archive otherwise). ``read_u``: False leaves ``U`` unread (``None``;
+    its step count and times still select the steps): the archives then serve only the integration-point
+    fields (:meth:`Training.load`). Archives whose mesh differs from the first raise :class:`InputError`
+    naming them.
     """
     from ..io.archive import Archive
     from ..mesh.distributed import DistributedMesh
@@ -149,9 +156,10 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
             with collective(comm):
                 if sel.size and (sel.min() < 0 or sel.max() >= info["n_steps"]):
                     raise InputError(f"{path}: field {u_field} has {info['n_steps']} steps, asked for {sel.tolist()}")
-            usrc = ar.field_source(u_field, redistributor=dm.redistributor("node"))
-            lo, hi = (int(sel.min()), int(sel.max()) + 1) if sel.size else (0, 0)
-            U.append(read_block(usrc, lo, hi)[:, sel - lo])
+            if read_u:
+                usrc = ar.field_source(u_field, redistributor=dm.redistributor("node"))
+                lo, hi = (int(sel.min()), int(sel.max()) + 1) if sel.size else (0, 0)
+                U.append(read_block(usrc, lo, hi)[:, sel - lo])
             times.append(np.asarray(info["time"], dtype=float)[sel])
             source.append(np.full(sel.size, a))
             sels.append(sel)
@@ -165,18 +173,21 @@ def read_training(archives, comm=None, dm=None, u_field="U", stress_field="S", d
                     raise InputError(f"{path}: dual field {f!r} is at {finfo['location']}, not at integration "
                                      f"points")
                 duals.setdefault(f, (finfo["n_components"], list(finfo["components"])))
-    return Training(np.concatenate(U, axis=1), np.concatenate(times), np.concatenate(source), dm, dm,
-                    stress_field, duals, list(archives), sels)
+    return Training(np.concatenate(U, axis=1) if read_u else None, np.concatenate(times), np.concatenate(source),
+                    dm, dm, stress_field, duals, list(archives), sels)
 
 
 def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same", variant="global",
            max_points=None, subdomains_per_rank=1, stress_tol=None, dual_tol=1e-5, dual_max_modes=None,
-           full=False):
+           full=False, dual_bases=None):
     """Reduced integration and dual operators (module docstring, step 2). Collective.
 
     u_modes : (3 n_owned_nodes, k) displacement modes (owned rows); stress : (n_ip_local, 6, m) stress
     snapshots, or a function returning them (read when needed, released after the ECM); duals : {F: (X
-    (n_ip_local · nc, m) or a function returning it, nc, components)}, read one at a time.
+    (n_ip_local · nc, m) or a function returning it, nc, components)}, read one at a time by
+    :func:`dual_pod` (``dual_tol``, ``dual_max_modes``). dual_bases : the dual bases already computed
+    ({F: (PODBasis, nc, components)}, as :func:`dual_pod` returns them): used as they are, ``duals`` is
+    then not read (may be None); the QDEIM points and the Gappy-POD are still this rule's.
     Returns a :class:`Hyperreduction`.
     """
     from ..fem.operators import ip_weights
@@ -202,14 +213,32 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
     ecm_ids = rq.ids.copy()
     _log.info("hyper-reduction: %d displacement modes, %d snapshots, %d integration points -> %d %s points",
               E.shape[2], m, dm.n_ip_global, ecm_ids.size, "(all)" if full else "ECM")
+    if dual_bases is None:
+        dual_bases = dual_pod(dm, duals, comm, tol=dual_tol, max_modes=dual_max_modes)
+    rq, out = dual_operators(dm, rq, dual_bases, comm, add_points=not full)
+    return Hyperreduction(rq, ecm_ids, n_basis, E, out)
+
+
+def dual_pod(dm, duals, comm=None, tol=1e-5, max_modes=None):
+    """The POD basis of every dual field (module docstring, step 2): TSQR SVD in the quadrature inner
+    product (the ip weights ``w`` repeated over the ``nc`` components), relative energy tolerance ``tol``,
+    at most ``max_modes`` modes.
+
+    duals : {F: (X (n_ip_local · nc, m) or a function returning it, nc, components)}, read and released
+    one field at a time. Returns {F: (PODBasis of local ip rows × nc, nc, components)} (the ``bases`` of
+    :func:`dual_operators`, the ``dual_bases`` of :func:`reduce`). Collective.
+    """
+    from ..fem.operators import ip_weights
+    from .pod import pod
+    comm = comm or MPI.COMM_WORLD
+    w = ip_weights(dm)
     bases = {}
     for f, (X, nc, comps) in duals.items():
         X = X() if callable(X) else X
-        bases[f] = (pod(X, comm=comm, tol=dual_tol, max_modes=dual_max_modes, inner=np.repeat(w, nc),
+        bases[f] = (pod(X, comm=comm, tol=tol, max_modes=max_modes, inner=np.repeat(w, nc),
                         inner_name="quadrature", method="svd"), nc, comps)
         del X
-    rq, out = dual_operators(dm, rq, bases, comm, add_points=not full)
-    return Hyperreduction(rq, ecm_ids, n_basis, E, out)
+    return bases
 
 
 def reduced_rule(dm, E, Sx, comm=None, tol=1e-4, compress_tol="same", variant="global", max_points=None,

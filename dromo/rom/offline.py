@@ -35,7 +35,7 @@ log = get_logger("dromo.rom.offline")
 
 def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="global", max_points=None,
           stress_tol=None, dual_fields=None, dual_tol=1e-5, dual_max_modes=None, full_quadrature=False,
-          training_info=None, dual_runs=None):
+          training_info=None, dual_runs=None, dual_bases=None):
     """Build a :class:`~dromo.rom.model.ReducedModel` from training runs (module docstring). Collective.
 
     ``runs``: list of ``(problem, archive_path)`` (or ``(problem, archive_path, steps)``), every problem
@@ -43,7 +43,13 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     types. ``full_quadrature``: keep every integration point with its quadrature weight (no ECM).
     ``dual_runs``: more archive paths (same mesh) whose dual-field snapshots join the dual bases only (the
     displacement basis and the reduced integration stay those of ``runs``): the overlap of a dictionary's
-    local ROMs, whose dual fields are reconstructed for draws near their cluster's border.
+    local ROMs, whose dual fields are reconstructed for draws near their cluster's border. Only their dual
+    fields are read, never their displacements.
+    ``dual_bases``: the dual bases already computed ({F: (PODBasis of local ip rows × nc, nc, components)},
+    :func:`dromo.reduction.hyperreduce.dual_pod`; the same fields as the training's dual fields), used
+    instead of the POD of the runs' dual snapshots: a dictionary computes the bases over every draw once
+    for all its ROMs. Each ROM still adds the bases' QDEIM points to its own ECM points and fits its own
+    Gappy-POD on them. Not together with ``dual_runs``.
     """
     from ..reduction.hyperreduce import quadrature_summary, read_training, reduce
     from ..reduction.pod import pod
@@ -51,6 +57,9 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     comm = comm or MPI.COMM_WORLD
     if not runs:
         raise InputError("dromo offline: no training run")
+    if dual_runs and dual_bases is not None:
+        raise InputError("dromo offline: dual_runs and dual_bases together (the bases already span what the "
+                         "runs would add: give one of them)")
     runs = [tuple(r) + (None,) * (3 - len(r)) for r in runs]
     pb0 = runs[0][0]
     dm = pb0.dm
@@ -75,13 +84,18 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
              tr.U.shape[1], len(runs), L.shape[1], ub.n_kept, u_tol)
     # 3. reduced integration, dual operators
     duals = tr.duals()
-    if dual_runs:
-        extra = read_training(list(dual_runs), comm, dm=dm, dual_fields=list(tr.dual_fields))
+    if dual_bases is not None:
+        _check_dual_bases(dual_bases, tr, dm)
+        log.info("offline: dual bases given (%s)", ", ".join(f"{f}: {b.n_kept} modes"
+                                                            for f, (b, _nc, _c) in dual_bases.items()))
+    elif dual_runs:
+        extra = read_training(list(dual_runs), comm, dm=dm, dual_fields=list(tr.dual_fields), read_u=False)
         duals = {f: ((lambda ld=ld, f=f: np.hstack([ld(), extra.load(f)])), nc, comps)
                  for f, (ld, nc, comps) in duals.items()}
-        log.info("offline: dual bases also over %d snapshots of %d more run(s)", extra.U.shape[1], len(dual_runs))
+        log.info("offline: dual bases also over %d snapshots of %d more run(s)", extra.times.size, len(dual_runs))
     hr = reduce(dm, ub.modes, tr.stress, duals, comm, tol=ecm_tol, variant=variant, max_points=max_points,
-                stress_tol=stress_tol, dual_tol=dual_tol, dual_max_modes=dual_max_modes, full=full_quadrature)
+                stress_tol=stress_tol, dual_tol=dual_tol, dual_max_modes=dual_max_modes, full=full_quadrature,
+                dual_bases=dual_bases)
     # 4. point data
     from ..fem.points import mode_strains
     pts = point_data(dm, hr, mode_strains(dm, L), pb0.ip_material)
@@ -144,6 +158,21 @@ def hyperreduce(snapshots, output, comm=None, basis=None, u_field="U", stress_fi
 def _dual_fields(hr):
     from .model import DualField
     return {f: DualField(f, d.gappy.fit, d.basis.n_kept, d.components, d.selection.ids) for f, d in hr.duals.items()}
+
+
+def _check_dual_bases(bases, tr, dm):
+    """Given dual bases (:func:`build`'s ``dual_bases``) match the training's dual fields: the same names,
+    components and local rows (``n_ip_local · nc``); InputError naming the field otherwise."""
+    if set(bases) != set(tr.dual_fields):
+        raise InputError(f"dromo offline: dual bases of the fields {sorted(bases)}, the training's dual fields are "
+                         f"{sorted(tr.dual_fields)}")
+    from ..parallel.errors import collective
+    with collective(dm.comm):
+        for f, (b, nc, _comps) in bases.items():
+            if nc != tr.dual_fields[f][0] or b.modes.shape[0] != dm.n_ip_local * nc:
+                raise InputError(f"dromo offline: dual basis of {f!r}: {nc} components and {b.modes.shape[0]} "
+                                 f"local rows, the training's field has {tr.dual_fields[f][0]} components on "
+                                 f"{dm.n_ip_local} local integration points (rank {dm.comm.rank})")
 
 
 def _check_compatible(problems):
