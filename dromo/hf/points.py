@@ -77,6 +77,59 @@ def pack_internal(groups, rows, internal, n):
     return out
 
 
+class PointSubset:
+    """Some of a point set's points, ``sel`` (indices into its ``n`` points, increasing), with the law groups
+    restricted to them: ``groups`` (:class:`PointGroup` whose ``rows`` index the subset, only groups with
+    points here), ``group_index`` (each one's index among the full groups) and ``in_group`` (the positions of
+    its points among the full group's rows: where its internal variables are in the full group's arrays).
+
+    The online stage splits its points in two such subsets: the points of the reduced integration (non-zero
+    weight), whose laws run at every Newton iteration, and the points added for the dual fields' Gappy-POD only
+    (zero weight), whose laws run once per increment at the converged strains."""
+
+    def __init__(self, groups, sel, n):
+        self.sel = np.asarray(sel, dtype=np.int64)
+        self.n = self.sel.size
+        pos = np.full(int(n), -1, dtype=np.int64)
+        pos[self.sel] = np.arange(self.n)
+        self.groups, self.group_index, self.in_group = [], [], []
+        for gi, g in enumerate(groups):
+            p = pos[np.asarray(g.rows, dtype=np.int64)]
+            m = p >= 0
+            if m.any():
+                self.groups.append(PointGroup(g.elset, g.law, p[m]))
+                self.group_index.append(gi)
+                self.in_group.append(np.flatnonzero(m))
+        self.whole = len(self.groups) == 1 and np.array_equal(self.groups[0].rows, np.arange(self.n))
+
+    def take(self, internal, A=None):
+        """This subset's internal variables, one array per group here, from the full groups' arrays
+        ``internal`` (``[(n_group, n_state)]``, or ``[(B, n_group, n_state)]`` over draws, of which those of
+        the draws ``A`` when given)."""
+        if A is None:
+            return [internal[gi][..., ing, :] for gi, ing in zip(self.group_index, self.in_group)]
+        return [internal[gi][np.ix_(A, ing)] for gi, ing in zip(self.group_index, self.in_group)]
+
+    def store(self, internal, parts, D=None):
+        """Write this subset's internal variables ``parts`` (as :meth:`take` gives them) into the full groups'
+        arrays (of the draws ``D`` when given)."""
+        for gi, ing, st in zip(self.group_index, self.in_group, parts):
+            if D is None:
+                internal[gi][..., ing, :] = st
+            else:
+                internal[gi][np.ix_(D, ing)] = st
+
+    def update_laws(self, eps_old, deps, internal_old, T_old, T_new, dt, time, nonfinite=None):
+        """:func:`update_groups` over this subset's points (arrays over the subset, internal variables as
+        :meth:`take` gives them); ``nonfinite`` receives indices among the *full* points."""
+        found = [] if nonfinite is not None else None
+        out = update_groups(self.groups, [g.rows for g in self.groups], self.n, eps_old, deps, internal_old,
+                            T_old, T_new, dt, time, nonfinite=found)
+        if found:
+            nonfinite.extend(self.sel[found].tolist())
+        return out
+
+
 class PointTemperature:
     """Temperature at a set of points over time.
 

@@ -17,7 +17,8 @@
    strains at point k) are summed over the ranks with **one** Allreduce per iteration; a dense solve
    ``K Δγ = −r`` updates γ. Converged when ``‖r‖ ≤ max(rtol · F, atol)``, ``F = max(‖f_r‖, ‖Σ_k w_k
    |E_k|ᵀ|σ_k|‖)`` (the magnitude of the reduced internal forces), ``rtol``/``atol``/``max_iterations``
-   from the case's ``[time]``;
+   from the case's ``[time]``. The points a model adds for its dual fields only (zero weight, e.g. the
+   QDEIM points of p and S) are in neither: their laws run once per increment, at the converged γ;
 3. **time stepping**: :func:`~dromo.hf.march.march`, the loop of the HF solver (cut-back, regrowth,
    fixed steps, the same options and failure messages).
 
@@ -266,6 +267,20 @@ class ReducedNewton:
         self.EL2 = self.EL.reshape(n * 6, -1)
         self.Ew2 = np.ascontiguousarray((self.E * self.w[:, None, None]).reshape(n * 6, self.k).T)   # (k, 6n)
         self.absEw2 = np.abs(self.Ew2)
+        # the points of the reduced integration iterate; the dual fields' points (zero weight) run once
+        from ..hf.points import PointSubset
+        groups = oc.points.groups
+        self.quad = PointSubset(groups, np.flatnonzero(self.w != 0), n)
+        self.dual = PointSubset(groups, np.flatnonzero(self.w == 0), n)
+        q, d = self.quad.sel, self.dual.sel
+        self.E2_quad = np.ascontiguousarray(self.E[q]).reshape(q.size * 6, self.k)
+        self.EL2_quad = np.ascontiguousarray(self.EL[q]).reshape(q.size * 6, self.EL.shape[2])
+        self.E_quad = np.ascontiguousarray(self.E[q])
+        self.Ew2_quad = np.ascontiguousarray(self.Ew2.reshape(self.k, n, 6)[:, q].reshape(self.k, q.size * 6))
+        self.absEw2_quad = np.abs(self.Ew2_quad)
+        self.E2_dual = np.ascontiguousarray(self.E[d]).reshape(d.size * 6, self.k)
+        self.EL2_dual = np.ascontiguousarray(self.EL[d]).reshape(d.size * 6, self.EL.shape[2])
+        self.any_dual = comm.allreduce(int(d.size)) > 0
 
     def _raise_nonfinite(self, t, it, n_bad):
         """:class:`LawError` on every rank, naming the points, when a law returned NaN/Inf at ``n_bad``
@@ -294,33 +309,48 @@ class ReducedNewton:
             eps += self.EL2 @ a
         return eps.reshape(-1, 6)
 
+    def _subset_strains(self, sub, a, gamma):
+        E2, EL2 = (self.E2_quad, self.EL2_quad) if sub is self.quad else (self.E2_dual, self.EL2_dual)
+        eps = E2 @ gamma
+        if a.size:
+            eps += EL2 @ a
+        return eps.reshape(-1, 6)
+
     def increment(self, state, dt):
-        """One implicit increment from ``state`` over ``dt`` (raises ConvergenceError on every rank)."""
+        """One implicit increment from ``state`` over ``dt`` (raises ConvergenceError on every rank).
+
+        The Newton iterations evaluate the laws at the points of the reduced integration only; the points of
+        the dual fields (zero weight: in neither the residual nor the tangent) are evaluated once, at the
+        converged γ (the values an evaluation at every iteration would end on)."""
         import time as _time
         tic = _time.perf_counter()
         oc, k = self.oc, self.k
+        pp = oc.points
         ts = oc.time
         t0, dt = float(state.time), float(dt)
         t1 = t0 + dt
         a1 = oc.lifting(t1)
         f1 = oc.force(t1)
         fnorm = float(np.linalg.norm(f1))
-        T1 = oc.points.temperature_at(t1)
+        T1 = pp.temperature_at(t1)
+        q, qs = self.quad, self.quad.sel
+        e0q, T0q, T1q, stq = state.eps[qs], state.temperature[qs], T1[qs], q.take(state.internal)
         gamma = state.gamma.copy()
         residuals = []
         target = None
         for it in range(ts.max_iterations + 1):
-            eps = self.strains(a1, gamma)
-            stress, internal, tangent, failed = oc.points.update_laws(state.eps, eps - state.eps, state.internal,
-                                                                      state.temperature, T1, dt, t0)
-            n = eps.shape[0]
+            eps_q = self._subset_strains(q, a1, gamma)
+            pp.nonfinite = []
+            stress_q, internal_q, tangent, failed = q.update_laws(e0q, eps_q - e0q, stq, T0q, T1q, dt, t0,
+                                                                  nonfinite=pp.nonfinite)
+            nq = eps_q.shape[0]
             buf = np.empty(k + k * k + k + 2)
-            sig = stress.reshape(-1)
-            buf[:k] = self.Ew2 @ sig                                              # Σ w Eᵀ σ
-            CE = np.matmul(tangent, self.E)                                      # (n, 6, k)
-            buf[k:k + k * k] = (self.Ew2 @ CE.reshape(n * 6, k)).reshape(-1)      # Σ w Eᵀ C E
-            buf[k + k * k:-2] = self.absEw2 @ np.abs(sig)
-            buf[-2] = len(getattr(oc.points, "nonfinite", None) or ())
+            sig = stress_q.reshape(-1)
+            buf[:k] = self.Ew2_quad @ sig                                         # Σ w Eᵀ σ
+            CE = np.matmul(tangent, self.E_quad)                                 # (n_q, 6, k)
+            buf[k:k + k * k] = (self.Ew2_quad @ CE.reshape(nq * 6, k)).reshape(-1)   # Σ w Eᵀ C E
+            buf[k + k * k:-2] = self.absEw2_quad @ np.abs(sig)
+            buf[-2] = len(pp.nonfinite)
             buf[-1] = failed
             buf = allreduce_sum(buf, self.comm)
             if buf[-2] > 0:
@@ -349,6 +379,26 @@ class ReducedNewton:
             except np.linalg.LinAlgError:
                 raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}): singular reduced tangent at iteration "
                                        f"{it}") from None
+        eps, stress = np.empty_like(state.eps), np.empty_like(state.stress)
+        internal = [np.empty_like(x) for x in state.internal]
+        eps[qs], stress[qs] = eps_q, stress_q
+        q.store(internal, internal_q)
+        if self.any_dual:                                                 # the dual fields' points, once
+            d, ds = self.dual, self.dual.sel
+            eps_d = self._subset_strains(d, a1, gamma)
+            pp.nonfinite = []
+            stress_d, internal_d, _, failed = d.update_laws(state.eps[ds], eps_d - state.eps[ds],
+                                                            d.take(state.internal), state.temperature[ds], T1[ds],
+                                                            dt, t0, nonfinite=pp.nonfinite)
+            bad = allreduce_sum(np.array([len(pp.nonfinite), failed], dtype=float), self.comm)
+            if bad[0] > 0:
+                self._raise_nonfinite(t1, it, int(bad[0]))
+            if bad[1] > 0:
+                raise ConvergenceError(f"t = {t1:g} (dt = {dt:g}): the local law integration failed at "
+                                       f"{int(bad[1])} reduced point(s) of the dual fields (at the converged "
+                                       f"strains)")
+            eps[ds], stress[ds] = eps_d, stress_d
+            d.store(internal, internal_d)
         info = dict(iterations=it, residuals=residuals, residual=residuals[-1], target=target,
                     seconds=_time.perf_counter() - tic)
         return ReducedState(t1, gamma, a1, eps, stress, internal, T1, state.increment + 1, info)

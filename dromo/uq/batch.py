@@ -38,36 +38,6 @@ class _DrawFailure(Exception):
     """Raised inside the batch for the draws of a law call that fails; carries the per-draw messages."""
 
 
-class PointSubset:
-    """Some of a model's points (``sel``: indices into its ``n`` points, increasing) and, per law group that
-    has points there, ``(group index, law, positions in the subset, positions in the group's rows)``."""
-
-    def __init__(self, groups, sel, n):
-        self.sel = np.asarray(sel, dtype=np.int64)
-        self.n = self.sel.size
-        pos = np.full(n, -1, dtype=np.int64)
-        pos[self.sel] = np.arange(self.n)
-        self.parts = []
-        for gi, g in enumerate(groups):
-            p = pos[np.asarray(g.rows, dtype=np.int64)]
-            m = p >= 0
-            if m.any():
-                self.parts.append((gi, g.law, p[m], np.flatnonzero(m)))
-        self.whole = len(self.parts) == 1 and np.array_equal(self.parts[0][2], np.arange(self.n))
-
-    def internal(self, internal, A=None):
-        """This subset's internal variables, one array per part ``(a, n_part, n_state)``, of the draws ``A``
-        (all when None) from per-group arrays ``internal`` ``[(B, n_group, n_state)]``."""
-        if A is None:
-            return [internal[gi][:, ing] for gi, _, _, ing in self.parts]
-        return [internal[gi][np.ix_(A, ing)] for gi, _, _, ing in self.parts]
-
-    def store(self, internal, D, parts):
-        """Write per-part internal variables ``parts`` of the draws ``D`` into the per-group arrays."""
-        for (gi, _, _, ing), st in zip(self.parts, parts):
-            internal[gi][np.ix_(D, ing)] = st
-
-
 class BatchedNewton:
     """The reduced Newton over B draws of one model (module docstring). ``oc`` the
     :class:`~dromo.rom.online.OnlineCase` of the first draw (its points, loads, time stepping), ``offsets``
@@ -79,7 +49,7 @@ class BatchedNewton:
     increment at the converged strains."""
 
     def __init__(self, rom, oc, offsets):
-        from ..hf.points import PointTemperature
+        from ..hf.points import PointSubset, PointTemperature
         from ..rom.online import ReducedNewton
         self.rom, self.oc = rom, oc
         one = ReducedNewton(rom, oc, _self_comm())
@@ -95,14 +65,14 @@ class BatchedNewton:
         q = self.quad.sel
         self.E = np.ascontiguousarray(one.E[q])                           # (n_q, 6, k)
         self.E2 = self.E.reshape(-1, k)
-        self.EL2 = np.ascontiguousarray(one.EL[q]).reshape(q.size * 6, -1)
+        self.EL2 = np.ascontiguousarray(one.EL[q]).reshape(q.size * 6, one.EL.shape[2])
         Ew = (self.E * w[q, None, None]).reshape(-1, k)
         self.Ew2 = np.ascontiguousarray(Ew.T)                              # (k, 6 n_q)
         self.EwT = np.ascontiguousarray(Ew)                               # (6 n_q, k)
         self.absEwT = np.abs(self.EwT)
         d = self.dual.sel
         self.E2_dual = np.ascontiguousarray(one.E[d]).reshape(d.size * 6, k)
-        self.EL2_dual = np.ascontiguousarray(one.EL[d]).reshape(d.size * 6, -1)
+        self.EL2_dual = np.ascontiguousarray(one.EL[d]).reshape(d.size * 6, one.EL.shape[2])
         T = pp.temperature
         if T.spec is None or T.series is not None:
             raise ConvergenceError("batched draws need a value/expression temperature")
@@ -111,9 +81,9 @@ class BatchedNewton:
 
     # -------------------------------------------------------------------------------------------- laws
     def _laws(self, sub, e0, de, internal, T0, T1, dt, t):
-        """The laws at the points of ``sub`` (:class:`PointSubset`) of ``a`` draws over one increment, from
+        """The laws at the points of ``sub`` (:class:`~dromo.hf.points.PointSubset`) of ``a`` draws over one increment, from
         their start-of-increment strains ``e0`` and increments ``de`` ``(a, n_s, 6)``, internal variables
-        (:meth:`PointSubset.internal`) and temperatures ``T0``, ``T1`` ``(a, n_s)``: ``(stress (a, n_s, 6),
+        (:meth:`~dromo.hf.points.PointSubset.take`) and temperatures ``T0``, ``T1`` ``(a, n_s)``: ``(stress (a, n_s, 6),
         internal per part (a, n_part, ns), tangent (a, n_s, 6, 6), failed points per draw (a,), NaN/Inf
         points per draw (a,))``. Raises :class:`_DrawFailure` when a law call raises (its message, per draw:
         see :meth:`laws`)."""
@@ -124,7 +94,8 @@ class BatchedNewton:
         if not sub.whole:
             stress = np.empty((a, n, 6))
             tangent = np.empty((a, n, 6, 6))
-        for (gi, law, rows, _), st in zip(sub.parts, internal):
+        for g, st in zip(sub.groups, internal):
+            law, rows = g.law, g.rows
             ng = len(rows)
             sl = (slice(None),) if sub.whole else (slice(None), rows)
             try:
@@ -164,7 +135,7 @@ class BatchedNewton:
         if not res:
             return None, np.zeros(0, np.int64), errs
         merged = tuple(np.concatenate([r[j] for r in res]) for j in (0, 2, 3, 4))
-        internal_ = [np.concatenate([r[1][i] for r in res]) for i in range(len(sub.parts))]
+        internal_ = [np.concatenate([r[1][i] for r in res]) for i in range(len(sub.groups))]
         return (merged[0], internal_, merged[1], merged[2], merged[3]), np.concatenate(oks), errs
 
     # -------------------------------------------------------------------------------------------- algebra
@@ -277,7 +248,7 @@ def solve_batch(rom, spec, draws, predictor=True):
         eps1, stress1 = eps_old.copy(), stress_old.copy()
         internal1 = [s.copy() for s in internal]
         qs = quad.sel
-        e0q, T0q, T1q, stq = eps_old[:, qs], T_old[:, qs], T1[:, qs], quad.internal(internal)
+        e0q, T0q, T1q, stq = eps_old[:, qs], T_old[:, qs], T1[:, qs], quad.take(internal)
         A = np.flatnonzero(alive)                                     # draws iterating
         if predictor and dt_prev is not None:
             with np.errstate(invalid="ignore", over="ignore"):     # failed draws: any values
@@ -324,7 +295,7 @@ def solve_batch(rom, spec, draws, predictor=True):
             if done.any():                                            # converged: their end-of-increment values
                 D = A[done]
                 eps1[np.ix_(D, qs)], stress1[np.ix_(D, qs)] = eps[done], stress[done]
-                quad.store(internal1, D, [x[done] for x in st])
+                quad.store(internal1, [x[done] for x in st], D)
             nonfin = ~np.isfinite(rn)
             diverging = (it >= 3) & (rn > 1e3 * np.maximum(res1[A], ts.atol)) & (rn > 1e2 * res_prev[A])
             for b, rb in zip(A[nonfin], rn[nonfin]):
@@ -358,7 +329,7 @@ def solve_batch(rom, spec, draws, predictor=True):
             ds = dual.sel
             eps = bn.strains(a1, G[A], dual=True)
             e0 = eps_old[np.ix_(A, ds)]
-            out, ok, errs = bn.laws(dual, e0, eps - e0, dual.internal(internal, A), T_old[np.ix_(A, ds)],
+            out, ok, errs = bn.laws(dual, e0, eps - e0, dual.take(internal, A), T_old[np.ix_(A, ds)],
                                     T1[np.ix_(A, ds)], dt, t)
             for p, m in errs.items():
                 fail(A[p], t, dt, m)
@@ -374,7 +345,7 @@ def solve_batch(rom, spec, draws, predictor=True):
                 keep = (bad == 0) & (failed == 0)
                 D = A[keep]
                 eps1[np.ix_(D, ds)], stress1[np.ix_(D, ds)] = eps[keep], stress[keep]
-                dual.store(internal1, D, [x[keep] for x in st])
+                dual.store(internal1, [x[keep] for x in st], D)
         t, eps_old, stress_old, internal, T_old = t1, eps1, stress1, internal1, T1
         inc += 1
         record(t, G, a1, stress_old, eps_old, internal)

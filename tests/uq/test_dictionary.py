@@ -198,18 +198,23 @@ def test_batched_draws_equal_single_draws(bar, monkeypatch):
     dic = Dictionary(os.path.join(bar, "d12.h5"), MPI.COMM_WORLD)
     spec = read_case(os.path.join(bar, "case.toml"))
     xi = draw_coefficients(5, range(6), dic.kl_scales.size)
+    update = Law.update
     for rom in (dic.roms[1], dic.global_rom):
-        single = [solve_draw(rom, spec, dic.draw(x)) for x in xi]
-        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi], predictor=False)
-        points = []
-        update = Law.update
-        monkeypatch.setattr(Law, "update", lambda self, e, *a, **k: points.append(len(e)) or update(self, e, *a, **k))
-        pred = solve_batch(rom, spec, [dic.draw(x) for x in xi])
-        monkeypatch.setattr(Law, "update", update)
         w = rom.points.weights
         n_q, n_d = int(np.count_nonzero(w)), int(np.count_nonzero(w == 0))
         assert n_d > 0                                                # the model has dual-only points
-        increments = len(pred[0]["times"]) - 1
+        points = []
+        monkeypatch.setattr(Law, "update", lambda self, e, *a, **k: points.append(len(e)) or update(self, e, *a, **k))
+        single = [solve_draw(rom, spec, dic.draw(x)) for x in xi]
+        increments = len(single[0]["times"]) - 1
+        # the single-draw solver: the quadrature points at each iteration, the dual points once per increment
+        assert set(points) == {n_q, n_d} and points.count(n_d) == len(xi) * increments
+        monkeypatch.setattr(Law, "update", update)
+        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi], predictor=False)
+        points = []
+        monkeypatch.setattr(Law, "update", lambda self, e, *a, **k: points.append(len(e)) or update(self, e, *a, **k))
+        pred = solve_batch(rom, spec, [dic.draw(x) for x in xi])
+        monkeypatch.setattr(Law, "update", update)
         assert sum(points) == n_q * sum(q["law_evaluations"] for q in pred) + n_d * len(xi) * increments
         for s, b, q in zip(single, batch, pred):
             assert b["ok"] and q["ok"]
