@@ -385,6 +385,25 @@ class Archive:
         """Names of the stored fields."""
         return sorted(self.h5["fields"]) if "fields" in self.h5 else []
 
+    def link_field(self, name, target):
+        """Make ``name`` another name of the stored field ``target`` (and of its basis record ``/bases/<target>``
+        when there is one): HDF5 soft links, no data copied; readers see ``name`` as an ordinary field.
+        Collective."""
+        import h5py
+        with self.writing(f"link {name} -> {target}"):
+            if target not in self.fields():
+                raise InputError(f"{self.final_path}: cannot link field {name!r} to {target!r}: no such field")
+            self.h5["fields"][name] = h5py.SoftLink(f"/fields/{target}")
+            if "bases" in self.h5 and target in self.h5["bases"]:
+                self.h5["bases"][name] = h5py.SoftLink(f"/bases/{target}")
+
+    def field_target(self, name):
+        """The stored field that ``name`` names: ``name`` itself, or the target of a :meth:`link_field`."""
+        import h5py
+        self._field_group(name)
+        link = self.h5["fields"].get(name, getlink=True)
+        return link.path.rsplit("/", 1)[-1] if isinstance(link, h5py.SoftLink) else name
+
     def field_info(self, name):
         """Dict with location, n_steps, n_items, n_components, components, units, time, parameters."""
         g = self._field_group(name)

@@ -32,9 +32,13 @@ class FullOperators:
         self._E = self._EL = None
 
     # ------------------------------------------------------------------ archive
-    def write(self, ar, prefix=""):
+    def write(self, ar, prefix="", written=None):
         """Write the operators into ``/fields`` of an open, writable archive (field names prefixed by
-        ``prefix``: several models in one archive). Collective."""
+        ``prefix``: several models in one archive). Collective.
+
+        ``written``: a dict shared by the models written into one archive; a dual basis that another model
+        holds too (the same object: a dictionary's shared dual bases) is then stored once, the other
+        names being links to it (:meth:`~dromo.io.archive.Archive.link_field`)."""
         from ..reduction.pod import write_basis
         from .model import LIFTING, U_MODES
         dm = self.dm
@@ -48,13 +52,22 @@ class FullOperators:
             ar.write_field(prefix + LIFTING, "node", np.moveaxis(block, -1, 0), times=np.arange(nl, dtype=float),
                            components=["x", "y", "z"], description="liftings of the imposed displacements")
         for f, d in self.duals.items():
-            write_basis(ar, d.basis, f"{prefix}dual_{f}", location="ip", n_components=d.n_components,
+            name = f"{prefix}dual_{f}"
+            if written is not None and id(d.basis) in written:
+                ar.link_field(name, written[id(d.basis)][0])
+                continue
+            write_basis(ar, d.basis, name, location="ip", n_components=d.n_components,
                         components=d.components, provenance=prov, redistributor=dm.redistributor("ip"))
+            if written is not None:
+                written[id(d.basis)] = (name, d.basis)                # the basis kept alive: its id stays its own
 
     @classmethod
-    def read(cls, rom, dm, prefix=""):
+    def read(cls, rom, dm, prefix="", bases=None):
         """The operators of the model ``rom`` (loaded from its archive ``rom.path``, field names prefixed by
-        ``prefix``) on the distributed mesh ``dm`` of its mesh. Collective."""
+        ``prefix``) on the distributed mesh ``dm`` of its mesh. Collective.
+
+        ``bases``: a dict shared by the reads of the models of one archive: a dual basis stored once for
+        several of them (links) is then read once."""
         from ..fem.operators import ip_weights
         from ..io.archive import Archive
         from ..reduction.eim import GappyPOD, PointSelection
@@ -73,8 +86,12 @@ class FullOperators:
             duals = {}
             for f, d in rom.duals.items():
                 nc = len(d.components) or d.fit.nc
-                b = read_basis(ar, f"{prefix}dual_{f}", comm, inner=np.repeat(w, d.fit.nc),
-                               redistributor=dm.redistributor("ip"))
+                name = ar.field_target(f"{prefix}dual_{f}")
+                b = None if bases is None else bases.get(name)
+                if b is None:
+                    b = read_basis(ar, name, comm, inner=np.repeat(w, d.fit.nc), redistributor=dm.redistributor("ip"))
+                    if bases is not None:
+                        bases[name] = b
                 sel = PointSelection(np.zeros(0, np.int64), np.asarray(d.qdeim_ids, np.int64),
                                      np.zeros(len(d.qdeim_ids), np.int64), d.fit.nc, "qdeim")
                 gp = GappyPOD(b.modes, dm.ip_natural, None, comm, d.fit.nc, fit=d.fit)

@@ -317,10 +317,11 @@ def write(output, comm, mesh, dm, kl, roms, glob, meta, arrays, clf):
     with Archive.create(output, comm, attrs={"content": "rom-dictionary"}) as ar:
         ar.write_mesh(mesh)
         kl.write(ar, dm)
+        written = {}                                  # the shared dual bases (overlap = "all"): stored once
         for c, rom in enumerate(roms):
-            rom.operators.write(ar, prefix=f"c{c}_")
+            rom.operators.write(ar, prefix=f"c{c}_", written=written)
             rom.write_reduced(ar, root=f"dictionary/rom_{c}")
-        glob.operators.write(ar, prefix="global_")
+        glob.operators.write(ar, prefix="global_", written=written)
         glob.write_reduced(ar, root="dictionary/global")
         for name, v in arrays.items():
             ar.write_array(f"dictionary/{name}", np.asarray(v))
@@ -392,4 +393,26 @@ class Dictionary:
         index, or ``-1``/``len(roms)`` for the global ROM) on ``dm``. Collective."""
         from ..rom.full import FullOperators
         i = len(self.roms) if which < 0 else int(which)
-        return FullOperators.read(self.models[i], dm, prefix=self.prefixes[i])
+        if getattr(self, "_bases_dm", None) is not dm:              # dual bases shared by models: read once
+            self._bases, self._bases_dm = _SharedBases(self._shared_targets()), dm
+        return FullOperators.read(self.models[i], dm, prefix=self.prefixes[i], bases=self._bases)
+
+    def _shared_targets(self):
+        """The stored dual-basis fields that several models name (links: ``overlap = "all"``)."""
+        from ..io.archive import Archive
+        with Archive.open(self.path, self.comm) as ar:
+            names = [ar.field_target(f"{pre}dual_{f}") for pre, m in zip(self.prefixes, self.models) for f in m.duals]
+        return {n for n in names if names.count(n) > 1}
+
+
+class _SharedBases(dict):
+    """A cache of bases that keeps only those of ``shared`` names (a basis no other model uses is read, used
+    and released, as without a cache)."""
+
+    def __init__(self, shared):
+        super().__init__()
+        self.shared = set(shared)
+
+    def __setitem__(self, key, value):
+        if key in self.shared:
+            super().__setitem__(key, value)

@@ -174,6 +174,14 @@ def test_overlap_gives_local_roms_the_global_dual_bases(bar):
         R = G - L @ (L.T @ (w[:, None] * G))             # modes orthonormal in the quadrature inner product
         assert np.sqrt((w[:, None] * R ** 2).sum(axis=0)).max() < 1e-6
     assert len(dic.meta["facts"]["overlap_draws"][0]) == 48 - dic.meta["facts"]["sizes"][0]
+    # the shared dual bases are stored once: the other models' names are links, read once
+    with h5py.File(dic.path, "r") as f:
+        for fld in ("S", "p"):
+            names = [f"{pre}dual_{fld}" for pre in dic.prefixes]
+            links = [n for n in names if isinstance(f["fields"].get(n, getlink=True), h5py.SoftLink)]
+            assert len(links) == len(names) - 1, links
+            assert all(np.array_equal(f[f"fields/{n}/values"][...], f[f"fields/{names[0]}/values"][...]) for n in names)
+    assert dic.operators(dm, 0).duals["p"].basis is dic.operators(dm, -1).duals["p"].basis
     with open(os.path.join(bar, "train12.toml")) as f:
         text = f.read()
     bad = os.path.join(bar, "train_bad_overlap.toml")
