@@ -11,6 +11,7 @@ Interface
 ``law.n_state``         total floats per point
 ``law.initial_state(n)`` -> ``(n, n_state)`` array (virgin material: zeros unless documented)
 ``law.update(eps_old, deps, state_old, T_old, T_new, dt, time=0.0)`` -> :class:`LawResult`
+(``tangent="parts"``: the tangent's structure instead of the 6 × 6 matrices, for the laws that have one)
 
 * ``eps_old``, ``deps``: ``(n, 6)`` total strain at the start of the increment and its increment
   (Mandel, the thermal strain is *included*: the law subtracts α(T)(T − T_ref) itself);
@@ -49,6 +50,23 @@ class LawResult:
     failed: np.ndarray
     #: (n,) bool, points where the law produced NaN/Inf (also ``failed``); None when the law cannot
     nonfinite: np.ndarray = None
+    #: (n, 14) the tangent's structure when asked for (``tangent`` is then None): see :meth:`Law.update`
+    tangent_parts: np.ndarray = None
+
+
+#: the structured tangent's constant matrices (Mandel): J ones on the normal block; D the deviatoric
+#: projector there and the identity on the shears (``C = Kb J + cdev D + u ⊗ n``, :meth:`Law.update`)
+TANGENT_J = np.zeros((6, 6))
+TANGENT_J[:3, :3] = 1.0
+TANGENT_D = np.diag([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+TANGENT_D[:3, :3] = np.eye(3) - 1.0 / 3.0
+
+
+def tangent_from_parts(parts):
+    """The tangents ``(n, 6, 6)`` of structured tangents ``(n, 14)`` (:meth:`Law.update`, ``tangent="parts"``)."""
+    parts = np.asarray(parts, dtype=float).reshape(-1, 14)
+    return (parts[:, 0, None, None] * TANGENT_J + parts[:, 1, None, None] * TANGENT_D
+            + parts[:, 2:8, None] * parts[:, None, 8:14])
 
 
 def check_parameters(d, known, where):
@@ -92,17 +110,32 @@ class Law:
         return state[:, o] if s == 1 else state[:, o:o + s]
 
     # ------------------------------------------------------------------------------------------------
-    def update(self, eps_old, deps, state_old, T_old, T_new, dt, time=0.0):
-        """Integrate the law over one increment for all points (see the module docstring)."""
+    def tangent_parts_supported(self):
+        """True when :meth:`update` can give its tangent as ``tangent="parts"`` (see there)."""
+        return False
+
+    def update(self, eps_old, deps, state_old, T_old, T_new, dt, time=0.0, tangent="full"):
+        """Integrate the law over one increment for all points (see the module docstring).
+
+        ``tangent="parts"`` (laws whose :meth:`tangent_parts_supported`): the result's ``tangent`` is None and
+        ``tangent_parts`` ``(n, 14)`` holds, per point, ``Kb, cdev, u (6), n (6)`` with the consistent
+        tangent ``C = Kb J + cdev D + u ⊗ n`` (J: ones on the normal 3 × 3 block; D: the deviatoric projector
+        there and the identity on the shears; Mandel): an isotropic part and a rank-one part, which a
+        reduced tangent sums cheaply."""
         eps_old, deps, state_old, T_old, T_new = self._check(eps_old, deps, state_old, T_old, T_new, dt)
         n = eps_old.shape[0]
-        out = LawResult(np.empty((n, 6)), np.empty((n, self.n_state)), np.empty((n, 6, 6)),
-                        np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+        parts = tangent == "parts"
+        if parts and not self.tangent_parts_supported():
+            raise InputError(f"law {self.name!r}: no structured tangent (tangent='parts')")
+        out = LawResult(np.empty((n, 6)), np.empty((n, self.n_state)), None if parts else np.empty((n, 6, 6)),
+                        np.zeros(n, dtype=bool), np.zeros(n, dtype=bool),
+                        np.empty((n, 14)) if parts else None)
         cs = max(int(self.chunk_size), 1)
         for a in range(0, n, cs):
             b = min(a + cs, n)
             sl = slice(a, b)
-            o = LawResult(out.stress[sl], out.state[sl], out.tangent[sl], out.failed[sl], out.nonfinite[sl])
+            o = LawResult(out.stress[sl], out.state[sl], None if parts else out.tangent[sl], out.failed[sl],
+                          out.nonfinite[sl], out.tangent_parts[sl] if parts else None)
             self._update_chunk(eps_old[sl], deps[sl], state_old[sl], T_old[sl], T_new[sl],
                                float(dt), float(time), o)
         return out

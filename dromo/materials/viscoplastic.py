@@ -214,6 +214,10 @@ class VonMises(Law):
             return F, dF
         return dict(dp=dp, dp_x=dp_x, dF=dF, J=J, Js=Js, n=nv, w=w, a=a_list, G=G, F=F)
 
+    def tangent_parts_supported(self):
+        """The compiled kernel gives the tangent's structure (:meth:`~dromo.materials.base.Law.update`)."""
+        return max(len(self.voce), len(self.kin)) <= _KERNEL_MAX_TERMS and _kernel() is not None
+
     def _update_chunk(self, eps_old, deps, state_old, T_old, T_new, dt, time, out):
         kernel = _kernel() if max(len(self.voce), len(self.kin)) <= _KERNEL_MAX_TERMS else None
         if kernel is not None:
@@ -258,15 +262,18 @@ class VonMises(Law):
         par, eth = self._kernel_parameters(T_new, time)
         arrays = [np.ascontiguousarray(a, dtype=float) for a in (eps_old, deps, state_old)]
         failed = np.empty(m, dtype=np.uint8)
-        tangent = out.tangent if out.tangent.flags.c_contiguous else np.empty((m, 6, 6))
+        full, parts = out.tangent, out.tangent_parts
+        tangent = None if full is None else (full if full.flags.c_contiguous else np.empty((m, 6, 6)))
+        tparts = None if parts is None else (parts if parts.flags.c_contiguous else np.empty((m, 14)))
         stress = out.stress if out.stress.flags.c_contiguous else np.empty((m, 6))
         state = out.state if out.state.flags.c_contiguous else np.empty((m, self.n_state))
         kernel(m, len(self.voce), len(self.kin), int(self.viscous), int(self.linear), float(dt), self.rtol,
                self.maxit, arrays[0].ctypes.data, arrays[1].ctypes.data, None if eth is None else eth.ctypes.data,
                arrays[2].ctypes.data, self.n_state, par.ctypes.data, par.shape[1], stress.ctypes.data,
-               state.ctypes.data, tangent.ctypes.data, failed.ctypes.data)
-        for dst, src in ((out.tangent, tangent), (out.stress, stress), (out.state, state)):
-            if dst is not src:
+               state.ctypes.data, None if tangent is None else tangent.ctypes.data, failed.ctypes.data,
+               None if tparts is None else tparts.ctypes.data)
+        for dst, src in ((full, tangent), (parts, tparts), (out.stress, stress), (out.state, state)):
+            if dst is not None and dst is not src:
                 dst[...] = src
         out.failed[:] = failed.astype(bool)
 
@@ -374,7 +381,7 @@ def _kernel():
         fn.restype = None
         fn.argtypes = ([ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_double,
                         ctypes.c_double, ctypes.c_int] + [ctypes.c_void_p] * 4
-                       + [ctypes.c_long, ctypes.c_void_p, ctypes.c_long] + [ctypes.c_void_p] * 4)
+                       + [ctypes.c_long, ctypes.c_void_p, ctypes.c_long] + [ctypes.c_void_p] * 5)
     return fn
 
 

@@ -12,7 +12,9 @@
  *   st0, st1       (m, ns) state p (1), eps_p (6), alpha_1 ... alpha_nk (6 each), old / new
  *   par            (m, np) per-point parameters at T_new, columns
  *                  G, Kb, R0, H, (Q_j, b_j) x nv, (C_i, D_i) x nk, K, n   (K, n unused when not viscous)
- *   stress (m, 6), tangent (m, 36), failed (m) bytes
+ *   stress (m, 6), tangent (m, 36) or NULL, failed (m) bytes
+ *   parts  (m, 14) or NULL: the tangent's structure, C = Kb J + cdev D + u (x) n (J: ones on the normal
+ *          3x3 block; D: the deviatoric projector there, identity on the shears), as Kb, cdev, u (6), n (6)
  * flags: viscous (Norton-type ds_v = K (dp/dt)^(1/n), unknown s_v), linear (closed-form radial return).
  */
 #include <math.h>
@@ -128,14 +130,14 @@ static int solve(const point_t *q, double *x, double tol, int maxit)
 void dromo_vonmises_update(long m, int nv, int nk, int viscous, int linear, double dt, double rtol, int maxit,
                            const double *eps, const double *deps, const double *eth, const double *st0,
                            long ns, const double *par, long np, double *stress, double *st1, double *tangent,
-                           unsigned char *failed)
+                           unsigned char *failed, double *parts)
 {
     static const double idev[3][3] = {{2.0 / 3, -1.0 / 3, -1.0 / 3},
                                       {-1.0 / 3, 2.0 / 3, -1.0 / 3},
                                       {-1.0 / 3, -1.0 / 3, 2.0 / 3}};
     for (long i = 0; i < m; i++) {
         const double *P = par + i * np, *s0 = st0 + i * ns;
-        double *s1 = st1 + i * ns, *sig = stress + 6 * i, *T = tangent + 36 * i;
+        double *s1 = st1 + i * ns, *sig = stress + 6 * i;
         const double G = P[0], Kb = P[1], R0 = P[2];
         const double *CD = P + 4 + 2 * nv;
         double e[6], s_tr[6], Xt[6 * MAXT];
@@ -210,9 +212,20 @@ void dromo_vonmises_update(long m, int nv, int nk, int viscous, int linear, doub
             u[k] += c_w * r.w[k];
             u[k] -= c_w * (2.0 / 3.0) * nw * r.n[k];
         }
+        const double cdev = G2 - a2;
+        if (parts) {
+            double *Q = parts + 14 * i;
+            Q[0] = Kb;
+            Q[1] = cdev;
+            for (int k = 0; k < 6; k++) {
+                Q[2 + k] = u[k];
+                Q[8 + k] = r.n[k];
+            }
+        }
+        if (!tangent) continue;
+        double *T = tangent + 36 * i;
         for (int a = 0; a < 6; a++)
             for (int b = 0; b < 6; b++) T[6 * a + b] = u[a] * r.n[b];
-        const double cdev = G2 - a2;
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++) T[6 * a + b] += Kb + cdev * idev[a][b];
         for (int k = 3; k < 6; k++) T[7 * k] += cdev;

@@ -48,7 +48,7 @@ class BatchedNewton:
     Gappy-POD only (zero weight: they are not in the residual or the tangent), whose laws run once per
     increment at the converged strains."""
 
-    def __init__(self, rom, oc, offsets):
+    def __init__(self, rom, oc, offsets, structured_tangent=True):
         from ..hf.points import PointSubset, PointTemperature
         from ..rom.online import ReducedNewton
         self.rom, self.oc = rom, oc
@@ -70,6 +70,17 @@ class BatchedNewton:
         self.Ew2 = np.ascontiguousarray(Ew.T)                              # (k, 6 n_q)
         self.EwT = np.ascontiguousarray(Ew)                               # (6 n_q, k)
         self.absEwT = np.abs(self.EwT)
+        # structured tangents C = Kb J + cdev D + u ⊗ n (laws that give them, materials.base.Law.update):
+        # K_b = Σ_p Kb_bp A_p + cdev_bp B_p (two products over the points) + Σ_p w_p (E_pᵀ u_bp)(E_pᵀ n_bp)ᵀ
+        # (one product per point for E_pᵀ u, E_pᵀ n over the draws, one per draw for the sum)
+        self.structured = {sub: structured_tangent and all(g.law.tangent_parts_supported() for g in sub.groups)
+                           for sub in (self.quad, self.dual)}
+        if self.structured[self.quad]:
+            from ..materials.base import TANGENT_D, TANGENT_J
+            wq = w[q]
+            self.w_quad = wq
+            self.AB2 = np.concatenate([(wq[:, None, None] * np.einsum("pik,ij,pjl->pkl", self.E, M, self.E))
+                                       .reshape(q.size, k * k) for M in (TANGENT_J, TANGENT_D)])   # (2 n_q, k²)
         d = self.dual.sel
         self.E2_dual = np.ascontiguousarray(one.E[d]).reshape(d.size * 6, k)
         self.EL2_dual = np.ascontiguousarray(one.EL[d]).reshape(d.size * 6, one.EL.shape[2])
@@ -84,30 +95,33 @@ class BatchedNewton:
         """The laws at the points of ``sub`` (:class:`~dromo.hf.points.PointSubset`) of ``a`` draws over one increment, from
         their start-of-increment strains ``e0`` and increments ``de`` ``(a, n_s, 6)``, internal variables
         (:meth:`~dromo.hf.points.PointSubset.take`) and temperatures ``T0``, ``T1`` ``(a, n_s)``: ``(stress (a, n_s, 6),
-        internal per part (a, n_part, ns), tangent (a, n_s, 6, 6), failed points per draw (a,), NaN/Inf
-        points per draw (a,))``. Raises :class:`_DrawFailure` when a law call raises (its message, per draw:
+        internal per part (a, n_part, ns), tangent (a, n_s, 6, 6) — or its structure (a, n_s, 14) where
+        ``self.structured[sub]`` —, failed points per draw (a,), NaN/Inf points per draw (a,))``. Raises :class:`_DrawFailure` when a law call raises (its message, per draw:
         see :meth:`laws`)."""
         a, n = e0.shape[0], sub.n
         failed = np.zeros(a, np.int64)
         bad = np.zeros(a, np.int64)
         out_int = []
+        parts = self.structured[sub]
+        tshape = (14,) if parts else (6, 6)
         if not sub.whole:
             stress = np.empty((a, n, 6))
-            tangent = np.empty((a, n, 6, 6))
+            tangent = np.empty((a, n) + tshape)
         for g, st in zip(sub.groups, internal):
             law, rows = g.law, g.rows
             ng = len(rows)
             sl = (slice(None),) if sub.whole else (slice(None), rows)
             try:
                 res = law.update(e0[sl].reshape(-1, 6), de[sl].reshape(-1, 6), st.reshape(a * ng, -1),
-                                 T0[sl].reshape(-1), T1[sl].reshape(-1), dt, t)
+                                 T0[sl].reshape(-1), T1[sl].reshape(-1), dt, t, **({"tangent": "parts"} if parts else {}))
             except DromoError as exc:
                 raise _DrawFailure(str(exc)) from exc
+            tan = res.tangent_parts if parts else res.tangent
             if sub.whole:                                             # the law's arrays, no copy
-                stress, tangent = res.stress.reshape(a, n, 6), res.tangent.reshape(a, n, 6, 6)
+                stress, tangent = res.stress.reshape(a, n, 6), tan.reshape((a, n) + tshape)
             else:
                 stress[:, rows] = res.stress.reshape(a, ng, 6)
-                tangent[:, rows] = res.tangent.reshape(a, ng, 6, 6)
+                tangent[:, rows] = tan.reshape((a, ng) + tshape)
             out_int.append(res.state.reshape(a, ng, -1))
             failed += np.count_nonzero(np.asarray(res.failed).reshape(a, ng), axis=1)
             if getattr(res, "nonfinite", None) is not None:
@@ -151,8 +165,18 @@ class BatchedNewton:
     def tangents(self, tangent):
         """Reduced tangents ``K_b = Σ_p w_p E_pᵀ C_bp E_p`` ``(a, k, k)`` of the quadrature points' tangents
         ``(a, n_q, 6, 6)``: ``C E`` (one stacked product, draw-major: no transposed copy), then one BLAS
-        product ``(k, 6 n_q) (6 n_q, k)`` per draw."""
-        a = tangent.shape[0]
+        product ``(k, 6 n_q) (6 n_q, k)`` per draw. Of structured tangents ``(a, n_q, 14)``: two products
+        ``(a, n_q) (n_q, k²)`` for the isotropic parts, and for the rank-one parts ``(2a, 6) (6, k)`` per point
+        then ``(k, n_q) (n_q, k)`` per draw (a sixth of the flops of ``C E``)."""
+        a, k = tangent.shape[0], self.k
+        if self.structured[self.quad]:
+            iso = np.ascontiguousarray(tangent[:, :, :2].transpose(0, 2, 1)).reshape(a, -1)   # (a, 2 n_q): Kb, cdev
+            K = (iso @ self.AB2).reshape(a, k, k)
+            un = np.ascontiguousarray(tangent[:, :, 2:].transpose(1, 0, 2)).reshape(-1, a, 2, 6)  # (n_q, a, 2, 6)
+            UN = np.matmul(un.reshape(-1, 2 * a, 6), self.E).reshape(-1, a, 2, k)   # per point: E_pᵀ u, E_pᵀ n
+            U = UN[:, :, 0] * self.w_quad[:, None, None]                             # (n_q, a, k)
+            K += np.matmul(U.transpose(1, 2, 0), UN[:, :, 1].transpose(1, 0, 2))  # Σ_p w (E_pᵀ u)(E_pᵀ n)ᵀ
+            return K
         CE = np.matmul(tangent, self.E[None]).reshape(a, self.quad.n * 6, self.k)
         return np.matmul(self.Ew2[None], CE)
 
@@ -178,7 +202,7 @@ def _dual_values(f, stress, eps, internal, groups, n):
     return out.reshape(a, -1)
 
 
-def solve_batch(rom, spec, draws, predictor=True):
+def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
     """Solve the draws (``FieldDraw`` objects, at the model's points) with ``rom``, together. Returns one dict
     per draw: ``ok`` True and the keys of :func:`dromo.uq.run.solve_draw` (``seconds``: its share of the
     batch's time loop), or ``ok`` False and the reason in ``error``. Raises
@@ -188,7 +212,10 @@ def solve_batch(rom, spec, draws, predictor=True):
     ``predictor``: each increment's Newton starts from γ extrapolated linearly from the last two steps
     (``γ_n + (γ_n − γ_{n−1}) Δt_{n+1}/Δt_n``) instead of ``γ_n``: one law evaluation fewer where the
     response is smooth in time; the converged γ differ from the single-draw solver's within its Newton
-    tolerance only. ``False``: the single-draw solver's iterates (to round-off)."""
+    tolerance only. ``False``: the single-draw solver's iterates (to round-off).    ``structured_tangent``: laws that give their tangent's structure (an isotropic part and a rank-one part:
+    the compiled von Mises laws) have the reduced tangents summed from it (:meth:`BatchedNewton.tangents`);
+    ``False``: from the full 6 × 6 tangents (the same matrices to round-off).
+    """
     from ..rom.online import prepare
     from .sampling import draw_spec
     B = len(draws)
@@ -196,7 +223,7 @@ def solve_batch(rom, spec, draws, predictor=True):
     ts = oc.time
     if not ts.fixed:
         raise ConvergenceError("batched draws need fixed time steps ([time] fixed = true)")
-    bn = BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws])
+    bn = BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws], structured_tangent)
     n, k = bn.n, bn.k
     groups, quad, dual = bn.groups, bn.quad, bn.dual
     duals = list(rom.duals.items())

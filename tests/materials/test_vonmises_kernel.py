@@ -143,3 +143,27 @@ def test_parameter_cache_gives_the_values_of_a_fresh_law(name):
     for _ in range(2 * viscoplastic._KERNEL_CACHE_SIZE):
         law.update(eps, deps, st, rng.uniform(300.0, 1200.0, n), 300.0, 0.1, 1.0)
     assert len(law._kernel_cache) <= viscoplastic._KERNEL_CACHE_SIZE
+
+
+@needs_cc
+@pytest.mark.parametrize("name", sorted(LAWS))
+def test_structured_tangent_gives_the_full_tangent(name):
+    """tangent="parts": the same stress and state, and Kb J + cdev D + u ⊗ n equal to the full tangent, on
+    elastic and plastic points; a law without the structure refuses it."""
+    from dromo.errors import InputError
+    from dromo.materials.base import tangent_from_parts
+    rng = np.random.default_rng(11)
+    law = make_law(LAWS[name])
+    n = 500
+    eps, st = random_admissible_states(law, n, rng, T=600.0)
+    deps = rng.normal(size=(n, 6)) * 3e-3
+    T = rng.uniform(500.0, 700.0, n)
+    full = law.update(eps, deps, st, T, T, 0.05, 1.0)
+    parts = law.update(eps, deps, st, T, T, 0.05, 1.0, tangent="parts")
+    assert parts.tangent is None and parts.tangent_parts.shape == (n, 14)
+    assert np.array_equal(parts.stress, full.stress) and np.array_equal(parts.state, full.state)
+    assert _close(tangent_from_parts(parts.tangent_parts), full.tangent, rtol=1e-13)
+    assert (np.abs(parts.tangent_parts[:, 2:8]).max(axis=1) > 0).any()          # some points plastic
+    with pytest.raises(InputError, match="structured tangent"):
+        make_law({"type": "elastic", "E": E, "nu": NU}).update(eps, deps, make_law(
+            {"type": "elastic", "E": E, "nu": NU}).initial_state(n), T, T, 0.05, tangent="parts")

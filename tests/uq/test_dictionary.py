@@ -224,6 +224,10 @@ def test_batched_draws_equal_single_draws(bar, monkeypatch):
         pred = solve_batch(rom, spec, [dic.draw(x) for x in xi])
         monkeypatch.setattr(Law, "update", update)
         assert sum(points) == n_q * sum(q["law_evaluations"] for q in pred) + n_d * len(xi) * increments
+        # the reduced tangents from the laws' structured tangents (the default) or from their full ones
+        full = solve_batch(rom, spec, [dic.draw(x) for x in xi], structured_tangent=False)
+        for q, f in zip(pred, full):
+            assert np.allclose(q["gamma"], f["gamma"], rtol=1e-9, atol=1e-12 * np.abs(f["gamma"]).max())
         for s, b, q in zip(single, batch, pred):
             assert b["ok"] and q["ok"]
             assert np.array_equal(s["times"], b["times"]) and np.array_equal(s["times"], q["times"])
