@@ -70,17 +70,12 @@ class BatchedNewton:
         self.Ew2 = np.ascontiguousarray(Ew.T)                              # (k, 6 n_q)
         self.EwT = np.ascontiguousarray(Ew)                               # (6 n_q, k)
         self.absEwT = np.abs(self.EwT)
-        # structured tangents C = Kb J + cdev D + u ⊗ n (laws that give them, materials.base.Law.update):
-        # K_b = Σ_p Kb_bp A_p + cdev_bp B_p (two products over the points) + Σ_p w_p (E_pᵀ u_bp)(E_pᵀ n_bp)ᵀ
-        # (one product per point for E_pᵀ u, E_pᵀ n over the draws, one per draw for the sum)
+        # structured tangents C = Kb J + cdev D + u ⊗ n where the laws give them (dromo.rom.reduced_tangent)
         self.structured = {sub: structured_tangent and all(g.law.tangent_parts_supported() for g in sub.groups)
                            for sub in (self.quad, self.dual)}
         if self.structured[self.quad]:
-            from ..materials.base import TANGENT_D, TANGENT_J
-            wq = w[q]
-            self.w_quad = wq
-            self.AB2 = np.concatenate([(wq[:, None, None] * np.einsum("pik,ij,pjl->pkl", self.E, M, self.E))
-                                       .reshape(q.size, k * k) for M in (TANGENT_J, TANGENT_D)])   # (2 n_q, k²)
+            from ..rom.reduced_tangent import StructuredReducedTangent
+            self.reduced_tangent = StructuredReducedTangent(self.E, w[q])
         d = self.dual.sel
         self.E2_dual = np.ascontiguousarray(one.E[d]).reshape(d.size * 6, k)
         self.EL2_dual = np.ascontiguousarray(one.EL[d]).reshape(d.size * 6, one.EL.shape[2])
@@ -165,18 +160,11 @@ class BatchedNewton:
     def tangents(self, tangent):
         """Reduced tangents ``K_b = Σ_p w_p E_pᵀ C_bp E_p`` ``(a, k, k)`` of the quadrature points' tangents
         ``(a, n_q, 6, 6)``: ``C E`` (one stacked product, draw-major: no transposed copy), then one BLAS
-        product ``(k, 6 n_q) (6 n_q, k)`` per draw. Of structured tangents ``(a, n_q, 14)``: two products
-        ``(a, n_q) (n_q, k²)`` for the isotropic parts, and for the rank-one parts ``(2a, 6) (6, k)`` per point
-        then ``(k, n_q) (n_q, k)`` per draw (a sixth of the flops of ``C E``)."""
+        product ``(k, 6 n_q) (6 n_q, k)`` per draw; of structured tangents ``(a, n_q, 14)``:
+        :class:`~dromo.rom.reduced_tangent.StructuredReducedTangent`."""
         a, k = tangent.shape[0], self.k
         if self.structured[self.quad]:
-            iso = np.ascontiguousarray(tangent[:, :, :2].transpose(0, 2, 1)).reshape(a, -1)   # (a, 2 n_q): Kb, cdev
-            K = (iso @ self.AB2).reshape(a, k, k)
-            un = np.ascontiguousarray(tangent[:, :, 2:].transpose(1, 0, 2)).reshape(-1, a, 2, 6)  # (n_q, a, 2, 6)
-            UN = np.matmul(un.reshape(-1, 2 * a, 6), self.E).reshape(-1, a, 2, k)   # per point: E_pᵀ u, E_pᵀ n
-            U = UN[:, :, 0] * self.w_quad[:, None, None]                             # (n_q, a, k)
-            K += np.matmul(U.transpose(1, 2, 0), UN[:, :, 1].transpose(1, 0, 2))  # Σ_p w (E_pᵀ u)(E_pᵀ n)ᵀ
-            return K
+            return self.reduced_tangent(tangent)
         CE = np.matmul(tangent, self.E[None]).reshape(a, self.quad.n * 6, self.k)
         return np.matmul(self.Ew2[None], CE)
 
@@ -212,7 +200,9 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
     ``predictor``: each increment's Newton starts from γ extrapolated linearly from the last two steps
     (``γ_n + (γ_n − γ_{n−1}) Δt_{n+1}/Δt_n``) instead of ``γ_n``: one law evaluation fewer where the
     response is smooth in time; the converged γ differ from the single-draw solver's within its Newton
-    tolerance only. ``False``: the single-draw solver's iterates (to round-off).    ``structured_tangent``: laws that give their tangent's structure (an isotropic part and a rank-one part:
+    tolerance only. ``False``: the single-draw solver's iterates (to round-off).
+
+    ``structured_tangent``: laws that give their tangent's structure (an isotropic part and a rank-one part:
     the compiled von Mises laws) have the reduced tangents summed from it (:meth:`BatchedNewton.tangents`);
     ``False``: from the full 6 × 6 tangents (the same matrices to round-off).
     """
