@@ -43,10 +43,10 @@ class BatchedNewton:
     :class:`~dromo.rom.online.OnlineCase` of the first draw (its points, loads, time stepping), ``offsets``
     ``(B, n)`` the draws' temperature offsets δT at the points (added as ``a(t) · δT``).
 
-    The points split in two :class:`PointSubset`: ``quad``, the points of the reduced integration (non-zero
-    weight), whose laws run at every Newton iteration, and ``dual``, the points added for the dual fields'
-    Gappy-POD only (zero weight: they are not in the residual or the tangent), whose laws run once per
-    increment at the converged strains."""
+    The points split in two :class:`~dromo.hf.points.PointSubset`: ``quad``, the points of the reduced
+    integration (non-zero weight), whose laws run at every Newton iteration, and ``dual``, the points added
+    for the dual fields' Gappy-POD only (zero weight: they are not in the residual or the tangent), whose laws
+    run once per increment at the converged strains."""
 
     def __init__(self, rom, oc, offsets, structured_tangent=True):
         from ..hf.points import PointSubset, PointTemperature
@@ -87,12 +87,12 @@ class BatchedNewton:
 
     # -------------------------------------------------------------------------------------------- laws
     def _laws(self, sub, e0, de, internal, T0, T1, dt, t):
-        """The laws at the points of ``sub`` (:class:`~dromo.hf.points.PointSubset`) of ``a`` draws over one increment, from
-        their start-of-increment strains ``e0`` and increments ``de`` ``(a, n_s, 6)``, internal variables
-        (:meth:`~dromo.hf.points.PointSubset.take`) and temperatures ``T0``, ``T1`` ``(a, n_s)``: ``(stress (a, n_s, 6),
-        internal per part (a, n_part, ns), tangent (a, n_s, 6, 6) — or its structure (a, n_s, 14) where
-        ``self.structured[sub]`` —, failed points per draw (a,), NaN/Inf points per draw (a,))``. Raises :class:`_DrawFailure` when a law call raises (its message, per draw:
-        see :meth:`laws`)."""
+        """The laws at the points of ``sub`` (:class:`~dromo.hf.points.PointSubset`) of ``a`` draws over one
+        increment, from their start-of-increment strains ``e0`` and increments ``de`` ``(a, n_s, 6)``, internal
+        variables (:meth:`~dromo.hf.points.PointSubset.take`) and temperatures ``T0``, ``T1`` ``(a, n_s)``:
+        ``(stress (a, n_s, 6), internal per group (a, n_group, ns), tangent (a, n_s, 6, 6) — or its structure
+        (a, n_s, 14) where ``self.structured[sub]`` —, failed points per draw (a,), NaN/Inf points per draw
+        (a,))``. Raises :class:`_DrawFailure` when a law call raises (its message, per draw: see :meth:`laws`)."""
         a, n = e0.shape[0], sub.n
         failed = np.zeros(a, np.int64)
         bad = np.zeros(a, np.int64)
@@ -108,7 +108,8 @@ class BatchedNewton:
             sl = (slice(None),) if sub.whole else (slice(None), rows)
             try:
                 res = law.update(e0[sl].reshape(-1, 6), de[sl].reshape(-1, 6), st.reshape(a * ng, -1),
-                                 T0[sl].reshape(-1), T1[sl].reshape(-1), dt, t, **({"tangent": "parts"} if parts else {}))
+                                 T0[sl].reshape(-1), T1[sl].reshape(-1), dt, t,
+                                 **({"tangent": "parts"} if parts else {}))
             except DromoError as exc:
                 raise _DrawFailure(str(exc)) from exc
             tan = res.tangent_parts if parts else res.tangent
