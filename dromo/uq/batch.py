@@ -49,36 +49,28 @@ class BatchedNewton:
     run once per increment at the converged strains."""
 
     def __init__(self, rom, oc, offsets, structured_tangent=True):
-        from ..hf.points import PointSubset, PointTemperature
+        from ..hf.points import PointTemperature
         from ..rom.online import ReducedNewton
         self.rom, self.oc = rom, oc
         one = ReducedNewton(rom, oc, _self_comm())
-        self.k = k = one.k
+        self.k = one.k
         pp = oc.points
         self.n = n = pp.n
         self.offsets = np.asarray(offsets, dtype=float).reshape(-1, n)
         self.B = B = self.offsets.shape[0]
         self.groups = pp.groups
-        w = one.w
-        self.quad = PointSubset(self.groups, np.flatnonzero(w != 0), n)
-        self.dual = PointSubset(self.groups, np.flatnonzero(w == 0), n)
-        q = self.quad.sel
-        self.E = np.ascontiguousarray(one.E[q])                           # (n_q, 6, k)
-        self.E2 = self.E.reshape(-1, k)
-        self.EL2 = np.ascontiguousarray(one.EL[q]).reshape(q.size * 6, one.EL.shape[2])
-        Ew = (self.E * w[q, None, None]).reshape(-1, k)
-        self.Ew2 = np.ascontiguousarray(Ew.T)                              # (k, 6 n_q)
-        self.EwT = np.ascontiguousarray(Ew)                               # (6 n_q, k)
-        self.absEwT = np.abs(self.EwT)
+        # the single-draw solver's split of the points and its arrays over them
+        self.quad, self.dual = one.quad, one.dual
+        self.E, self.E2, self.EL2, self.Ew2 = one.E_quad, one.E2_quad, one.EL2_quad, one.Ew2_quad   # n_q points
+        self.EwT = np.ascontiguousarray(one.Ew2_quad.T)                   # (6 n_q, k)
+        self.absEwT = np.ascontiguousarray(one.absEw2_quad.T)
+        self.E2_dual, self.EL2_dual = one.E2_dual, one.EL2_dual
         # structured tangents C = Kb J + cdev D + u ⊗ n where the laws give them (dromo.rom.reduced_tangent)
         self.structured = {sub: structured_tangent and all(g.law.tangent_parts_supported() for g in sub.groups)
                            for sub in (self.quad, self.dual)}
         if self.structured[self.quad]:
             from ..rom.reduced_tangent import StructuredReducedTangent
-            self.reduced_tangent = StructuredReducedTangent(self.E, w[q])
-        d = self.dual.sel
-        self.E2_dual = np.ascontiguousarray(one.E[d]).reshape(d.size * 6, k)
-        self.EL2_dual = np.ascontiguousarray(one.EL[d]).reshape(d.size * 6, one.EL.shape[2])
+            self.reduced_tangent = StructuredReducedTangent(self.E, one.w[self.quad.sel])
         T = pp.temperature
         if T.spec is None or T.series is not None:
             raise ConvergenceError("batched draws need a value/expression temperature")
