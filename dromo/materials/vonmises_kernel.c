@@ -44,7 +44,10 @@ static void residual(const point_t *q, double x, resid_t *r)
     if (q->viscous) {
         const double K = CD[2 * q->nk], nn = CD[2 * q->nk + 1];
         const double vK = x / K;
-        if (vK > 0 && isfinite(vK)) {     /* one pow: dp = dt vK^n, dp_x = n dt vK^(n-1) / K */
+        if (x == 0.0 && nn > 1.0) {       /* the trial state: pow(0, n) = pow(0, n - 1) = 0, no call */
+            dp = 0.0;
+            dp_x = 0.0;
+        } else if (vK > 0 && isfinite(vK)) {     /* one pow: dp = dt vK^n, dp_x = n dt vK^(n-1) / K */
             const double pw = pow(vK, nn - 1.0);
             dp = q->dt * (pw * vK);
             dp_x = nn * q->dt * pw / K;
@@ -184,7 +187,7 @@ void dromo_vonmises_update(long m, int nv, int nk, int viscous, int linear, doub
             }
         }
         failed[i] = !conv;
-        residual(&q, x, &r);
+        if (plastic) residual(&q, x, &r); /* elastic: r is already the residual at x = 0 */
         const double dp = r.dp;
         /* stress and state */
         for (int k = 0; k < 6; k++) sig[k] = r.n[k] * (-G2 * dp) + s_tr[k];

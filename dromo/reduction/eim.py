@@ -240,25 +240,41 @@ class GappyFit:
             c = np.linalg.lstsq(self.restricted, y2, rcond=None)[0]
         return c[:, 0] if vec else c
 
-    def fit_rows(self, rows):
+    def fit_rows(self, rows, row_order=None):
         """Coefficients ``(c, k)`` and residual norms ``‖y − U_P c‖`` ``(c,)`` of ``c`` value vectors given as
         the rows of ``rows`` ``(c, n_points · nc)`` (as :meth:`coefficients`; no transposed copy).
+        ``row_order``: the values come in this order of the fit's rows (a permutation of
+        ``range(n_points · nc)``; kept with its reordered factor for the next calls).
 
         With ``U_P = Q R`` and ``z = Qᵀy``: coefficients ``R⁻¹ z``, residual ``‖y‖² − ‖z‖²`` (one product
         instead of two), except where that difference loses more than half the digits (relative residual
         below 1e-4), where ``‖y − Q z‖`` is computed."""
         Y = np.asarray(rows, dtype=np.float64).reshape(-1, self.restricted.shape[0])
-        if self._Q is None:
+        if row_order is not None:
+            key = np.asarray(row_order, dtype=np.int64).tobytes()
+            cached = getattr(self, "_ordered", None)
+            if cached is None or cached[0] != key:
+                order = np.asarray(row_order, dtype=np.int64)
+                cached = self._ordered = (key, order, None if self._Q is None else
+                                          np.ascontiguousarray(self._Q[order]))
+            order, Q = cached[1], cached[2]
+        else:
+            order, Q = None, self._Q
+        if Q is None:
+            inv = np.empty_like(order) if order is not None else None
+            if order is not None:
+                inv[order] = np.arange(order.size)
+                Y = Y[:, inv]
             c = self.coefficients(Y.T).T
             return c, np.linalg.norm(Y - c @ self.restricted.T, axis=1)
         from scipy.linalg import solve_triangular
-        Z = Y @ self._Q
+        Z = Y @ Q
         yy = np.einsum("ij,ij->i", Y, Y)
         r2 = yy - np.einsum("ij,ij->i", Z, Z)
         small = r2 < 1e-8 * yy
         r = np.sqrt(np.maximum(r2, 0.0))
         if small.any():
-            r[small] = np.linalg.norm(Y[small] - Z[small] @ self._Q.T, axis=1)
+            r[small] = np.linalg.norm(Y[small] - Z[small] @ Q.T, axis=1)
         return solve_triangular(self._R, Z.T).T, r
 
     def residual(self, values):

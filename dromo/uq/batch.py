@@ -8,7 +8,10 @@ residuals ``(B, k)`` come from one matrix product, the tangents ``(B, k, k)`` fr
 dense solve. Only the points of the reduced integration (non-zero weight) iterate: the points a model
 adds for its dual fields' Gappy-POD (zero weight, about half of a dictionary's local ROM points) enter
 neither the residual nor the tangent, so their laws run once per increment, at the converged strains
-(the values the single-draw solver ends on there). Every draw keeps the convergence test of
+(the values the single-draw solver ends on there). The two sets keep their strains, stresses, internal
+variables and temperatures in separate arrays (:class:`_SubsetState`: no gather or scatter of a subset at
+every iteration); the dual fields' fits take their values in that order (``GappyFit.fit_rows(row_order=)``).
+Every draw keeps the convergence test of
 :class:`~dromo.rom.online.ReducedNewton`
 (``‖r_b‖ ≤ max(rtol F_b, atol)``, its divergence test and iteration limit); a converged draw is frozen (its
 laws are not evaluated again in that increment) while the others iterate, so each draw ends on the iterate
@@ -74,8 +77,20 @@ class BatchedNewton:
         T = pp.temperature
         if T.spec is None or T.series is not None:
             raise ConvergenceError("batched draws need a value/expression temperature")
-        self.temperature = PointTemperature(B * n, spec=T.spec, coordinates=np.tile(T.x, (B, 1)),
-                                            amplitude=T.amplitude, offset=self.offsets.reshape(-1))
+        # the case's field is the same for every draw: evaluated once per time at the n points, the draws'
+        # offsets added (the values of one PointTemperature over the B × n points)
+        self.base_temperature = PointTemperature(n, spec=T.spec, coordinates=T.x, amplitude=T.amplitude)
+        self.amplitude = T.amplitude
+        # each dual field's fit rows in the order [quadrature points, dual points] (point-major)
+        order = np.concatenate([self.quad.sel, self.dual.sel])
+        self.fit_order = {f: (order[:, None] * d.fit.nc + np.arange(d.fit.nc)).reshape(-1)
+                          for f, d in rom.duals.items()}
+
+    def temperatures(self, t):
+        """Temperatures of the draws at time ``t`` at the quadrature and at the dual points:
+        ``((B, n_q), (B, n_d))``."""
+        T = self.base_temperature(t)[None, :] + self.amplitude(t) * self.offsets
+        return T[:, self.quad.sel], T[:, self.dual.sel]
 
     # -------------------------------------------------------------------------------------------- laws
     def _laws(self, sub, e0, de, internal, T0, T1, dt, t):
@@ -167,20 +182,51 @@ def _self_comm():
     return MPI.COMM_SELF
 
 
-def _dual_values(f, stress, eps, internal, groups, n):
-    """Values ``(a, n · nc)`` of dual field ``f`` (S, E or an internal variable) of ``a`` draws."""
+class _SubsetState:
+    """The end-of-increment values of B draws at the points of one :class:`~dromo.hf.points.PointSubset`:
+    strains and stresses ``(B, n_s, 6)``, internal variables per group of the subset ``[(B, n_g, ns)]`` and
+    temperatures ``(B, n_s)``. The quadrature and the dual points keep theirs apart (no gather or scatter of a
+    subset from all the points at every increment)."""
+
+    def __init__(self, eps, stress, internal, T):
+        self.eps, self.stress, self.internal, self.T = eps, stress, internal, T
+
+    @classmethod
+    def initial(cls, sub, B, T):
+        z = np.zeros((B, sub.n, 6))
+        return cls(z, z.copy(), [np.repeat(g.law.initial_state(len(g.rows))[None], B, axis=0) for g in sub.groups], T)
+
+    def copy(self, T):
+        """The values to be overwritten by the next increment (those of a draw that does not converge stay);
+        ``T`` the new temperatures."""
+        return _SubsetState(self.eps.copy(), self.stress.copy(), [s.copy() for s in self.internal], T)
+
+    def take(self, A, whole):
+        """``(eps, internal, T)`` of the draws ``A`` (the arrays themselves when ``whole``: every draw)."""
+        if whole:
+            return self.eps, self.internal, self.T
+        return self.eps[A], [s[A] for s in self.internal], self.T[A]
+
+    def put(self, D, eps, stress, internal):
+        """Store the values of the draws ``D``."""
+        self.eps[D], self.stress[D] = eps, stress
+        for dst, src in zip(self.internal, internal):
+            dst[D] = src
+
+
+def _dual_values(f, sub, state, B):
+    """Values ``(B, n_s · nc)`` of dual field ``f`` (S, E or an internal variable) at the points of subset
+    ``sub`` from its :class:`_SubsetState`."""
     if f == "S":
-        return stress.reshape(stress.shape[0], -1)
+        return state.stress.reshape(B, -1)
     if f == "E":
-        return eps.reshape(eps.shape[0], -1)
-    a = stress.shape[0]
-    size = next(g.law.state_sizes[f] for g in groups if f in g.law.state_names)
-    out = np.zeros((a, n, size))
-    for g, st in zip(groups, internal):
+        return state.eps.reshape(B, -1)
+    size = next((g.law.state_sizes[f] for g in sub.groups if f in g.law.state_names), 1)
+    out = np.zeros((B, sub.n, size))
+    for g, st in zip(sub.groups, state.internal):
         if f in g.law.state_names:
-            v = g.law.state_view(st.reshape(-1, st.shape[-1]), f).reshape(a, len(g.rows), size)
-            out[:, g.rows] = v
-    return out.reshape(a, -1)
+            out[:, g.rows] = g.law.state_view(st.reshape(-1, st.shape[-1]), f).reshape(B, len(g.rows), size)
+    return out.reshape(B, -1)
 
 
 def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
@@ -207,8 +253,8 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
     if not ts.fixed:
         raise ConvergenceError("batched draws need fixed time steps ([time] fixed = true)")
     bn = BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws], structured_tangent)
-    n, k = bn.n, bn.k
-    groups, quad, dual = bn.groups, bn.quad, bn.dual
+    k = bn.k
+    quad, dual = bn.quad, bn.dual
     duals = list(rom.duals.items())
     rec = {"times": [], "gamma": [], "a": [], "coeffs": {f: [] for f, _ in duals}}
     ind = {f: np.zeros(B) for f, _ in duals}
@@ -217,13 +263,13 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
     evaluations = np.zeros(B, np.int64)                               # law evaluations per draw
     alive = np.ones(B, bool)
 
-    def record(t, G, a, stress, eps, internal):
+    def record(t, G, a, Q, D):
         rec["times"].append(t)
         rec["gamma"].append(G.copy())
         rec["a"].append(np.asarray(a, dtype=float).copy())
         for f, d in duals:
-            Y = _dual_values(f, stress, eps, internal, groups, n)     # (B, n · nc)
-            c, r = d.fit.fit_rows(Y)                                  # (B, k_F), (B,)
+            Y = np.concatenate([_dual_values(f, quad, Q, B), _dual_values(f, dual, D, B)], axis=1)
+            c, r = d.fit.fit_rows(Y, row_order=bn.fit_order[f])       # (B, k_F), (B,)
             rec["coeffs"][f].append(c)
             nv = np.linalg.norm(Y, axis=1)
             scale[f] = np.maximum(scale[f], nv)
@@ -236,14 +282,25 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
                          f"{reason}")
         alive[b] = False
 
+    def checked(sub, A, eps, out, where):
+        """The draws of a law call's result whose law integration succeeded everywhere (the others failed
+        with the reason): ``(A, eps, stress, internal, tangent)`` restricted to them."""
+        stress, st, tangent, failed, bad = out
+        for b, nb in zip(A[bad > 0], bad[bad > 0]):
+            fail(b, t, dt, f"{where[0]}the law returned NaN/Inf at {nb} reduced point(s){where[1]}")
+        for b, nf in zip(A[(failed > 0) & (bad == 0)], failed[(failed > 0) & (bad == 0)]):
+            fail(b, t, dt, f"{where[0]}the local law integration failed at {nf} reduced point(s){where[1]}")
+        keep = (bad == 0) & (failed == 0)
+        if keep.all():
+            return A, eps, stress, st, tangent
+        return A[keep], eps[keep], stress[keep], [s[keep] for s in st], tangent[keep]
+
     t = ts.start
     a0 = oc.lifting(t)
     G = np.zeros((B, k))
-    eps_old = np.zeros((B, n, 6))
-    stress_old = np.zeros((B, n, 6))
-    internal = [np.repeat(g.law.initial_state(len(g.rows))[None], B, axis=0) for g in groups]
-    T_old = bn.temperature(t).reshape(B, n)
-    record(t, G, a0, stress_old, eps_old, internal)
+    Tq, Td = bn.temperatures(t)
+    Q, D = _SubsetState.initial(quad, B, Tq), _SubsetState.initial(dual, B, Td)
+    record(t, G, a0, Q, D)
     tic = time.perf_counter()
     inc = 0
     G_prev, dt_prev = G.copy(), None
@@ -254,11 +311,8 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
         t1 = t + dt
         a1, f1 = oc.lifting(t1), oc.force(t1)
         fnorm = float(np.linalg.norm(f1))
-        T1 = bn.temperature(t1).reshape(B, n)
-        eps1, stress1 = eps_old.copy(), stress_old.copy()
-        internal1 = [s.copy() for s in internal]
-        qs = quad.sel
-        e0q, T0q, T1q, stq = eps_old[:, qs], T_old[:, qs], T1[:, qs], quad.take(internal)
+        Tq1, Td1 = bn.temperatures(t1)
+        Q1, D1 = Q.copy(Tq1), D.copy(Td1)
         A = np.flatnonzero(alive)                                     # draws iterating
         if predictor and dt_prev is not None:
             with np.errstate(invalid="ignore", over="ignore"):     # failed draws: any values
@@ -274,25 +328,21 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
             evaluations[A] += 1
             eps = bn.strains(a1, G[A])
             fin = np.isfinite(eps).all(axis=(1, 2))
-            for b in A[~fin]:
-                fail(b, t, dt, f"non-finite strains at reduced Newton iteration {it} (the reduced Newton diverged)")
-            A, eps = A[fin], eps[fin]
-            out, ok, errs = bn.laws(quad, e0q[A], eps - e0q[A], [x[A] for x in stq], T0q[A], T1q[A], dt, t)
+            if not fin.all():
+                for b in A[~fin]:
+                    fail(b, t, dt, f"non-finite strains at reduced Newton iteration {it} (the reduced Newton "
+                                   f"diverged)")
+                A, eps = A[fin], eps[fin]
+            whole = A.size == B
+            e0, st0, T0 = Q.take(A, whole)
+            out, ok, errs = bn.laws(quad, e0, eps - e0, st0, T0, Tq1 if whole else Tq1[A], dt, t)
             for p, m in errs.items():
                 fail(A[p], t, dt, m)
             if out is None:
                 break
-            A, eps = A[ok], eps[ok]
-            stress, st, tangent, failed, bad = out
-            for b, nb in zip(A[bad > 0], bad[bad > 0]):
-                fail(b, t, dt, f"reduced Newton iteration {it}: the law returned NaN/Inf at {nb} reduced point(s)")
-            for b, nf in zip(A[(failed > 0) & (bad == 0)], failed[(failed > 0) & (bad == 0)]):
-                fail(b, t, dt, f"reduced Newton iteration {it}: the local law integration failed at {nf} reduced "
-                               f"point(s)")
-            keep = (bad == 0) & (failed == 0)
-            if not keep.all():
-                A, eps, stress, tangent = A[keep], eps[keep], stress[keep], tangent[keep]
-                st = [s[keep] for s in st]
+            if ok.size < A.size:
+                A, eps = A[ok], eps[ok]
+            A, eps, stress, st, tangent = checked(quad, A, eps, out, (f"reduced Newton iteration {it}: ", ""))
             sig = stress.reshape(A.size, -1)
             r = sig @ bn.EwT - f1[None, :]                                # (a, k)
             ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ bn.absEwT, axis=1))
@@ -302,10 +352,10 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
             done = rn <= np.maximum(ts.rtol * ref, ts.atol)
             if k == 0:
                 done[:] = True
-            if done.any():                                            # converged: their end-of-increment values
-                D = A[done]
-                eps1[np.ix_(D, qs)], stress1[np.ix_(D, qs)] = eps[done], stress[done]
-                quad.store(internal1, [x[done] for x in st], D)
+            if done.all():                                            # converged: their end-of-increment values
+                Q1.put(A, eps, stress, st)
+            elif done.any():
+                Q1.put(A[done], eps[done], stress[done], [x[done] for x in st])
             nonfin = ~np.isfinite(rn)
             diverging = (it >= 3) & (rn > 1e3 * np.maximum(res1[A], ts.atol)) & (rn > 1e2 * res_prev[A])
             for b, rb in zip(A[nonfin], rn[nonfin]):
@@ -336,29 +386,21 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
                 A = A[alive[A]]
         A = np.flatnonzero(alive)                                     # converged: the dual points, once
         if dual.n and A.size:
-            ds = dual.sel
-            eps = bn.strains(a1, G[A], dual=True)
-            e0 = eps_old[np.ix_(A, ds)]
-            out, ok, errs = bn.laws(dual, e0, eps - e0, dual.take(internal, A), T_old[np.ix_(A, ds)],
-                                    T1[np.ix_(A, ds)], dt, t)
+            whole = A.size == B
+            eps = bn.strains(a1, G if whole else G[A], dual=True)
+            e0, st0, T0 = D.take(A, whole)
+            out, ok, errs = bn.laws(dual, e0, eps - e0, st0, T0, Td1 if whole else Td1[A], dt, t)
             for p, m in errs.items():
                 fail(A[p], t, dt, m)
             if out is not None:
-                A, eps = A[ok], eps[ok]
-                stress, st, _, failed, bad = out
-                for b, nb in zip(A[bad > 0], bad[bad > 0]):
-                    fail(b, t, dt, f"the law returned NaN/Inf at {nb} reduced point(s) of the dual fields (at the "
-                                   f"converged strains)")
-                for b, nf in zip(A[(failed > 0) & (bad == 0)], failed[(failed > 0) & (bad == 0)]):
-                    fail(b, t, dt, f"the local law integration failed at {nf} reduced point(s) of the dual fields "
-                                   f"(at the converged strains)")
-                keep = (bad == 0) & (failed == 0)
-                D = A[keep]
-                eps1[np.ix_(D, ds)], stress1[np.ix_(D, ds)] = eps[keep], stress[keep]
-                dual.store(internal1, [x[keep] for x in st], D)
-        t, eps_old, stress_old, internal, T_old = t1, eps1, stress1, internal1, T1
+                if ok.size < A.size:
+                    A, eps = A[ok], eps[ok]
+                A, eps, stress, st, _ = checked(dual, A, eps, out, ("", " of the dual fields (at the converged "
+                                                                        "strains)"))
+                D1.put(A, eps, stress, st)
+        t, Q, D = t1, Q1, D1
         inc += 1
-        record(t, G, a1, stress_old, eps_old, internal)
+        record(t, G, a1, Q, D)
     seconds = time.perf_counter() - tic
     out = []
     times = np.asarray(rec["times"])

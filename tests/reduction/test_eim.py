@@ -130,6 +130,11 @@ def test_gappy_fit_is_the_replicated_part_and_round_trips_through_the_archive(co
         c, r = f.fit_rows(y.T)
         assert np.allclose(c, f.coefficients(y).T, rtol=1e-12, atol=1e-13)
         assert np.allclose(r, f.residual(y) * np.linalg.norm(y, axis=0), rtol=1e-10)
+        # values in another order of the rows (the batched online's [quadrature points, dual points])
+        order = rng.permutation(rows.size)
+        for _ in range(2):                                             # the reordered factor is kept
+            co, ro = f.fit_rows(y.T[:, order], row_order=order)
+            assert np.allclose(co, c, rtol=1e-12, atol=1e-13) and np.allclose(ro, r, rtol=1e-10)
     path = shared_tmp / "fit.h5"
     with Archive.create(path, comm) as ar:
         fit.to_archive(ar, "rom/dual/S")
