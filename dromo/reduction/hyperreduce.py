@@ -242,19 +242,20 @@ def dual_pod(dm, duals, comm=None, tol=1e-5, max_modes=None):
 
 
 def reduced_rule(dm, E, Sx, comm=None, tol=1e-4, compress_tol="same", variant="global", max_points=None,
-                 subdomains_per_rank=1, full=False, warm_start=None):
+                 subdomains_per_rank=1, full=False, warm_start=None, weights=None):
     """The reduced quadrature of the internal-force integrand ``ε(ψ_j) : σ_i`` (module docstring, step 2).
 
     E : (n_ip_local, 6, k) mode strains; Sx : (n_ip_local, 6, m) stress snapshots or scaled stress modes
     (unused with ``full``); ``warm_start``: natural ids of an existing ECM point set to start the greedy from
-    (enrichment). Returns ``(ReducedQuadrature, integrand basis size)``. Collective.
+    (enrichment); ``weights``: the local quadrature weights when already known (:func:`ip_weights`).
+    Returns ``(ReducedQuadrature, integrand basis size)``. Collective.
     """
     from ..fem.operators import ip_weights
     from ..fem.points import force_integrand
     from .ecm import empirical_cubature
     from .reduced_quadrature import ReducedQuadrature
     comm = comm or MPI.COMM_WORLD
-    w = ip_weights(dm)
+    w = ip_weights(dm) if weights is None else np.asarray(weights, dtype=np.float64)
     ids = dm.ip_natural
     if full:
         order = np.argsort(ids, kind="stable")
@@ -272,19 +273,22 @@ def reduced_rule(dm, E, Sx, comm=None, tol=1e-4, compress_tol="same", variant="g
     return rq, ib.n_basis
 
 
-def dual_operators(dm, rq, bases, comm=None, add_points=True):
+def dual_operators(dm, rq, bases, comm=None, add_points=True, selections=None):
     """QDEIM points of every dual basis added to the rule ``rq`` (zero weight, unless ``add_points`` is
     False), then the Gappy-POD of every dual field on all the points.
 
-    bases : {F: (PODBasis of local ip rows × nc, nc, components)}. Returns ``(rule with the dual points,
-    {F: DualOperator})``. Collective.
+    bases : {F: (PODBasis of local ip rows × nc, nc, components)}. selections : {F: PointSelection} known
+    QDEIM points of some of the bases (e.g. of a basis whose span did not change: QDEIM — a pivoted QR of
+    the Euclidean-orthonormalized basis — does not depend on the basis of the span), used instead of
+    recomputing them. Returns ``(rule with the dual points, {F: DualOperator})``. Collective.
     """
     from .eim import GappyPOD, qdeim
     comm = comm or MPI.COMM_WORLD
     ids = dm.ip_natural
+    selections = selections or {}
     out = {}
     for f, (db, nc, comps) in bases.items():
-        qs = qdeim(db.modes, ids, comm, nc)
+        qs = selections[f] if f in selections else qdeim(db.modes, ids, comm, nc)
         if add_points:
             rq = rq.with_points(qs.ids, qs.ranks)
         out[f] = DualOperator(f, db, qs, None, nc, comps)
