@@ -28,6 +28,7 @@ What is measured: the ECM error is the relative error of the reduced integration
 integrand over the training snapshots, ``‖b − J_Sᵀ ω‖ / ‖b‖`` (b: the exact integrals of the compressed
 integrand basis).
 """
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -302,23 +303,38 @@ def dual_operators(dm, rq, bases, comm=None, add_points=True, selections=None):
 def point_arrays(dm, hr, extra_local=None):
     """Replicated arrays of the reduced points of ``hr`` (a :class:`Hyperreduction`), in increasing natural
     id: ``ids, weights, ecm, cells, elements, qp, coordinates (n, 3), strain_modes (n, 6, k)``, plus, for
-    every ``extra_local`` {name: (n_ip_local, ...) array}, its rows at the points. Collective."""
-    from ..fem.operators import ip_coordinates
+    every ``extra_local`` {name: (n_ip_local, ...) array}, its rows at the points. Collective (one
+    ``Allreduce`` for the point info and one ``allgather`` of the points' rows of every array)."""
     from ..fem.points import point_info
     from ..parallel.collectives import fetch_rows
     rq = hr.quadrature
     ids = dm.ip_natural
-    k = hr.mode_strains.shape[2]
+    n = dm.n_ip_local
     pinfo = point_info(dm, rq.ids)
-    strain_pts, _ = fetch_rows(hr.mode_strains.reshape(dm.n_ip_local, 6 * k), ids, rq.ids, comm=dm.comm)
-    xyz, _ = fetch_rows(ip_coordinates(dm), ids, rq.ids, comm=dm.comm)
+    local = {"strain_modes": hr.mode_strains, "coordinates": _ip_coordinates(dm)}
+    local.update({name: np.asarray(arr) for name, arr in (extra_local or {}).items()})
+    mine = np.flatnonzero(np.isin(ids, rq.ids))                    # only this rank's points are copied
+    cols = [a.reshape(n, -1)[mine].astype(np.float64) for a in local.values()]
+    rows, _ = fetch_rows(np.hstack(cols), ids[mine], rq.ids, comm=dm.comm)
+    ends = np.cumsum([c.shape[1] for c in cols])
     out = dict(ids=rq.ids, weights=rq.weights, ecm=np.isin(rq.ids, hr.ecm_ids), cells=pinfo["cell"],
-               elements=pinfo["element"], qp=pinfo["qp"], coordinates=xyz, strain_modes=strain_pts.reshape(-1, 6, k))
-    for name, arr in (extra_local or {}).items():
-        a = np.asarray(arr)
-        rows, _ = fetch_rows(a.reshape(dm.n_ip_local, -1).astype(np.float64), ids, rq.ids, comm=dm.comm)
-        out[name] = rows.reshape((-1,) + a.shape[1:]).astype(a.dtype)
+               elements=pinfo["element"], qp=pinfo["qp"])
+    for (name, a), e, c in zip(local.items(), ends, cols):
+        out[name] = rows[:, e - c.shape[1]:e].reshape((-1,) + a.shape[1:]).astype(a.dtype)
     return out
+
+
+_COORDINATES = weakref.WeakKeyDictionary()
+
+
+def _ip_coordinates(dm):
+    """:func:`~dromo.fem.operators.ip_coordinates` of ``dm``, computed once per mesh (an adaptive run asks at
+    every enrichment). Local."""
+    x = _COORDINATES.get(dm)
+    if x is None:
+        from ..fem.operators import ip_coordinates
+        x = _COORDINATES[dm] = ip_coordinates(dm)
+    return x
 
 
 def quadrature_summary(hr, tol, variant):
