@@ -18,9 +18,10 @@ After every :meth:`~IncrementalPOD.add`, :attr:`~IncrementalPOD.directions` (``Q
 :attr:`~IncrementalPOD.transform` (``X``, ``(k + r, k_new)``) describe the update, ``Ψ_new = [Ψ_old Q] X``
 (as computed): a linear image of the modes (e.g. their strains) is updated from the image of ``Q`` alone,
 and ``Ψ_newᵀ M Ψ_old = X[:k]ᵀ`` (up to the round-off of the old modes' orthonormality).
-Right singular vectors of the whole data are not tracked (the POD needs only the left ones). With exact arithmetic and no
-truncation, the result equals the batch POD of all the data; with truncation tolerance ε the energy
-discarded is at most ε² × total, as in the batch POD, so both bases represent all the data to ε.
+
+Right singular vectors of the whole data are not tracked (the POD needs only the left ones). With exact
+arithmetic and no truncation, the result equals the batch POD of all the data; with truncation tolerance ε
+the energy discarded is at most ε² × total, as in the batch POD, so both bases represent all the data to ε.
 """
 import numpy as np
 from mpi4py import MPI

@@ -97,8 +97,13 @@ class FullOperators:
                     if bases is not None:
                         bases[name] = b
                 gp = GappyPOD(b.modes, dm.ip_natural, None, comm, d.fit.nc, fit=d.fit)
-                qids = np.asarray(d.qdeim_ids, np.int64)          # among the fit's points: their owners are known
-                owners = np.asarray(gp.point_ranks, np.int64)[np.searchsorted(d.fit.point_ids, qids)]
+                # the QDEIM points are among the fit's points, whose owners the Gappy-POD looked up (-1: unknown)
+                qids, ranks = np.asarray(d.qdeim_ids, np.int64), np.asarray(gp.point_ranks, np.int64)
+                owners = np.full(qids.size, -1, np.int64)
+                if ranks.size:
+                    pos = np.minimum(np.searchsorted(d.fit.point_ids, qids), ranks.size - 1)
+                    hit = d.fit.point_ids[pos] == qids
+                    owners[hit] = ranks[pos[hit]]
                 sel = PointSelection(np.zeros(0, np.int64), qids, owners, d.fit.nc, "qdeim")
                 duals[f] = DualOperator(f, b, sel, gp, d.fit.nc, list(d.components) or [str(i) for i in range(nc)])
         out = cls(dm, ub, L, duals, provenance={"rom": rom.path})

@@ -215,6 +215,10 @@ def test_enrichment_basis_equals_a_batch_pod_of_the_same_snapshots(comm, shared_
     from dromo.rom.enrich import enrich
     assert not comm.allreduce(int(np.any(b0.modes[imposed])))
     full0 = FullOperators.read(rom, dm)
+    from dromo.reduction.eim import qdeim
+    for f, d in full0.duals.items():                # the stored QDEIM points, as an enrichment may keep them
+        q = qdeim(d.basis.modes, dm.ip_natural, comm, d.n_components)
+        assert np.array_equal(q.ids, d.selection.ids) and np.array_equal(q.ranks, d.selection.ranks), f
     _rom1, full1, Tu, Td = enrich(pb, rom, full0, hf, run.reject_tol)
     E_ref = mode_strains(dm, full1.modes)
     scale = comm.allreduce(float(np.abs(E_ref).max()), op=MPI.MAX)
