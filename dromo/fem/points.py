@@ -17,12 +17,14 @@ from .operators import geometry_chunks
 __all__ = ["mode_strains", "force_integrand", "point_info"]
 
 
-def mode_strains(dm, modes_owned):
+def mode_strains(dm, modes_owned, cache=False):
     """Strains of displacement modes at this rank's integration points.
 
     ``modes_owned``: ``(3 · n_owned_nodes, k)`` — this rank's owned nodal rows (PETSc order, interlaced), as
     produced by a POD of a field source with ``dm.redistributor("node")``. Returns ``(n_ip_local, 6, k)``
-    Mandel strains ``ε(ψ_j)(x_q)``. Collective (one ghost exchange for all modes).
+    Mandel strains ``ε(ψ_j)(x_q)``. ``cache``: use (and keep) the mesh's element geometry
+    (:func:`~dromo.fem.operators.cached_geometry`, which an HF solver on ``dm`` holds anyway). Collective
+    (one ghost exchange for all modes).
     """
     from petsc4py import PETSc
     modes_owned = np.asarray(modes_owned, dtype=np.float64)
@@ -40,7 +42,7 @@ def mode_strains(dm, modes_owned):
     with vec.localForm() as lf:
         loc = lf.getArray(readonly=True).reshape(dm.n_local_nodes, k, 3).copy()
     vec.destroy()
-    for blk, s, e, dNdx, _dV in geometry_chunks(dm):
+    for blk, s, e, dNdx, _dV in geometry_chunks(dm, cache):
         B = strain_displacement(dNdx)                                  # (ne, nq, 6, 3nn)
         ue = loc[blk.cells[s:e]]                                        # (ne, nn, k, 3)
         ue = ue.transpose(0, 1, 3, 2).reshape(e - s, -1, k)             # (ne, 3nn, k)
@@ -61,7 +63,8 @@ def force_integrand(strains, stresses, tangents=None, stress_scale=None, comm=No
     E = np.asarray(strains, dtype=np.float64)
     S = np.asarray(stresses, dtype=np.float64)
     n, _, k = E.shape
-    cols = [np.einsum("qcj,qci->qij", E, S, optimize=True).reshape(n, -1)]
+    # one (m × 6)(6 × k) product per point: a batched matmul, ~20× faster than the einsum at these sizes
+    cols = [np.matmul(S.transpose(0, 2, 1), E).reshape(n, -1)]
     if tangents is not None:
         C = np.asarray(tangents, dtype=np.float64)
         iu = np.triu_indices(k)

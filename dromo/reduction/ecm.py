@@ -109,6 +109,12 @@ class _Weights:
         self.A = self.A[:, keep]
         self._rebuild()
 
+    def add_block(self, cols):
+        """Add the columns ``cols`` ``(p, s)`` at once (one Householder QR of the whole set instead of
+        ``s`` updates: a warm start)."""
+        self.A = np.concatenate([self.A, np.asarray(cols, dtype=np.float64).reshape(self.p, -1)], axis=1)
+        self._rebuild()
+
     def solve(self):
         from scipy.linalg import solve_triangular
         if self.A.shape[1] == 0:
@@ -165,13 +171,13 @@ def _greedy(J, w, ids, comm, b, target, max_points, warm, max_iter):
             owners = np.full(warm.size, rank, np.int64)
         else:
             rows, owners = fetch_rows(J, ids, warm, comm)
-        for g, row, o in zip(warm, rows, owners):
+        for g, o in zip(warm, owners):
             S_ids.append(int(g))
             S_rank.append(int(o))
-            nn.add(row)
             li = local_index(int(g)) if (comm is None or o == rank) else -1
             if li >= 0:
                 chosen[li] = True
+        nn.add_block(np.asarray(rows).T)
         omega = nn.solve()
     history = []
     it = 0

@@ -28,6 +28,7 @@ What is measured: the ECM error is the relative error of the reduced integration
 integrand over the training snapshots, ``‖b − J_Sᵀ ω‖ / ‖b‖`` (b: the exact integrals of the compressed
 integrand basis).
 """
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -242,19 +243,20 @@ def dual_pod(dm, duals, comm=None, tol=1e-5, max_modes=None):
 
 
 def reduced_rule(dm, E, Sx, comm=None, tol=1e-4, compress_tol="same", variant="global", max_points=None,
-                 subdomains_per_rank=1, full=False, warm_start=None):
+                 subdomains_per_rank=1, full=False, warm_start=None, weights=None):
     """The reduced quadrature of the internal-force integrand ``ε(ψ_j) : σ_i`` (module docstring, step 2).
 
     E : (n_ip_local, 6, k) mode strains; Sx : (n_ip_local, 6, m) stress snapshots or scaled stress modes
     (unused with ``full``); ``warm_start``: natural ids of an existing ECM point set to start the greedy from
-    (enrichment). Returns ``(ReducedQuadrature, integrand basis size)``. Collective.
+    (enrichment); ``weights``: the local quadrature weights when already known (:func:`ip_weights`).
+    Returns ``(ReducedQuadrature, integrand basis size)``. Collective.
     """
     from ..fem.operators import ip_weights
     from ..fem.points import force_integrand
     from .ecm import empirical_cubature
     from .reduced_quadrature import ReducedQuadrature
     comm = comm or MPI.COMM_WORLD
-    w = ip_weights(dm)
+    w = ip_weights(dm) if weights is None else np.asarray(weights, dtype=np.float64)
     ids = dm.ip_natural
     if full:
         order = np.argsort(ids, kind="stable")
@@ -272,19 +274,22 @@ def reduced_rule(dm, E, Sx, comm=None, tol=1e-4, compress_tol="same", variant="g
     return rq, ib.n_basis
 
 
-def dual_operators(dm, rq, bases, comm=None, add_points=True):
+def dual_operators(dm, rq, bases, comm=None, add_points=True, selections=None):
     """QDEIM points of every dual basis added to the rule ``rq`` (zero weight, unless ``add_points`` is
     False), then the Gappy-POD of every dual field on all the points.
 
-    bases : {F: (PODBasis of local ip rows × nc, nc, components)}. Returns ``(rule with the dual points,
-    {F: DualOperator})``. Collective.
+    bases : {F: (PODBasis of local ip rows × nc, nc, components)}. selections : {F: PointSelection} known
+    QDEIM points of some of the bases (e.g. of a basis whose span did not change: QDEIM — a pivoted QR of
+    the Euclidean-orthonormalized basis — does not depend on the basis of the span), used instead of
+    recomputing them. Returns ``(rule with the dual points, {F: DualOperator})``. Collective.
     """
     from .eim import GappyPOD, qdeim
     comm = comm or MPI.COMM_WORLD
     ids = dm.ip_natural
+    selections = selections or {}
     out = {}
     for f, (db, nc, comps) in bases.items():
-        qs = qdeim(db.modes, ids, comm, nc)
+        qs = selections[f] if f in selections else qdeim(db.modes, ids, comm, nc)
         if add_points:
             rq = rq.with_points(qs.ids, qs.ranks)
         out[f] = DualOperator(f, db, qs, None, nc, comps)
@@ -298,23 +303,38 @@ def dual_operators(dm, rq, bases, comm=None, add_points=True):
 def point_arrays(dm, hr, extra_local=None):
     """Replicated arrays of the reduced points of ``hr`` (a :class:`Hyperreduction`), in increasing natural
     id: ``ids, weights, ecm, cells, elements, qp, coordinates (n, 3), strain_modes (n, 6, k)``, plus, for
-    every ``extra_local`` {name: (n_ip_local, ...) array}, its rows at the points. Collective."""
-    from ..fem.operators import ip_coordinates
+    every ``extra_local`` {name: (n_ip_local, ...) array}, its rows at the points. Collective (one
+    ``Allreduce`` for the point info and one ``allgather`` of the points' rows of every array)."""
     from ..fem.points import point_info
     from ..parallel.collectives import fetch_rows
     rq = hr.quadrature
     ids = dm.ip_natural
-    k = hr.mode_strains.shape[2]
+    n = dm.n_ip_local
     pinfo = point_info(dm, rq.ids)
-    strain_pts, _ = fetch_rows(hr.mode_strains.reshape(dm.n_ip_local, 6 * k), ids, rq.ids, comm=dm.comm)
-    xyz, _ = fetch_rows(ip_coordinates(dm), ids, rq.ids, comm=dm.comm)
+    local = {"strain_modes": hr.mode_strains, "coordinates": _ip_coordinates(dm)}
+    local.update({name: np.asarray(arr) for name, arr in (extra_local or {}).items()})
+    mine = np.flatnonzero(np.isin(ids, rq.ids))                    # only this rank's points are copied
+    cols = [a.reshape(n, -1)[mine].astype(np.float64) for a in local.values()]
+    rows, _ = fetch_rows(np.hstack(cols), ids[mine], rq.ids, comm=dm.comm)
+    ends = np.cumsum([c.shape[1] for c in cols])
     out = dict(ids=rq.ids, weights=rq.weights, ecm=np.isin(rq.ids, hr.ecm_ids), cells=pinfo["cell"],
-               elements=pinfo["element"], qp=pinfo["qp"], coordinates=xyz, strain_modes=strain_pts.reshape(-1, 6, k))
-    for name, arr in (extra_local or {}).items():
-        a = np.asarray(arr)
-        rows, _ = fetch_rows(a.reshape(dm.n_ip_local, -1).astype(np.float64), ids, rq.ids, comm=dm.comm)
-        out[name] = rows.reshape((-1,) + a.shape[1:]).astype(a.dtype)
+               elements=pinfo["element"], qp=pinfo["qp"])
+    for (name, a), e, c in zip(local.items(), ends, cols):
+        out[name] = rows[:, e - c.shape[1]:e].reshape((-1,) + a.shape[1:]).astype(a.dtype)
     return out
+
+
+_COORDINATES = weakref.WeakKeyDictionary()
+
+
+def _ip_coordinates(dm):
+    """:func:`~dromo.fem.operators.ip_coordinates` of ``dm``, computed once per mesh (an adaptive run asks at
+    every enrichment). Local."""
+    x = _COORDINATES.get(dm)
+    if x is None:
+        from ..fem.operators import ip_coordinates
+        x = _COORDINATES[dm] = ip_coordinates(dm)
+    return x
 
 
 def quadrature_summary(hr, tol, variant):

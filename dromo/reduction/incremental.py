@@ -14,9 +14,14 @@ Update with new columns ``A`` (``(n_local, c)``):
 3. small SVD ``K = [[diag(s), P], [0, R̂]] = X Σ Yᵀ`` (``(k+r) × (k+c)``, replicated), new modes
    ``[Ψ Q] X`` truncated by the relative energy tolerance over all data seen, and ``max_modes``.
 
-Right singular vectors are not tracked (the POD needs only the left ones). With exact arithmetic and no
-truncation, the result equals the batch POD of all the data; with truncation tolerance ε the energy
-discarded is at most ε² × total, as in the batch POD, so both bases represent all the data to ε.
+After every :meth:`~IncrementalPOD.add`, :attr:`~IncrementalPOD.directions` (``Q``, ``(n_local, r)``) and
+:attr:`~IncrementalPOD.transform` (``X``, ``(k + r, k_new)``) describe the update, ``Ψ_new = [Ψ_old Q] X``
+(as computed): a linear image of the modes (e.g. their strains) is updated from the image of ``Q`` alone,
+and ``Ψ_newᵀ M Ψ_old = X[:k]ᵀ`` (up to the round-off of the old modes' orthonormality).
+
+Right singular vectors of the whole data are not tracked (the POD needs only the left ones). With exact
+arithmetic and no truncation, the result equals the batch POD of all the data; with truncation tolerance ε
+the energy discarded is at most ε² × total, as in the batch POD, so both bases represent all the data to ε.
 """
 import numpy as np
 from mpi4py import MPI
@@ -56,6 +61,9 @@ class IncrementalPOD:
         self.n_snapshots = basis.n_snapshots
         self._inner_name = basis.inner
         self.n_rejected = 0
+        #: the last update (module docstring): Ψ_new = [Ψ_old directions] transform
+        self.directions = np.zeros((self.modes.shape[0], 0))
+        self.transform = np.eye(k)
 
     @classmethod
     def from_snapshots(cls, U_local, comm=None, tol=None, max_modes=None, inner=None, inner_name=None):
@@ -95,6 +103,8 @@ class IncrementalPOD:
             raise InputError(f"incremental POD: new snapshots must have the basis' local row count "
                              f"({self.modes.shape[0]} on rank {comm.rank}), got {A.shape}")
         c = A.shape[1]
+        k = self.modes.shape[1]
+        self.directions, self.transform = np.zeros((A.shape[0], 0)), np.eye(k)
         if c == 0:
             return 0
         src = ArraySource(A, comm=comm, labels=labels, name="new snapshot")
@@ -150,6 +160,7 @@ class IncrementalPOD:
         if r:
             new += Q @ Xk[k:]
         self.modes = new
+        self.directions, self.transform = Q, Xk
         self.s = sig[:kn].copy()
         self.n_snapshots += c
         return kn - k

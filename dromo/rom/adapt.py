@@ -136,6 +136,19 @@ class AdaptHistory:
         return h
 
 
+#: what an enrichment imports: imported when the run is set up, not at the first enrichment inside the time
+#: loop (about 0.1 s there on the small blade, most of it scipy.optimize for the ECM's non-negative least
+#: squares)
+_ENRICHMENT_MODULES = ("dromo.fem.points", "dromo.reduction.hyperreduce", "dromo.reduction.ecm",
+                       "dromo.reduction.eim", "dromo.reduction.incremental", "dromo.rom.offline", "scipy.optimize")
+
+
+def _import_enrichment_modules():
+    import importlib
+    for name in _ENRICHMENT_MODULES:
+        importlib.import_module(name)
+
+
 class AdaptiveRun:
     """The state of an adaptive run (module docstring): the model and its operators, the online case, the
     HF problem and solver, the last full state and the reduced steps since, the history."""
@@ -193,6 +206,7 @@ class AdaptiveRun:
         self.history = AdaptHistory(rom.duals)
         from .indicator import IndicatorTracker
         self.tracker = IndicatorTracker()
+        _import_enrichment_modules()
 
     # ------------------------------------------------------------------ model in use
     def _use(self, rom, full):

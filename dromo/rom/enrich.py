@@ -23,19 +23,22 @@ When the error estimate of the online stage exceeds the user's tolerance at an i
    ``reject_tol`` of its own norm is rejected, any other adds its new direction: no truncation by the
    energy of all the data, since the snapshot is where the model was found wrong, however small it is
    beside the training's), incremental POD of every dual field (the stress ``S`` among them), the mode
-   strains, the ECM warm-started from the current points on the integrand of the new modes and the
-   updated stress basis (new points only where needed), QDEIM and Gappy-POD of every dual field rebuilt,
-   the reduced loads projected on the new modes;
+   strains (by linearity from the old ones and the strain of the new direction alone: the new modes are
+   ``[Ψ q] X``, so ``ε = [ε(Ψ) ε(q)] X``), the ECM warm-started from the current points on the integrand of
+   the new modes and the updated stress basis (new points only where needed), QDEIM and Gappy-POD of every
+   dual field rebuilt (a dual field whose snapshot was rejected keeps its QDEIM points: its span did not
+   change), the reduced loads projected on the new modes;
 4. the reduced state at ``t_{n+1}`` is the HF state expressed in the new model (:func:`reduced_state`):
    ``γ = Ψᵀ (u − L a)``, and at the new reduced points the HF stress, internal variables and temperature
    (the strains from the ROM kinematics, so that the next increment is consistent).
 
 Old reduced coordinates are re-expressed in the new bases by the returned transforms ``Ψ_newᵀ Ψ_old``
-and ``Φ_newᵀ W Φ_old`` (exact when nothing was truncated).
+and ``Φ_newᵀ W Φ_old`` (exact when nothing was truncated), read off the incremental updates (``X[:k]ᵀ``).
 """
 import dataclasses
 
 import numpy as np
+from mpi4py import MPI
 
 from ..errors import InputError
 from ..parallel import get_logger
@@ -48,6 +51,8 @@ __all__ = ["rebuild_state", "enrich", "reduced_state", "METHODS"]
 METHODS = ("replay", "gappy")
 #: relative energy tolerance of the incremental updates: keep every direction the rejection test lets in
 _KEEP_ALL = 1e-14
+#: replayed steps whose strains are computed in one product (memory: 6 n_ip_local floats per step)
+_REPLAY_BLOCK = 64
 
 
 def lifting_values(problem, t):
@@ -89,16 +94,22 @@ def rebuild_state(problem, full, method, anchor=None, history=(), rom=None, poin
         steps = [h for h in history if h[0] > t_prev + 1e-12 * max(1.0, abs(t_prev))]
         if not steps or abs(steps[-1][0] - t) > 1e-12 * max(1.0, abs(t)):
             steps.append((t, gamma, a))
-        for tj, gj, aj in steps:
-            eps = full.strains(gj, aj)
-            Tj = problem.temperature_at(tj)
-            stress, internal, _tan, failed = problem.update_laws(eps_prev, eps - eps_prev, internal, T_prev, Tj,
-                                                                 tj - t_prev, t_prev)
-            nf = int(allreduce_sum(np.array([failed], np.int64), problem.comm)[0])
-            if nf:
-                raise InputError(f"enrichment at t = {t:g}: replaying the law along the ROM's strain history "
-                                 f"failed at {nf} integration point(s) at t = {tj:g}; try --state-method gappy")
-            eps_prev, T_prev, t_prev = eps, Tj, tj
+        for s0 in range(0, len(steps), _REPLAY_BLOCK):
+            block = steps[s0:s0 + _REPLAY_BLOCK]
+            # the strains of a block of steps in one product (n_ip_local, 6, steps)
+            eps_block = full.strains(np.stack([g for _t, g, _a in block], axis=1),
+                                     np.stack([np.asarray(aj, dtype=float).reshape(-1) for _t, _g, aj in block],
+                                              axis=1))
+            for j, (tj, _gj, _aj) in enumerate(block):
+                eps = np.ascontiguousarray(eps_block[:, :, j])
+                Tj = problem.temperature_at(tj)
+                stress, internal, _tan, failed = problem.update_laws(eps_prev, eps - eps_prev, internal, T_prev,
+                                                                     Tj, tj - t_prev, t_prev)
+                if failed:                                # a global count (the same on every rank)
+                    raise InputError(f"enrichment at t = {t:g}: replaying the law along the ROM's strain history "
+                                     f"failed at {failed} integration point(s) at t = {tj:g}; try --state-method "
+                                     f"gappy")
+                eps_prev, T_prev, t_prev = eps, Tj, tj
         return State(t, u, eps_prev, stress, internal, T_prev, int(state.increment))
     # gappy
     dm = problem.dm
@@ -147,24 +158,40 @@ def enrich(problem, rom, full, state, reject_tol=1e-4, load_vectors=None):
     inc = IncrementalPOD(full.u_basis, tol=_KEEP_ALL)
     inc.add(col, tol_reject=reject_tol, labels=[f"HF state at t = {state.time:g}"])
     ub = inc.basis
+    k_old = full.modes.shape[1]
+    # the new modes [Ψ q] X vanish on the imposed dofs when the old ones do (q is the snapshot's residual,
+    # zero there too): their strains are then [ε(Ψ) ε(q)] X, and Ψ_newᵀ Ψ_old = X[:k]ᵀ; otherwise (a model
+    # whose modes are not exactly zero there) the zeroing below changes the modes: recompute
+    dirty = bool(comm.allreduce(int(np.any(ub.modes[imposed])), op=MPI.MAX))
     ub.modes[imposed] = 0.0
-    bases = {}
+    if dirty:
+        E = mode_strains(dm, ub.modes, cache=True)
+        Tu = allreduce_sum(np.ascontiguousarray(ub.modes.T @ full.modes), comm)
+    else:
+        E = full.updated_mode_strains(inc.directions, inc.transform)
+        Tu = np.ascontiguousarray(inc.transform[:k_old].T)
+    bases, Td, same_span = {}, {}, {}
     for f, d in full.duals.items():
         di = IncrementalPOD(d.basis, tol=_KEEP_ALL)
         di.add(hf_field(problem, state, f), tol_reject=reject_tol, labels=[f"HF {f} at t = {state.time:g}"])
         bases[f] = (di.basis, d.n_components, list(d.components))
-    E = mode_strains(dm, ub.modes)
+        k_f = d.basis.modes.shape[1]
+        Td[f] = np.ascontiguousarray(di.transform[:k_f].T)                  # Φ_newᵀ W Φ_old
+        if di.directions.shape[1] == 0 and di.n_kept == k_f:
+            same_span[f] = d.selection                    # snapshot rejected: the basis only rotated
+    w = full.weights
     quad = dict(rom.quadrature)
     variant = quad.get("variant", "global")
     if variant == "full":
-        rq, nb = reduced_rule(dm, E, None, comm, full=True)
+        rq, nb = reduced_rule(dm, E, None, comm, full=True, weights=w)
     else:
         sb = bases["S"][0]
         Sx = (sb.modes * sb.singular_values[None, :sb.n_kept]).reshape(dm.n_ip_local, 6, -1)
         warm = rom.points.ids[np.asarray(rom.points.ecm, bool)]
-        rq, nb = reduced_rule(dm, E, Sx, comm, tol=float(quad["tol"]), variant=variant, warm_start=warm)
+        rq, nb = reduced_rule(dm, E, Sx, comm, tol=float(quad["tol"]), variant=variant, warm_start=warm,
+                              weights=w)
     ecm_ids = rq.ids.copy()
-    rq, duals = dual_operators(dm, rq, bases, comm, add_points=variant != "full")
+    rq, duals = dual_operators(dm, rq, bases, comm, add_points=variant != "full", selections=same_span)
     hr = Hyperreduction(rq, ecm_ids, nb, E, duals)
     pts = point_data(dm, hr, full.lifting_strains, problem.ip_material)
     case = rom.case
@@ -172,14 +199,12 @@ def enrich(problem, rom, full, state, reject_tol=1e-4, load_vectors=None):
                                    vectors=load_vectors)
     case = dataclasses.replace(case, pressure=pressure, body=body)
     new_full = FullOperators(dm, ub, full.liftings, duals, provenance=full.provenance)
-    new_full._E, new_full._EL = E, full._EL
+    new_full._E, new_full._EL, new_full._w = E, full._EL, full._w
     new = ReducedModel(rom.mesh_hash, rom.n_nodes, rom.n_ip, pts, _dual_fields(hr),
                        quadrature_summary(hr, float(quad["tol"]), variant), case, comm, operators=new_full,
                        mesh=dm)
     new.calibration = rom.calibration
     new.path = rom.path
-    Tu = allreduce_sum(np.ascontiguousarray(ub.modes.T @ full.modes), comm)
-    Td = {f: bases[f][0].inner_product.gram(bases[f][0].modes, d.basis.modes) for f, d in full.duals.items()}
     log.info("enrichment at t = %g: %d -> %d modes, %d -> %d reduced points (%d ECM)", state.time, full.modes.shape[1],
              ub.n_kept, rom.n_points, new.n_points, ecm_ids.size)
     return new, new_full, Tu, Td

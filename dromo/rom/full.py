@@ -12,7 +12,10 @@ modes)). Reconstructing full fields and enriching the model need the distributed
 They are written by :meth:`FullOperators.write` into the archive's ``/fields`` (``rom_U``, ``rom_lifting``,
 ``dual_<F>``, natural numbering) and read back at any rank count by :meth:`FullOperators.read`.
 A displacement is ``u = Σ a_i L_i + Ψ γ``; the strains at the integration points follow from the
-mode strains ``ε(ψ_j)`` and ``ε(L_i)`` (Mandel, ``(n_ip_local, 6, ·)``), computed once when first asked.
+mode strains ``ε(ψ_j)`` and ``ε(L_i)`` (Mandel, ``(n_ip_local, 6, ·)``), computed once when first asked
+(and, for modes updated by an incremental POD, from the old ones and the strains of the new directions
+alone: :meth:`FullOperators.updated_mode_strains`). The quadrature weights of the local integration points
+are kept too (:attr:`FullOperators.weights`): an enrichment needs them every time.
 """
 import numpy as np
 
@@ -30,6 +33,7 @@ class FullOperators:
         self.duals = duals
         self.provenance = dict(provenance or {})
         self._E = self._EL = None
+        self._w = None
 
     # ------------------------------------------------------------------ archive
     def write(self, ar, prefix="", written=None):
@@ -92,11 +96,19 @@ class FullOperators:
                     b = read_basis(ar, name, comm, inner=np.repeat(w, d.fit.nc), redistributor=dm.redistributor("ip"))
                     if bases is not None:
                         bases[name] = b
-                sel = PointSelection(np.zeros(0, np.int64), np.asarray(d.qdeim_ids, np.int64),
-                                     np.zeros(len(d.qdeim_ids), np.int64), d.fit.nc, "qdeim")
                 gp = GappyPOD(b.modes, dm.ip_natural, None, comm, d.fit.nc, fit=d.fit)
+                # the QDEIM points are among the fit's points, whose owners the Gappy-POD looked up (-1: unknown)
+                qids, ranks = np.asarray(d.qdeim_ids, np.int64), np.asarray(gp.point_ranks, np.int64)
+                owners = np.full(qids.size, -1, np.int64)
+                if ranks.size:
+                    pos = np.minimum(np.searchsorted(d.fit.point_ids, qids), ranks.size - 1)
+                    hit = d.fit.point_ids[pos] == qids
+                    owners[hit] = ranks[pos[hit]]
+                sel = PointSelection(np.zeros(0, np.int64), qids, owners, d.fit.nc, "qdeim")
                 duals[f] = DualOperator(f, b, sel, gp, d.fit.nc, list(d.components) or [str(i) for i in range(nc)])
-        return cls(dm, ub, L, duals, provenance={"rom": rom.path})
+        out = cls(dm, ub, L, duals, provenance={"rom": rom.path})
+        out._w = w
+        return out
 
     # ------------------------------------------------------------------ fields
     @property
@@ -120,6 +132,27 @@ class FullOperators:
             self._EL = mode_strains(self.dm, self.liftings)
         return self._EL
 
+    def updated_mode_strains(self, directions, transform):
+        """The mode strains of the modes ``[Ψ Q] X`` (an :class:`~dromo.reduction.incremental.IncrementalPOD`
+        update of Ψ: ``Q`` its ``directions`` ``(3 n_owned_nodes, r)``, ``X`` its ``transform``
+        ``(k + r, k_new)``): ``[ε(Ψ) ε(Q)] X`` by linearity, ``(n_ip_local, 6, k_new)``; only ``ε(Q)`` is
+        computed on the mesh. Collective."""
+        from ..fem.points import mode_strains
+        n, k = self.dm.n_ip_local, self.modes.shape[1]
+        X = np.asarray(transform, dtype=float)
+        E = self.mode_strains.reshape(n * 6, k) @ X[:k]
+        if X.shape[0] > k:
+            E += mode_strains(self.dm, directions, cache=True).reshape(n * 6, -1) @ X[k:]
+        return E.reshape(n, 6, -1)
+
+    @property
+    def weights(self):
+        """Quadrature weights ``w_q detJ`` of the local integration points, ``(n_ip_local,)``, computed once."""
+        if self._w is None:
+            from ..fem.operators import ip_weights
+            self._w = ip_weights(self.dm)
+        return self._w
+
     def displacement(self, gamma, a):
         """``u = L a + Ψ γ`` on the owned nodes, ``(n_owned_nodes, 3)``."""
         u = self.modes @ np.asarray(gamma, dtype=float)
@@ -128,12 +161,14 @@ class FullOperators:
         return u.reshape(-1, 3)
 
     def strains(self, gamma, a):
-        """Strains of ``u = L a + Ψ γ`` at the local integration points, ``(n_ip_local, 6)``."""
+        """Strains of ``u = L a + Ψ γ`` at the local integration points, ``(n_ip_local, 6)``; for ``γ``
+        ``(k, s)`` and ``a`` ``(n_L, s)`` (several states in one product), ``(n_ip_local, 6, s)``."""
         n = self.dm.n_ip_local
-        eps = self.mode_strains.reshape(n * 6, -1) @ np.asarray(gamma, dtype=float)
+        gamma = np.asarray(gamma, dtype=float)
+        eps = self.mode_strains.reshape(n * 6, -1) @ gamma
         if self.liftings.shape[1]:
             eps += self.lifting_strains.reshape(n * 6, -1) @ np.asarray(a, dtype=float)
-        return eps.reshape(n, 6)
+        return eps.reshape((n, 6) + gamma.shape[1:])
 
     def natural_blocks(self, fields):
         """The modes of ``fields`` (``U`` and dual fields) on this rank's natural block, as the archive

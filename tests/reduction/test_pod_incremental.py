@@ -107,6 +107,52 @@ def test_rejects_snapshot_in_span_and_weighted_product():
 
 
 @pytest.mark.mpi
+def test_last_update_gives_the_new_modes_and_their_gram_with_the_old():
+    """After an update, Ψ_new = [Ψ_old Q] X (directions Q, transform X) and Ψ_newᵀ M Ψ_old = X[:k]ᵀ — for
+    an accepted snapshot, a rejected one (Q empty, X an orthogonal k × k) and several at once: what lets
+    the enrichment update linear images of the modes (their strains) and rebase old coordinates without
+    touching the mesh."""
+    N, m = 90, 10
+    G, U, (a, b) = data(N, m, np.logspace(0, -2, 6), seed=7)
+    w = np.random.default_rng(8).uniform(0.5, 2.0, N)[a:b]
+    inc = IncrementalPOD(pod(U[:, :4], inner=w))
+    y = np.random.default_rng(9).standard_normal((N, 2))[a:b]
+    for cols in (U[:, 4:5], U[:, :4] @ np.linspace(1.0, 2.0, 4), U[:, 5:8], y):
+        old = inc.modes.copy()
+        k = old.shape[1]
+        inc.add(cols, tol_reject=1e-8)
+        Q, X = inc.directions, inc.transform
+        assert X.shape == (k + Q.shape[1], inc.n_kept) and Q.shape[0] == old.shape[0]
+        rebuilt = np.hstack([old, Q]) @ X
+        scale = COMM.allreduce(float(np.abs(inc.modes).max()), op=MPI.MAX)
+        assert COMM.allreduce(float(np.abs(rebuilt - inc.modes).max()), op=MPI.MAX) <= 1e-14 * scale
+        gram = COMM.allreduce(inc.modes.T @ (w[:, None] * old))
+        np.testing.assert_allclose(gram, X[:k].T, rtol=0, atol=1e-13)
+    assert inc.n_rejected >= 1
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("nc", [1, 3])
+def test_a_rejected_snapshot_leaves_the_qdeim_points(nc):
+    """A snapshot in the span only rotates the modes; QDEIM (a pivoted QR of the Euclidean-orthonormalized
+    basis, whose pivots do not depend on the basis of the span) then selects the same rows: the enrichment
+    reuses the dual fields' points instead of recomputing them."""
+    from dromo.reduction.eim import qdeim
+    N, m = 60, 9
+    G, U, (a, b) = data(N * nc, m, np.logspace(0, -2, 7), seed=11)
+    lo, hi = uneven_split(N)
+    U = np.ascontiguousarray(G[lo * nc:hi * nc])
+    ids = np.arange(lo, hi, dtype=np.int64)
+    w = np.repeat(np.random.default_rng(12).uniform(0.5, 2.0, N)[lo:hi], nc)
+    inc = IncrementalPOD(pod(U, inner=w))
+    before = qdeim(inc.modes, ids, COMM, nc)
+    assert inc.add(U @ np.linspace(-1.0, 2.0, m), tol_reject=1e-8) == 0 and inc.directions.shape[1] == 0
+    assert not np.allclose(inc.transform, np.eye(inc.n_kept))          # the modes did rotate
+    after = qdeim(inc.modes, ids, COMM, nc)
+    assert np.array_equal(after.rows, before.rows) and np.array_equal(after.ranks, before.ranks)
+
+
+@pytest.mark.mpi
 def test_incremental_bad_input_everywhere():
     N, m = 40, 6
     G, U, (a, b) = data(N, m, np.ones(4), seed=6)

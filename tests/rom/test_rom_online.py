@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+from mpi4py import MPI
 
 from dromo.io.compare import compare_results
 from dromo.rom import ReducedModel, build, load_training
@@ -206,6 +207,26 @@ def test_enrichment_basis_equals_a_batch_pod_of_the_same_snapshots(comm, shared_
     # (2) and its span lies in that of a batch POD of every training snapshot and the new one
     every = pod(U, comm=comm, tol=1e-9, inner_name="euclid", method="svd")
     assert every.n_kept >= k1 and cosines(every.modes, run.full.modes).min() >= 1.0 - 1e-8
+    # (3) the operators updated without recomputing them on the mesh equal the recomputed ones: the mode
+    # strains [ε(Ψ) ε(q)] X (the old modes vanish on the imposed dofs, so this path is the one taken) and
+    # the transforms rebasing the old coordinates, Ψ_newᵀ Ψ_old and Φ_newᵀ W Φ_old (to the orthonormality of
+    # the old modes, ~1e-12 here: the update takes them as orthonormal)
+    from dromo.fem.points import mode_strains
+    from dromo.rom.enrich import enrich
+    assert not comm.allreduce(int(np.any(b0.modes[imposed])))
+    full0 = FullOperators.read(rom, dm)
+    from dromo.reduction.eim import qdeim
+    for f, d in full0.duals.items():                # the stored QDEIM points, as an enrichment may keep them
+        q = qdeim(d.basis.modes, dm.ip_natural, comm, d.n_components)
+        assert np.array_equal(q.ids, d.selection.ids) and np.array_equal(q.ranks, d.selection.ranks), f
+    _rom1, full1, Tu, Td = enrich(pb, rom, full0, hf, run.reject_tol)
+    E_ref = mode_strains(dm, full1.modes)
+    scale = comm.allreduce(float(np.abs(E_ref).max()), op=MPI.MAX)
+    assert comm.allreduce(float(np.abs(full1.mode_strains - E_ref).max()), op=MPI.MAX) <= 1e-12 * scale
+    np.testing.assert_allclose(Tu, comm.allreduce(full1.modes.T @ full0.modes), rtol=0, atol=1e-10)
+    for f, d in full1.duals.items():
+        np.testing.assert_allclose(Td[f], d.basis.inner_product.gram(d.basis.modes, full0.duals[f].basis.modes),
+                                   rtol=0, atol=1e-10)
     # the reduced loads of the enriched model are the HF loads projected on the new modes
     from dromo.rom.offline import project_loads
     p_ref, b_ref = project_loads(pb, run.full.modes, sorted(run.rom.case.pressure), bool(run.rom.case.body), comm)
