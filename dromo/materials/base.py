@@ -152,7 +152,7 @@ class Law:
             raise InputError(f"law {self.name!r}: state_old must have shape ({n}, {self.n_state}), "
                              f"got {state_old.shape}")
         for label, a in (("eps_old", eps_old), ("deps", deps), ("state_old", state_old)):
-            if not np.isfinite(a).all():
+            if not all_finite(a):
                 bad = int(np.argwhere(~np.isfinite(a))[0][0])
                 raise InputError(f"law {self.name!r}: non-finite {label} at point {bad}")
         Ts = []
@@ -162,7 +162,7 @@ class Law:
                 T = np.full(n, float(T))
             if T.shape != (n,):
                 raise InputError(f"law {self.name!r}: {label} must be a scalar or shape ({n},), got {T.shape}")
-            if not np.isfinite(T).all():
+            if not all_finite(T):
                 raise InputError(f"law {self.name!r}: non-finite temperature {label}")
             Ts.append(T)
         if not np.isfinite(dt) or dt < 0:
@@ -171,6 +171,16 @@ class Law:
 
     def _update_chunk(self, eps_old, deps, state_old, T_old, T_new, dt, time, out):  # pragma: no cover
         raise NotImplementedError
+
+
+def all_finite(a):
+    """True when every value of the float array ``a`` is finite. One sum first (a NaN or an infinity makes it
+    non-finite; no boolean temporary), the elementwise test only when the sum is not finite (which finite
+    values can also give, by overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(a, axis=None)):
+            return True
+    return bool(np.isfinite(a).all())
 
 
 def col(x):

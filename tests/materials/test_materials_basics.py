@@ -159,3 +159,17 @@ def test_registry_and_state_layout():
     assert st[:, 13:].all() and not st[:, :13].any()
     assert vm.state_view(st, "p").shape == (4,)
     assert np.allclose(vm.back_stress(st, 0.0), 2 / 3 * 1e3)
+
+
+def test_all_finite_is_exact_even_when_the_sum_overflows():
+    from dromo.materials.base import all_finite
+    a = np.full((5, 6), 1e308)                       # finite values whose sum overflows
+    assert all_finite(a)
+    for bad in (np.nan, np.inf, -np.inf):
+        b = a.copy()
+        b[3, 2] = bad
+        assert not all_finite(b)
+        c = np.zeros(7)
+        c[4] = bad
+        assert not all_finite(c)
+    assert all_finite(np.zeros((0, 6)))
