@@ -160,15 +160,16 @@ def enrich(problem, rom, full, state, reject_tol=1e-4, load_vectors=None):
     ub = inc.basis
     k_old = full.modes.shape[1]
     # the new modes [Ψ q] X vanish on the imposed dofs when the old ones do (q is the snapshot's residual,
-    # zero there too): their strains are then [ε(Ψ) ε(q)] X, and Ψ_newᵀ Ψ_old = X[:k]ᵀ; otherwise (a model
-    # whose modes are not exactly zero there) the zeroing below changes the modes: recompute
+    # zero there too): then Ψ_newᵀ Ψ_old = X[:k]ᵀ; otherwise (a model whose modes are not exactly zero there)
+    # the zeroing below changes the modes: the Gram. The mode strains are computed from the new modes as a
+    # restart computes them from the stored modes (not as [ε(Ψ) ε(q)] X, equal to round-off only): a run
+    # restarted from a checkpoint then has the very same operators as the uninterrupted one
     dirty = bool(comm.allreduce(int(np.any(ub.modes[imposed])), op=MPI.MAX))
     ub.modes[imposed] = 0.0
+    E = mode_strains(dm, ub.modes, cache=True)
     if dirty:
-        E = mode_strains(dm, ub.modes, cache=True)
         Tu = allreduce_sum(np.ascontiguousarray(ub.modes.T @ full.modes), comm)
     else:
-        E = full.updated_mode_strains(inc.directions, inc.transform)
         Tu = np.ascontiguousarray(inc.transform[:k_old].T)
     bases, Td, same_span = {}, {}, {}
     for f, d in full.duals.items():

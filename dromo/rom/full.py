@@ -12,9 +12,8 @@ modes)). Reconstructing full fields and enriching the model need the distributed
 They are written by :meth:`FullOperators.write` into the archive's ``/fields`` (``rom_U``, ``rom_lifting``,
 ``dual_<F>``, natural numbering) and read back at any rank count by :meth:`FullOperators.read`.
 A displacement is ``u = Σ a_i L_i + Ψ γ``; the strains at the integration points follow from the
-mode strains ``ε(ψ_j)`` and ``ε(L_i)`` (Mandel, ``(n_ip_local, 6, ·)``), computed once when first asked
-(and, for modes updated by an incremental POD, from the old ones and the strains of the new directions
-alone: :meth:`FullOperators.updated_mode_strains`). The quadrature weights of the local integration points
+mode strains ``ε(ψ_j)`` and ``ε(L_i)`` (Mandel, ``(n_ip_local, 6, ·)``), computed once when first asked.
+The quadrature weights of the local integration points
 are kept too (:attr:`FullOperators.weights`): an enrichment needs them every time.
 """
 import numpy as np
@@ -131,19 +130,6 @@ class FullOperators:
             from ..fem.points import mode_strains
             self._EL = mode_strains(self.dm, self.liftings)
         return self._EL
-
-    def updated_mode_strains(self, directions, transform):
-        """The mode strains of the modes ``[Ψ Q] X`` (an :class:`~dromo.reduction.incremental.IncrementalPOD`
-        update of Ψ: ``Q`` its ``directions`` ``(3 n_owned_nodes, r)``, ``X`` its ``transform``
-        ``(k + r, k_new)``): ``[ε(Ψ) ε(Q)] X`` by linearity, ``(n_ip_local, 6, k_new)``; only ``ε(Q)`` is
-        computed on the mesh. Collective."""
-        from ..fem.points import mode_strains
-        n, k = self.dm.n_ip_local, self.modes.shape[1]
-        X = np.asarray(transform, dtype=float)
-        E = self.mode_strains.reshape(n * 6, k) @ X[:k]
-        if X.shape[0] > k:
-            E += mode_strains(self.dm, directions, cache=True).reshape(n * 6, -1) @ X[k:]
-        return E.reshape(n, 6, -1)
 
     @property
     def weights(self):
