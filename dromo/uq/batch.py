@@ -61,7 +61,6 @@ class BatchedNewton:
         self.n = n = pp.n
         self.offsets = np.asarray(offsets, dtype=float).reshape(-1, n)
         self.B = B = self.offsets.shape[0]
-        self.groups = pp.groups
         # the single-draw solver's split of the points and its arrays over them
         self.quad, self.dual = one.quad, one.dual
         self.E, self.E2, self.EL2, self.Ew2 = one.E_quad, one.E2_quad, one.EL2_quad, one.Ew2_quad   # n_q points
@@ -282,7 +281,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
                          f"{reason}")
         alive[b] = False
 
-    def checked(sub, A, eps, out, where):
+    def checked(A, eps, out, where):
         """The draws of a law call's result whose law integration succeeded everywhere (the others failed
         with the reason): ``(A, eps, stress, internal, tangent)`` restricted to them."""
         stress, st, tangent, failed, bad = out
@@ -342,7 +341,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
                 break
             if ok.size < A.size:
                 A, eps = A[ok], eps[ok]
-            A, eps, stress, st, tangent = checked(quad, A, eps, out, (f"reduced Newton iteration {it}: ", ""))
+            A, eps, stress, st, tangent = checked(A, eps, out, (f"reduced Newton iteration {it}: ", ""))
             sig = stress.reshape(A.size, -1)
             r = sig @ bn.EwT - f1[None, :]                                # (a, k)
             ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ bn.absEwT, axis=1))
@@ -395,7 +394,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
             if out is not None:
                 if ok.size < A.size:
                     A, eps = A[ok], eps[ok]
-                A, eps, stress, st, _ = checked(dual, A, eps, out, ("", " of the dual fields (at the converged "
+                A, eps, stress, st, _ = checked(A, eps, out, ("", " of the dual fields (at the converged "
                                                                         "strains)"))
                 D1.put(A, eps, stress, st)
         t, Q, D = t1, Q1, D1
