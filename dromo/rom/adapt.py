@@ -246,6 +246,7 @@ class AdaptiveRun:
         increment fails too (the time loop then cuts the step)."""
         from .enrich import enrich, rebuild_state, reduced_state
         from ..hf.newton import hf_increment
+        from ..reduction.pod import unmeasured
         failure = None
         try:
             new = self.newton.increment(st, dt)
@@ -276,7 +277,8 @@ class AdaptiveRun:
         if self.load_vectors is None:
             from .offline import load_vectors
             self.load_vectors = load_vectors(self.problem, sorted(rom0.case.pressure), bool(rom0.case.body))
-        rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol, self.load_vectors)
+        with unmeasured():                # the integrand POD's orthonormality diagnostic: read by nobody here
+            rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol, self.load_vectors)
         self._use(rom1, full1)
         red = reduced_state(self.problem, rom1, full1, self.oc, self.newton, hf)
         self.tracker.rescale(rom0.n_points, rom1.n_points)
