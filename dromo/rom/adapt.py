@@ -234,8 +234,7 @@ class AdaptiveRun:
     def assess(self, st):
         """Indicators {F}, the estimate and the dual coefficients {F} of a reduced state. Collective."""
         vals = self.point_values(st, list(self.rom.duals))
-        ind = self.tracker(self.rom, vals)
-        coeffs = {f: d.fit.coefficients(vals[f].reshape(-1)) for f, d in self.rom.duals.items()}
+        ind, coeffs = self.tracker.assess(self.rom, vals)
         cal = self.rom.calibration
         est = {f: float(cal[f].estimate(ind[f])) if f in cal else float(ind[f]) for f in self.fields}
         return ind, max(est[f] / self.tols[f] for f in self.fields), coeffs
