@@ -3,7 +3,7 @@
 **Indicator** (Casenave & Akkari, MCA 2019). For a dual field F (default the cumulated plastic strain
 ``p``), the law gives its values ``v`` at every reduced point; the Gappy-POD of F predicts the same
 values from its modes, ``U_P c`` with ``c`` the least-squares fit. The indicator is the normalized
-residual of that fit, ``η = ‖v − U_P c‖ / max ‖v‖`` (:meth:`~dromo.reduction.eim.GappyFit.residual`): when
+residual of that fit, ``η = ‖v − U_P c‖ / max ‖v‖`` (:meth:`~dromo.reduction.eim.GappyFit.fit_rows`): when
 the law's field leaves the span of the training's dual modes, so does, typically, the displacement
 leave the span of its modes. It costs O(points × modes) per increment and is computed every step. The
 residual is divided by the largest ``‖v‖`` of the run so far rather than the step's own
