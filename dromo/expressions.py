@@ -91,6 +91,9 @@ class Expression:
         self.variables = tuple(variables)
         self.where = str(where)
         self._tree = self._parse()
+        #: the declared variables the expression uses (e.g. no ``t``: its value does not depend on the time)
+        self.names = frozenset(n.id for n in ast.walk(self._tree) if isinstance(n, ast.Name)
+                               and n.id in self.variables)
 
     # ------------------------------------------------------------------ checking
     def _error(self, what, node=None):

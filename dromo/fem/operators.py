@@ -265,21 +265,39 @@ def body_force(dmesh, force, vec=None, density=None):
     ``density``: optional factor per element, scalar or {element set: value} (e.g. ρ, with ``force``
     an acceleration: gravity, centrifugal).
     """
-    local = np.zeros(3 * dmesh.n_local_nodes)
-    rho = None if density is None else _material_lookup(dmesh, density, "body_force")
+    return body_forces(dmesh, [(force, density)], [vec])[0]
+
+
+def body_forces(dmesh, loads, vecs=None):
+    """:func:`body_force` of several ``loads`` ``[(force, density)]`` in one pass over the elements: the
+    element geometry (the costly part) is computed once per chunk for all of them, each load's nodal
+    forces exactly as :func:`body_force` computes them alone. A density given as the same object to several
+    loads is looked up once. ``vecs``: optional ghosted Vecs to add into (None entries: new ones). Returns
+    the list of Vecs. Collective."""
+    loads = list(loads)
+    vecs = list(vecs) if vecs is not None else [None] * len(loads)
+    local = [np.zeros(3 * dmesh.n_local_nodes) for _ in loads]
+    lookups = {}
+    for _force, density in loads:
+        if density is not None and id(density) not in lookups:
+            lookups[id(density)] = _material_lookup(dmesh, density, "body_force")
     for b, blk in enumerate(dmesh.blocks):
         for s, e in cell_chunks(blk):
             g = block_geometry(dmesh, blk, "mass", s, e)
-            bx = force(g.points.reshape(-1, 3)) if callable(force) else \
-                np.broadcast_to(np.asarray(force, float), (g.points.size // 3, 3))
-            bx = np.asarray(bx).reshape(e - s, -1, 3)
-            if rho is not None:
-                r = np.asarray(rho(b, s, e), dtype=float)
-                bx = bx * (r[:, None, None] if r.ndim == 1 else r)
-            fe = np.einsum("qa,eqi,eq->eai", g.N, bx, g.dV, optimize=True)
+            x = g.points.reshape(-1, 3)
             dofs = (3 * blk.cells[s:e][..., None] + np.arange(3)).reshape(-1)
-            local += np.bincount(dofs, weights=fe.reshape(-1), minlength=local.size)
-    if vec is None:
-        vec = dmesh.create_vector(3)
-    add_local(dmesh, vec, local)
-    return vec
+            for (force, density), loc in zip(loads, local):
+                bx = force(x) if callable(force) else np.broadcast_to(np.asarray(force, float), (x.shape[0], 3))
+                bx = np.asarray(bx).reshape(e - s, -1, 3)
+                if density is not None:
+                    r = np.asarray(lookups[id(density)](b, s, e), dtype=float)
+                    bx = bx * (r[:, None, None] if r.ndim == 1 else r)
+                fe = np.einsum("qa,eqi,eq->eai", g.N, bx, g.dV, optimize=True)
+                loc += np.bincount(dofs, weights=fe.reshape(-1), minlength=loc.size)
+    out = []
+    for vec, loc in zip(vecs, local):
+        if vec is None:
+            vec = dmesh.create_vector(3)
+        add_local(dmesh, vec, loc)
+        out.append(vec)
+    return out

@@ -190,6 +190,16 @@ class Temperature:
             raise InputError(f"{self._where}: an offset field cannot be added to a nodal temperature series "
                              f"(file {self.file})")
 
+    @property
+    def uses_time(self):
+        """Whether :meth:`evaluate` may depend on ``t`` other than through the amplitude value ``a``: a function
+        or a file always, an expression when it names ``t``, a value never."""
+        if self.value is not None:
+            return False
+        if self.expression is not None:
+            return "t" in self._expr.names
+        return True
+
     def evaluate(self, x, t, a):
         """T at points ``x (n, 3)`` and time t (amplitude value a); not for ``file`` temperatures."""
         n = len(x)

@@ -29,7 +29,9 @@ tolerance at all (keep every mode) asks for more than it can deliver, and the ac
 the method of snapshots runs with a warning. An explicit ``method="snapshots"`` with ``tol`` below
 :data:`SNAPSHOTS_MIN_TOL` runs with a warning (``dromo pod --method snapshots`` refuses it). Every basis carries its measured ``orthonormality``
 ``‖ΨᵀMΨ − I‖₂`` (logged, and written with the basis); with ``"auto"``, a method-of-snapshots basis whose
-measured loss exceeds ``tol`` is recomputed by the accurate path when possible.
+measured loss exceeds ``tol`` is recomputed by the accurate path when possible. Inside
+:func:`unmeasured` (a loop computing many bases whose diagnostic nobody reads, e.g. the enrichments of an
+adaptive run) the measurement is skipped (``orthonormality`` NaN, "not measured") wherever nothing depends on it.
 
 SLEPc (``method="slepc"``): the leading singular triplets only, by SLEPc's truncated SVD (Krylov or
 randomized; :mod:`dromo.reduction.slepc_svd`, stop criterion there); Euclidean and diagonal weights.
@@ -42,6 +44,8 @@ Out-of-core: pass a :class:`~dromo.reduction.sources.SnapshotSource` and ``memor
 rank). Pass 1 streams column blocks and accumulates ``C`` block by block (two blocks in memory); pass 2
 re-streams the blocks to form the modes. Results equal the in-memory ones up to round-off.
 """
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -57,7 +61,7 @@ from .sources import ArraySource, SnapshotSource, as_source, check_finite, read_
 from .svd import fix_signs, tsqr_svd
 
 __all__ = ["InnerProduct", "inner_product", "PODBasis", "pod", "truncation_rank", "write_basis",
-           "read_basis", "SNAPSHOTS_MIN_TOL", "orthonormality", "snapshots_cannot_deliver"]
+           "read_basis", "SNAPSHOTS_MIN_TOL", "orthonormality", "snapshots_cannot_deliver", "unmeasured"]
 
 _log = get_logger("dromo.reduction.pod")
 _ROW_CHUNK_BYTES = 16 << 20     # rows per chunk for the weighted Gram (bounded extra memory)
@@ -418,6 +422,23 @@ def orthonormality(modes, ip):
     return float(np.linalg.norm(G - np.eye(k), 2))
 
 
+#: False inside :func:`unmeasured`
+_MEASURE = ContextVar("dromo_pod_measure_orthonormality", default=True)
+
+
+@contextmanager
+def unmeasured():
+    """Within this context :func:`pod` does not measure the orthonormality of its modes (one ``k × k`` Gram
+    and an Allreduce per basis; ``orthonormality`` is then NaN), except where a decision depends on it (the
+    ``"auto"`` method of snapshots). For loops that compute many bases whose diagnostic nobody reads. Every
+    rank must enter it around the same calls (a measurement is collective)."""
+    token = _MEASURE.set(False)
+    try:
+        yield
+    finally:
+        _MEASURE.reset(token)
+
+
 def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=None, method="auto",
         memory_budget=None, inner_name=None, check=True):
     """Proper orthogonal decomposition of a row-distributed snapshot matrix. Collective.
@@ -495,19 +516,24 @@ def pod(source_or_local_array, *, comm=None, tol=None, max_modes=None, inner=Non
         _log.warning("POD: %s asks for more accuracy than the method of snapshots delivers, and TSQR is not "
                      "possible here (%s): the modes may be orthonormal only to about eps·(σ₁/σ_k)², see the "
                      "measured value below", asked, why_not_svd.split(";")[0])
+    recheck = method == "auto" and why_not_svd is None and tol is not None     # decided on the measurement
     if fits:
-        basis = _measured(_pod_snapshots_in_memory(src, ip, tol, max_modes, check))
+        basis = _measured(_pod_snapshots_in_memory(src, ip, tol, max_modes, check), recheck)
     else:
-        basis = _measured(_pod_snapshots_out_of_core(src, ip, tol, max_modes, int(memory_budget), check))
-    if method == "auto" and why_not_svd is None and tol is not None and basis.orthonormality > tol:
+        basis = _measured(_pod_snapshots_out_of_core(src, ip, tol, max_modes, int(memory_budget), check), recheck)
+    if recheck and basis.orthonormality > tol:
         _log.info("POD: the method of snapshots gave modes orthonormal only to %.2e (> tol %g); recomputing "
                   "them by the accurate TSQR path (method svd)", basis.orthonormality, tol)
         return _measured(_pod_svd(src, ip, tol, max_modes, check))
     return basis
 
 
-def _measured(basis):
-    """``basis`` with its measured orthonormality set and logged."""
+def _measured(basis, needed=False):
+    """``basis`` with its measured orthonormality set and logged (not measured inside :func:`unmeasured`
+    unless ``needed``)."""
+    if not (needed or _MEASURE.get()):
+        _log.info("POD (%s): %d modes of %d snapshots", basis.method, basis.n_kept, basis.n_snapshots)
+        return basis
     basis.orthonormality = orthonormality(basis.modes, basis.inner_product)
     _log.info("POD (%s): %d modes of %d snapshots, orthonormality ‖ΨᵀMΨ − I‖₂ = %.2e", basis.method,
               basis.n_kept, basis.n_snapshots, basis.orthonormality)

@@ -234,8 +234,7 @@ class AdaptiveRun:
     def assess(self, st):
         """Indicators {F}, the estimate and the dual coefficients {F} of a reduced state. Collective."""
         vals = self.point_values(st, list(self.rom.duals))
-        ind = self.tracker(self.rom, vals)
-        coeffs = {f: d.fit.coefficients(vals[f].reshape(-1)) for f, d in self.rom.duals.items()}
+        ind, coeffs = self.tracker.assess(self.rom, vals)
         cal = self.rom.calibration
         est = {f: float(cal[f].estimate(ind[f])) if f in cal else float(ind[f]) for f in self.fields}
         return ind, max(est[f] / self.tols[f] for f in self.fields), coeffs
@@ -246,6 +245,7 @@ class AdaptiveRun:
         increment fails too (the time loop then cuts the step)."""
         from .enrich import enrich, rebuild_state, reduced_state
         from ..hf.newton import hf_increment
+        from ..reduction.pod import unmeasured
         failure = None
         try:
             new = self.newton.increment(st, dt)
@@ -276,7 +276,8 @@ class AdaptiveRun:
         if self.load_vectors is None:
             from .offline import load_vectors
             self.load_vectors = load_vectors(self.problem, sorted(rom0.case.pressure), bool(rom0.case.body))
-        rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol, self.load_vectors)
+        with unmeasured():                # the integrand POD's orthonormality diagnostic: read by nobody here
+            rom1, full1, Tu, Td = enrich(self.problem, rom0, self.full, hf, self.reject_tol, self.load_vectors)
         self._use(rom1, full1)
         red = reduced_state(self.problem, rom1, full1, self.oc, self.newton, hf)
         self.tracker.rescale(rom0.n_points, rom1.n_points)

@@ -3,7 +3,7 @@
 **Indicator** (Casenave & Akkari, MCA 2019). For a dual field F (default the cumulated plastic strain
 ``p``), the law gives its values ``v`` at every reduced point; the Gappy-POD of F predicts the same
 values from its modes, ``U_P c`` with ``c`` the least-squares fit. The indicator is the normalized
-residual of that fit, ``η = ‖v − U_P c‖ / max ‖v‖`` (:meth:`~dromo.reduction.eim.GappyFit.residual`): when
+residual of that fit, ``η = ‖v − U_P c‖ / max ‖v‖`` (:meth:`~dromo.reduction.eim.GappyFit.fit_rows`): when
 the law's field leaves the span of the training's dual modes, so does, typically, the displacement
 leave the span of its modes. It costs O(points × modes) per increment and is computed every step. The
 residual is divided by the largest ``‖v‖`` of the run so far rather than the step's own
@@ -112,16 +112,22 @@ class IndicatorTracker:
 
     def __call__(self, rom, values):
         """``{F: η}`` from the law values at all the points ``{F: (n_points, nc)}`` (replicated)."""
-        out = {}
+        return self.assess(rom, values)[0]
+
+    def assess(self, rom, values):
+        """``({F: η}, {F: c_F})``: the indicators and the Gappy coefficients ``(k_F,)`` of every dual field in
+        ``values`` (as :meth:`__call__`), from one fit per field (:meth:`~dromo.reduction.eim.GappyFit.fit_rows`:
+        the coefficients and the residual norm together)."""
+        ind, coeffs = {}, {}
         for f, d in rom.duals.items():
             if f not in values:
                 continue
-            v = np.asarray(values[f], dtype=float).reshape(-1)
-            nv = float(np.linalg.norm(v))
-            self.scale[f] = max(self.scale.get(f, 0.0), nv)
-            rel = float(d.fit.residual(v)[0])
-            out[f] = rel * nv / self.scale[f] if self.scale[f] > 0 else 0.0
-        return out
+            v = np.asarray(values[f], dtype=float).reshape(1, -1)
+            c, r = d.fit.fit_rows(v)
+            self.scale[f] = max(self.scale.get(f, 0.0), float(np.linalg.norm(v)))
+            ind[f] = float(r[0]) / self.scale[f] if self.scale[f] > 0 else 0.0
+            coeffs[f] = c[0]
+        return ind, coeffs
 
     def rescale(self, n_old, n_new):
         """The point set changed from ``n_old`` to ``n_new`` points: norms over it scale like √n."""

@@ -284,7 +284,7 @@ def load_vectors(problem, pressure_sets, body):
     """The assembled unit loads whose projections are the reduced loads (module docstring, 5), as owned
     nodal rows ``(3 n_owned_nodes,)``: ``{("pressure", set): f}`` and, with ``body``, per material group g
     ``{("body", g, i): ∫ Nᵀ e_i ρ_g, ("body", g, i, j): ∫ Nᵀ x_j e_i ρ_g}``. Collective."""
-    from ..fem.operators import body_force, pressure_load
+    from ..fem.operators import body_forces, pressure_load
     dm = problem.dm
     no3 = 3 * dm.n_owned_nodes
 
@@ -296,12 +296,17 @@ def load_vectors(problem, pressure_sets, body):
 
     out = {("pressure", s): owned(pressure_load(dm, s, 1.0)) for s in pressure_sets}
     if body:
+        keys, loads = [], []
         for gi, g in enumerate(problem.groups):
             dens = {h.elset: (1.0 if h is g else 0.0) for h in problem.groups}
             for i in range(3):
-                out[("body", gi, i)] = owned(body_force(dm, np.eye(3)[i], density=dens))
+                keys.append(("body", gi, i))
+                loads.append((np.eye(3)[i], dens))
                 for j in range(3):
-                    out[("body", gi, i, j)] = owned(body_force(dm, _linear_field(i, j), density=dens))
+                    keys.append(("body", gi, i, j))
+                    loads.append((_linear_field(i, j), dens))
+        # one pass over the elements for all of them (the element geometry once)
+        out.update(zip(keys, map(owned, body_forces(dm, loads))))
     return out
 
 

@@ -145,3 +145,20 @@ def test_convergence_rates_against_manufactured_solution(comm, element, rate):
         errors.append(_l2_error(dm, dm.to_local(u), exact))
     observed = np.log2(errors[-2] / errors[-1])
     assert observed == pytest.approx(rate, abs=0.25), errors
+
+
+@pytest.mark.mpi
+def test_body_forces_in_one_pass_equal_each_alone(comm):
+    """``body_forces`` (the element geometry once for several loads) gives every load's nodal forces exactly
+    as ``body_force`` alone does: constant and x-dependent densities, shared and scalar factors."""
+    from dromo.fem.operators import body_forces
+    dm = DistributedMesh(box_mesh(3, 2, 2, element="tet10", distort=0.2), comm)
+    dens = {"all": 2.5}
+    loads = [([1.0, -2.0, 0.5], None), ([0.0, 1.0, 0.0], dens),
+             (lambda x: np.stack([x[:, 1] ** 2, x[:, 0], -x[:, 2]], 1), dens),
+             (lambda x: np.stack([x[:, 2], 0 * x[:, 0], x[:, 0] * x[:, 1]], 1), 3.0)]
+    together = body_forces(dm, loads)
+    for (force, density), v in zip(loads, together):
+        alone = body_force(dm, force, density=density)
+        assert np.array_equal(v.getArray(), alone.getArray())
+        assert np.abs(alone.getArray()).max() > 0

@@ -194,3 +194,56 @@ def test_solve_refuses_the_reproducers_on_every_rank(tmp_path, which):
     assert ("list comprehension" if which == "escape" else "not finite") in p.stderr
     assert time.perf_counter() - t0 < 60.0
     assert not target.exists() and not os.path.exists(out)
+
+
+def test_expression_names_and_temperature_uses_time():
+    assert Expression("293 + a * x * pi", ("x", "y", "z", "t", "a")).names == {"a", "x"}
+    assert Expression("where(t > 1, 1, 2)", ("x", "t")).names == {"t"}
+    assert not Temperature(value=300.0).uses_time
+    assert not Temperature(expression="293 + 100 * a * exp(-x**2)").uses_time
+    assert Temperature(expression="293 + 10 * t * x").uses_time
+    assert Temperature(function=lambda x, t: 0 * x[:, 0] + 300).uses_time
+    assert Temperature(file="T.h5").uses_time
+
+
+def _amp(t):
+    """A periodic amplitude (period 2, values repeating bit for bit on a grid of dt = 0.25)."""
+    return float(np.interp(t % 2.0, [0.0, 1.0, 2.0], [0.0, 1.0, 0.0]))
+
+
+def test_point_temperature_memo_equals_fresh_values_and_never_caches_time():
+    """Memoized values (expression without t, with an offset) equal fresh evaluations bit for bit, are fresh
+    arrays, kept per amplitude value (bounded); an expression in t, a function and a series are not memoized,
+    and signed zeros of the amplitude are told apart."""
+    from dromo.hf.points import PointTemperature
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (7, 3))
+    off = rng.uniform(0, 5, 7)
+    spec = Temperature(expression="293 + 400 * a * exp(-(x**2 + y**2)) + 3 * z")
+    pt = PointTemperature(7, spec=spec, coordinates=x, amplitude=_amp, offset=off)
+    times = np.arange(0, 8.0, 0.25)
+    for t in times:
+        v = pt(t)
+        fresh = spec.evaluate(x, t, _amp(t)) + _amp(t) * off
+        assert np.array_equal(v, fresh)
+        v += 1.0                                                # the caller's array: the memo is unchanged
+    assert len(pt._memo) == len({_amp(t) for t in times}) == 5
+    assert np.array_equal(pt(0.25), spec.evaluate(x, 0.25, 0.25) + 0.25 * off)
+    small = PointTemperature(7, spec=spec, coordinates=x, amplitude=lambda t: t)
+    small.MEMO = 3
+    for t in times:
+        assert np.array_equal(small(t), spec.evaluate(x, t, t))
+    assert len(small._memo) == 3
+    # the time in the expression: never memoized, every call a fresh evaluation at its own t
+    spec_t = Temperature(expression="293 + a * 10 * t * x")
+    pt_t = PointTemperature(7, spec=spec_t, coordinates=x, amplitude=_amp)
+    assert pt_t._memo is None
+    assert not np.array_equal(pt_t(0.5), pt_t(2.5))               # same a, other t
+    assert np.array_equal(pt_t(2.5), spec_t.evaluate(x, 2.5, _amp(2.5)))
+    fun = PointTemperature(7, spec=Temperature(function=lambda x, t: 300 + t * x[:, 0]), coordinates=x,
+                           amplitude=_amp)
+    assert fun._memo is None and not np.array_equal(fun(0.5), fun(2.5))
+    # a = 0.0 and a = -0.0 give different values here: both right
+    sz = Temperature(expression="arctan2(a, -1)")
+    pz = PointTemperature(2, spec=sz, coordinates=np.zeros((2, 3)), amplitude=lambda t: t)
+    assert np.all(pz(0.0) > 0) and np.all(pz(-0.0) < 0) and np.all(pz(0.0) > 0)

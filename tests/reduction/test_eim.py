@@ -162,3 +162,21 @@ def test_gappy_pod_rebuilt_from_a_stored_fit(comm):
     assert np.array_equal(again.fit_reconstruct(y), gp.fit_reconstruct(y))
     with pytest.raises(InputError, match="fit of 3 modes"):
         GappyPOD(Ug[lo * nc:hi * nc, :2], ids, None, comm, nc, fit=gp.fit)
+
+
+def test_qdeim_rows_are_the_pivots_of_the_column_pivoted_qr():
+    """QDEIM is the column-pivoted QR of ``Vᵀ`` (V the Euclidean-orthonormalized basis): its rows are LAPACK's
+    pivots (random basis: no ties); ``euclidean_orthonormal(want_v=False)`` gives the same ``T``."""
+    from scipy.linalg import qr
+    from dromo.reduction.eim import euclidean_orthonormal
+    rng = np.random.default_rng(3)
+    n, k = 300, 7
+    U = rng.standard_normal((n, k)) * np.linspace(1.0, 5.0, k)
+    V, T = euclidean_orthonormal(U, MPI.COMM_SELF)
+    _V0, T0 = euclidean_orthonormal(U, MPI.COMM_SELF, want_v=False)
+    assert _V0 is None and np.array_equal(T, T0)
+    assert np.allclose(V.T @ V, np.eye(k), atol=1e-12)
+    _q, _r, piv = qr(V.T, pivoting=True, mode="economic")
+    sel = qdeim(U, np.arange(n), MPI.COMM_SELF)
+    assert np.array_equal(sel.rows, piv[:k])
+    assert np.array_equal(sel.ids, np.sort(piv[:k]))

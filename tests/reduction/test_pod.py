@@ -360,3 +360,23 @@ def test_serialization_roundtrip_and_incremental_from_dict():
     np.testing.assert_array_equal(b2.modes, b.modes)
     inc = IncrementalPOD(b2)
     assert inc.n_kept == b.n_kept
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("method", ["svd", "snapshots", "auto"])
+def test_unmeasured_skips_only_the_diagnostic(method):
+    """Inside ``unmeasured()`` the modes are the same, the orthonormality is not measured (NaN), except for the
+    "auto" method of snapshots which decides on it; outside, it is measured again."""
+    from dromo.reduction.pod import unmeasured
+    G, _, _ = synthetic(80, 12, np.logspace(0, -3, 12), seed=6)
+    U, _ = local_rows(G)
+    ref = pod(U, tol=1e-3, method=method)
+    with unmeasured():
+        b = pod(U, tol=1e-3, method=method)
+    assert np.array_equal(b.modes, ref.modes) and np.array_equal(b.singular_values, ref.singular_values)
+    assert np.isfinite(ref.orthonormality)
+    if method == "auto":                                   # tol 1e-3: snapshots, then the decision
+        assert b.orthonormality == ref.orthonormality
+    else:
+        assert np.isnan(b.orthonormality)
+    assert np.isfinite(pod(U, tol=1e-3, method=method).orthonormality)
