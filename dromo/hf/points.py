@@ -103,22 +103,16 @@ class PointSubset:
                 self.in_group.append(np.flatnonzero(m))
         self.whole = len(self.groups) == 1 and np.array_equal(self.groups[0].rows, np.arange(self.n))
 
-    def take(self, internal, A=None):
+    def take(self, internal):
         """This subset's internal variables, one array per group here, from the full groups' arrays
-        ``internal`` (``[(n_group, n_state)]``, or ``[(B, n_group, n_state)]`` over draws, of which those of
-        the draws ``A`` when given)."""
-        if A is None:
-            return [internal[gi][..., ing, :] for gi, ing in zip(self.group_index, self.in_group)]
-        return [internal[gi][np.ix_(A, ing)] for gi, ing in zip(self.group_index, self.in_group)]
+        ``internal`` (``[(n_group, n_state)]``)."""
+        return [internal[gi][ing] for gi, ing in zip(self.group_index, self.in_group)]
 
-    def store(self, internal, parts, D=None):
+    def store(self, internal, parts):
         """Write this subset's internal variables ``parts`` (as :meth:`take` gives them) into the full groups'
-        arrays (of the draws ``D`` when given)."""
+        arrays."""
         for gi, ing, st in zip(self.group_index, self.in_group, parts):
-            if D is None:
-                internal[gi][..., ing, :] = st
-            else:
-                internal[gi][np.ix_(D, ing)] = st
+            internal[gi][ing] = st
 
     def update_laws(self, eps_old, deps, internal_old, T_old, T_new, dt, time, nonfinite=None):
         """:func:`update_groups` over this subset's points (arrays over the subset, internal variables as
