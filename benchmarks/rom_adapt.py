@@ -22,7 +22,10 @@ free and an HF increment cost the continuous run's mean), ``hf_isolated_over_con
 HF increment inside adapt (a fresh factorization, from a state rebuilt from the ROM; in the hot, plastic part
 of a cycle, where the enrichments happen) over the mean increment of the continuous HF run (whose factors
 are reused over increments, most of them elastic), and ``speedup_bound_hf_increments`` = the HF run's time
-over adapt's HF increments alone (the speed-up if everything else in adapt were free).
+over adapt's HF increments alone (the speed-up if everything else in adapt were free). The continuous run's
+own time for the same increments, ``hf_same_increments_s``, separates what is adapt's from what is the
+increments': ``speedup_bound_same_increments`` = the HF run's time over it (adapt's HF increments as cheap as
+the continuous run's, everything else free) and ``hf_isolated_over_same_increments`` = adapt's over it.
 
 Other figures: u_error, p_error (adapt), online_u_error, online_p_error (plain online), enrichments,
 hf_increments, increments, hf_fraction, modes/points before and after, rom_ms_per_increment, spearman
@@ -57,6 +60,8 @@ CAL = ((0.9, 0.9), (1.05, 1.25), (1.15, 1.0), (0.95, 1.15), (1.1, 1.1), (1.2, 1.
 SPEED, HEAT = 1.1, 1.2
 #: indicator fields and their tolerances (raw indicators): S catches the elastic start-up, where p is zero
 FIELDS, TOLS = ("S", "p"), (0.003, 0.03)
+#: the fixed time step of every case (s)
+DT = 0.25
 
 
 def write_cases(folder, cycles, n_cal, size="small", sample_cycles=None):
@@ -71,8 +76,8 @@ def write_cases(folder, cycles, n_cal, size="small", sample_cycles=None):
     for name, (s, h, c, end) in cases.items():
         with open(os.path.join(folder, f"{name}.toml"), "w") as f:
             # fixed increments: the HF and reduced runs then have the same times (no interpolation in the errors)
-            f.write(variant(blade.case_text(size, cycles=c, end=end), s, h).replace("dt = 0.25\n",
-                                                                                    "dt = 0.25\nfixed = true\n"))
+            f.write(variant(blade.case_text(size, cycles=c, end=end), s, h).replace(f"dt = {DT}\n",
+                                                                                    f"dt = {DT}\nfixed = true\n"))
     # train_all.toml: every internal variable a dual field too (for the Gappy-POD state rebuild)
     for name, fields in (("train", '["S", "p"]'), ("train_all", '["S", "p", "eps_p", "alpha_1", "alpha_2"]')):
         with open(os.path.join(folder, f"{name}.toml"), "w") as f:
@@ -92,7 +97,8 @@ def worker(kind, folder, *args):
         pb, _ = load_case(os.path.join(folder, f"{args[0]}.toml"), comm)
         setup = time.perf_counter() - t0
         _st, s = run(pb, os.path.join(folder, f"{args[0]}.h5"), checkpoint_every=0)
-        out = dict(seconds=s["seconds"], setup_s=setup, increments=s["increments"], dofs=pb.dm.n_dofs_global)
+        out = dict(seconds=s["seconds"], setup_s=setup, increments=s["increments"], dofs=pb.dm.n_dofs_global,
+                   increment_seconds=s["increment_seconds"])
     elif kind == "offline":
         from dromo.rom.offline import build
         from dromo.rom.training import load_training
@@ -143,6 +149,22 @@ def worker(kind, folder, *args):
                    enrichment_times=[x["time"] for x in e])
     if comm.rank == 0:
         print(json.dumps(out))
+
+
+def same_increments(hf, ad, hf_s):
+    """The continuous HF run's own time for the increments adapt computed in HF (fixed steps of ``DT``: the
+    increment ending at t is the run's increment ``round(t / DT)``), and the speed-up it bounds:
+    ``hf_same_increments_s``, ``speedup_bound_same_increments`` = HF loop / that (the speed-up if adapt's HF
+    increments cost what the continuous run paid for them and everything else were free),
+    ``hf_isolated_over_same_increments`` = adapt's HF increments / that. Empty when the reference does not
+    cover them (``--size medium``: its first cycle only)."""
+    secs = hf["increment_seconds"]
+    idx = [int(round(t / DT)) - 1 for t in ad["enrichment_times"]]
+    if not idx or max(idx) >= len(secs):
+        return {}
+    same = float(sum(secs[i] for i in idx))
+    return dict(hf_same_increments_s=same, speedup_bound_same_increments=hf_s / same,
+                hf_isolated_over_same_increments=ad["hf_increment_s"] / same)
 
 
 def main():
@@ -196,6 +218,7 @@ def main():
                     # mean increment of the continuous HF run (factors reused over increments)
                     hf_isolated_over_continuous=(ad["hf_increment_s"] / max(ad["hf_increments"], 1))
                     / (hf["seconds"] / hf["increments"]),
+                    **same_increments(hf, ad, hf_s),
                     rom_ms_per_increment=1e3 * (ad["seconds"] - ad["enrichment_s"])
                     / max(ad["increments"] - ad["hf_increments"], 1),
                     u_error=ad["u_error"], p_error=ad["p_error"], errors_over_cycles=sample or cycles,
