@@ -186,9 +186,10 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
     u_modes : (3 n_owned_nodes, k) displacement modes (owned rows); stress : (n_ip_local, 6, m) stress
     snapshots, or a function returning them (read when needed, released after the ECM); duals : {F: (X
     (n_ip_local · nc, m) or a function returning it, nc, components)}, read one at a time by
-    :func:`dual_pod` (``dual_tol``, ``dual_max_modes``). dual_bases : the dual bases already computed
-    ({F: (PODBasis, nc, components)}, as :func:`dual_pod` returns them): used as they are, ``duals`` is
-    then not read (may be None); the QDEIM points and the Gappy-POD are still this rule's.
+    :func:`dual_pod` (``dual_tol``, ``dual_max_modes``). dual_bases : the dual bases already computed, of
+    all the dual fields or some ({F: (PODBasis, nc, components)}, as :func:`dual_pod` returns them): used as
+    they are, only the other fields of ``duals`` are read (``duals`` may be None when every field is given);
+    the QDEIM points and the Gappy-POD are still this rule's.
     Returns a :class:`Hyperreduction`.
     """
     from ..fem.operators import ip_weights
@@ -214,8 +215,10 @@ def reduce(dm, u_modes, stress, duals, comm=None, tol=1e-4, compress_tol="same",
     ecm_ids = rq.ids.copy()
     _log.info("hyper-reduction: %d displacement modes, %d snapshots, %d integration points -> %d %s points",
               E.shape[2], m, dm.n_ip_global, ecm_ids.size, "(all)" if full else "ECM")
-    if dual_bases is None:
-        dual_bases = dual_pod(dm, duals, comm, tol=dual_tol, max_modes=dual_max_modes)
+    given = dual_bases or {}
+    rest = {f: d for f, d in (duals or {}).items() if f not in given}
+    computed = dual_pod(dm, rest, comm, tol=dual_tol, max_modes=dual_max_modes) if rest else {}
+    dual_bases = {f: given[f] if f in given else computed[f] for f in (duals or given)}
     rq, out = dual_operators(dm, rq, dual_bases, comm, add_points=not full)
     return Hyperreduction(rq, ecm_ids, n_basis, E, out)
 

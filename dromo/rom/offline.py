@@ -46,9 +46,9 @@ def build(runs, comm=None, u_tol=1e-6, u_max_modes=None, ecm_tol=1e-4, variant="
     local ROMs, whose dual fields are reconstructed for draws near their cluster's border. Only their dual
     fields are read, never their displacements.
     ``dual_bases``: the dual bases already computed ({F: (PODBasis of local ip rows × nc, nc, components)},
-    :func:`dromo.reduction.hyperreduce.dual_pod`; the same fields as the training's dual fields), used
-    instead of the POD of the runs' dual snapshots: a dictionary computes the bases over every draw once
-    for all its ROMs. Each ROM still adds the bases' QDEIM points to its own ECM points and fits its own
+    :func:`dromo.reduction.hyperreduce.dual_pod`; all the training's dual fields or some of them), used
+    instead of the POD of the runs' dual snapshots of those fields: a dictionary computes the bases over every
+    draw once for all its ROMs. Each ROM still adds the bases' QDEIM points to its own ECM points and fits its own
     Gappy-POD on them. Not together with ``dual_runs``.
     """
     from ..reduction.hyperreduce import quadrature_summary, read_training, reduce
@@ -161,9 +161,9 @@ def _dual_fields(hr):
 
 
 def _check_dual_bases(bases, tr, dm):
-    """Given dual bases (:func:`build`'s ``dual_bases``) match the training's dual fields: the same names,
+    """Given dual bases (:func:`build`'s ``dual_bases``) match the training's dual fields: names among them,
     components and local rows (``n_ip_local · nc``); InputError naming the field otherwise."""
-    if set(bases) != set(tr.dual_fields):
+    if not set(bases) <= set(tr.dual_fields):
         raise InputError(f"dromo offline: dual bases of the fields {sorted(bases)}, the training's dual fields are "
                          f"{sorted(tr.dual_fields)}")
     from ..parallel.errors import collective

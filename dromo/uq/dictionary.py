@@ -19,9 +19,10 @@ Training file (TOML; paths relative to it; unknown keys are errors)::
     dissimilarity = "sine"         # "sine" or "euclid" (dromo.uq.clustering)
     classifier = "knn"             # "knn" or "logistic" (dromo.uq.classifier)
     folds = 5                      # cross-validation folds of the classifier's accuracy
-    overlap = "all"                # or "none": each local ROM's dual bases (p, S: reconstruction and error
-                                   #   indicator) over every training draw, not only its cluster's; its
-                                   #   displacement basis and reduced integration stay the cluster's own
+    overlap = "all"                # each local ROM's dual bases (p, S: reconstruction and error indicator)
+                                   #   over every training draw, not only its cluster's; its displacement
+                                   #   basis and reduced integration stay the cluster's own. "none": all
+                                   #   the cluster's; a list (["p"]): those fields' bases over every draw
     [pod] [ecm] [dual]             # as in the training file of `dromo offline` (dromo.rom.training);
                                    # [pod] max_modes is the number of modes per ROM (local and global)
 
@@ -46,6 +47,10 @@ read), shared by all the local ROMs and the global ROM (which has those bases an
 adds the bases' QDEIM points to its ECM points and fits its Gappy-POD. Measured (2 ranks, 96 draws, 8
 clusters, HF results reused): the ROM step (``offline_s``) takes 81 s, 14 s of them the shared bases, against
 156 s when every local ROM computed the same bases again (and read every draw's displacements for them).
+The stress needs no overlap there: with ``overlap = ["p"]`` (p over every draw, S over the cluster's draws:
+41–80 S modes per local ROM instead of the 195 of all draws) the same 20 checked draws have the same errors
+(p field 0.72 %, svm_max 0.036 %, p_max 0.59 %), 1 draw flagged, with 273–324 reduced points instead of
+353–396 and an online stage 20 % faster (``benchmarks/rom_uq.py --overlap p``, 2026-12-03).
 
 Archive layout:
 
@@ -107,8 +112,11 @@ def read_config(path):
         raise InputError(f"{path} [dictionary] classifier: 'knn' or 'logistic', got {dic['classifier']!r}")
     if not 1 <= int(dic["clusters"]) <= int(out["draws"]["n"]):
         raise InputError(f"{path} [dictionary] clusters: between 1 and the number of draws ({out['draws']['n']})")
-    if dic["overlap"] not in ("all", "none"):
-        raise InputError(f"{path} [dictionary] overlap: 'all' or 'none', got {dic['overlap']!r}")
+    ov = dic["overlap"]
+    fields = list(out.get("dual", {}).get("fields") or [])
+    if not (ov in ("all", "none") or (isinstance(ov, list) and ov and all(f in fields for f in ov))):
+        raise InputError(f"{path} [dictionary] overlap: 'all', 'none' or a list of dual fields (of "
+                         f"{fields}), got {ov!r}")
     p, e, du = out["pod"], out["ecm"], out["dual"]
     out["build"] = dict(u_tol=float(p.get("tol", 1e-6)), u_max_modes=p.get("max_modes"),
                         ecm_tol=float(e.get("tol", 1e-4)), variant=e.get("variant", "global"),
@@ -268,15 +276,18 @@ def train(config, comm=None, output=None):
     # (5) local ROMs and the global ROM; with the overlap, the dual bases over every draw once for all of them
     t_off = time.perf_counter()
     shared = None
-    if dic["overlap"] == "all":
-        shared = all_draws_dual_bases(paths, dm, cfg["build"], comm)
+    over = dic["overlap"] != "none"
+    if over:
+        # "all": every dual field; a list: those fields (the others' bases stay each ROM's own)
+        opts = cfg["build"] if dic["overlap"] == "all" else dict(cfg["build"], dual_fields=list(dic["overlap"]))
+        shared = all_draws_dual_bases(paths, dm, opts, comm)
         facts["dual_bases_s"] = time.perf_counter() - t_off
         log.info("dual bases over all %d draws (%s) for every ROM: %.1f s", m,
                  ", ".join(f"{f}: {b.n_kept} modes" for f, (b, _nc, _c) in shared.items()), facts["dual_bases_s"])
     roms, overlaps = [], []
     for c in range(k):
         members = np.flatnonzero(labels == c)
-        extra = np.flatnonzero(labels != c) if dic["overlap"] == "all" else np.zeros(0, dtype=np.int64)
+        extra = np.flatnonzero(labels != c) if over else np.zeros(0, dtype=np.int64)
         overlaps.append(extra.tolist())
         log.info("local ROM %d/%d: %d draws (medoid: draw %d)%s", c + 1, k, members.size, medoids[c],
                  f", dual bases over every draw (also the other clusters' draws {extra.tolist()})" if extra.size

@@ -192,6 +192,41 @@ def test_overlap_gives_local_roms_the_global_dual_bases(bar):
 
 
 @serial_only
+def test_overlap_of_some_dual_fields(bar):
+    """overlap = ["p"]: the p basis over every draw, shared by all the models as with "all"; the S basis each
+    local ROM's own (its cluster's draws: fewer modes than the global one); a list naming a field that is not a
+    dual field is refused naming the file."""
+    from dromo.uq.dictionary import Dictionary, read_config
+    from dromo.io.archive import Archive
+    from dromo.mesh.distributed import DistributedMesh
+    comm = MPI.COMM_WORLD
+    with open(os.path.join(bar, "train12.toml")) as f:
+        text = f.read()
+    cfg = os.path.join(bar, "train12_p.toml")
+    with open(cfg, "w") as f:
+        f.write(text.replace("[dictionary]\n", "[dictionary]\noverlap = [\"p\"]\n"))
+    check_ok(run_mpi(1, DROMO + ["dictionary", "train12_p.toml", "-o", "d12_p.h5"], timeout=600, cwd=bar))
+    dic = Dictionary(os.path.join(bar, "d12_p.h5"), comm)
+    full = Dictionary(os.path.join(bar, "d12.h5"), comm)
+    with Archive.open(dic.path, comm) as ar:
+        dm = DistributedMesh(ar.read_mesh(), comm)
+    glob = dic.operators(dm, -1).duals
+    for m in range(dic.n_clusters):
+        loc = dic.operators(dm, m).duals
+        assert loc["p"].basis is glob["p"].basis                           # shared (a link in the archive)
+        assert loc["S"].basis is not glob["S"].basis
+        assert loc["S"].basis.n_kept < glob["S"].basis.n_kept
+        assert np.array_equal(loc["p"].basis.modes, full.operators(dm, m).duals["p"].basis.modes)
+        assert dic.roms[m].n_points <= full.roms[m].n_points
+    assert dic.meta["facts"]["overlap_draws"] == full.meta["facts"]["overlap_draws"]
+    bad = os.path.join(bar, "train_bad_overlap_list.toml")
+    with open(bad, "w") as f:
+        f.write(text.replace("[dictionary]\n", "[dictionary]\noverlap = [\"q\"]\n"))
+    with pytest.raises(Exception, match=r"train_bad_overlap_list.toml \[dictionary\] overlap: .*'q'"):
+        read_config(bad)
+
+
+@serial_only
 def test_batched_draws_equal_single_draws(bar, monkeypatch):
     """The batched reduced Newton (dromo.uq.batch) ends every draw on the single-draw solver's iterates without
     the predictor, within the Newton tolerance with it (and with fewer law evaluations); the points of the dual
