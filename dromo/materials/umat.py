@@ -49,7 +49,7 @@ _WW = np.outer(tn.W, tn.W)
 
 def point_loop_driver():
     """The compiled C point loop (ctypes function), or None when no C compiler is available."""
-    lib = compiled_library("umat_driver.c", what="UMAT point-loop driver (else a Python loop)")
+    lib = compiled_library("materials/umat_driver.c", what="UMAT point-loop driver (else a Python loop)")
     if lib is None:
         return None
     fn = lib.dromo_umat_loop

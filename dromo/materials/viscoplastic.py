@@ -378,7 +378,7 @@ _KERNEL_CACHE_SIZE = 16
 
 def _kernel():
     """The compiled point update (``vonmises_kernel.c``), or None (no C compiler: the numpy path)."""
-    lib = compiled_library("vonmises_kernel.c", flags=("-O2", "-fno-fast-math"),
+    lib = compiled_library("materials/vonmises_kernel.c", flags=("-O2", "-fno-fast-math"),
                            what="von Mises point kernel (else numpy)")
     if lib is None:
         return None

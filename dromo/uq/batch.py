@@ -24,6 +24,10 @@ for a failed fixed step: with fixed steps the single-draw solver fails that draw
 A law call that raises (an :class:`~dromo.errors.InputError`, e.g. a temperature outside a table) is
 bisected over the draws to find the ones that raise.
 
+Where the quadrature points are one group of the compiled von Mises law, their Newton runs compiled
+(:mod:`dromo.uq.batch_kernel`: one C call per increment, draw after draw, the same iterates to round-off, no
+array traffic of the batch per iteration); the Python path below stays the reference and the fallback.
+
 Needs fixed time steps (``[time] fixed = true``: every draw on one time grid) and a value/expression
 temperature; :func:`solve_batch` raises :class:`~dromo.errors.ConvergenceError` otherwise (the caller then
 solves the draws one at a time).
@@ -35,6 +39,7 @@ import time
 import numpy as np
 
 from ..errors import ConvergenceError, DromoError
+from .batch_kernel import FAILURES, QuadratureNewton
 
 
 class _DrawFailure(Exception):
@@ -228,7 +233,7 @@ def _dual_values(f, sub, state, B):
     return out.reshape(B, -1)
 
 
-def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
+def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compiled=True):
     """Solve the draws (``FieldDraw`` objects, at the model's points) with ``rom``, together. Returns one dict
     per draw: ``ok`` True and the keys of :func:`dromo.uq.run.solve_draw` (``seconds``: its share of the
     batch's time loop), or ``ok`` False and the reason in ``error``. Raises
@@ -243,6 +248,10 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
     ``structured_tangent``: laws that give their tangent's structure (an isotropic part and a rank-one part:
     the compiled von Mises laws) have the reduced tangents summed from it (:meth:`BatchedNewton.tangents`);
     ``False``: from the full 6 × 6 tangents (the same matrices to round-off).
+
+    ``compiled``: the quadrature points' Newton of each increment by :mod:`dromo.uq.batch_kernel` (one C call,
+    draw after draw) where it applies (a compiled von Mises law with ``structured_tangent``); ``False``: the
+    batched Python path (the same iterates to round-off, the same law evaluations and failures).
     """
     from ..rom.online import prepare
     from .sampling import draw_spec
@@ -252,6 +261,10 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
     if not ts.fixed:
         raise ConvergenceError("batched draws need fixed time steps ([time] fixed = true)")
     bn = BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws], structured_tangent)
+    qn = QuadratureNewton(bn) if compiled else None
+    if qn is not None and not qn.usable:
+        qn = None
+    spare = None                                                      # the compiled path's other buffers
     k = bn.k
     quad, dual = bn.quad, bn.dual
     duals = list(rom.duals.items())
@@ -294,6 +307,74 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
             return A, eps, stress, st, tangent
         return A[keep], eps[keep], stress[keep], [s[keep] for s in st], tangent[keep]
 
+    def newton_python(t, dt, a1, f1, fnorm, Q, Q1, Tq1):
+        """The quadrature points' Newton of the increment from ``t`` over ``dt``, batched (module docstring):
+        the draws alive iterate from ``G``, their converged values go into ``Q1``."""
+        A = np.flatnonzero(alive)                                     # draws iterating
+        res1 = np.zeros(B)
+        res_prev = np.zeros(B)
+        for it in range(ts.max_iterations + 1):
+            if A.size == 0:
+                break
+            evaluations[A] += 1
+            eps = bn.strains(a1, G[A])
+            fin = np.isfinite(eps).all(axis=(1, 2))
+            if not fin.all():
+                for b in A[~fin]:
+                    fail(b, t, dt, FAILURES[1].format(it=it))
+                A, eps = A[fin], eps[fin]
+            whole = A.size == B
+            e0, st0, T0 = Q.take(A, whole)
+            out, ok, errs = bn.laws(quad, e0, eps - e0, st0, T0, Tq1 if whole else Tq1[A], dt, t)
+            for p, m in errs.items():
+                fail(A[p], t, dt, m)
+            if out is None:
+                break
+            if ok.size < A.size:
+                A, eps = A[ok], eps[ok]
+            A, eps, stress, st, tangent = checked(A, eps, out, (f"reduced Newton iteration {it}: ", ""))
+            if A.size == 0:                                           # every draw failed there
+                break
+            sig = stress.reshape(A.size, -1)
+            r = sig @ bn.EwT - f1[None, :]                                # (a, k)
+            ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ bn.absEwT, axis=1))
+            rn = np.linalg.norm(r, axis=1)
+            if it == 1:
+                res1[A] = rn
+            done = rn <= np.maximum(ts.rtol * ref, ts.atol)
+            if k == 0:
+                done[:] = True
+            if done.all():                                            # converged: their end-of-increment values
+                Q1.put(A, eps, stress, st)
+            elif done.any():
+                Q1.put(A[done], eps[done], stress[done], [x[done] for x in st])
+            nonfin = ~np.isfinite(rn)
+            diverging = (it >= 3) & (rn > 1e3 * np.maximum(res1[A], ts.atol)) & (rn > 1e2 * res_prev[A])
+            for b, rb in zip(A[nonfin], rn[nonfin]):
+                fail(b, t, dt, FAILURES[3].format(it=it))
+            for b, rb in zip(A[diverging & ~done & ~nonfin], rn[diverging & ~done & ~nonfin]):
+                fail(b, t, dt, FAILURES[4].format(rn=rb, it=it, res1=res1[b]))
+            go = ~done & ~nonfin & ~diverging
+            if it == ts.max_iterations:
+                for b, rb in zip(A[go], rn[go]):
+                    fail(b, t, dt, FAILURES[5].format(max_iterations=ts.max_iterations, rn=rb))
+                break
+            res_prev[A] = rn
+            if not go.all():
+                A, r, tangent = A[go], r[go], tangent[go]
+            if A.size == 0:
+                break
+            K = bn.tangents(tangent)
+            try:
+                G[A] -= np.linalg.solve(K, r[:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:                             # which draws: one solve each
+                for j, b in enumerate(A):
+                    try:
+                        G[b] -= np.linalg.solve(K[j], r[j])
+                    except np.linalg.LinAlgError:
+                        fail(b, t, dt, FAILURES[6].format(it=it))
+                A = A[alive[A]]
+
     t = ts.start
     a0 = oc.lifting(t)
     G = np.zeros((B, k))
@@ -311,78 +392,30 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
         a1, f1 = oc.lifting(t1), oc.force(t1)
         fnorm = float(np.linalg.norm(f1))
         Tq1, Td1 = bn.temperatures(t1)
-        Q1, D1 = Q.copy(Tq1), D.copy(Td1)
-        A = np.flatnonzero(alive)                                     # draws iterating
+        D1 = D.copy(Td1)
         if predictor and dt_prev is not None:
             with np.errstate(invalid="ignore", over="ignore"):     # failed draws: any values
                 G, G_prev = G + (G - G_prev) * (dt / dt_prev), G
         else:
             G_prev = G.copy()
         dt_prev = dt
-        res1 = np.zeros(B)
-        res_prev = np.zeros(B)
-        for it in range(ts.max_iterations + 1):
-            if A.size == 0:
-                break
-            evaluations[A] += 1
-            eps = bn.strains(a1, G[A])
-            fin = np.isfinite(eps).all(axis=(1, 2))
-            if not fin.all():
-                for b in A[~fin]:
-                    fail(b, t, dt, f"non-finite strains at reduced Newton iteration {it} (the reduced Newton "
-                                   f"diverged)")
-                A, eps = A[fin], eps[fin]
-            whole = A.size == B
-            e0, st0, T0 = Q.take(A, whole)
-            out, ok, errs = bn.laws(quad, e0, eps - e0, st0, T0, Tq1 if whole else Tq1[A], dt, t)
-            for p, m in errs.items():
-                fail(A[p], t, dt, m)
-            if out is None:
-                break
-            if ok.size < A.size:
-                A, eps = A[ok], eps[ok]
-            A, eps, stress, st, tangent = checked(A, eps, out, (f"reduced Newton iteration {it}: ", ""))
-            sig = stress.reshape(A.size, -1)
-            r = sig @ bn.EwT - f1[None, :]                                # (a, k)
-            ref = np.maximum(fnorm, np.linalg.norm(np.abs(sig) @ bn.absEwT, axis=1))
-            rn = np.linalg.norm(r, axis=1)
-            if it == 1:
-                res1[A] = rn
-            done = rn <= np.maximum(ts.rtol * ref, ts.atol)
-            if k == 0:
-                done[:] = True
-            if done.all():                                            # converged: their end-of-increment values
-                Q1.put(A, eps, stress, st)
-            elif done.any():
-                Q1.put(A[done], eps[done], stress[done], [x[done] for x in st])
-            nonfin = ~np.isfinite(rn)
-            diverging = (it >= 3) & (rn > 1e3 * np.maximum(res1[A], ts.atol)) & (rn > 1e2 * res_prev[A])
-            for b, rb in zip(A[nonfin], rn[nonfin]):
-                fail(b, t, dt, f"non-finite reduced residual at iteration {it}")
-            for b, rb in zip(A[diverging & ~done & ~nonfin], rn[diverging & ~done & ~nonfin]):
-                fail(b, t, dt, f"reduced Newton diverging (residual {rb:.3e} at iteration {it}, {res1[b]:.3e} at "
-                               f"iteration 1)")
-            go = ~done & ~nonfin & ~diverging
-            if it == ts.max_iterations:
-                for b, rb in zip(A[go], rn[go]):
-                    fail(b, t, dt, f"no convergence in {ts.max_iterations} reduced Newton iterations (residual "
-                                   f"{rb:.3e})")
-                break
-            res_prev[A] = rn
-            if not go.all():
-                A, r, tangent = A[go], r[go], tangent[go]
-            if A.size == 0:
-                break
-            K = bn.tangents(tangent)
+        Q1 = None
+        if qn is not None:
+            # compiled: into the buffers of two increments ago (a failed draw's values there are not read)
+            Q1 = spare if spare is not None else Q.copy(Tq1)
+            Q1.T = Tq1
             try:
-                G[A] -= np.linalg.solve(K, r[:, :, None])[:, :, 0]
-            except np.linalg.LinAlgError:                             # which draws: one solve each
-                for j, b in enumerate(A):
-                    try:
-                        G[b] -= np.linalg.solve(K[j], r[j])
-                    except np.linalg.LinAlgError:
-                        fail(b, t, dt, f"singular reduced tangent at iteration {it}")
-                A = A[alive[A]]
+                status, its, rn, r1, nf, ev = qn(G, a1, f1, fnorm, ts, dt, t, Q, Q1, Tq1, alive)
+            except DromoError:                                        # the Python path finds the draws
+                Q1 = None
+            else:
+                evaluations[alive] += ev[alive]
+                for b in np.flatnonzero(alive & (status != 0)):
+                    fail(b, t, dt, FAILURES[int(status[b])].format(it=its[b], rn=rn[b], res1=r1[b], nf=nf[b],
+                                                                    max_iterations=ts.max_iterations))
+        if Q1 is None:
+            Q1 = Q.copy(Tq1)
+            newton_python(t, dt, a1, f1, fnorm, Q, Q1, Tq1)
         A = np.flatnonzero(alive)                                     # converged: the dual points, once
         if dual.n and A.size:
             whole = A.size == B
@@ -397,7 +430,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True):
                 A, eps, stress, st, _ = checked(A, eps, out, ("", " of the dual fields (at the converged "
                                                                         "strains)"))
                 D1.put(A, eps, stress, st)
-        t, Q, D = t1, Q1, D1
+        t, spare, Q, D = t1, Q, Q1, D1
         inc += 1
         record(t, G, a1, Q, D)
     seconds = time.perf_counter() - tic

@@ -253,14 +253,14 @@ def test_batched_draws_equal_single_draws(bar, monkeypatch):
         # the single-draw solver: the quadrature points at each iteration, the dual points once per increment
         assert set(points) == {n_q, n_d} and points.count(n_d) == len(xi) * increments
         monkeypatch.setattr(Law, "update", update)
-        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi], predictor=False)
+        batch = solve_batch(rom, spec, [dic.draw(x) for x in xi], predictor=False, compiled=False)
         points = []
         monkeypatch.setattr(Law, "update", lambda self, e, *a, **k: points.append(len(e)) or update(self, e, *a, **k))
-        pred = solve_batch(rom, spec, [dic.draw(x) for x in xi])
+        pred = solve_batch(rom, spec, [dic.draw(x) for x in xi], compiled=False)
         monkeypatch.setattr(Law, "update", update)
         assert sum(points) == n_q * sum(q["law_evaluations"] for q in pred) + n_d * len(xi) * increments
         # the reduced tangents from the laws' structured tangents (the default) or from their full ones
-        full = solve_batch(rom, spec, [dic.draw(x) for x in xi], structured_tangent=False)
+        full = solve_batch(rom, spec, [dic.draw(x) for x in xi], structured_tangent=False, compiled=False)
         for q, f in zip(pred, full):
             assert np.allclose(q["gamma"], f["gamma"], rtol=1e-9, atol=1e-12 * np.abs(f["gamma"]).max())
         for s, b, q in zip(single, batch, pred):
@@ -275,6 +275,50 @@ def test_batched_draws_equal_single_draws(bar, monkeypatch):
         assert sum(q["law_evaluations"] for q in pred) < sum(b["law_evaluations"] for b in batch)
     # draws differ: the batch does not mix them up
     assert not np.allclose(batch[0]["gamma"], batch[1]["gamma"])
+
+
+@serial_only
+def test_compiled_batched_newton_equals_the_python_path(bar):
+    """The compiled Newton of the quadrature points (dromo.uq.batch_kernel) ends every draw where the batched
+    Python path does (round-off: its sums are in another order), with the same law evaluations, dual
+    coefficients and indicators; a draw whose local law integration fails fails alike, with the same reason."""
+    import copy
+    from dromo.hf.case_file import read_case
+    from dromo.uq.batch import BatchedNewton, solve_batch
+    from dromo.uq.batch_kernel import QuadratureNewton
+    from dromo.uq.dictionary import Dictionary
+    from dromo.uq.sampling import draw_coefficients
+    dic = Dictionary(os.path.join(bar, "d12.h5"), MPI.COMM_WORLD)
+    spec = read_case(os.path.join(bar, "case.toml"))
+    xi = draw_coefficients(5, range(6), dic.kl_scales.size)
+    from dromo.rom.online import prepare
+    from dromo.uq.sampling import draw_spec
+    for rom in (dic.roms[1], dic.global_rom):
+        draws = [dic.draw(x) for x in xi]
+        oc = prepare(rom, draw_spec(spec, draws[0]), MPI.COMM_SELF, check_mesh=False)
+        assert QuadratureNewton(BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws])).usable
+        for predictor in (False, True):
+            py = solve_batch(rom, spec, draws, predictor=predictor, compiled=False)
+            cc = solve_batch(rom, spec, draws, predictor=predictor)
+            for a, b in zip(py, cc):
+                assert a["ok"] and b["ok"] and a["law_evaluations"] == b["law_evaluations"]
+                assert np.allclose(a["gamma"], b["gamma"], rtol=1e-11, atol=1e-13 * np.abs(a["gamma"]).max())
+                for f in a["coeffs"]:
+                    assert np.allclose(a["coeffs"][f], b["coeffs"][f], rtol=1e-10,
+                                       atol=1e-12 * np.abs(a["coeffs"][f]).max())
+                    assert np.isclose(a["indicator"][f], b["indicator"][f], rtol=1e-9)
+    # a local law that cannot converge in one iteration: the draws that flow plastically fail, alike
+    bad = copy.deepcopy(spec)
+    for m in bad["materials"].values():
+        m["max_iterations"] = 1
+    py = solve_batch(dic.roms[1], bad, [dic.draw(x) for x in xi], compiled=False)
+    cc = solve_batch(dic.roms[1], bad, [dic.draw(x) for x in xi])
+    assert any(not a["ok"] for a in py)
+    assert [a["ok"] for a in py] == [b["ok"] for b in cc]
+    for a, b in zip(py, cc):
+        assert a.get("error") == b.get("error")
+        if not a["ok"]:
+            assert "the local law integration failed at" in a["error"]
 
 
 @serial_only

@@ -1,0 +1,217 @@
+/* dromo's compiled reduced Newton over the quadrature points of a batch of draws (batch.py), one call per
+ * increment: for each draw in turn, the loop of solve_batch's Python path, step for step (strains of the
+ * reduced coordinates, the von Mises point update of vonmises_kernel.c, reduced residual, structured reduced
+ * tangent, dense solve), with its convergence test and its failure cases. The Python path stays the reference
+ * (tests/uq/test_dictionary.py compares the two); this one only removes the per-iteration array traffic of the
+ * batch, so a draw's data stay in cache. Compiled on first use together with vonmises_kernel.c (cbuild.py).
+ *
+ * Layout (C-contiguous; k reduced coordinates, nq quadrature points, kt = k (k + 1) / 2, Mandel notation):
+ *   E2T     (k, 6 nq)   mode strains at the points            eps = E2T^T g + lift
+ *   lift    (6 nq)      lifting strains at t_{n+1}, or NULL
+ *   EwT     (6 nq, k)   weighted mode strains                  r = EwT^T sigma - f
+ *   absEwT  (6 nq, k)   |EwT|                                  ref = max(|f|, | absEwT^T |sigma| |)
+ *   absnorm             an upper bound of the spectral norm of absEwT
+ *   AB      (2 nq, kt)  upper triangles of A_p = w_p E_p^T J E_p, then of B_p = w_p E_p^T D E_p
+ *   E (nq, 6, k), w (nq): the rank-one parts, K += w_p (E_p^T u_p)(E_p^T n_p)^T where u_p != 0
+ *   per draw b (offsets b * nq * 6, b * nq * ns, b * nq * np):
+ *     eps0 (nq, 6), st0 (nq, ns) the start of the increment; par (nq, np), eth (nq, 6) or NULL the law's
+ *     parameters and thermal strains at T_{n+1} (vonmises_kernel.c); G (k) in: the first iterate, out: the last
+ *     eps1, sig1 (nq, 6), st1 (nq, ns) out: the converged values
+ *   active (B) bytes: the draws to solve (the others are not touched)
+ *   work: 20 nq + k (k + 4) + kt doubles (strain increments, tangent parts, residuals, K, rank-one vectors,
+ *         triangle), fail: nq bytes
+ * Per draw out: status (0 converged, 1 non-finite strains, 2 local law failure at info_n points, 3 non-finite
+ * residual, 4 diverging, 5 no convergence, 6 singular reduced tangent), info_it the iteration it ended at,
+ * info_r (2): its residual and the residual of iteration 1, evals the law evaluations.
+ */
+#include <math.h>
+#include <string.h>
+
+void dromo_vonmises_update(long m, int nv, int nk, int viscous, int linear, double dt, double rtol, int maxit,
+                           const double *eps, const double *deps, const double *eth, const double *st0,
+                           long ns, const double *par, long np, double *stress, double *st1, double *tangent,
+                           unsigned char *failed, double *parts);
+
+/* K x = r by Gaussian elimination with partial pivoting (K, r overwritten; x in r); 1 when a pivot is 0 (where
+ * LAPACK's getrf reports a singular matrix) */
+static int dense_solve(int k, double *K, double *r)
+{
+    for (int c = 0; c < k; c++) {
+        int piv = c;
+        double best = fabs(K[c * k + c]);
+        for (int i = c + 1; i < k; i++)
+            if (fabs(K[i * k + c]) > best) {
+                best = fabs(K[i * k + c]);
+                piv = i;
+            }
+        if (!(best > 0.0)) return 1;
+        if (piv != c) {
+            for (int j = 0; j < k; j++) {
+                double t = K[c * k + j];
+                K[c * k + j] = K[piv * k + j];
+                K[piv * k + j] = t;
+            }
+            double t = r[c];
+            r[c] = r[piv];
+            r[piv] = t;
+        }
+        const double d = K[c * k + c];
+        for (int i = c + 1; i < k; i++) {
+            const double f = K[i * k + c] / d;
+            if (f == 0.0) continue;
+            for (int j = c + 1; j < k; j++) K[i * k + j] -= f * K[c * k + j];
+            r[i] -= f * r[c];
+        }
+    }
+    for (int c = k - 1; c >= 0; c--) {
+        double s = r[c];
+        for (int j = c + 1; j < k; j++) s -= K[c * k + j] * r[j];
+        r[c] = s / K[c * k + c];
+    }
+    return 0;
+}
+
+/* x86-64: an AVX2/FMA clone besides the baseline one, picked at load time (the sums of this loop are most
+ * of its time outside the law) */
+#if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 11 && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double *lift, const double *EwT,
+                        const double *absEwT, double absnorm, const double *AB, const double *E,
+                        const double *w, const double *f, double fnorm, double rtol, double atol, int max_iterations,
+                        int nv, int nk, int viscous, int linear, double dt, double lrtol, int lmaxit, long ns,
+                        long np, const double *eps0, const double *st0, const double *par, const double *eth,
+                        double *G, double *eps1, double *sig1, double *st1, const unsigned char *active,
+                        int *status, long *info_it, double *info_r, long *info_n, long *evals, double *work,
+                        unsigned char *fail)
+{
+    const long n6 = 6 * nq;
+    const int kt = k * (k + 1) / 2;
+    double *deps = work, *parts = work + n6, *r = parts + 14 * nq, *ra = r + k, *K = ra + k, *U = K + k * k,
+           *V = U + k, *tri = V + k;
+    for (long b = 0; b < B; b++) {
+        if (!active[b]) continue;
+        const double *e0 = eps0 + b * n6, *s0 = st0 + b * nq * ns, *P = par + b * nq * np;
+        const double *th = eth ? eth + b * n6 : NULL;
+        double *g = G + b * k, *e1 = eps1 + b * n6, *sg = sig1 + b * n6, *s1 = st1 + b * nq * ns;
+        double res1 = 0.0, res_prev = 0.0, rn = 0.0;
+        int st = 5;
+        long it;
+        info_n[b] = 0;
+        evals[b] = 0;
+        for (it = 0; it <= max_iterations; it++) {
+            evals[b]++;
+            /* strains and their increments: e1 = lift + sum_j g_j E2T_j (axpys, which vectorize) */
+            if (lift)
+                memcpy(e1, lift, n6 * sizeof(double));
+            else
+                memset(e1, 0, n6 * sizeof(double));
+            for (int j = 0; j < k; j++) {
+                const double gj = g[j], *col = E2T + j * n6;
+                for (long i = 0; i < n6; i++) e1[i] += gj * col[i];
+            }
+            int finite = 1;
+            for (long i = 0; i < n6; i++) finite &= isfinite(e1[i]);
+            if (!finite) {
+                st = 1;
+                break;
+            }
+            for (long i = 0; i < n6; i++) deps[i] = e1[i] - e0[i];
+            dromo_vonmises_update(nq, nv, nk, viscous, linear, dt, lrtol, lmaxit, e0, deps, th, s0, ns, P, np,
+                                  sg, s1, NULL, fail, parts);
+            long nf = 0;
+            for (long p = 0; p < nq; p++) nf += fail[p] != 0;
+            if (nf) {
+                st = 2;
+                info_n[b] = nf;
+                break;
+            }
+            /* reduced residual; its reference ref = max(|f|, |absEwT^T |sigma||) only where the test needs it:
+             * fnorm <= ref <= max(fnorm, absnorm |sigma|) (absnorm >= the spectral norm of absEwT) */
+            for (int j = 0; j < k; j++) r[j] = 0.0;
+            double ss = 0.0;
+            for (long i = 0; i < n6; i++) {
+                const double s = sg[i], *row = EwT + i * k;
+                ss += s * s;
+                for (int j = 0; j < k; j++) r[j] += s * row[j];
+            }
+            rn = 0.0;
+            for (int j = 0; j < k; j++) {
+                r[j] -= f[j];
+                rn += r[j] * r[j];
+            }
+            rn = sqrt(rn);
+            const double ub = absnorm * sqrt(ss);
+            double ref;
+            if (rn <= (rtol * fnorm > atol ? rtol * fnorm : atol))
+                ref = fnorm;                                       /* converged whatever ref is */
+            else if (rn > rtol * (fnorm > ub ? fnorm : ub) && rn > atol)
+                ref = fnorm > ub ? fnorm : ub;                     /* not converged whatever ref is */
+            else {
+                for (int j = 0; j < k; j++) ra[j] = 0.0;
+                for (long i = 0; i < n6; i++) {
+                    const double as = fabs(sg[i]), *arow = absEwT + i * k;
+                    for (int j = 0; j < k; j++) ra[j] += as * arow[j];
+                }
+                double rr = 0.0;
+                for (int j = 0; j < k; j++) rr += ra[j] * ra[j];
+                rr = sqrt(rr);
+                ref = fnorm > rr ? fnorm : rr;
+            }
+            if (it == 1) res1 = rn;
+            const double target = rtol * ref > atol ? rtol * ref : atol;
+            if (rn <= target || k == 0) {
+                st = 0;
+                break;
+            }
+            if (!isfinite(rn)) {
+                st = 3;
+                break;
+            }
+            if (it >= 3 && rn > 1e3 * (res1 > atol ? res1 : atol) && rn > 1e2 * res_prev) {
+                st = 4;
+                break;
+            }
+            if (it == max_iterations) {
+                st = 5;
+                break;
+            }
+            res_prev = rn;
+            /* structured reduced tangent: isotropic parts (upper triangles), then the rank-one parts */
+            for (int t = 0; t < kt; t++) tri[t] = 0.0;
+            for (long p = 0; p < nq; p++) {
+                const double kb = parts[14 * p], cd = parts[14 * p + 1];
+                const double *A = AB + p * kt, *Bm = AB + (nq + p) * kt;
+                for (int t = 0; t < kt; t++) tri[t] += kb * A[t] + cd * Bm[t];
+            }
+            for (int a = 0, t = 0; a < k; a++)
+                for (int c = a; c < k; c++, t++) K[a * k + c] = K[c * k + a] = tri[t];
+            for (long p = 0; p < nq; p++) {
+                const double *u = parts + 14 * p + 2, *nn = parts + 14 * p + 8;
+                if (u[0] == 0.0 && u[1] == 0.0 && u[2] == 0.0 && u[3] == 0.0 && u[4] == 0.0 && u[5] == 0.0)
+                    continue;
+                const double *Ep = E + p * 6 * k;
+                for (int j = 0; j < k; j++) {
+                    double su = 0.0, sn = 0.0;
+                    for (int c = 0; c < 6; c++) {
+                        su += u[c] * Ep[c * k + j];
+                        sn += nn[c] * Ep[c * k + j];
+                    }
+                    U[j] = su * w[p];
+                    V[j] = sn;
+                }
+                for (int a = 0; a < k; a++)
+                    for (int c = 0; c < k; c++) K[a * k + c] += U[a] * V[c];
+            }
+            if (dense_solve(k, K, r)) {
+                st = 6;
+                break;
+            }
+            for (int j = 0; j < k; j++) g[j] -= r[j];
+        }
+        status[b] = st;
+        info_it[b] = it > max_iterations ? max_iterations : it;
+        info_r[2 * b] = rn;
+        info_r[2 * b + 1] = res1;
+    }
+}
