@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from ..errors import ConvergenceError, DromoError
-from .batch_kernel import FAILURES, QuadratureNewton
+from .batch_kernel import AT_DUAL, AT_ITERATION, FAILURES, LAW_FAILED, LAW_NONFINITE, CompiledNewton
 
 
 class _DrawFailure(Exception):
@@ -261,10 +261,10 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
     if not ts.fixed:
         raise ConvergenceError("batched draws need fixed time steps ([time] fixed = true)")
     bn = BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws], structured_tangent)
-    qn = QuadratureNewton(bn) if compiled else None
-    if qn is not None and not qn.usable:
-        qn = None
-    spare = None                                                      # the compiled path's other buffers
+    cn = CompiledNewton(bn) if compiled else None
+    if cn is not None and not cn.usable:
+        cn = None
+    spare, spare_d = None, None                                       # the compiled path's other buffers
     k = bn.k
     quad, dual = bn.quad, bn.dual
     duals = list(rom.duals.items())
@@ -294,14 +294,16 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
                          f"{reason}")
         alive[b] = False
 
-    def checked(A, eps, out, where):
+    def checked(A, eps, out, it=None):
         """The draws of a law call's result whose law integration succeeded everywhere (the others failed
-        with the reason): ``(A, eps, stress, internal, tangent)`` restricted to them."""
+        with the reason): ``(A, eps, stress, internal, tangent)`` restricted to them. ``it``: the Newton
+        iteration (quadrature points), None: the dual points at the converged strains."""
         stress, st, tangent, failed, bad = out
+        pre, post = (AT_ITERATION.format(it=it), "") if it is not None else ("", AT_DUAL)
         for b, nb in zip(A[bad > 0], bad[bad > 0]):
-            fail(b, t, dt, f"{where[0]}the law returned NaN/Inf at {nb} reduced point(s){where[1]}")
+            fail(b, t, dt, pre + LAW_NONFINITE.format(nf=nb) + post)
         for b, nf in zip(A[(failed > 0) & (bad == 0)], failed[(failed > 0) & (bad == 0)]):
-            fail(b, t, dt, f"{where[0]}the local law integration failed at {nf} reduced point(s){where[1]}")
+            fail(b, t, dt, pre + LAW_FAILED.format(nf=nf) + post)
         keep = (bad == 0) & (failed == 0)
         if keep.all():
             return A, eps, stress, st, tangent
@@ -332,7 +334,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
                 break
             if ok.size < A.size:
                 A, eps = A[ok], eps[ok]
-            A, eps, stress, st, tangent = checked(A, eps, out, (f"reduced Newton iteration {it}: ", ""))
+            A, eps, stress, st, tangent = checked(A, eps, out, it)
             if A.size == 0:                                           # every draw failed there
                 break
             sig = stress.reshape(A.size, -1)
@@ -392,23 +394,29 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
         a1, f1 = oc.lifting(t1), oc.force(t1)
         fnorm = float(np.linalg.norm(f1))
         Tq1, Td1 = bn.temperatures(t1)
-        D1 = D.copy(Td1)
         if predictor and dt_prev is not None:
             with np.errstate(invalid="ignore", over="ignore"):     # failed draws: any values
                 G, G_prev = G + (G - G_prev) * (dt / dt_prev), G
         else:
             G_prev = G.copy()
         dt_prev = dt
-        Q1 = None
-        if qn is not None:
+        Q1 = D1 = None
+        if cn is not None:
             # compiled: into the buffers of two increments ago (a failed draw's values there are not read)
             Q1 = spare if spare is not None else Q.copy(Tq1)
             Q1.T = Tq1
             try:
-                status, its, rn, r1, nf, ev = qn(G, a1, f1, fnorm, ts, dt, t, Q, Q1, Tq1, alive)
+                status, its, rn, r1, nf, ev = cn.quadrature(G, a1, f1, fnorm, ts, dt, t, Q, Q1, Tq1, alive)
             except DromoError:                                        # the Python path finds the draws
                 Q1 = None
             else:
+                if cn.dual_usable:
+                    D1 = spare_d if spare_d is not None else D.copy(Td1)
+                    D1.T = Td1
+                    try:
+                        cn.dual(G, a1, dt, t, D, D1, Td1, alive, status, nf)
+                    except DromoError:                                # the Python path below
+                        D1 = None
                 evaluations[alive] += ev[alive]
                 for b in np.flatnonzero(alive & (status != 0)):
                     fail(b, t, dt, FAILURES[int(status[b])].format(it=its[b], rn=rn[b], res1=r1[b], nf=nf[b],
@@ -416,8 +424,9 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
         if Q1 is None:
             Q1 = Q.copy(Tq1)
             newton_python(t, dt, a1, f1, fnorm, Q, Q1, Tq1)
-        A = np.flatnonzero(alive)                                     # converged: the dual points, once
-        if dual.n and A.size:
+        A = np.flatnonzero(alive)
+        if D1 is None and dual.n and A.size:                         # the dual points, once, at the converged G
+            D1 = D.copy(Td1)
             whole = A.size == B
             eps = bn.strains(a1, G if whole else G[A], dual=True)
             e0, st0, T0 = D.take(A, whole)
@@ -427,10 +436,11 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
             if out is not None:
                 if ok.size < A.size:
                     A, eps = A[ok], eps[ok]
-                A, eps, stress, st, _ = checked(A, eps, out, ("", " of the dual fields (at the converged "
-                                                                        "strains)"))
+                A, eps, stress, st, _ = checked(A, eps, out)
                 D1.put(A, eps, stress, st)
-        t, spare, Q, D = t1, Q, Q1, D1
+        elif D1 is None:
+            D1 = D.copy(Td1)
+        t, spare, spare_d, Q, D = t1, Q, D, Q1, D1
         inc += 1
         record(t, G, a1, Q, D)
     seconds = time.perf_counter() - tic

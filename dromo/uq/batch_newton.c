@@ -215,3 +215,41 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
         info_r[2 * b + 1] = res1;
     }
 }
+
+/* The dual points (zero weight: the dual fields' Gappy-POD only) of the draws that converged (active and
+ * status 0), once per increment at the converged coordinates G: their strains E2dT^T g + liftd and the law
+ * there (as solve_batch's Python path). Layout as dromo_batch_newton's with nd points and the dual group's law;
+ * work: 6 nd doubles, fail: nd bytes. A draw whose law fails at some of these points gets status 7 and the
+ * count in info_n. */
+void dromo_batch_dual(long B, int k, long nd, const double *E2dT, const double *liftd, int nv, int nk, int viscous,
+                      int linear, double dt, double lrtol, int lmaxit, long ns, long np, const double *eps0,
+                      const double *st0, const double *par, const double *eth, const double *G, double *eps1,
+                      double *sig1, double *st1, const unsigned char *active, int *status, long *info_n,
+                      double *work, unsigned char *fail)
+{
+    const long n6 = 6 * nd;
+    double *deps = work;
+    for (long b = 0; b < B; b++) {
+        if (!active[b] || status[b] != 0) continue;
+        const double *e0 = eps0 + b * n6, *g = G + b * k;
+        double *e1 = eps1 + b * n6;
+        if (liftd)
+            memcpy(e1, liftd, n6 * sizeof(double));
+        else
+            memset(e1, 0, n6 * sizeof(double));
+        for (int j = 0; j < k; j++) {
+            const double gj = g[j], *col = E2dT + j * n6;
+            for (long i = 0; i < n6; i++) e1[i] += gj * col[i];
+        }
+        for (long i = 0; i < n6; i++) deps[i] = e1[i] - e0[i];
+        dromo_vonmises_update(nd, nv, nk, viscous, linear, dt, lrtol, lmaxit, e0, deps, eth ? eth + b * n6 : NULL,
+                              st0 + b * nd * ns, ns, par + b * nd * np, np, sig1 + b * n6, st1 + b * nd * ns, NULL,
+                              fail, NULL);
+        long nf = 0;
+        for (long p = 0; p < nd; p++) nf += fail[p] != 0;
+        if (nf) {
+            status[b] = 7;
+            info_n[b] = nf;
+        }
+    }
+}

@@ -279,13 +279,14 @@ def test_batched_draws_equal_single_draws(bar, monkeypatch):
 
 @serial_only
 def test_compiled_batched_newton_equals_the_python_path(bar):
-    """The compiled Newton of the quadrature points (dromo.uq.batch_kernel) ends every draw where the batched
-    Python path does (round-off: its sums are in another order), with the same law evaluations, dual
-    coefficients and indicators; a draw whose local law integration fails fails alike, with the same reason."""
+    """The compiled increment (dromo.uq.batch_kernel: the quadrature points' Newton, the dual points' laws) ends
+    every draw where the batched Python path does (round-off: its sums are in another order), with the same law
+    evaluations, dual coefficients and indicators; a draw whose local law integration fails fails alike, with
+    the same reason."""
     import copy
     from dromo.hf.case_file import read_case
     from dromo.uq.batch import BatchedNewton, solve_batch
-    from dromo.uq.batch_kernel import QuadratureNewton
+    from dromo.uq.batch_kernel import CompiledNewton
     from dromo.uq.dictionary import Dictionary
     from dromo.uq.sampling import draw_coefficients
     dic = Dictionary(os.path.join(bar, "d12.h5"), MPI.COMM_WORLD)
@@ -296,7 +297,8 @@ def test_compiled_batched_newton_equals_the_python_path(bar):
     for rom in (dic.roms[1], dic.global_rom):
         draws = [dic.draw(x) for x in xi]
         oc = prepare(rom, draw_spec(spec, draws[0]), MPI.COMM_SELF, check_mesh=False)
-        assert QuadratureNewton(BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws])).usable
+        cn = CompiledNewton(BatchedNewton(rom, oc, [d.at_points(oc.points.ids) for d in draws]))
+        assert cn.usable and cn.dual_usable
         for predictor in (False, True):
             py = solve_batch(rom, spec, draws, predictor=predictor, compiled=False)
             cc = solve_batch(rom, spec, draws, predictor=predictor)
