@@ -71,6 +71,19 @@ static int dense_solve(int k, double *K, double *r)
     return 0;
 }
 
+/* e = lift + E2T^T g (axpys over the 6 n strain components, which vectorize); lift may be NULL */
+static void strains(long n6, int k, const double *E2T, const double *lift, const double *g, double *e)
+{
+    if (lift)
+        memcpy(e, lift, n6 * sizeof(double));
+    else
+        memset(e, 0, n6 * sizeof(double));
+    for (int j = 0; j < k; j++) {
+        const double gj = g[j], *col = E2T + j * n6;
+        for (long i = 0; i < n6; i++) e[i] += gj * col[i];
+    }
+}
+
 /* x86-64: an AVX2/FMA clone besides the baseline one, picked at load time (the sums of this loop are most
  * of its time outside the law) */
 #if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 11 && !defined(__clang__)
@@ -101,15 +114,8 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
         evals[b] = 0;
         for (it = 0; it <= max_iterations; it++) {
             evals[b]++;
-            /* strains and their increments: e1 = lift + sum_j g_j E2T_j (axpys, which vectorize) */
-            if (lift)
-                memcpy(e1, lift, n6 * sizeof(double));
-            else
-                memset(e1, 0, n6 * sizeof(double));
-            for (int j = 0; j < k; j++) {
-                const double gj = g[j], *col = E2T + j * n6;
-                for (long i = 0; i < n6; i++) e1[i] += gj * col[i];
-            }
+            /* strains and their increments */
+            strains(n6, k, E2T, lift, g, e1);
             int finite = 1;
             for (long i = 0; i < n6; i++) finite &= isfinite(e1[i]);
             if (!finite) {
@@ -233,14 +239,7 @@ void dromo_batch_dual(long B, int k, long nd, const double *E2dT, const double *
         if (!active[b] || status[b] != 0) continue;
         const double *e0 = eps0 + b * n6, *g = G + b * k;
         double *e1 = eps1 + b * n6;
-        if (liftd)
-            memcpy(e1, liftd, n6 * sizeof(double));
-        else
-            memset(e1, 0, n6 * sizeof(double));
-        for (int j = 0; j < k; j++) {
-            const double gj = g[j], *col = E2dT + j * n6;
-            for (long i = 0; i < n6; i++) e1[i] += gj * col[i];
-        }
+        strains(n6, k, E2dT, liftd, g, e1);
         for (long i = 0; i < n6; i++) deps[i] = e1[i] - e0[i];
         dromo_vonmises_update(nd, nv, nk, viscous, linear, dt, lrtol, lmaxit, e0, deps, eth ? eth + b * n6 : NULL,
                               st0 + b * nd * ns, ns, par + b * nd * np, np, sig1 + b * n6, st1 + b * nd * ns, NULL,
