@@ -248,9 +248,10 @@ class GappyFit:
             c = np.linalg.lstsq(self.restricted, y2, rcond=None)[0]
         return c[:, 0] if vec else c
 
-    def fit_rows(self, rows, row_order=None):
+    def fit_rows(self, rows, row_order=None, norms=False):
         """Coefficients ``(c, k)`` and residual norms ``‖y − U_P c‖`` ``(c,)`` of ``c`` value vectors given as
-        the rows of ``rows`` ``(c, n_points · nc)`` (as :meth:`coefficients`; no transposed copy).
+        the rows of ``rows`` ``(c, n_points · nc)`` (as :meth:`coefficients`; no transposed copy), and with
+        ``norms`` their norms ``‖y‖`` ``(c,)`` too.
         ``row_order``: the values come in this order of the fit's rows (a permutation of
         ``range(n_points · nc)``; kept with its reordered factor for the next calls).
 
@@ -274,7 +275,8 @@ class GappyFit:
                 inv[order] = np.arange(order.size)
                 Y = Y[:, inv]
             c = self.coefficients(Y.T).T
-            return c, np.linalg.norm(Y - c @ self.restricted.T, axis=1)
+            r = np.linalg.norm(Y - c @ self.restricted.T, axis=1)
+            return (c, r, np.linalg.norm(Y, axis=1)) if norms else (c, r)
         from scipy.linalg import solve_triangular
         Z = Y @ Q
         yy = np.einsum("ij,ij->i", Y, Y)
@@ -283,7 +285,8 @@ class GappyFit:
         r = np.sqrt(np.maximum(r2, 0.0))
         if small.any():
             r[small] = np.linalg.norm(Y[small] - Z[small] @ Q.T, axis=1)
-        return solve_triangular(self._R, Z.T).T, r
+        c = solve_triangular(self._R, Z.T).T
+        return (c, r, np.sqrt(yy)) if norms else (c, r)
 
     def residual(self, values):
         """Normalized fit residual ``‖y − U_P c‖ / ‖y‖`` per column (0 for zero columns): the error

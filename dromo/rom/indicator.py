@@ -123,9 +123,10 @@ class IndicatorTracker:
             if f not in values:
                 continue
             v = np.asarray(values[f], dtype=float).reshape(1, -1)
-            c, r = d.fit.fit_rows(v)
-            self.scale[f] = max(self.scale.get(f, 0.0), float(np.linalg.norm(v)))
-            ind[f] = float(r[0]) / self.scale[f] if self.scale[f] > 0 else 0.0
+            c, r, nv = d.fit.fit_rows(v, norms=True)
+            eta, s = indicator_step(r, nv, self.scale.get(f, 0.0))
+            self.scale[f] = float(s[0])
+            ind[f] = float(eta[0])
             coeffs[f] = c[0]
         return ind, coeffs
 
@@ -133,6 +134,14 @@ class IndicatorTracker:
         """The point set changed from ``n_old`` to ``n_new`` points: norms over it scale like √n."""
         if n_old > 0:
             self.scale = {f: s * np.sqrt(n_new / n_old) for f, s in self.scale.items()}
+
+
+def indicator_step(r, ynorm, scale):
+    """One step of the running indicator of :class:`IndicatorTracker`, over ``c`` runs at once: the fit residuals
+    ``r`` ``(c,)`` over the running maximum of the point values' norms, ``scale`` (``(c,)`` or a float) updated
+    with ``ynorm`` ``(c,)``. Returns ``(η (c,), new scale (c,))``; η is 0 while the scale is 0."""
+    s = np.maximum(scale, ynorm)
+    return np.divide(r, s, out=np.zeros(np.shape(r)), where=s > 0), s
 
 
 def step_errors(full, result, reference, measure, comm):

@@ -253,6 +253,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
     draw after draw) where it applies (a compiled von Mises law with ``structured_tangent``); ``False``: the
     batched Python path (the same iterates to round-off, the same law evaluations and failures).
     """
+    from ..rom.indicator import indicator_step
     from ..rom.online import prepare
     from .sampling import draw_spec
     B = len(draws)
@@ -281,12 +282,9 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
         rec["a"].append(np.asarray(a, dtype=float).copy())
         for f, d in duals:
             Y = np.concatenate([_dual_values(f, quad, Q, B), _dual_values(f, dual, D, B)], axis=1)
-            c, r = d.fit.fit_rows(Y, row_order=bn.fit_order[f])       # (B, k_F), (B,)
+            c, r, nv = d.fit.fit_rows(Y, row_order=bn.fit_order[f], norms=True)   # (B, k_F), (B,), (B,)
             rec["coeffs"][f].append(c)
-            nv = np.linalg.norm(Y, axis=1)
-            scale[f] = np.maximum(scale[f], nv)
-            rel = np.divide(r, nv, out=np.zeros(B), where=nv > 0)
-            eta = np.divide(rel * nv, scale[f], out=np.zeros(B), where=scale[f] > 0)
+            eta, scale[f] = indicator_step(r, nv, scale[f])
             ind[f] = np.where(alive, np.maximum(ind[f], eta), ind[f])
 
     def fail(b, t, dt, reason):
