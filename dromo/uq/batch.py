@@ -35,6 +35,7 @@ solves the draws one at a time).
 Local (one rank, no communication): ``dromo uq`` gives every rank its own draws.
 """
 import time
+import weakref
 
 import numpy as np
 
@@ -77,7 +78,8 @@ class BatchedNewton:
                            for sub in (self.quad, self.dual)}
         if self.structured[self.quad]:
             from ..rom.reduced_tangent import StructuredReducedTangent
-            self.reduced_tangent = StructuredReducedTangent(self.E, one.w[self.quad.sel])
+            self.reduced_tangent = model_cache(rom, "reduced_tangent",
+                                               lambda: StructuredReducedTangent(self.E, one.w[self.quad.sel]))
         T = pp.temperature
         if T.spec is None or T.series is not None:
             raise ConvergenceError("batched draws need a value/expression temperature")
@@ -179,6 +181,18 @@ class BatchedNewton:
             return self.reduced_tangent(tangent)
         CE = np.matmul(tangent, self.E[None]).reshape(a, self.quad.n * 6, self.k)
         return np.matmul(self.Ew2[None], CE)
+
+
+#: per reduced model, what the batches of its draws share (a model's draws come in several batches)
+_MODEL_CACHE = weakref.WeakKeyDictionary()
+
+
+def model_cache(rom, name, make):
+    """``make()`` for the reduced model ``rom``, computed once per model (kept while the model lives)."""
+    per = _MODEL_CACHE.setdefault(rom, {})
+    if name not in per:
+        per[name] = make()
+    return per[name]
 
 
 def _self_comm():

@@ -99,7 +99,9 @@ class CompiledNewton:
         self.E2T = np.ascontiguousarray(bn.E2.T)                       # (k, 6 n_q)
         self.EwT, self.absEwT = bn.EwT, bn.absEwT                      # (6 n_q, k)
         # a bound of absEwT's spectral norm (the residual's reference is needed only near the tolerance)
-        self.absnorm = float(np.linalg.norm(self.absEwT, 2)) * (1.0 + 1e-10) if self.absEwT.size else 0.0
+        from .batch import model_cache
+        self.absnorm = model_cache(bn.rom, "absnorm", lambda: float(np.linalg.norm(self.absEwT, 2)) * (1.0 + 1e-10)
+                                   if self.absEwT.size else 0.0)
         self.AB, self.E, self.w = np.ascontiguousarray(rt.AB2), rt.E, np.ascontiguousarray(rt.w)
         kt = self.k * (self.k + 1) // 2
         self.work = np.empty(max(20 * self.nq + self.k * (self.k + 4) + kt, 6 * self.nd))
