@@ -86,6 +86,7 @@ class BatchedNewton:
         # the case's field is the same for every draw: evaluated once per time at the n points, the draws'
         # offsets added (the values of one PointTemperature over the B × n points)
         self.base_temperature = PointTemperature(n, spec=T.spec, coordinates=T.x, amplitude=T.amplitude)
+        self.split_offsets = [np.ascontiguousarray(self.offsets[:, sub.sel]) for sub in (self.quad, self.dual)]
         self.amplitude = T.amplitude
         # each dual field's fit rows in the order [quadrature points, dual points] (point-major)
         order = np.concatenate([self.quad.sel, self.dual.sel])
@@ -95,8 +96,8 @@ class BatchedNewton:
     def temperatures(self, t):
         """Temperatures of the draws at time ``t`` at the quadrature and at the dual points:
         ``((B, n_q), (B, n_d))``."""
-        T = self.base_temperature(t)[None, :] + self.amplitude(t) * self.offsets
-        return T[:, self.quad.sel], T[:, self.dual.sel]
+        base, a = self.base_temperature(t), self.amplitude(t)
+        return tuple(base[sub.sel][None, :] + a * off for sub, off in zip((self.quad, self.dual), self.split_offsets))
 
     # -------------------------------------------------------------------------------------------- laws
     def _laws(self, sub, e0, de, internal, T0, T1, dt, t):

@@ -97,11 +97,12 @@ class CompiledNewton:
         rt = bn.reduced_tangent
         self.k, self.nq, self.nd = bn.k, bn.quad.n, bn.dual.n
         self.E2T = np.ascontiguousarray(bn.E2.T)                       # (k, 6 n_q)
-        self.EwT, self.absEwT = bn.EwT, bn.absEwT                      # (6 n_q, k)
-        # a bound of absEwT's spectral norm (the residual's reference is needed only near the tolerance)
         from .batch import model_cache
-        self.absnorm = model_cache(bn.rom, "absnorm", lambda: float(np.linalg.norm(self.absEwT, 2)) * (1.0 + 1e-10)
-                                   if self.absEwT.size else 0.0)
+        # the weighted mode strains (k, 6 n_q) and their absolute values, a bound of the latter's spectral norm
+        # (the residual's reference is needed only near the tolerance)
+        self.EwTT, self.absEwTT, self.absnorm = model_cache(bn.rom, "compiled_residual", lambda: (
+            np.ascontiguousarray(bn.EwT.T), np.ascontiguousarray(bn.absEwT.T),
+            float(np.linalg.norm(bn.absEwT, 2)) * (1.0 + 1e-10) if bn.absEwT.size else 0.0))
         self.AB, self.E, self.w = np.ascontiguousarray(rt.AB2), rt.E, np.ascontiguousarray(rt.w)
         kt = self.k * (self.k + 1) // 2
         self.work = np.empty(max(20 * self.nq + self.k * (self.k + 4) + kt, 6 * self.nd))
@@ -138,7 +139,7 @@ class CompiledNewton:
         st0, st1 = Q.internal[0], Q1.internal[0]
         _check_arrays(G, Q.eps, st0, Q1.eps, Q1.stress, st1)
         self.lib.dromo_batch_newton(
-            B, self.k, self.nq, _ptr(self.E2T), _ptr(lift), _ptr(self.EwT), _ptr(self.absEwT), self.absnorm,
+            B, self.k, self.nq, _ptr(self.E2T), _ptr(lift), _ptr(self.EwTT), _ptr(self.absEwTT), self.absnorm,
             _ptr(self.AB), _ptr(self.E), _ptr(self.w), _ptr(f), float(fnorm), float(ts.rtol), float(ts.atol),
             int(ts.max_iterations), *_law_args(law, dt), par.shape[1], _ptr(Q.eps), _ptr(st0), _ptr(par), _ptr(eth),
             _ptr(G), _ptr(Q1.eps), _ptr(Q1.stress), _ptr(st1), _ptr(active), _ptr(status), _ptr(info_it),

@@ -8,9 +8,9 @@
  * Layout (C-contiguous; k reduced coordinates, nq quadrature points, kt = k (k + 1) / 2, Mandel notation):
  *   E2T     (k, 6 nq)   mode strains at the points            eps = E2T^T g + lift
  *   lift    (6 nq)      lifting strains at t_{n+1}, or NULL
- *   EwT     (6 nq, k)   weighted mode strains                  r = EwT^T sigma - f
- *   absEwT  (6 nq, k)   |EwT|                                  ref = max(|f|, | absEwT^T |sigma| |)
- *   absnorm             an upper bound of the spectral norm of absEwT
+ *   EwTT    (k, 6 nq)   weighted mode strains                  r = EwTT sigma - f
+ *   absEwTT (k, 6 nq)   |EwTT|                                 ref = max(|f|, | absEwTT |sigma| |)
+ *   absnorm             an upper bound of the spectral norm of absEwTT
  *   AB      (2 nq, kt)  upper triangles of A_p = w_p E_p^T J E_p, then of B_p = w_p E_p^T D E_p
  *   E (nq, 6, k), w (nq): the rank-one parts, K += w_p (E_p^T u_p)(E_p^T n_p)^T where u_p != 0
  *   per draw b (offsets b * nq * 6, b * nq * ns, b * nq * np):
@@ -71,17 +71,45 @@ static int dense_solve(int k, double *K, double *r)
     return 0;
 }
 
-/* e = lift + E2T^T g (axpys over the 6 n strain components, which vectorize); lift may be NULL */
-static void strains(long n6, int k, const double *E2T, const double *lift, const double *g, double *e)
+#define BLK 8 /* the register blocks of the sums below (a multiple of the vector width) */
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline)) /* into each clone of the caller, in its ISA */
+#else
+#define INLINE static inline
+#endif
+
+/* e = lift + E2T^T g over the 6 n strain components, lift may be NULL; blocks of BLK components summed in
+ * registers over the k modes (one store per block), j ascending as a column-by-column axpy would */
+INLINE void strains(long n6, int k, const double *E2T, const double *lift, const double *g, double *e)
 {
-    if (lift)
-        memcpy(e, lift, n6 * sizeof(double));
-    else
-        memset(e, 0, n6 * sizeof(double));
-    for (int j = 0; j < k; j++) {
-        const double gj = g[j], *col = E2T + j * n6;
-        for (long i = 0; i < n6; i++) e[i] += gj * col[i];
+    long i = 0;
+    for (; i + BLK <= n6; i += BLK) {
+        double acc[BLK];
+        for (int t = 0; t < BLK; t++) acc[t] = lift ? lift[i + t] : 0.0;
+        for (int j = 0; j < k; j++) {
+            const double gj = g[j], *col = E2T + j * n6 + i;
+            for (int t = 0; t < BLK; t++) acc[t] += gj * col[t];
+        }
+        for (int t = 0; t < BLK; t++) e[i + t] = acc[t];
     }
+    for (; i < n6; i++) {
+        double a = lift ? lift[i] : 0.0;
+        for (int j = 0; j < k; j++) a += g[j] * E2T[j * n6 + i];
+        e[i] = a;
+    }
+}
+
+/* x . y over n values, in BLK partial sums (then added in order) */
+INLINE double dot(long n, const double *x, const double *y)
+{
+    double acc[BLK] = {0.0};
+    long i = 0;
+    for (; i + BLK <= n; i += BLK)
+        for (int t = 0; t < BLK; t++) acc[t] += x[i + t] * y[i + t];
+    double s = 0.0;
+    for (int t = 0; t < BLK; t++) s += acc[t];
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
 }
 
 /* x86-64: an AVX2/FMA clone besides the baseline one, picked at load time (the sums of this loop are most
@@ -89,8 +117,8 @@ static void strains(long n6, int k, const double *E2T, const double *lift, const
 #if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 11 && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
-void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double *lift, const double *EwT,
-                        const double *absEwT, double absnorm, const double *AB, const double *E,
+void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double *lift, const double *EwTT,
+                        const double *absEwTT, double absnorm, const double *AB, const double *E,
                         const double *w, const double *f, double fnorm, double rtol, double atol, int max_iterations,
                         int nv, int nk, int viscous, int linear, double dt, double lrtol, int lmaxit, long ns,
                         long np, const double *eps0, const double *st0, const double *par, const double *eth,
@@ -132,15 +160,10 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
                 info_n[b] = nf;
                 break;
             }
-            /* reduced residual; its reference ref = max(|f|, |absEwT^T |sigma||) only where the test needs it:
-             * fnorm <= ref <= max(fnorm, absnorm |sigma|) (absnorm >= the spectral norm of absEwT) */
-            for (int j = 0; j < k; j++) r[j] = 0.0;
-            double ss = 0.0;
-            for (long i = 0; i < n6; i++) {
-                const double s = sg[i], *row = EwT + i * k;
-                ss += s * s;
-                for (int j = 0; j < k; j++) r[j] += s * row[j];
-            }
+            /* reduced residual; its reference ref = max(|f|, |absEwTT |sigma||) only where the test needs it:
+             * fnorm <= ref <= max(fnorm, absnorm |sigma|) (absnorm >= the spectral norm of absEwTT) */
+            for (int j = 0; j < k; j++) r[j] = dot(n6, EwTT + j * n6, sg);
+            const double ss = dot(n6, sg, sg);
             rn = 0.0;
             for (int j = 0; j < k; j++) {
                 r[j] -= f[j];
@@ -154,11 +177,8 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
             else if (rn > rtol * (fnorm > ub ? fnorm : ub) && rn > atol)
                 ref = fnorm > ub ? fnorm : ub;                     /* not converged whatever ref is */
             else {
-                for (int j = 0; j < k; j++) ra[j] = 0.0;
-                for (long i = 0; i < n6; i++) {
-                    const double as = fabs(sg[i]), *arow = absEwT + i * k;
-                    for (int j = 0; j < k; j++) ra[j] += as * arow[j];
-                }
+                for (long i = 0; i < n6; i++) deps[i] = fabs(sg[i]);      /* deps is free again here */
+                for (int j = 0; j < k; j++) ra[j] = dot(n6, absEwTT + j * n6, deps);
                 double rr = 0.0;
                 for (int j = 0; j < k; j++) rr += ra[j] * ra[j];
                 rr = sqrt(rr);
@@ -184,11 +204,22 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
             }
             res_prev = rn;
             /* structured reduced tangent: isotropic parts (upper triangles), then the rank-one parts */
-            for (int t = 0; t < kt; t++) tri[t] = 0.0;
-            for (long p = 0; p < nq; p++) {
-                const double kb = parts[14 * p], cd = parts[14 * p + 1];
-                const double *A = AB + p * kt, *Bm = AB + (nq + p) * kt;
-                for (int t = 0; t < kt; t++) tri[t] += kb * A[t] + cd * Bm[t];
+            {
+                int t0 = 0;
+                for (; t0 + BLK <= kt; t0 += BLK) {                /* BLK entries summed in registers over p */
+                    double acc[BLK] = {0.0};
+                    for (long p = 0; p < nq; p++) {
+                        const double kb = parts[14 * p], cd = parts[14 * p + 1];
+                        const double *A = AB + p * kt + t0, *Bm = AB + (nq + p) * kt + t0;
+                        for (int t = 0; t < BLK; t++) acc[t] += kb * A[t] + cd * Bm[t];
+                    }
+                    for (int t = 0; t < BLK; t++) tri[t0 + t] = acc[t];
+                }
+                for (int t = t0; t < kt; t++) {
+                    double a = 0.0;
+                    for (long p = 0; p < nq; p++) a += parts[14 * p] * AB[p * kt + t] + parts[14 * p + 1] * AB[(nq + p) * kt + t];
+                    tri[t] = a;
+                }
             }
             for (int a = 0, t = 0; a < k; a++)
                 for (int c = a; c < k; c++, t++) K[a * k + c] = K[c * k + a] = tri[t];
