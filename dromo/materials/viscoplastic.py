@@ -224,6 +224,21 @@ class VonMises(Law):
         """The compiled kernel gives the tangent's structure (:meth:`~dromo.materials.base.Law.update`)."""
         return max(len(self.voce), len(self.kin)) <= _KERNEL_MAX_TERMS and _kernel() is not None
 
+    def kernel_tables(self):
+        """The kernel's parameters as tables in temperature, for kernels that evaluate them per point
+        (``dromo/uq/batch_newton.c``): ``(params, alphas, T_ref)`` with ``params`` the :class:`Param` of
+        ``E, nu, R0, H, (Q_j, b_j)…, (C_i, D_i)…`` and, for Norton's flow rule, ``K, n`` (G and Kb follow from E
+        and nu as in :meth:`_kernel_parameters`), ``alphas`` the three thermal expansion coefficients (empty
+        without expansion); None where such a kernel cannot take them (the power flow rule's K depends on the
+        time; more terms than the kernel's)."""
+        if self.flow_type == "power" or max(len(self.voce), len(self.kin)) > _KERNEL_MAX_TERMS:
+            return None
+        params = [self.E, self.nu, self.R0, self.H] + [p for pair in self.voce + self.kin for p in pair]
+        if self.viscous:
+            params += [self.K, self.n]
+        alphas = list(self.thermal.alphas or [])
+        return params, alphas, self.thermal.T_ref
+
     def _update_chunk(self, eps_old, deps, state_old, T_old, T_new, dt, time, out):
         kernel = _kernel() if max(len(self.voce), len(self.kin)) <= _KERNEL_MAX_TERMS else None
         if kernel is not None:

@@ -419,7 +419,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
             Q1 = spare if spare is not None else Q.copy(Tq1)
             Q1.T = Tq1
             try:
-                status, its, rn, r1, nf, ev = cn.quadrature(G, a1, f1, fnorm, ts, dt, t, Q, Q1, Tq1, alive)
+                status, its, rn, r1, nf, ev = cn.quadrature(G, a1, f1, fnorm, ts, dt, Q, Q1, Tq1, alive)
             except DromoError:                                        # the Python path finds the draws
                 Q1 = None
             else:
@@ -427,7 +427,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
                     D1 = spare_d if spare_d is not None else D.copy(Td1)
                     D1.T = Td1
                     try:
-                        cn.dual(G, a1, dt, t, D, D1, Td1, alive, status, nf)
+                        cn.dual(G, a1, dt, D, D1, Td1, alive, status, nf)
                     except DromoError:                                # the Python path below
                         D1 = None
                 evaluations[alive] += ev[alive]

@@ -39,6 +39,37 @@ FAILURES = {
 }
 
 
+class _Tables(ctypes.Structure):
+    """``tables_t`` of batch_newton.c: a law's parameter tables in temperature."""
+    _fields_ = [("n", ctypes.c_long), ("off", ctypes.c_void_p), ("cnt", ctypes.c_void_p), ("T", ctypes.c_void_p),
+                ("V", ctypes.c_void_p), ("thermal", ctypes.c_int), ("T_ref", ctypes.c_double)]
+
+
+class LawTables:
+    """A von Mises law's parameters packed for the kernel (:meth:`~dromo.materials.viscoplastic.VonMises.
+    kernel_tables`): ``n_par`` parameters per point, the range ``[lo, hi]`` where every table is defined."""
+
+    def __init__(self, law):
+        params, alphas, T_ref = law.kernel_tables()
+        tabs = params + alphas
+        self.n_par = len(params)
+        self.cnt = np.array([1 if p.temps is None else p.temps.size for p in tabs], dtype=np.int_)
+        self.off = np.concatenate([[0], np.cumsum(self.cnt)[:-1]]).astype(np.int_)
+        self.T = np.concatenate([np.zeros(1) if p.temps is None else p.temps for p in tabs]).astype(float)
+        self.V = np.concatenate([p.values[:1] if p.temps is None else p.values for p in tabs]).astype(float)
+        ranged = [p.temps for p in tabs if p.temps is not None]
+        self.lo = max((t[0] for t in ranged), default=-np.inf)
+        self.hi = min((t[-1] for t in ranged), default=np.inf)
+        self.struct = _Tables(len(tabs), self.off.ctypes.data, self.cnt.ctypes.data, self.T.ctypes.data,
+                              self.V.ctypes.data, int(bool(alphas)), float(T_ref))
+
+    def check(self, T):
+        """Raise :class:`~dromo.errors.DromoError` when a temperature of ``T`` is not finite or leaves a table
+        (the caller's Python path then finds the draws and says which table)."""
+        if T.size and not (T.min() >= self.lo and T.max() <= self.hi):  # NaN fails both
+            raise DromoError("a temperature at the reduced points is not finite or leaves a law's table")
+
+
 def _library():
     """The compiled ``batch_newton.c`` (with ``vonmises_kernel.c``) with its argument types, or None without a
     C compiler."""
@@ -60,10 +91,11 @@ def _library():
 
 def _compiled_law(sub, structured):
     """The law of point subset ``sub`` when the kernel takes it (one von Mises group over all its points, the
-    compiled update, with its structured tangent where ``structured``), else None."""
+    compiled update, with its structured tangent where ``structured``, its parameters as tables), else None."""
     from ..materials.viscoplastic import VonMises
     law = sub.groups[0].law if sub.groups else None
-    if sub.whole and isinstance(law, VonMises) and law.tangent_parts_supported() and structured:
+    if (sub.whole and isinstance(law, VonMises) and law.tangent_parts_supported() and structured
+            and law.kernel_tables() is not None):
         return law
     return None
 
@@ -104,8 +136,12 @@ class CompiledNewton:
             np.ascontiguousarray(bn.EwT.T), np.ascontiguousarray(bn.absEwT.T),
             float(np.linalg.norm(bn.absEwT, 2)) * (1.0 + 1e-10) if bn.absEwT.size else 0.0))
         self.AB, self.E, self.w = np.ascontiguousarray(rt.AB2), rt.E, np.ascontiguousarray(rt.w)
+        self.tables = LawTables(self.law)
+        self.dual_tables = LawTables(self.dual_law) if self.dual_law is not None else None
         kt = self.k * (self.k + 1) // 2
-        self.work = np.empty(max(20 * self.nq + self.k * (self.k + 4) + kt, 6 * self.nd))
+        npd = self.dual_tables.n_par if self.dual_tables is not None else 0
+        self.work = np.empty(max(20 * self.nq + self.k * (self.k + 4) + kt + self.nq * (self.tables.n_par + 6),
+                                 self.nd * (12 + npd)))
         self.fail = np.empty(max(self.nq, self.nd), np.uint8)
         self.E2dT = np.ascontiguousarray(bn.E2_dual.T)                 # (k, 6 n_d)
 
@@ -119,7 +155,7 @@ class CompiledNewton:
         """The dual points' laws run compiled too."""
         return self.lib is not None and self.dual_law is not None
 
-    def quadrature(self, G, a1, f1, fnorm, ts, dt, t, Q, Q1, T1, alive):
+    def quadrature(self, G, a1, f1, fnorm, ts, dt, Q, Q1, T1, alive):
         """The Newton of the quadrature points over one increment for the draws ``alive`` (bool ``(B,)``) from
         the start values ``Q`` into ``Q1`` (:class:`~dromo.uq.batch._SubsetState`, C-contiguous) at the
         temperatures ``T1`` ``(B, n_q)``; ``G`` ``(B, k)`` the first iterates, overwritten with the last.
@@ -129,7 +165,7 @@ class CompiledNewton:
         then finds the draws)."""
         law, bn = self.law, self.bn
         B = G.shape[0]
-        par, eth = self._parameters(law, T1, t)
+        self.tables.check(T1)
         lift = (bn.EL2 @ a1) if a1.size else None
         f = np.ascontiguousarray(f1, dtype=float)
         status = np.zeros(B, np.intc)
@@ -141,35 +177,28 @@ class CompiledNewton:
         self.lib.dromo_batch_newton(
             B, self.k, self.nq, _ptr(self.E2T), _ptr(lift), _ptr(self.EwTT), _ptr(self.absEwTT), self.absnorm,
             _ptr(self.AB), _ptr(self.E), _ptr(self.w), _ptr(f), float(fnorm), float(ts.rtol), float(ts.atol),
-            int(ts.max_iterations), *_law_args(law, dt), par.shape[1], _ptr(Q.eps), _ptr(st0), _ptr(par), _ptr(eth),
+            int(ts.max_iterations), *_law_args(law, dt), self.tables.n_par, ctypes.byref(self.tables.struct),
+            _ptr(np.ascontiguousarray(T1, dtype=float)), _ptr(Q.eps), _ptr(st0),
             _ptr(G), _ptr(Q1.eps), _ptr(Q1.stress), _ptr(st1), _ptr(active), _ptr(status), _ptr(info_it),
             _ptr(info_r), _ptr(info_n), _ptr(evals), _ptr(self.work), _ptr(self.fail))
         return status, info_it, info_r[:, 0], info_r[:, 1], info_n, evals
 
-    def dual(self, G, a1, dt, t, D, D1, T1, alive, status, info_n):
+    def dual(self, G, a1, dt, D, D1, T1, alive, status, info_n):
         """The laws of the dual points of the draws ``alive`` whose ``status`` (of :meth:`quadrature`) is 0, at
         their converged coordinates ``G``, from ``D`` into ``D1`` at the temperatures ``T1`` ``(B, n_d)``; a draw
         whose law fails there gets status 7 and its failed points in ``info_n``. Raises as :meth:`quadrature`
         (nothing written then)."""
         law, bn = self.dual_law, self.bn
         B = G.shape[0]
-        par, eth = self._parameters(law, T1, t)
+        self.dual_tables.check(T1)
         lift = (bn.EL2_dual @ a1) if a1.size else None
         st0, st1 = D.internal[0], D1.internal[0]
         _check_arrays(G, D.eps, st0, D1.eps, D1.stress, st1)
         if status.dtype != np.intc or info_n.dtype != np.int_:
             raise TypeError("CompiledNewton.dual: status and info_n as quadrature() returns them")
         self.lib.dromo_batch_dual(
-            B, self.k, self.nd, _ptr(self.E2dT), _ptr(lift), *_law_args(law, dt), par.shape[1], _ptr(D.eps), _ptr(st0),
-            _ptr(par), _ptr(eth), _ptr(G), _ptr(D1.eps), _ptr(D1.stress), _ptr(st1),
+            B, self.k, self.nd, _ptr(self.E2dT), _ptr(lift), *_law_args(law, dt), self.dual_tables.n_par,
+            ctypes.byref(self.dual_tables.struct), _ptr(np.ascontiguousarray(T1, dtype=float)), _ptr(D.eps), _ptr(st0),
+            _ptr(G), _ptr(D1.eps), _ptr(D1.stress), _ptr(st1),
             _ptr(np.ascontiguousarray(alive, dtype=np.uint8)), _ptr(status), _ptr(info_n), _ptr(self.work),
             _ptr(self.fail))
-
-    @staticmethod
-    def _parameters(law, T1, t):
-        """The kernel's parameters and thermal strains at the temperatures ``T1`` (``DromoError`` when they are
-        not finite or leave a table)."""
-        from ..materials.base import all_finite
-        if not all_finite(T1):
-            raise DromoError("non-finite temperature at the reduced points")
-        return law._kernel_parameters(np.ascontiguousarray(T1, dtype=float).reshape(-1), t)

@@ -13,13 +13,14 @@
  *   absnorm             an upper bound of the spectral norm of absEwTT
  *   AB      (2 nq, kt)  upper triangles of A_p = w_p E_p^T J E_p, then of B_p = w_p E_p^T D E_p
  *   E (nq, 6, k), w (nq): the rank-one parts, K += w_p (E_p^T u_p)(E_p^T n_p)^T where u_p != 0
- *   per draw b (offsets b * nq * 6, b * nq * ns, b * nq * np):
- *     eps0 (nq, 6), st0 (nq, ns) the start of the increment; par (nq, np), eth (nq, 6) or NULL the law's
- *     parameters and thermal strains at T_{n+1} (vonmises_kernel.c); G (k) in: the first iterate, out: the last
- *     eps1, sig1 (nq, 6), st1 (nq, ns) out: the converged values
+ *   tb: the law's parameter tables (tables_t), np the kernel's parameters per point (vonmises_kernel.c)
+ *   per draw b (offsets b * nq, b * nq * 6, b * nq * ns):
+ *     T1 (nq) the temperatures at t_{n+1} (within the tables' ranges); eps0 (nq, 6), st0 (nq, ns) the start of
+ *     the increment; G (k) in: the first iterate, out: the last; eps1, sig1 (nq, 6), st1 (nq, ns) out: the
+ *     converged values
  *   active (B) bytes: the draws to solve (the others are not touched)
- *   work: 20 nq + k (k + 4) + kt doubles (strain increments, tangent parts, residuals, K, rank-one vectors,
- *         triangle), fail: nq bytes
+ *   work: 20 nq + k (k + 4) + kt + nq (np + 6) doubles (strain increments, tangent parts, residuals, K,
+ *         rank-one vectors, triangle, parameters and thermal strains), fail: nq bytes
  * Per draw out: status (0 converged, 1 non-finite strains, 2 local law failure at info_n points, 3 non-finite
  * residual, 4 diverging, 5 no convergence, 6 singular reduced tangent), info_it the iteration it ended at,
  * info_r (2): its residual and the residual of iteration 1, evals the law evaluations.
@@ -69,6 +70,50 @@ static int dense_solve(int k, double *K, double *r)
         r[c] = s / K[c * k + c];
     }
     return 0;
+}
+
+/* The law's parameters as tables in temperature (VonMises.kernel_tables): table i has cnt[i] nodes T[off[i]..],
+ * values V[off[i]..] (cnt 1: a constant), in the order E, nu, R0, H, (Q_j, b_j) x nv, (C_i, D_i) x nk, [K, n],
+ * then, with thermal, the expansion coefficients alpha_1..3 and T_ref. Temperatures within every table's range
+ * (checked by the caller). */
+typedef struct {
+    long n;
+    const long *off, *cnt;
+    const double *T, *V;
+    int thermal;
+    double T_ref;
+} tables_t;
+
+/* table i at x, as numpy.interp */
+static double table_at(const tables_t *tb, long i, double x)
+{
+    const long c = tb->cnt[i];
+    const double *tt = tb->T + tb->off[i], *tv = tb->V + tb->off[i];
+    if (c == 1) return tv[0];
+    if (x >= tt[c - 1]) return tv[c - 1];
+    long j = 0;
+    while (j + 2 < c && tt[j + 1] <= x) j++;
+    const double slope = (tv[j + 1] - tv[j]) / (tt[j + 1] - tt[j]);
+    return slope * (x - tt[j]) + tv[j];
+}
+
+/* the kernel's parameter rows (m, np) and thermal strains (m, 6) (if the law has them) at the temperatures
+ * T (m), as VonMises._kernel_parameters: G, Kb from E and nu, then the other tables in order */
+static void parameters(const tables_t *tb, long m, long np, const double *T, double *par, double *eth)
+{
+    for (long p = 0; p < m; p++) {
+        const double x = T[p], E = table_at(tb, 0, x), nu = table_at(tb, 1, x);
+        double *row = par + p * np;
+        row[0] = E / (2 * (1 + nu));
+        row[1] = E / (3 * (1 - 2 * nu));
+        for (long c = 2; c < np; c++) row[c] = table_at(tb, c, x);
+        if (tb->thermal) {
+            const double dT = x - tb->T_ref;
+            double *e = eth + 6 * p;
+            for (int i = 0; i < 3; i++) e[i] = table_at(tb, np + i, x) * dT;
+            e[3] = e[4] = e[5] = 0.0;
+        }
+    }
 }
 
 #define BLK 8 /* the register blocks of the sums below (a multiple of the vector width) */
@@ -121,7 +166,7 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
                         const double *absEwTT, double absnorm, const double *AB, const double *E,
                         const double *w, const double *f, double fnorm, double rtol, double atol, int max_iterations,
                         int nv, int nk, int viscous, int linear, double dt, double lrtol, int lmaxit, long ns,
-                        long np, const double *eps0, const double *st0, const double *par, const double *eth,
+                        long np, const tables_t *tb, const double *T1, const double *eps0, const double *st0,
                         double *G, double *eps1, double *sig1, double *st1, const unsigned char *active,
                         int *status, long *info_it, double *info_r, long *info_n, long *evals, double *work,
                         unsigned char *fail)
@@ -129,11 +174,11 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
     const long n6 = 6 * nq;
     const int kt = k * (k + 1) / 2;
     double *deps = work, *parts = work + n6, *r = parts + 14 * nq, *ra = r + k, *K = ra + k, *U = K + k * k,
-           *V = U + k, *tri = V + k;
+           *V = U + k, *tri = V + k, *P = tri + kt, *th = P + nq * np;
     for (long b = 0; b < B; b++) {
         if (!active[b]) continue;
-        const double *e0 = eps0 + b * n6, *s0 = st0 + b * nq * ns, *P = par + b * nq * np;
-        const double *th = eth ? eth + b * n6 : NULL;
+        const double *e0 = eps0 + b * n6, *s0 = st0 + b * nq * ns;
+        parameters(tb, nq, np, T1 + b * nq, P, th);
         double *g = G + b * k, *e1 = eps1 + b * n6, *sg = sig1 + b * n6, *s1 = st1 + b * nq * ns;
         double res1 = 0.0, res_prev = 0.0, rn = 0.0;
         int st = 5;
@@ -151,8 +196,8 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
                 break;
             }
             for (long i = 0; i < n6; i++) deps[i] = e1[i] - e0[i];
-            dromo_vonmises_update(nq, nv, nk, viscous, linear, dt, lrtol, lmaxit, e0, deps, th, s0, ns, P, np,
-                                  sg, s1, NULL, fail, parts);
+            dromo_vonmises_update(nq, nv, nk, viscous, linear, dt, lrtol, lmaxit, e0, deps, tb->thermal ? th : NULL,
+                                  s0, ns, P, np, sg, s1, NULL, fail, parts);
             long nf = 0;
             for (long p = 0; p < nq; p++) nf += fail[p] != 0;
             if (nf) {
@@ -256,25 +301,25 @@ void dromo_batch_newton(long B, int k, long nq, const double *E2T, const double 
 /* The dual points (zero weight: the dual fields' Gappy-POD only) of the draws that converged (active and
  * status 0), once per increment at the converged coordinates G: their strains E2dT^T g + liftd and the law
  * there (as solve_batch's Python path). Layout as dromo_batch_newton's with nd points and the dual group's law;
- * work: 6 nd doubles, fail: nd bytes. A draw whose law fails at some of these points gets status 7 and the
+ * work: nd (12 + np) doubles, fail: nd bytes. A draw whose law fails at some of these points gets status 7 and the
  * count in info_n. */
 void dromo_batch_dual(long B, int k, long nd, const double *E2dT, const double *liftd, int nv, int nk, int viscous,
-                      int linear, double dt, double lrtol, int lmaxit, long ns, long np, const double *eps0,
-                      const double *st0, const double *par, const double *eth, const double *G, double *eps1,
+                      int linear, double dt, double lrtol, int lmaxit, long ns, long np, const tables_t *tb,
+                      const double *T1, const double *eps0, const double *st0, const double *G, double *eps1,
                       double *sig1, double *st1, const unsigned char *active, int *status, long *info_n,
                       double *work, unsigned char *fail)
 {
     const long n6 = 6 * nd;
-    double *deps = work;
+    double *deps = work, *P = work + n6, *th = P + nd * np;
     for (long b = 0; b < B; b++) {
         if (!active[b] || status[b] != 0) continue;
+        parameters(tb, nd, np, T1 + b * nd, P, th);
         const double *e0 = eps0 + b * n6, *g = G + b * k;
         double *e1 = eps1 + b * n6;
         strains(n6, k, E2dT, liftd, g, e1);
         for (long i = 0; i < n6; i++) deps[i] = e1[i] - e0[i];
-        dromo_vonmises_update(nd, nv, nk, viscous, linear, dt, lrtol, lmaxit, e0, deps, eth ? eth + b * n6 : NULL,
-                              st0 + b * nd * ns, ns, par + b * nd * np, np, sig1 + b * n6, st1 + b * nd * ns, NULL,
-                              fail, NULL);
+        dromo_vonmises_update(nd, nv, nk, viscous, linear, dt, lrtol, lmaxit, e0, deps, tb->thermal ? th : NULL,
+                              st0 + b * nd * ns, ns, P, np, sig1 + b * n6, st1 + b * nd * ns, NULL, fail, NULL);
         long nf = 0;
         for (long p = 0; p < nd; p++) nf += fail[p] != 0;
         if (nf) {

@@ -278,7 +278,7 @@ def test_batched_draws_equal_single_draws(bar, monkeypatch):
 
 
 @serial_only
-def test_compiled_batched_newton_equals_the_python_path(bar):
+def test_compiled_batched_newton_equals_the_python_path(bar, monkeypatch):
     """The compiled increment (dromo.uq.batch_kernel: the quadrature points' Newton, the dual points' laws) ends
     every draw where the batched Python path does (round-off: its sums are in another order), with the same law
     evaluations, dual coefficients and indicators; a draw whose local law integration fails fails alike, with
@@ -309,6 +309,29 @@ def test_compiled_batched_newton_equals_the_python_path(bar):
                     assert np.allclose(a["coeffs"][f], b["coeffs"][f], rtol=1e-10,
                                        atol=1e-12 * np.abs(a["coeffs"][f]).max())
                     assert np.isclose(a["indicator"][f], b["indicator"][f], rtol=1e-9)
+    # parameters tabulated in temperature (the kernel interpolates them per point), Voce hardening, an orthotropic
+    # thermal expansion with a tabulated coefficient: the same results
+    tab = copy.deepcopy(spec)
+    for m in tab["materials"].values():
+        m.update(E={"T": [0.0, 400.0, 700.0, 1500.0], "values": [210e3, 200e3, 180e3, 150e3]},
+                 R0={"T": [0.0, 600.0, 1500.0], "values": [160.0, 140.0, 90.0]},
+                 voce=[{"Q": {"T": [0.0, 1500.0], "values": [60.0, 20.0]}, "b": 15.0}],
+                 alpha=[1.1e-5, {"T": [0.0, 1500.0], "values": [1.2e-5, 1.6e-5]}, 1.3e-5])
+        m["flow"] = {"type": "norton", "K": {"T": [0.0, 500.0, 1500.0], "values": [120.0, 100.0, 60.0]},
+                     "n": {"T": [0.0, 1500.0], "values": [5.0, 3.0]}}
+    py = solve_batch(dic.roms[1], tab, [dic.draw(x) for x in xi], compiled=False)
+    calls = []
+    quadrature = CompiledNewton.quadrature
+    monkeypatch.setattr(CompiledNewton, "quadrature", lambda self, *a: (quadrature(self, *a), calls.append(1))[0])
+    cc = solve_batch(dic.roms[1], tab, [dic.draw(x) for x in xi])
+    monkeypatch.setattr(CompiledNewton, "quadrature", quadrature)
+    assert len(calls) == len(py[0]["times"]) - 1                      # every increment compiled (none raised)
+    for a, b in zip(py, cc):
+        assert a["ok"] and b["ok"] and a["law_evaluations"] == b["law_evaluations"]
+        assert np.allclose(a["gamma"], b["gamma"], rtol=1e-11, atol=1e-13 * np.abs(a["gamma"]).max())
+        for f in a["coeffs"]:
+            assert np.allclose(a["coeffs"][f], b["coeffs"][f], rtol=1e-10, atol=1e-12 * np.abs(a["coeffs"][f]).max())
+    assert not np.allclose(py[0]["gamma"], solve_batch(dic.roms[1], spec, [dic.draw(xi[0])])[0]["gamma"])
     # a local law that cannot converge in one iteration: the draws that flow plastically fail, alike
     bad = copy.deepcopy(spec)
     for m in bad["materials"].values():
