@@ -24,9 +24,10 @@ for a failed fixed step: with fixed steps the single-draw solver fails that draw
 A law call that raises (an :class:`~dromo.errors.InputError`, e.g. a temperature outside a table) is
 bisected over the draws to find the ones that raise.
 
-Where the quadrature points are one group of the compiled von Mises law, their Newton runs compiled
-(:mod:`dromo.uq.batch_kernel`: one C call per increment, draw after draw, the same iterates to round-off, no
-array traffic of the batch per iteration); the Python path below stays the reference and the fallback.
+Where the points are one group of the compiled von Mises law, each increment runs compiled
+(:mod:`dromo.uq.batch_kernel`: one C call for the quadrature points' Newton and one for the dual points' laws,
+draw after draw, the same iterates to round-off, no array traffic of the batch per iteration); the Python path
+below stays the reference and the fallback.
 
 Needs fixed time steps (``[time] fixed = true``: every draw on one time grid) and a value/expression
 temperature; :func:`solve_batch` raises :class:`~dromo.errors.ConvergenceError` otherwise (the caller then
@@ -264,9 +265,9 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
     the compiled von Mises laws) have the reduced tangents summed from it (:meth:`BatchedNewton.tangents`);
     ``False``: from the full 6 × 6 tangents (the same matrices to round-off).
 
-    ``compiled``: the quadrature points' Newton of each increment by :mod:`dromo.uq.batch_kernel` (one C call,
-    draw after draw) where it applies (a compiled von Mises law with ``structured_tangent``); ``False``: the
-    batched Python path (the same iterates to round-off, the same law evaluations and failures).
+    ``compiled``: each increment by :mod:`dromo.uq.batch_kernel` (C, draw after draw) where it applies (a
+    compiled von Mises law with ``structured_tangent``; the dual points too when they are such a group);
+    ``False``: the batched Python path (the same iterates to round-off, the same law evaluations and failures).
     """
     from ..rom.indicator import indicator_step
     from ..rom.online import prepare
@@ -321,6 +322,30 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
         if keep.all():
             return A, eps, stress, st, tangent
         return A[keep], eps[keep], stress[keep], [s[keep] for s in st], tangent[keep]
+
+    def compiled_increment(t, dt, a1, f1, fnorm, Q, D, Tq1, Td1):
+        """The increment by ``cn`` (:mod:`dromo.uq.batch_kernel`) from ``Q``, ``D`` into the buffers of two
+        increments ago (a failed draw's values there are not read): ``(Q1, D1)``, None for a point set the
+        Python path must do (a temperature off a law's table, or a law the kernel does not take)."""
+        Q1 = spare if spare is not None else Q.copy(Tq1)
+        Q1.T = Tq1
+        try:
+            status, its, rn, r1, nf, ev = cn.quadrature(G, a1, f1, fnorm, ts, dt, Q, Q1, Tq1, alive)
+        except DromoError:
+            return None, None
+        D1 = None
+        if cn.dual_usable:
+            D1 = spare_d if spare_d is not None else D.copy(Td1)
+            D1.T = Td1
+            try:
+                cn.dual(G, a1, dt, D, D1, Td1, alive, status, nf)
+            except DromoError:
+                D1 = None
+        evaluations[alive] += ev[alive]
+        for b in np.flatnonzero(alive & (status != 0)):
+            fail(b, t, dt, FAILURES[int(status[b])].format(it=its[b], rn=rn[b], res1=r1[b], nf=nf[b],
+                                                            max_iterations=ts.max_iterations))
+        return Q1, D1
 
     def newton_python(t, dt, a1, f1, fnorm, Q, Q1, Tq1):
         """The quadrature points' Newton of the increment from ``t`` over ``dt``, batched (module docstring):
@@ -413,27 +438,7 @@ def solve_batch(rom, spec, draws, predictor=True, structured_tangent=True, compi
         else:
             G_prev = G.copy()
         dt_prev = dt
-        Q1 = D1 = None
-        if cn is not None:
-            # compiled: into the buffers of two increments ago (a failed draw's values there are not read)
-            Q1 = spare if spare is not None else Q.copy(Tq1)
-            Q1.T = Tq1
-            try:
-                status, its, rn, r1, nf, ev = cn.quadrature(G, a1, f1, fnorm, ts, dt, Q, Q1, Tq1, alive)
-            except DromoError:                                        # the Python path finds the draws
-                Q1 = None
-            else:
-                if cn.dual_usable:
-                    D1 = spare_d if spare_d is not None else D.copy(Td1)
-                    D1.T = Td1
-                    try:
-                        cn.dual(G, a1, dt, D, D1, Td1, alive, status, nf)
-                    except DromoError:                                # the Python path below
-                        D1 = None
-                evaluations[alive] += ev[alive]
-                for b in np.flatnonzero(alive & (status != 0)):
-                    fail(b, t, dt, FAILURES[int(status[b])].format(it=its[b], rn=rn[b], res1=r1[b], nf=nf[b],
-                                                                    max_iterations=ts.max_iterations))
+        Q1, D1 = compiled_increment(t, dt, a1, f1, fnorm, Q, D, Tq1, Td1) if cn is not None else (None, None)
         if Q1 is None:
             Q1 = Q.copy(Tq1)
             newton_python(t, dt, a1, f1, fnorm, Q, Q1, Tq1)
