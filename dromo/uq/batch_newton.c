@@ -1,9 +1,11 @@
-/* dromo's compiled reduced Newton over the quadrature points of a batch of draws (batch.py), one call per
- * increment: for each draw in turn, the loop of solve_batch's Python path, step for step (strains of the
- * reduced coordinates, the von Mises point update of vonmises_kernel.c, reduced residual, structured reduced
- * tangent, dense solve), with its convergence test and its failure cases. The Python path stays the reference
- * (tests/uq/test_dictionary.py compares the two); this one only removes the per-iteration array traffic of the
- * batch, so a draw's data stay in cache. Compiled on first use together with vonmises_kernel.c (cbuild.py).
+/* dromo's compiled increment of a batch of draws (batch.py, batch_kernel.py). dromo_batch_newton, one call per
+ * increment: for each draw in turn, the quadrature points' loop of solve_batch's Python path, step for step
+ * (strains of the reduced coordinates, the von Mises point update of vonmises_kernel.c, reduced residual,
+ * structured reduced tangent, dense solve), with its convergence test and its failure cases; dromo_batch_dual:
+ * the dual points' laws at the converged coordinates. The law's parameters and thermal strains are interpolated
+ * per draw from its tables (tables_t). The Python path stays the reference (tests/uq/test_dictionary.py compares
+ * the two); this one only removes the per-iteration array traffic of the batch, so a draw's data stay in cache.
+ * Compiled on first use together with vonmises_kernel.c (cbuild.py).
  *
  * Layout (C-contiguous; k reduced coordinates, nq quadrature points, kt = k (k + 1) / 2, Mandel notation):
  *   E2T     (k, 6 nq)   mode strains at the points            eps = E2T^T g + lift
